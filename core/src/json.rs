@@ -1,0 +1,530 @@
+//! Tracee-exact JSON: one line per event, keys in Tracee's order, written straight into
+//! a caller-owned buffer. Nothing here allocates once the buffer has grown to fit.
+//!
+//! Strings are escaped as Go's `encoding/json` escapes them (Tracee is written in Go):
+//! `"` `\` and control bytes, plus `<` `>` `&` U+2028 U+2029 as `\uXXXX`; a byte that is
+//! not part of valid UTF-8 becomes `\ufffd`. Any input bytes give valid JSON.
+
+use alloc::vec::Vec;
+
+use crate::event::{EventContext, EventKind, EventSet};
+use crate::icmp::{IcmpView, TypeCodeName};
+use crate::icmpv6::Icmpv6View;
+use crate::ip;
+use crate::ipv4::Ipv4View;
+use crate::ipv6::Ipv6View;
+use crate::packet::{Decoded, Network, Transport};
+use crate::tcp::{TcpView, flag};
+use crate::udp::UdpView;
+
+/// Room reserved before each event so that encoding does not reallocate mid-event.
+const EVENT_RESERVE: usize = 2048;
+
+/// Writes one JSON line for each event of `decoded` that `selected` allows, network
+/// layer first, into `out`. Returns how many events were written.
+pub fn encode_events(
+    ctx: &EventContext<'_>,
+    decoded: &Decoded<'_>,
+    selected: EventSet,
+    out: &mut Vec<u8>,
+) -> usize {
+    let Some(network) = decoded.network else {
+        return 0;
+    };
+    let mut head = None;
+    let mut count = 0;
+    let network_kind = match network {
+        Network::Ipv4(_) => EventKind::Ipv4,
+        Network::Ipv6(_) => EventKind::Ipv6,
+    };
+    if selected.contains(network_kind) {
+        let mut event = Event::begin(ctx, &mut head, out, network_kind, 3);
+        event.addresses(&network);
+        match network {
+            Network::Ipv4(v4) => event.arg("proto_ipv4", "trace.ProtoIPv4", |o| ipv4(o, &v4)),
+            Network::Ipv6(v6) => event.arg("proto_ipv6", "trace.ProtoIPv6", |o| ipv6(o, &v6)),
+        }
+        event.end();
+        count += 1;
+    }
+    let Some(transport) = decoded.transport else {
+        return count;
+    };
+    let kind = match transport {
+        Transport::Tcp(_) => EventKind::Tcp,
+        Transport::Udp(_) => EventKind::Udp,
+        Transport::Icmp(_) => EventKind::Icmp,
+        Transport::Icmpv6(_) => EventKind::Icmpv6,
+    };
+    if !selected.contains(kind) {
+        return count;
+    }
+    let args = if matches!(kind, EventKind::Tcp | EventKind::Udp) {
+        5
+    } else {
+        3
+    };
+    let mut event = Event::begin(ctx, &mut head, out, kind, args);
+    event.addresses(&network);
+    match transport {
+        Transport::Tcp(t) => {
+            event.ports(t.src_port(), t.dst_port());
+            event.arg("proto_tcp", "trace.ProtoTCP", |o| tcp(o, &t));
+        }
+        Transport::Udp(u) => {
+            event.ports(u.src_port(), u.dst_port());
+            event.arg("proto_udp", "trace.ProtoUDP", |o| udp(o, &u));
+        }
+        Transport::Icmp(i) => event.arg("proto_icmp", "trace.ProtoICMP", |o| icmp(o, &i)),
+        Transport::Icmpv6(i) => event.arg("proto_icmpv6", "trace.ProtoICMPv6", |o| icmpv6(o, &i)),
+    }
+    event.end();
+    count + 1
+}
+
+/// One event being written. The envelope up to `podUID` is the same for every event of a
+/// packet: the first event writes it and records where, later ones copy it.
+struct Event<'o> {
+    out: &'o mut Vec<u8>,
+    first_arg: bool,
+}
+
+impl<'o> Event<'o> {
+    fn begin(
+        ctx: &EventContext<'_>,
+        head: &mut Option<(usize, usize)>,
+        out: &'o mut Vec<u8>,
+        kind: EventKind,
+        args_num: u8,
+    ) -> Self {
+        out.reserve(EVENT_RESERVE);
+        match *head {
+            Some((start, end)) => out.extend_from_within(start..end),
+            None => {
+                let start = out.len();
+                envelope_head(out, ctx);
+                *head = Some((start, out.len()));
+            }
+        }
+        out.extend_from_slice(b",\"eventId\":\"");
+        out.extend_from_slice(kind.id().as_bytes());
+        out.extend_from_slice(b"\",\"eventName\":\"");
+        out.extend_from_slice(kind.name().as_bytes());
+        out.extend_from_slice(b"\",\"argsNum\":");
+        push_u64(out, args_num.into());
+        out.extend_from_slice(b",\"returnValue\":0,\"stackAddresses\":[0]");
+        out.extend_from_slice(b",\"contextFlags\":{\"containerStarted\":");
+        out.extend_from_slice(if ctx.container_started {
+            b"true"
+        } else {
+            b"false"
+        });
+        out.extend_from_slice(b",\"isCompat\":false},\"args\":[");
+        Event {
+            out,
+            first_arg: true,
+        }
+    }
+
+    /// Writes `{"name":…,"type":…,"value":…}`, the value written by `value`.
+    fn arg(&mut self, name: &str, type_name: &str, value: impl FnOnce(&mut Vec<u8>)) {
+        if !self.first_arg {
+            self.out.push(b',');
+        }
+        self.first_arg = false;
+        self.out.extend_from_slice(b"{\"name\":\"");
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\",\"type\":\"");
+        self.out.extend_from_slice(type_name.as_bytes());
+        self.out.extend_from_slice(b"\",\"value\":");
+        value(self.out);
+        self.out.push(b'}');
+    }
+
+    fn addresses(&mut self, network: &Network<'_>) {
+        match network {
+            Network::Ipv4(v4) => {
+                self.arg("src", "const char*", |o| push_ipv4(o, v4.src()));
+                self.arg("dst", "const char*", |o| push_ipv4(o, v4.dst()));
+            }
+            Network::Ipv6(v6) => {
+                self.arg("src", "const char*", |o| push_ipv6(o, v6.src()));
+                self.arg("dst", "const char*", |o| push_ipv6(o, v6.dst()));
+            }
+        }
+    }
+
+    fn ports(&mut self, src: u16, dst: u16) {
+        self.arg("src_port", "u16", |o| push_u64(o, src.into()));
+        self.arg("dst_port", "u16", |o| push_u64(o, dst.into()));
+    }
+
+    fn end(self) {
+        self.out.extend_from_slice(b"]}\n");
+    }
+}
+
+/// `{"timestamp":…` through `"podUID":"…"`, without a closing brace.
+fn envelope_head(out: &mut Vec<u8>, ctx: &EventContext<'_>) {
+    let mut o = Object::open(out);
+    o.num("timestamp", ctx.timestamp);
+    o.num("threadStartTime", ctx.thread_start_time);
+    o.num("processorId", ctx.processor_id.into());
+    o.num("processId", ctx.process_id.into());
+    o.num("cgroupId", ctx.cgroup_id);
+    o.num("threadId", ctx.thread_id.into());
+    o.num("parentProcessId", ctx.parent_process_id.into());
+    o.num("hostProcessId", ctx.host_process_id.into());
+    o.num("hostThreadId", ctx.host_thread_id.into());
+    o.num("hostParentProcessId", ctx.host_parent_process_id.into());
+    o.num("userId", ctx.user_id.into());
+    o.num("mountNamespace", ctx.mount_namespace.into());
+    o.num("pidNamespace", ctx.pid_namespace.into());
+    o.str("processName", ctx.process_name);
+    o.str("hostName", ctx.host_name.as_bytes());
+    o.str("containerId", ctx.container_id.as_bytes());
+    o.str("containerImage", ctx.container_image.as_bytes());
+    o.str("containerName", ctx.container_name.as_bytes());
+    o.str("podName", ctx.pod_name.as_bytes());
+    o.str("podNamespace", ctx.pod_namespace.as_bytes());
+    o.str("podUID", ctx.pod_uid.as_bytes());
+}
+
+fn ipv4(out: &mut Vec<u8>, v: &Ipv4View<'_>) {
+    let mut o = Object::open(out);
+    o.num("version", 4);
+    o.num("IHL", v.ihl().into());
+    o.num("TOS", v.tos().into());
+    o.num("length", v.total_len().into());
+    o.num("id", v.id().into());
+    o.num("flags", v.flags().into());
+    o.num("fragOffset", v.frag_offset().into());
+    o.num("TTL", v.ttl().into());
+    o.str("protocol", ip::protocol_name(v.protocol()).as_bytes());
+    o.num("checksum", v.checksum().into());
+    o.key("srcIP");
+    push_ipv4(o.out, v.src());
+    o.key("dstIP");
+    push_ipv4(o.out, v.dst());
+    o.close();
+}
+
+fn ipv6(out: &mut Vec<u8>, v: &Ipv6View<'_>) {
+    let mut o = Object::open(out);
+    o.num("version", 6);
+    o.num("trafficClass", v.traffic_class().into());
+    o.num("flowLabel", v.flow_label().into());
+    o.num("length", v.payload_len().into());
+    o.str("nextHeader", ip::protocol_name(v.next_header()).as_bytes());
+    o.num("hopLimit", v.hop_limit().into());
+    o.key("srcIP");
+    push_ipv6(o.out, v.src());
+    o.key("dstIP");
+    push_ipv6(o.out, v.dst());
+    o.close();
+}
+
+fn tcp(out: &mut Vec<u8>, t: &TcpView<'_>) {
+    let mut o = Object::open(out);
+    o.num("srcPort", t.src_port().into());
+    o.num("dstPort", t.dst_port().into());
+    o.num("seq", t.seq().into());
+    o.num("ack", t.ack().into());
+    o.num("dataOffset", t.data_offset().into());
+    for (name, bit) in [
+        ("FIN", flag::FIN),
+        ("SYN", flag::SYN),
+        ("RST", flag::RST),
+        ("PSH", flag::PSH),
+        ("ACK", flag::ACK),
+        ("URG", flag::URG),
+        ("ECE", flag::ECE),
+        ("CWR", flag::CWR),
+    ] {
+        o.num(name, t.has(bit).into());
+    }
+    o.num("NS", t.ns().into());
+    o.num("window", t.window().into());
+    o.num("checksum", t.checksum().into());
+    o.num("urgent", t.urgent().into());
+    o.close();
+}
+
+fn udp(out: &mut Vec<u8>, u: &UdpView<'_>) {
+    let mut o = Object::open(out);
+    o.num("srcPort", u.src_port().into());
+    o.num("dstPort", u.dst_port().into());
+    o.num("length", u.length().into());
+    o.num("checksum", u.checksum().into());
+    o.close();
+}
+
+fn icmp(out: &mut Vec<u8>, i: &IcmpView<'_>) {
+    let mut o = Object::open(out);
+    o.key("typeCode");
+    push_type_code(o.out, i.type_code());
+    o.num("checksum", i.checksum().into());
+    o.num("id", i.id().into());
+    o.num("seq", i.seq().into());
+    o.close();
+}
+
+fn icmpv6(out: &mut Vec<u8>, i: &Icmpv6View<'_>) {
+    let mut o = Object::open(out);
+    o.key("typeCode");
+    push_type_code(o.out, i.type_code());
+    o.num("checksum", i.checksum().into());
+    o.close();
+}
+
+/// A JSON object being written key by key.
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Object<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, first: true }
+    }
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+    fn num(&mut self, key: &str, value: u64) {
+        self.key(key);
+        push_u64(self.out, value);
+    }
+    fn str(&mut self, key: &str, value: &[u8]) {
+        self.key(key);
+        push_str(self.out, value);
+    }
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Writes a decimal number.
+pub fn push_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// Writes `bytes` as a quoted JSON string, escaped as described in the module docs.
+pub fn push_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for chunk in bytes.utf8_chunks() {
+        push_escaped_utf8(out, chunk.valid());
+        for _ in chunk.invalid() {
+            out.extend_from_slice(b"\\ufffd");
+        }
+    }
+    out.push(b'"');
+}
+
+fn push_escaped_utf8(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut clean_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..0x20 | b'<' | b'>' | b'&' => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ],
+            // U+2028 and U+2029 (E2 80 A8/A9): the last byte decides.
+            0xa8 | 0xa9 if i >= 2 && bytes[i - 2] == 0xe2 && bytes[i - 1] == 0x80 => {
+                out.extend_from_slice(&bytes[clean_from..i - 2]);
+                out.extend_from_slice(if b == 0xa8 { b"\\u2028" } else { b"\\u2029" });
+                clean_from = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[clean_from..i]);
+        out.extend_from_slice(escape);
+        clean_from = i + 1;
+    }
+    out.extend_from_slice(&bytes[clean_from..]);
+}
+
+/// Writes an IPv4 address as a quoted dotted quad.
+pub fn push_ipv4(out: &mut Vec<u8>, addr: [u8; 4]) {
+    out.push(b'"');
+    push_dotted(out, addr);
+    out.push(b'"');
+}
+
+fn push_dotted(out: &mut Vec<u8>, addr: [u8; 4]) {
+    for (i, octet) in addr.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        push_u64(out, octet.into());
+    }
+}
+
+/// Writes an IPv6 address, quoted, as Go's `net.IP.String()` does: RFC 5952 form, and an
+/// IPv4-mapped address (`::ffff:a.b.c.d`) as a plain dotted quad.
+pub fn push_ipv6(out: &mut Vec<u8>, addr: [u8; 16]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    if addr[..10] == [0; 10] && addr[10..12] == [0xff, 0xff] {
+        push_dotted(out, [addr[12], addr[13], addr[14], addr[15]]);
+        out.push(b'"');
+        return;
+    }
+    let groups: [u16; 8] =
+        core::array::from_fn(|i| u16::from_be_bytes([addr[2 * i], addr[2 * i + 1]]));
+    // The longest run of two or more zero groups (the first of equals) becomes "::".
+    let (mut best_start, mut best_len, mut run_start, mut run_len) = (0, 0, 0, 0);
+    for (i, &g) in groups.iter().enumerate() {
+        if g == 0 {
+            if run_len == 0 {
+                run_start = i;
+            }
+            run_len += 1;
+            if run_len > best_len {
+                (best_start, best_len) = (run_start, run_len);
+            }
+        } else {
+            run_len = 0;
+        }
+    }
+    if best_len < 2 {
+        best_len = 0;
+    }
+    let mut i = 0;
+    while i < 8 {
+        if best_len > 0 && i == best_start {
+            out.extend_from_slice(b"::");
+            i += best_len;
+            continue;
+        }
+        if i > 0 && !(best_len > 0 && i == best_start + best_len) {
+            out.push(b':');
+        }
+        let g = groups[i];
+        let digits = if g >= 0x1000 {
+            4
+        } else if g >= 0x100 {
+            3
+        } else if g >= 0x10 {
+            2
+        } else {
+            1
+        };
+        for d in (0..digits).rev() {
+            out.push(HEX[usize::from((g >> (4 * d)) & 15)]);
+        }
+        i += 1;
+    }
+    out.push(b'"');
+}
+
+fn push_type_code(out: &mut Vec<u8>, name: TypeCodeName) {
+    out.push(b'"');
+    match name {
+        TypeCodeName::Type(t) => out.extend_from_slice(t.as_bytes()),
+        TypeCodeName::TypeCode(t, c) => {
+            out.extend_from_slice(t.as_bytes());
+            out.push(b'(');
+            out.extend_from_slice(c.as_bytes());
+            out.push(b')');
+        }
+        TypeCodeName::TypeUnknownCode(t, c) => {
+            out.extend_from_slice(t.as_bytes());
+            out.extend_from_slice(b"(Code: ");
+            push_u64(out, c.into());
+            out.push(b')');
+        }
+        TypeCodeName::Unknown(t, c) => {
+            push_u64(out, t.into());
+            out.push(b'(');
+            push_u64(out, c.into());
+            out.push(b')');
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    fn ipv6_string(s: &str) -> String {
+        let addr: core::net::Ipv6Addr = s.parse().unwrap();
+        let mut out = Vec::new();
+        push_ipv6(&mut out, addr.octets());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn ipv6_text_matches_rfc_5952_and_go() {
+        for (input, want) in [
+            ("fd6e:a63d:71f:2000::1", "fd6e:a63d:71f:2000::1"),
+            ("::", "::"),
+            ("::1", "::1"),
+            ("1::", "1::"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+            ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+            ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),
+            ("2620:1ec:21::16", "2620:1ec:21::16"),
+            ("::ffff:10.1.2.3", "10.1.2.3"),
+            ("fe80::abcd:ef01", "fe80::abcd:ef01"),
+        ] {
+            assert_eq!(ipv6_string(input), alloc::format!("\"{want}\""), "{input}");
+        }
+    }
+
+    #[test]
+    fn ipv6_text_agrees_with_std_outside_mapped_addresses() {
+        let mut x: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1);
+            // Zero random groups so that runs of zeros of every length appear.
+            let mask = (0..8).fold(0u128, |m, g| {
+                if (x >> (g + 100)) & 1 == 1 {
+                    m | (0xffff << (16 * g))
+                } else {
+                    m
+                }
+            });
+            let addr = core::net::Ipv6Addr::from(x & !mask);
+            if addr.to_ipv4_mapped().is_some() {
+                continue;
+            }
+            assert_eq!(
+                ipv6_string(&alloc::format!("{addr}")),
+                alloc::format!("\"{addr}\"")
+            );
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_like_go() {
+        let mut out = Vec::new();
+        push_str(&mut out, b"a\"b\\c\n\x01<&>\xe2\x80\xa8 \xff\xc3\xa9");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a\\\"b\\\\c\\n\\u0001\\u003c\\u0026\\u003e\\u2028 \\ufffdé\""
+        );
+    }
+}

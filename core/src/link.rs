@@ -1,0 +1,342 @@
+//! Link layers: Ethernet II with stacked 802.1Q / 802.1ad tags, Linux cooked capture v1
+//! and v2 (what `tcpdump -i any` writes), and raw IPv4/IPv6 link types.
+
+use core::fmt;
+
+use zerocopy::network_endian::{U16, U32};
+use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
+
+use crate::error::Truncated;
+
+/// EtherType of IPv4.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherType of an 802.1Q customer VLAN tag.
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// EtherType of an 802.1ad service VLAN tag (QinQ).
+pub const ETHERTYPE_QINQ: u16 = 0x88a8;
+/// Pre-standard QinQ EtherType still seen on some switches.
+pub const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+
+/// The link-layer framing of a captured frame, named after its pcap `LINKTYPE_*` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// `LINKTYPE_ETHERNET` (1).
+    Ethernet,
+    /// `LINKTYPE_RAW` (101): an IPv4 or IPv6 packet, told apart by its version nibble.
+    Raw,
+    /// `LINKTYPE_LINUX_SLL` (113): Linux cooked capture v1.
+    LinuxSll,
+    /// `LINKTYPE_IPV4` (228).
+    Ipv4,
+    /// `LINKTYPE_IPV6` (229).
+    Ipv6,
+    /// `LINKTYPE_LINUX_SLL2` (276): Linux cooked capture v2.
+    LinuxSll2,
+}
+
+impl LinkType {
+    /// Every link type the decoder supports.
+    pub const ALL: [LinkType; 6] = [
+        LinkType::Ethernet,
+        LinkType::Raw,
+        LinkType::LinuxSll,
+        LinkType::Ipv4,
+        LinkType::Ipv6,
+        LinkType::LinuxSll2,
+    ];
+
+    /// The link type for a pcap/pcapng `LINKTYPE_*` number, if supported.
+    pub fn from_linktype(value: u32) -> Option<LinkType> {
+        LinkType::ALL.into_iter().find(|t| t.linktype() == value)
+    }
+
+    /// The pcap `LINKTYPE_*` number.
+    pub fn linktype(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::Raw => 101,
+            LinkType::LinuxSll => 113,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+            LinkType::LinuxSll2 => 276,
+        }
+    }
+
+    /// The `LINKTYPE_*` name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "ETHERNET",
+            LinkType::Raw => "RAW",
+            LinkType::LinuxSll => "LINUX_SLL",
+            LinkType::Ipv4 => "IPV4",
+            LinkType::Ipv6 => "IPV6",
+            LinkType::LinuxSll2 => "LINUX_SLL2",
+        }
+    }
+}
+
+/// Ethernet II header.
+#[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct EthernetHeader {
+    /// Destination MAC address.
+    pub dst: [u8; 6],
+    /// Source MAC address.
+    pub src: [u8; 6],
+    /// EtherType (or an 802.3 length when below 0x0600).
+    pub ethertype: U16,
+}
+
+/// One 802.1Q / 802.1ad tag, as it follows the tag's EtherType.
+#[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct VlanTag {
+    /// Priority (3 bits), drop eligible (1 bit), VLAN id (12 bits).
+    pub tci: U16,
+    /// EtherType of what follows the tag.
+    pub ethertype: U16,
+}
+
+impl VlanTag {
+    /// The 12-bit VLAN identifier.
+    pub fn vlan_id(&self) -> u16 {
+        self.tci.get() & 0x0fff
+    }
+}
+
+/// Linux cooked capture v1 header (`LINKTYPE_LINUX_SLL`).
+#[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct SllHeader {
+    /// Packet type: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 outgoing.
+    pub packet_type: U16,
+    /// ARPHRD_* device type.
+    pub arphrd_type: U16,
+    /// Length of the link-layer address.
+    pub addr_len: U16,
+    /// Link-layer address, zero padded.
+    pub addr: [u8; 8],
+    /// EtherType of the payload.
+    pub protocol: U16,
+}
+
+/// Linux cooked capture v2 header (`LINKTYPE_LINUX_SLL2`).
+#[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct Sll2Header {
+    /// EtherType of the payload.
+    pub protocol: U16,
+    /// Reserved, zero.
+    pub reserved: U16,
+    /// Interface index the packet was seen on.
+    pub ifindex: U32,
+    /// ARPHRD_* device type.
+    pub arphrd_type: U16,
+    /// Packet type, as in v1.
+    pub packet_type: u8,
+    /// Length of the link-layer address.
+    pub addr_len: u8,
+    /// Link-layer address, zero padded.
+    pub addr: [u8; 8],
+}
+
+/// What the link layer carries: the EtherType after all VLAN tags, and its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkFrame<'a> {
+    /// EtherType of `payload` (0 for an 802.3 frame with a length field).
+    pub ethertype: u16,
+    /// Number of VLAN tags that were stripped.
+    pub vlan_tags: u8,
+    /// VLAN id of the outermost tag, if any.
+    pub outer_vlan_id: Option<u16>,
+    /// The network-layer bytes.
+    pub payload: &'a [u8],
+}
+
+/// Why a link-layer header could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkError {
+    /// The frame is shorter than the link-layer header.
+    Truncated(Truncated),
+    /// A VLAN tag was cut off.
+    TruncatedVlan(Truncated),
+    /// A raw-IP frame whose first nibble is neither 4 nor 6.
+    UnknownRawVersion(u8),
+}
+
+impl LinkError {
+    /// Stable short name, see [`crate::DecodeError::kind`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LinkError::Truncated(_) => "link.truncated",
+            LinkError::TruncatedVlan(_) => "link.truncated_vlan",
+            LinkError::UnknownRawVersion(_) => "link.unknown_raw_version",
+        }
+    }
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Truncated(t) => write!(f, "header {t}"),
+            LinkError::TruncatedVlan(t) => write!(f, "VLAN tag {t}"),
+            LinkError::UnknownRawVersion(v) => write!(f, "raw IP frame with version {v}"),
+        }
+    }
+}
+
+fn header<'a, H: FromBytes + KnownLayout + Immutable>(
+    bytes: &'a [u8],
+) -> Result<(&'a H, &'a [u8]), Truncated> {
+    H::ref_from_prefix(bytes).map_err(|_| Truncated {
+        need: size_of::<H>(),
+        have: bytes.len(),
+    })
+}
+
+/// Strips the link-layer header of `frame` (and any VLAN tags behind it).
+pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
+    let (ethertype, rest) = match link_type {
+        LinkType::Ethernet => {
+            let (eth, rest) = header::<EthernetHeader>(frame).map_err(LinkError::Truncated)?;
+            let ethertype = eth.ethertype.get();
+            // Below 0x0600 the field is an 802.3 length: LLC follows, not an EtherType.
+            (if ethertype < 0x0600 { 0 } else { ethertype }, rest)
+        }
+        LinkType::LinuxSll => {
+            let (sll, rest) = header::<SllHeader>(frame).map_err(LinkError::Truncated)?;
+            (sll.protocol.get(), rest)
+        }
+        LinkType::LinuxSll2 => {
+            let (sll, rest) = header::<Sll2Header>(frame).map_err(LinkError::Truncated)?;
+            (sll.protocol.get(), rest)
+        }
+        LinkType::Ipv4 => (ETHERTYPE_IPV4, frame),
+        LinkType::Ipv6 => (ETHERTYPE_IPV6, frame),
+        LinkType::Raw => {
+            let first = *frame
+                .first()
+                .ok_or(LinkError::Truncated(Truncated { need: 1, have: 0 }))?;
+            match first >> 4 {
+                4 => (ETHERTYPE_IPV4, frame),
+                6 => (ETHERTYPE_IPV6, frame),
+                v => return Err(LinkError::UnknownRawVersion(v)),
+            }
+        }
+    };
+    strip_vlan_tags(ethertype, rest)
+}
+
+fn strip_vlan_tags(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
+    let mut vlan_tags = 0u8;
+    let mut outer_vlan_id = None;
+    while matches!(
+        ethertype,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
+        let (tag, rest) = header::<VlanTag>(payload).map_err(LinkError::TruncatedVlan)?;
+        outer_vlan_id.get_or_insert(tag.vlan_id());
+        vlan_tags = vlan_tags.saturating_add(1);
+        ethertype = tag.ethertype.get();
+        payload = rest;
+    }
+    Ok(LinkFrame {
+        ethertype,
+        vlan_tags,
+        outer_vlan_id,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MACS: [u8; 12] = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+
+    #[test]
+    fn ethernet_ipv4() {
+        let mut f = MACS.to_vec();
+        f.extend_from_slice(&[0x08, 0x00, 0x45]);
+        let l = decode_link(LinkType::Ethernet, &f).unwrap();
+        assert_eq!(
+            (l.ethertype, l.vlan_tags, l.payload),
+            (ETHERTYPE_IPV4, 0, &[0x45u8][..])
+        );
+    }
+
+    #[test]
+    fn stacked_qinq_and_dot1q() {
+        let mut f = MACS.to_vec();
+        f.extend_from_slice(&[
+            0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x20, 0x0a, 0x86, 0xdd, 0x60,
+        ]);
+        let l = decode_link(LinkType::Ethernet, &f).unwrap();
+        assert_eq!(l.ethertype, ETHERTYPE_IPV6);
+        assert_eq!(l.vlan_tags, 2);
+        assert_eq!(l.outer_vlan_id, Some(100));
+        assert_eq!(l.payload, &[0x60]);
+    }
+
+    #[test]
+    fn truncated_vlan_tag_is_an_error() {
+        let mut f = MACS.to_vec();
+        f.extend_from_slice(&[0x81, 0x00, 0x00]);
+        assert_eq!(
+            decode_link(LinkType::Ethernet, &f),
+            Err(LinkError::TruncatedVlan(Truncated { need: 4, have: 1 }))
+        );
+    }
+
+    #[test]
+    fn linux_cooked_v1_and_v2() {
+        let mut v1 = [0u8; 17];
+        v1[14..16].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(
+            decode_link(LinkType::LinuxSll, &v1).unwrap().payload.len(),
+            1
+        );
+        let mut v2 = [0u8; 21];
+        v2[0..2].copy_from_slice(&[0x86, 0xdd]);
+        let l = decode_link(LinkType::LinuxSll2, &v2).unwrap();
+        assert_eq!((l.ethertype, l.payload.len()), (ETHERTYPE_IPV6, 1));
+        assert!(matches!(
+            decode_link(LinkType::LinuxSll2, &v2[..19]),
+            Err(LinkError::Truncated(_))
+        ));
+    }
+
+    #[test]
+    fn raw_ip_by_version_nibble() {
+        assert_eq!(
+            decode_link(LinkType::Raw, &[0x45]).unwrap().ethertype,
+            ETHERTYPE_IPV4
+        );
+        assert_eq!(
+            decode_link(LinkType::Raw, &[0x60]).unwrap().ethertype,
+            ETHERTYPE_IPV6
+        );
+        assert_eq!(
+            decode_link(LinkType::Raw, &[0x50]),
+            Err(LinkError::UnknownRawVersion(5))
+        );
+        assert!(decode_link(LinkType::Raw, &[]).is_err());
+    }
+
+    #[test]
+    fn linktype_numbers_round_trip() {
+        for t in LinkType::ALL {
+            assert_eq!(LinkType::from_linktype(t.linktype()), Some(t));
+        }
+        assert_eq!(LinkType::from_linktype(105), None);
+    }
+
+    #[test]
+    fn ieee_802_3_length_is_not_an_ethertype() {
+        let mut f = MACS.to_vec();
+        f.extend_from_slice(&[0x00, 0x26, 0xaa]);
+        assert_eq!(decode_link(LinkType::Ethernet, &f).unwrap().ethertype, 0);
+    }
+}
