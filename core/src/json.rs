@@ -33,10 +33,7 @@ pub fn encode_events(
     };
     let mut head = None;
     let mut count = 0;
-    let network_kind = match network {
-        Network::Ipv4(_) => EventKind::Ipv4,
-        Network::Ipv6(_) => EventKind::Ipv6,
-    };
+    let network_kind = network.event();
     if selected.contains(network_kind) {
         let mut event = Event::begin(ctx, &mut head, out, network_kind, 3);
         event.addresses(&network);
@@ -50,12 +47,7 @@ pub fn encode_events(
     let Some(transport) = decoded.transport else {
         return count;
     };
-    let kind = match transport {
-        Transport::Tcp(_) => EventKind::Tcp,
-        Transport::Udp(_) => EventKind::Udp,
-        Transport::Icmp(_) => EventKind::Icmp,
-        Transport::Icmpv6(_) => EventKind::Icmpv6,
-    };
+    let kind = transport.event();
     if !selected.contains(kind) {
         return count;
     }

@@ -4,6 +4,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::DecodeError;
+use crate::event::EventKind;
 use crate::icmp::IcmpView;
 use crate::icmpv6::Icmpv6View;
 use crate::ip;
@@ -23,6 +24,13 @@ pub enum Network<'a> {
 }
 
 impl Network<'_> {
+    /// The event this layer produces.
+    pub fn event(&self) -> EventKind {
+        match self {
+            Network::Ipv4(_) => EventKind::Ipv4,
+            Network::Ipv6(_) => EventKind::Ipv6,
+        }
+    }
     /// Source address.
     pub fn src(&self) -> IpAddr {
         match self {
@@ -50,6 +58,18 @@ pub enum Transport<'a> {
     Icmp(IcmpView<'a>),
     /// An ICMPv6 message.
     Icmpv6(Icmpv6View<'a>),
+}
+
+impl Transport<'_> {
+    /// The event this layer produces.
+    pub fn event(&self) -> EventKind {
+        match self {
+            Transport::Tcp(_) => EventKind::Tcp,
+            Transport::Udp(_) => EventKind::Udp,
+            Transport::Icmp(_) => EventKind::Icmp,
+            Transport::Icmpv6(_) => EventKind::Icmpv6,
+        }
+    }
 }
 
 /// What [`decode`] made of a frame: each layer that decoded, and the error that stopped

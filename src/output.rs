@@ -1,0 +1,258 @@
+//! Sinks: Tracee JSON lines or one readable line per event, written to stdout in large
+//! blocks, and the run summary printed to stderr.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use netcore_core::json::encode_events;
+use netcore_core::packet::{Decoded, Network, Transport};
+use netcore_core::tcp::flag;
+use netcore_core::{EventContext, EventKind, EventSet};
+
+/// Bytes gathered before they are written out.
+const FLUSH_AT: usize = 64 << 10;
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Tracee-compatible JSON, one event per line.
+    Json,
+    /// One human-readable line per event.
+    Text,
+}
+
+/// Encodes events into a reused buffer and writes it out in blocks.
+pub struct EventWriter<W: Write> {
+    format: Format,
+    selected: EventSet,
+    buffer: Vec<u8>,
+    sink: W,
+}
+
+impl<W: Write> EventWriter<W> {
+    /// A writer of `format` events selected by `selected` into `sink`.
+    pub fn new(format: Format, selected: EventSet, sink: W) -> Self {
+        EventWriter {
+            format,
+            selected,
+            buffer: Vec::with_capacity(FLUSH_AT * 2),
+            sink,
+        }
+    }
+
+    /// Writes the events of one decoded packet; returns how many.
+    pub fn write(&mut self, ctx: &EventContext<'_>, decoded: &Decoded<'_>) -> io::Result<usize> {
+        let count = match self.format {
+            Format::Json => encode_events(ctx, decoded, self.selected, &mut self.buffer),
+            Format::Text => write_text(ctx, decoded, self.selected, &mut self.buffer),
+        };
+        if self.buffer.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(count)
+    }
+
+    /// Writes out everything buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.sink.write_all(&self.buffer)?;
+        self.buffer.clear();
+        self.sink.flush()
+    }
+}
+
+/// The readable form: `TIME EVENT SRC -> DST DETAILS [COMM PID]`.
+fn write_text(
+    ctx: &EventContext<'_>,
+    decoded: &Decoded<'_>,
+    selected: EventSet,
+    out: &mut Vec<u8>,
+) -> usize {
+    let Some(network) = decoded.network else {
+        return 0;
+    };
+    let mut count = 0;
+    if selected.contains(network.event()) {
+        text_prefix(out, ctx, network.event());
+        let _ = write!(out, "{} -> {}", network.src(), network.dst());
+        let _ = match network {
+            Network::Ipv4(v) => write!(
+                out,
+                " proto={} ttl={} id={} len={}",
+                netcore_core::ip::protocol_name(v.protocol()),
+                v.ttl(),
+                v.id(),
+                v.total_len()
+            ),
+            Network::Ipv6(v) => write!(
+                out,
+                " next={} hlim={} flow={} len={}",
+                netcore_core::ip::protocol_name(v.next_header()),
+                v.hop_limit(),
+                v.flow_label(),
+                v.payload_len()
+            ),
+        };
+        text_suffix(out, ctx);
+        count += 1;
+    }
+    let Some(transport) = decoded.transport else {
+        return count;
+    };
+    if !selected.contains(transport.event()) {
+        return count;
+    }
+    text_prefix(out, ctx, transport.event());
+    let (src, dst) = (network.src(), network.dst());
+    let _ = match transport {
+        Transport::Tcp(t) => {
+            let _ = write!(
+                out,
+                "{} -> {} ",
+                std::net::SocketAddr::new(src, t.src_port()),
+                std::net::SocketAddr::new(dst, t.dst_port())
+            );
+            for (letter, bit) in [
+                ('S', flag::SYN),
+                ('F', flag::FIN),
+                ('R', flag::RST),
+                ('P', flag::PSH),
+                ('.', flag::ACK),
+                ('U', flag::URG),
+                ('E', flag::ECE),
+                ('W', flag::CWR),
+            ] {
+                if t.has(bit) {
+                    out.push(letter as u8);
+                }
+            }
+            write!(
+                out,
+                " seq={} ack={} win={} len={}",
+                t.seq(),
+                t.ack(),
+                t.window(),
+                t.payload().len()
+            )
+        }
+        Transport::Udp(u) => write!(
+            out,
+            "{} -> {} len={}",
+            std::net::SocketAddr::new(src, u.src_port()),
+            std::net::SocketAddr::new(dst, u.dst_port()),
+            u.payload().len()
+        ),
+        Transport::Icmp(i) => write!(
+            out,
+            "{src} -> {dst} {} id={} seq={}",
+            i.type_code(),
+            i.id(),
+            i.seq()
+        ),
+        Transport::Icmpv6(i) => write!(out, "{src} -> {dst} {}", i.type_code()),
+    };
+    text_suffix(out, ctx);
+    count + 1
+}
+
+fn text_prefix(out: &mut Vec<u8>, ctx: &EventContext<'_>, kind: EventKind) {
+    let _ = write!(out, "{} {} ", utc_timestamp(ctx.timestamp), kind.name());
+}
+
+fn text_suffix(out: &mut Vec<u8>, ctx: &EventContext<'_>) {
+    if ctx.host_process_id != 0 {
+        let _ = write!(
+            out,
+            " [{} {}]",
+            String::from_utf8_lossy(ctx.process_name).escape_debug(),
+            ctx.host_process_id
+        );
+    }
+    out.push(b'\n');
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` for ns since the epoch.
+fn utc_timestamp(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ns % 1_000_000_000
+    )
+}
+
+/// Counts of one run, printed to stderr at the end.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Frames read from the source.
+    pub packets: u64,
+    /// Events written.
+    pub events: u64,
+    /// Frames that carried no IP packet (ARP, LLDP, …).
+    pub not_ip: u64,
+    /// Decode errors, by [`netcore_core::DecodeError::kind`].
+    pub errors: BTreeMap<&'static str, u64>,
+}
+
+impl Summary {
+    /// Counts one decoded frame and the events it produced.
+    pub fn count(&mut self, decoded: &Decoded<'_>, events: usize) {
+        self.packets += 1;
+        self.events += events as u64;
+        match decoded.error {
+            Some(e) => *self.errors.entry(e.kind()).or_default() += 1,
+            None if decoded.network.is_none() => self.not_ip += 1,
+            None => {}
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let errors: u64 = self.errors.values().sum();
+        write!(
+            f,
+            "{} packets read, {} events written, {} not IP, {} decode errors",
+            self.packets, self.events, self.not_ip, errors
+        )?;
+        if !self.errors.is_empty() {
+            let kinds: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            write!(f, " ({})", kinds.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_timestamps() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            utc_timestamp(1_671_040_290_192_938_971),
+            "2022-12-14T17:51:30.192938971Z"
+        );
+        assert_eq!(
+            utc_timestamp(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! File mode: pcap (µs or ns, either byte order, and the Kuznetsov variant) and pcapng
+//! (several sections and interfaces, mixed link types, any `if_tsresol`), read through
+//! pcap-parser's streaming reader so frames are handed out in place.
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use netcore_core::LinkType;
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+
+use super::Frame;
+
+/// Read buffer to start with; grown for larger records.
+const INITIAL_BUFFER: usize = 1 << 20;
+/// The largest record the reader will grow its buffer for.
+const MAX_BUFFER: usize = 64 << 20;
+
+/// What went wrong with a capture file, with the file's name.
+#[derive(Debug)]
+pub struct FileError {
+    /// The capture file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+/// The kinds of capture-file failure.
+#[derive(Debug)]
+pub enum Problem {
+    /// The file could not be opened or read.
+    Io(std::io::Error),
+    /// The file is empty.
+    Empty,
+    /// The file starts with neither a pcap nor a pcapng header.
+    NotACapture,
+    /// The file ends inside a record, after `packets` complete packets.
+    Truncated {
+        /// Complete packets read before the cut.
+        packets: u64,
+        /// Bytes of the incomplete record.
+        leftover: usize,
+    },
+    /// A block or record could not be parsed.
+    Malformed {
+        /// Complete packets read before it.
+        packets: u64,
+        /// The parser's description.
+        detail: String,
+    },
+    /// Packets of a link type the decoder does not support.
+    UnsupportedLinkType {
+        /// The `LINKTYPE_*` number.
+        linktype: u32,
+        /// The pcapng interface (0 for pcap).
+        interface: u32,
+    },
+    /// A pcapng packet names an interface no IDB declared.
+    UnknownInterface(u32),
+    /// A record larger than the reader will buffer.
+    RecordTooLarge,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match &self.problem {
+            Problem::Io(e) => write!(f, "{path}: {e}"),
+            Problem::Empty => write!(f, "{path}: the file is empty"),
+            Problem::NotACapture => write!(f, "{path}: not a pcap or pcapng capture file"),
+            Problem::Truncated { packets, leftover } => write!(
+                f,
+                "{path}: capture is truncated: the file ends {leftover} bytes into a record, \
+                 after {packets} complete packets"
+            ),
+            Problem::Malformed { packets, detail } => {
+                write!(
+                    f,
+                    "{path}: malformed record after {packets} packets: {detail}"
+                )
+            }
+            Problem::UnsupportedLinkType {
+                linktype,
+                interface,
+            } => {
+                write!(
+                    f,
+                    "{path}: unsupported link type {linktype} on interface {interface}; supported:"
+                )?;
+                for t in LinkType::ALL {
+                    write!(f, " {}({})", t.name(), t.linktype())?;
+                }
+                Ok(())
+            }
+            Problem::UnknownInterface(i) => {
+                write!(
+                    f,
+                    "{path}: a packet names interface {i}, which no interface block declared"
+                )
+            }
+            Problem::RecordTooLarge => {
+                write!(
+                    f,
+                    "{path}: a record is larger than {} MiB",
+                    MAX_BUFFER >> 20
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// How to read one capture interface: its link type and time base.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    linktype: u32,
+    /// Timestamp units per second.
+    units_per_second: u64,
+    /// Seconds added to every timestamp (pcapng `if_tsoffset`).
+    offset_seconds: i64,
+}
+
+impl Interface {
+    fn link_type(&self, interface: u32) -> Result<LinkType, Problem> {
+        LinkType::from_linktype(self.linktype).ok_or(Problem::UnsupportedLinkType {
+            linktype: self.linktype,
+            interface,
+        })
+    }
+
+    fn timestamp_ns(&self, units: u64) -> u64 {
+        let ns = u128::from(units) * 1_000_000_000 / u128::from(self.units_per_second.max(1));
+        let offset = i128::from(self.offset_seconds) * 1_000_000_000;
+        (ns as i128 + offset).clamp(0, i128::from(u64::MAX)) as u64
+    }
+}
+
+/// Reads every packet of the capture at `path`, calling `on_frame` for each, in order.
+/// Returns the number of packets; on a fault, everything before it has been handed out.
+pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<u64, FileError> {
+    let fail = |problem| FileError {
+        path: path.to_owned(),
+        problem,
+    };
+    let file = File::open(path).map_err(|e| fail(Problem::Io(e)))?;
+    let mut reader = create_reader(INITIAL_BUFFER, file).map_err(|e| {
+        fail(match e {
+            PcapError::Eof => Problem::Empty,
+            PcapError::ReadError => Problem::Io(std::io::Error::other("read failed")),
+            PcapError::Incomplete(_) => Problem::Truncated {
+                packets: 0,
+                leftover: 0,
+            },
+            _ => Problem::NotACapture,
+        })
+    })?;
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut packets = 0u64;
+    let mut capacity = INITIAL_BUFFER;
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                let frame = match block {
+                    PcapBlockOwned::LegacyHeader(header) => {
+                        interfaces = vec![Interface {
+                            linktype: header.network.0 as u32,
+                            units_per_second: if header.is_nanosecond_precision() {
+                                1_000_000_000
+                            } else {
+                                1_000_000
+                            },
+                            offset_seconds: 0,
+                        }];
+                        None
+                    }
+                    PcapBlockOwned::Legacy(record) => {
+                        let iface = interfaces[0];
+                        let units = u64::from(record.ts_sec) * iface.units_per_second
+                            + u64::from(record.ts_usec);
+                        let link_type = iface.link_type(0).map_err(fail)?;
+                        Some(Frame {
+                            link_type,
+                            timestamp_ns: iface.timestamp_ns(units),
+                            data: record.data,
+                        })
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        interfaces.clear();
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push(Interface {
+                            linktype: idb.linktype.0 as u32,
+                            units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset_seconds: idb.ts_offset(),
+                        });
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        let iface = *interfaces
+                            .get(epb.if_id as usize)
+                            .ok_or(fail(Problem::UnknownInterface(epb.if_id)))?;
+                        let link_type = iface.link_type(epb.if_id).map_err(fail)?;
+                        let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let caplen = (epb.caplen as usize).min(epb.data.len());
+                        Some(Frame {
+                            link_type,
+                            timestamp_ns: iface.timestamp_ns(units),
+                            data: &epb.data[..caplen],
+                        })
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        let iface = *interfaces
+                            .first()
+                            .ok_or(fail(Problem::UnknownInterface(0)))?;
+                        let link_type = iface.link_type(0).map_err(fail)?;
+                        Some(Frame {
+                            link_type,
+                            timestamp_ns: 0,
+                            data: spb.data,
+                        })
+                    }
+                    PcapBlockOwned::NG(_) => None,
+                };
+                if let Some(frame) = frame {
+                    packets += 1;
+                    on_frame(frame);
+                }
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => return Ok(packets),
+            Err(PcapError::Incomplete(_)) => reader
+                .refill()
+                .map_err(|_| fail(Problem::Io(std::io::Error::other("read failed"))))?,
+            Err(PcapError::UnexpectedEof) => {
+                let leftover = reader.data().len();
+                if leftover == 0 {
+                    return Ok(packets);
+                }
+                return Err(fail(Problem::Truncated { packets, leftover }));
+            }
+            Err(PcapError::BufferTooSmall) => {
+                if capacity >= MAX_BUFFER {
+                    return Err(fail(Problem::RecordTooLarge));
+                }
+                capacity *= 4;
+                reader.grow(capacity);
+                reader
+                    .refill()
+                    .map_err(|_| fail(Problem::Io(std::io::Error::other("read failed"))))?
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                return Err(fail(Problem::Malformed { packets, detail }));
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Helpers shared by the integration tests: running the binary, reading and writing
+//! small captures, and building packets from header values.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the netcore binary with `args`.
+pub fn netcore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .args(args)
+        .output()
+        .expect("run netcore")
+}
+
+/// Replaces the value of every `"hostName"` with "" (the only host-dependent field of
+/// file mode).
+pub fn without_host_name(jsonl: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let mut escaped = Vec::new();
+    netcore_core::json::push_str(&mut escaped, host.trim().as_bytes());
+    let from = format!("\"hostName\":{}", String::from_utf8(escaped).unwrap());
+    jsonl.replace(&from, "\"hostName\":\"\"")
+}
+
+/// One record of a classic pcap file.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Seconds.
+    pub ts_sec: u32,
+    /// Microseconds or nanoseconds, per the file.
+    pub ts_frac: u32,
+    /// Captured bytes.
+    pub data: Vec<u8>,
+}
+
+/// A classic pcap file, decoded.
+#[derive(Debug, Clone)]
+pub struct Pcap {
+    /// LINKTYPE_* number.
+    pub linktype: u32,
+    /// True if `ts_frac` is in nanoseconds.
+    pub nanos: bool,
+    /// The records.
+    pub records: Vec<Record>,
+}
+
+/// Reads a classic pcap file with pcap-parser (an independent reader).
+pub fn read_pcap(path: &Path) -> Pcap {
+    use pcap_parser::PcapCapture;
+    let bytes = std::fs::read(path).unwrap();
+    let capture = PcapCapture::from_file(&bytes).unwrap();
+    let records = capture
+        .blocks
+        .iter()
+        .map(|r| Record {
+            ts_sec: r.ts_sec,
+            ts_frac: r.ts_usec,
+            data: r.data[..r.caplen as usize].to_vec(),
+        })
+        .collect();
+    Pcap {
+        linktype: capture.header.network.0 as u32,
+        nanos: capture.header.is_nanosecond_precision(),
+        records,
+    }
+}
+
+/// Writes `pcap` as a classic pcap file in the given byte order.
+pub fn write_pcap(pcap: &Pcap, big_endian: bool) -> Vec<u8> {
+    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
+        (u16::to_be_bytes, u32::to_be_bytes)
+    } else {
+        (u16::to_le_bytes, u32::to_le_bytes)
+    };
+    let mut out = Vec::new();
+    out.extend_from_slice(&u32b(if pcap.nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    out.extend_from_slice(&u16b(2));
+    out.extend_from_slice(&u16b(4));
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&u32b(262_144));
+    out.extend_from_slice(&u32b(pcap.linktype));
+    for r in &pcap.records {
+        for v in [
+            r.ts_sec,
+            r.ts_frac,
+            r.data.len() as u32,
+            r.data.len() as u32,
+        ] {
+            out.extend_from_slice(&u32b(v));
+        }
+        out.extend_from_slice(&r.data);
+    }
+    out
+}
+
+/// A pcapng file being written, little-endian.
+#[derive(Default)]
+pub struct PcapNg {
+    /// The bytes so far.
+    pub bytes: Vec<u8>,
+}
+
+impl PcapNg {
+    fn block(&mut self, block_type: u32, body: &[u8]) {
+        let padded = body.len().div_ceil(4) * 4;
+        let total = (12 + padded) as u32;
+        self.bytes.extend_from_slice(&block_type.to_le_bytes());
+        self.bytes.extend_from_slice(&total.to_le_bytes());
+        self.bytes.extend_from_slice(body);
+        self.bytes.resize(self.bytes.len() + padded - body.len(), 0);
+        self.bytes.extend_from_slice(&total.to_le_bytes());
+    }
+
+    /// Starts a section.
+    pub fn section(&mut self) {
+        let mut body = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        body.extend_from_slice(&[1, 0, 0, 0]);
+        body.extend_from_slice(&u64::MAX.to_le_bytes());
+        self.block(0x0a0d_0d0a, &body);
+    }
+
+    /// Declares an interface with a link type and an `if_tsresol` (None: the default µs).
+    pub fn interface(&mut self, linktype: u16, tsresol: Option<u8>) {
+        let mut body = Vec::new();
+        body.extend_from_slice(&linktype.to_le_bytes());
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&262_144u32.to_le_bytes());
+        if let Some(r) = tsresol {
+            body.extend_from_slice(&[9, 0, 1, 0, r, 0, 0, 0]);
+            body.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        self.block(1, &body);
+    }
+
+    /// Adds an enhanced packet block with a timestamp in the interface's units.
+    pub fn packet(&mut self, interface: u32, units: u64, data: &[u8]) {
+        let mut body = Vec::new();
+        body.extend_from_slice(&interface.to_le_bytes());
+        body.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(units as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        self.block(6, &body);
+    }
+}
+
+/// A file under the test's own temporary folder, removed with the folder at exit.
+pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netcore-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
