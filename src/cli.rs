@@ -17,7 +17,7 @@ pub struct Cli {
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
 
-    /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp (default: all).
+    /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp.
     #[arg(long, value_name = "LIST", value_parser = parse_events, default_value = "all")]
     pub events: EventSet,
 }

@@ -187,9 +187,7 @@ impl fmt::Display for LinkError {
     }
 }
 
-fn header<'a, H: FromBytes + KnownLayout + Immutable>(
-    bytes: &'a [u8],
-) -> Result<(&'a H, &'a [u8]), Truncated> {
+fn header<H: FromBytes + KnownLayout + Immutable>(bytes: &[u8]) -> Result<(&H, &[u8]), Truncated> {
     H::ref_from_prefix(bytes).map_err(|_| Truncated {
         need: size_of::<H>(),
         have: bytes.len(),

@@ -73,10 +73,19 @@ pub fn read_pcap(path: &Path) -> Pcap {
 
 /// Writes `pcap` as a classic pcap file in the given byte order.
 pub fn write_pcap(pcap: &Pcap, big_endian: bool) -> Vec<u8> {
-    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
-        (u16::to_be_bytes, u32::to_be_bytes)
-    } else {
-        (u16::to_le_bytes, u32::to_le_bytes)
+    let u16b = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u32b = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     };
     let mut out = Vec::new();
     out.extend_from_slice(&u32b(if pcap.nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));

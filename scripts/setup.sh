@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything netcore needs to build, run and test on Debian 12, as root.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/toolchains.sh
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+apt_packages=(
+    build-essential pkg-config   # C parts of libfuzzer-sys
+    iproute2 tcpdump netcat-openbsd iputils-ping curl dnsmasq dnsutils   # golden-capture recording
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v rustup >/dev/null; then
+    echo "setup.sh: rustup is required (the machine's Rust toolchain manager)" >&2
+    exit 1
+fi
+rustup toolchain install "$USERSPACE_TOOLCHAIN" --profile minimal -c clippy,rustfmt >/dev/null
+rustup toolchain install "$NIGHTLY_TOOLCHAIN" --profile minimal -c rust-src >/dev/null
+
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    cargo +"$USERSPACE_TOOLCHAIN" install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
+fi
+echo "setup.sh: ready (rust $USERSPACE_TOOLCHAIN, $NIGHTLY_TOOLCHAIN, cargo-fuzz $CARGO_FUZZ_VERSION)"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, a bounded run of every fuzz target, then the
+# unit, integration and benchmark-smoke tests. FUZZ_SECONDS sets the time per target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/toolchains.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+fuzz_seconds=${FUZZ_SECONDS:-20}
+for target in $(cargo +"$NIGHTLY_TOOLCHAIN" fuzz list); do
+    echo "== cargo fuzz run $target (${fuzz_seconds}s)"
+    scratch=$(mktemp -d)   # new inputs go here; the committed seed corpus stays as it is
+    log=$(mktemp)
+    if ! cargo +"$NIGHTLY_TOOLCHAIN" fuzz run "$target" "$scratch" "fuzz/corpus/$target" -- \
+        -max_total_time="$fuzz_seconds" >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "fuzz target $target failed; the crashing input is under fuzz/artifacts/$target" >&2
+        exit 1
+    fi
+    grep -E "^Done [0-9]+ runs" "$log" | sed "s/^/$target: /"
+    rm -rf "$scratch" "$log"
+done
+
+echo "== cargo test"
+cargo test --workspace --all-targets

@@ -1,0 +1,7 @@
+# Pinned toolchains, sourced by the other scripts. See docs/toolchain.md.
+# Userspace: the stable release rust-toolchain.toml names (aya 0.16 needs >= 1.98).
+USERSPACE_TOOLCHAIN=1.99.1
+# eBPF programs and fuzzers: a dated nightly on LLVM 22, the LLVM bpf-linker is built
+# against. Never the floating `nightly`: it moved to LLVM 23, which bpf-linker rejects.
+NIGHTLY_TOOLCHAIN=nightly-2026-07-01
+CARGO_FUZZ_VERSION=0.13.2
