@@ -2,16 +2,18 @@
 
 mod cli;
 mod output;
+mod pipeline;
 mod source;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use netcore_core::{EventContext, decode};
+use netcore_core::EventContext;
 
 use cli::Cli;
-use output::{EventWriter, Format, Summary};
+use output::{EventWriter, Format};
+use pipeline::Pipeline;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,8 +24,7 @@ fn main() -> ExitCode {
     let format = if cli.json { Format::Json } else { Format::Text };
     let host_name = host_name();
     let stdout = io::stdout().lock();
-    let mut writer = EventWriter::new(format, cli.events, stdout);
-    let mut summary = Summary::default();
+    let mut pipeline = Pipeline::new(EventWriter::new(format, cli.events, stdout));
     let mut write_error = None;
     let result = source::file::read_capture(path, |frame| {
         if write_error.is_some() {
@@ -34,13 +35,11 @@ fn main() -> ExitCode {
             host_name: &host_name,
             ..Default::default()
         };
-        let decoded = decode(frame.link_type, frame.data);
-        match writer.write(&ctx, &decoded) {
-            Ok(events) => summary.count(&decoded, events),
-            Err(e) => write_error = Some(e),
+        if let Err(e) = pipeline.handle(&ctx, frame.link_type, frame.data) {
+            write_error = Some(e);
         }
     });
-    let flushed = writer.flush();
+    let flushed = pipeline.flush();
     match write_error.map_or(flushed, Err) {
         Ok(()) => {}
         // A closed pipe (`netcore … | head`) is the reader's choice, not a failure.
@@ -50,7 +49,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let _ = writeln!(io::stderr(), "netcore: {}: {summary}", path.display());
+    let _ = writeln!(
+        io::stderr(),
+        "netcore: {}: {}",
+        path.display(),
+        pipeline.summary
+    );
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use netcore_core::json::encode_events;
+use netcore_core::dns::tcp::Stats as DnsTcpStats;
+use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::json::{encode_dns_events, encode_events};
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
-use netcore_core::{EventContext, EventKind, EventSet};
+use netcore_core::{DecodeError, EventContext, EventKind, EventSet};
 
 /// Bytes gathered before they are written out.
 const FLUSH_AT: usize = 64 << 10;
@@ -45,6 +47,25 @@ impl<W: Write> EventWriter<W> {
         let count = match self.format {
             Format::Json => encode_events(ctx, decoded, self.selected, &mut self.buffer),
             Format::Text => write_text(ctx, decoded, self.selected, &mut self.buffer),
+        };
+        if self.buffer.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(count)
+    }
+
+    /// Writes the events of a DNS message carried by `decoded` (after TCP reassembly).
+    pub fn write_dns(
+        &mut self,
+        ctx: &EventContext<'_>,
+        decoded: &Decoded<'_>,
+        message: &DnsMessage<'_>,
+    ) -> io::Result<usize> {
+        let count = match self.format {
+            Format::Json => {
+                encode_dns_events(ctx, decoded, message, self.selected, &mut self.buffer)
+            }
+            Format::Text => write_text_dns(ctx, decoded, message, self.selected, &mut self.buffer),
         };
         if self.buffer.len() >= FLUSH_AT {
             self.flush()?;
@@ -94,6 +115,9 @@ fn write_text(
         };
         text_suffix(out, ctx);
         count += 1;
+    }
+    if let Some(message) = &decoded.dns {
+        count += write_text_dns(ctx, decoded, message, selected, out);
     }
     let Some(transport) = decoded.transport else {
         return count;
@@ -154,6 +178,91 @@ fn write_text(
     count + 1
 }
 
+/// `net_packet_dns SRC:PORT -> DST:PORT query|response id=… rcode=… QUESTION -> ANSWERS`,
+/// and the request/response events in the same form.
+fn write_text_dns(
+    ctx: &EventContext<'_>,
+    decoded: &Decoded<'_>,
+    message: &DnsMessage<'_>,
+    selected: EventSet,
+    out: &mut Vec<u8>,
+) -> usize {
+    let (Some(network), Some(transport)) = (decoded.network, decoded.transport) else {
+        return 0;
+    };
+    let (src_port, dst_port) = match transport {
+        Transport::Tcp(t) => (t.src_port(), t.dst_port()),
+        Transport::Udp(u) => (u.src_port(), u.dst_port()),
+        _ => return 0,
+    };
+    let one_question = message.single_question().is_some();
+    let kinds = [
+        (EventKind::Dns, true),
+        (EventKind::DnsRequest, one_question),
+        (EventKind::DnsResponse, one_question && message.qr() == 1),
+    ];
+    let mut count = 0;
+    for (kind, applies) in kinds {
+        if !applies || !selected.contains(kind) {
+            continue;
+        }
+        text_prefix(out, ctx, kind);
+        let _ = write!(
+            out,
+            "{} -> {} {} id={} rcode={}",
+            std::net::SocketAddr::new(network.src(), src_port),
+            std::net::SocketAddr::new(network.dst(), dst_port),
+            if message.qr() == 0 {
+                "query"
+            } else {
+                "response"
+            },
+            message.id(),
+            netcore_core::dns::rcode_name(message.rcode()).trim_end()
+        );
+        let mut name = [0; netcore_core::dns::name::MAX_PRESENTATION_LEN];
+        for entry in message.entries().map_while(Result::ok) {
+            match entry {
+                Entry::Question(q) => {
+                    let _ = write!(
+                        out,
+                        " {} {}",
+                        q.name.presentation(&mut name).unwrap_or("?"),
+                        netcore_core::dns::type_name(q.qtype)
+                    );
+                }
+                Entry::Record(Section::Answer, r) => {
+                    let _ = match r.data {
+                        RData::A(a) => write!(out, " {}", std::net::Ipv4Addr::from(a)),
+                        RData::Aaaa(a) => write!(out, " {}", std::net::Ipv6Addr::from(a)),
+                        RData::Cname(n)
+                        | RData::Ns(n)
+                        | RData::Ptr(n)
+                        | RData::Mx { exchange: n, .. } => {
+                            write!(out, " {}", n.presentation(&mut name).unwrap_or("?"))
+                        }
+                        RData::Srv { port, target, .. } => {
+                            write!(
+                                out,
+                                " {}:{port}",
+                                target.presentation(&mut name).unwrap_or("?")
+                            )
+                        }
+                        RData::Txt(mut strings) => strings.try_for_each(|s| {
+                            write!(out, " \"{}\"", String::from_utf8_lossy(s).escape_debug())
+                        }),
+                        _ => write!(out, " {}", netcore_core::dns::type_name(r.rtype)),
+                    };
+                }
+                Entry::Record(..) => {}
+            }
+        }
+        text_suffix(out, ctx);
+        count += 1;
+    }
+    count
+}
+
 fn text_prefix(out: &mut Vec<u8>, ctx: &EventContext<'_>, kind: EventKind) {
     let _ = write!(out, "{} {} ", utc_timestamp(ctx.timestamp), kind.name());
 }
@@ -204,18 +313,24 @@ pub struct Summary {
     pub not_ip: u64,
     /// Decode errors, by [`netcore_core::DecodeError::kind`].
     pub errors: BTreeMap<&'static str, u64>,
+    /// DNS-over-TCP reassembly counters.
+    pub dns_tcp: DnsTcpStats,
 }
 
 impl Summary {
-    /// Counts one decoded frame and the events it produced.
-    pub fn count(&mut self, decoded: &Decoded<'_>, events: usize) {
+    /// Counts one decoded frame.
+    pub fn count(&mut self, decoded: &Decoded<'_>) {
         self.packets += 1;
-        self.events += events as u64;
         match decoded.error {
-            Some(e) => *self.errors.entry(e.kind()).or_default() += 1,
+            Some(e) => self.count_error(e),
             None if decoded.network.is_none() => self.not_ip += 1,
             None => {}
         }
+    }
+
+    /// Counts one decode error.
+    pub fn count_error(&mut self, error: DecodeError) {
+        *self.errors.entry(error.kind()).or_default() += 1;
     }
 }
 
@@ -234,6 +349,26 @@ impl std::fmt::Display for Summary {
                 .map(|(k, n)| format!("{k}={n}"))
                 .collect();
             write!(f, " ({})", kinds.join(", "))?;
+        }
+        let t = &self.dns_tcp;
+        let dropped = t.dropped_gap
+            + t.dropped_memory
+            + t.dropped_evicted
+            + t.dropped_idle
+            + t.dropped_closed;
+        if t.reassembled + dropped + t.skipped_unsynced > 0 {
+            write!(
+                f,
+                "; DNS over TCP: {} reassembled, {dropped} partial messages dropped \
+                 (gap={} memory={} evicted={} idle={} closed={}), {} segments skipped after a loss",
+                t.reassembled,
+                t.dropped_gap,
+                t.dropped_memory,
+                t.dropped_evicted,
+                t.dropped_idle,
+                t.dropped_closed,
+                t.skipped_unsynced
+            )?;
         }
         Ok(())
     }

@@ -42,10 +42,20 @@ fn golden_captures_decode_to_the_committed_events() {
 }
 
 #[test]
-fn golden_captures_cover_every_l3_l4_event() {
+fn golden_captures_cover_every_event() {
     for name in CAPTURES {
         let events = expected(name);
-        for event in ["ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6"] {
+        for event in [
+            "ipv4",
+            "ipv6",
+            "tcp",
+            "udp",
+            "icmp",
+            "icmpv6",
+            "dns",
+            "dns_request",
+            "dns_response",
+        ] {
             let needle = format!("\"eventName\":\"net_packet_{event}\"");
             assert!(events.contains(&needle), "{name} has no {event} event");
         }

@@ -46,6 +46,8 @@ pub enum DecodeError {
     Icmp(Truncated),
     /// The ICMPv6 header.
     Icmpv6(Truncated),
+    /// A DNS message.
+    Dns(crate::dns::DnsError),
 }
 
 impl DecodeError {
@@ -60,6 +62,7 @@ impl DecodeError {
             DecodeError::Udp(_) => "udp.truncated",
             DecodeError::Icmp(_) => "icmp.truncated",
             DecodeError::Icmpv6(_) => "icmpv6.truncated",
+            DecodeError::Dns(e) => e.kind(),
         }
     }
 }
@@ -74,6 +77,7 @@ impl fmt::Display for DecodeError {
             DecodeError::Udp(e) => write!(f, "UDP: {e}"),
             DecodeError::Icmp(e) => write!(f, "ICMP: {e}"),
             DecodeError::Icmpv6(e) => write!(f, "ICMPv6: {e}"),
+            DecodeError::Dns(e) => write!(f, "DNS: {e}"),
         }
     }
 }

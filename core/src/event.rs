@@ -18,17 +18,26 @@ pub enum EventKind {
     Icmp,
     /// `net_packet_icmpv6` (2012).
     Icmpv6,
+    /// `net_packet_dns` (2013).
+    Dns,
+    /// `net_packet_dns_request` (2014).
+    DnsRequest,
+    /// `net_packet_dns_response` (2015).
+    DnsResponse,
 }
 
 impl EventKind {
     /// Every event, in id order.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Ipv4,
         EventKind::Ipv6,
         EventKind::Tcp,
         EventKind::Udp,
         EventKind::Icmp,
         EventKind::Icmpv6,
+        EventKind::Dns,
+        EventKind::DnsRequest,
+        EventKind::DnsResponse,
     ];
 
     /// Tracee's event name.
@@ -40,6 +49,9 @@ impl EventKind {
             EventKind::Udp => "net_packet_udp",
             EventKind::Icmp => "net_packet_icmp",
             EventKind::Icmpv6 => "net_packet_icmpv6",
+            EventKind::Dns => "net_packet_dns",
+            EventKind::DnsRequest => "net_packet_dns_request",
+            EventKind::DnsResponse => "net_packet_dns_response",
         }
     }
 
@@ -52,6 +64,9 @@ impl EventKind {
             EventKind::Udp => "2010",
             EventKind::Icmp => "2011",
             EventKind::Icmpv6 => "2012",
+            EventKind::Dns => "2013",
+            EventKind::DnsRequest => "2014",
+            EventKind::DnsResponse => "2015",
         }
     }
 

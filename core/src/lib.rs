@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+pub mod dns;
 pub mod error;
 pub mod event;
 pub mod icmp;

@@ -3,6 +3,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::dns::{self, DnsMessage};
 use crate::error::DecodeError;
 use crate::event::EventKind;
 use crate::icmp::IcmpView;
@@ -81,8 +82,27 @@ pub struct Decoded<'a> {
     /// The TCP, UDP, ICMP or ICMPv6 layer. `None` for other protocols and for
     /// fragments after the first.
     pub transport: Option<Transport<'a>>,
+    /// A DNS message carried over UDP to or from port 53. DNS over TCP needs the flow's
+    /// earlier segments: see [`crate::dns::tcp`].
+    pub dns: Option<DnsMessage<'a>>,
     /// Why decoding stopped early.
     pub error: Option<DecodeError>,
+}
+
+impl Decoded<'_> {
+    /// The IP protocol number and the length Tracee reports as `packet_len` in DNS
+    /// metadata: the IPv4 total length, or the IPv6 payload length.
+    pub fn protocol_and_length(&self) -> Option<(u8, u16)> {
+        let protocol = match self.transport? {
+            Transport::Tcp(_) => ip::TCP,
+            Transport::Udp(_) => ip::UDP,
+            _ => return None,
+        };
+        Some(match self.network? {
+            Network::Ipv4(v4) => (protocol, v4.total_len()),
+            Network::Ipv6(v6) => (protocol, v6.payload_len()),
+        })
+    }
 }
 
 /// Decodes one captured frame of the given link type.
@@ -144,6 +164,15 @@ pub fn decode(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
         _ => return decoded,
     };
     match transport {
+        Ok(Transport::Udp(udp)) => {
+            decoded.transport = Some(Transport::Udp(udp));
+            if udp.src_port() == dns::PORT || udp.dst_port() == dns::PORT {
+                match DnsMessage::parse(udp.payload()) {
+                    Ok(message) => decoded.dns = Some(message),
+                    Err(e) => decoded.error = Some(DecodeError::Dns(e)),
+                }
+            }
+        }
         Ok(t) => decoded.transport = Some(t),
         Err(e) => decoded.error = Some(e),
     }
@@ -168,7 +197,7 @@ mod tests {
 
     #[test]
     fn udp_over_raw_ipv4() {
-        let p = ipv4(ip::UDP, [0x40, 0], &[0, 53, 0x30, 0x39, 0, 8, 0, 0]);
+        let p = ipv4(ip::UDP, [0x40, 0], &[0x14, 0xe9, 0x30, 0x39, 0, 8, 0, 0]);
         let d = decode(LinkType::Raw, &p);
         assert!(matches!(d.network, Some(Network::Ipv4(_))));
         assert!(matches!(d.transport, Some(Transport::Udp(u)) if u.dst_port() == 12345));
@@ -177,6 +206,24 @@ mod tests {
             d.network.unwrap().src(),
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
         );
+    }
+
+    #[test]
+    fn udp_port_53_carries_dns() {
+        let query = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        let mut udp = alloc::vec![0x30, 0x39, 0, 53, 0, 27, 0, 0];
+        udp.extend_from_slice(&query);
+        let packet = ipv4(ip::UDP, [0, 0], &udp);
+        let d = decode(LinkType::Ipv4, &packet);
+        assert_eq!(d.dns.map(|m| m.id()), Some(0x1234));
+        assert_eq!(d.protocol_and_length(), Some((ip::UDP, 47)));
+        // Not DNS after all: the UDP layer stays, the DNS error is reported.
+        let short = ipv4(ip::UDP, [0, 0], &udp[..14]);
+        let d = decode(LinkType::Ipv4, &short);
+        assert!(matches!(d.transport, Some(Transport::Udp(_))) && d.dns.is_none());
+        assert_eq!(d.error.map(|e| e.kind()), Some("dns.truncated"));
     }
 
     #[test]

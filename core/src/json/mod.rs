@@ -5,8 +5,11 @@
 //! `"` `\` and control bytes, plus `<` `>` `&` U+2028 U+2029 as `\uXXXX`; a byte that is
 //! not part of valid UTF-8 becomes `\ufffd`. Any input bytes give valid JSON.
 
+mod dns;
+
 use alloc::vec::Vec;
 
+use crate::dns::DnsMessage;
 use crate::event::{EventContext, EventKind, EventSet};
 use crate::icmp::{IcmpView, TypeCodeName};
 use crate::icmpv6::Icmpv6View;
@@ -21,7 +24,7 @@ use crate::udp::UdpView;
 const EVENT_RESERVE: usize = 2048;
 
 /// Writes one JSON line for each event of `decoded` that `selected` allows, network
-/// layer first, into `out`. Returns how many events were written.
+/// layer first, then transport, then DNS, into `out`. Returns how many events were written.
 pub fn encode_events(
     ctx: &EventContext<'_>,
     decoded: &Decoded<'_>,
@@ -44,34 +47,50 @@ pub fn encode_events(
         event.end();
         count += 1;
     }
-    let Some(transport) = decoded.transport else {
-        return count;
-    };
-    let kind = transport.event();
-    if !selected.contains(kind) {
-        return count;
-    }
-    let args = if matches!(kind, EventKind::Tcp | EventKind::Udp) {
-        5
-    } else {
-        3
-    };
-    let mut event = Event::begin(ctx, &mut head, out, kind, args);
-    event.addresses(&network);
-    match transport {
-        Transport::Tcp(t) => {
-            event.ports(t.src_port(), t.dst_port());
-            event.arg("proto_tcp", "trace.ProtoTCP", |o| tcp(o, &t));
+    if let Some(transport) = decoded.transport
+        && selected.contains(transport.event())
+    {
+        let kind = transport.event();
+        let args = if matches!(kind, EventKind::Tcp | EventKind::Udp) {
+            5
+        } else {
+            3
+        };
+        let mut event = Event::begin(ctx, &mut head, out, kind, args);
+        event.addresses(&network);
+        match transport {
+            Transport::Tcp(t) => {
+                event.ports(t.src_port(), t.dst_port());
+                event.arg("proto_tcp", "trace.ProtoTCP", |o| tcp(o, &t));
+            }
+            Transport::Udp(u) => {
+                event.ports(u.src_port(), u.dst_port());
+                event.arg("proto_udp", "trace.ProtoUDP", |o| udp(o, &u));
+            }
+            Transport::Icmp(i) => event.arg("proto_icmp", "trace.ProtoICMP", |o| icmp(o, &i)),
+            Transport::Icmpv6(i) => {
+                event.arg("proto_icmpv6", "trace.ProtoICMPv6", |o| icmpv6(o, &i))
+            }
         }
-        Transport::Udp(u) => {
-            event.ports(u.src_port(), u.dst_port());
-            event.arg("proto_udp", "trace.ProtoUDP", |o| udp(o, &u));
-        }
-        Transport::Icmp(i) => event.arg("proto_icmp", "trace.ProtoICMP", |o| icmp(o, &i)),
-        Transport::Icmpv6(i) => event.arg("proto_icmpv6", "trace.ProtoICMPv6", |o| icmpv6(o, &i)),
+        event.end();
+        count += 1;
     }
-    event.end();
-    count + 1
+    if let Some(message) = &decoded.dns {
+        count += dns::encode(ctx, &mut head, decoded, message, selected, out);
+    }
+    count
+}
+
+/// Writes the DNS events for `message`, a DNS message carried by `decoded`'s TCP or UDP
+/// layer (after TCP reassembly, see [`crate::dns::tcp`]). Returns how many were written.
+pub fn encode_dns_events(
+    ctx: &EventContext<'_>,
+    decoded: &Decoded<'_>,
+    message: &DnsMessage<'_>,
+    selected: EventSet,
+    out: &mut Vec<u8>,
+) -> usize {
+    dns::encode(ctx, &mut None, decoded, message, selected, out)
 }
 
 /// One event being written. The envelope up to `podUID` is the same for every event of a
@@ -307,6 +326,10 @@ impl<'o> Object<'o> {
     #[inline(always)]
     fn close(self) {
         self.out.push(b'}');
+    }
+    /// The buffer, with the object left open for more keys.
+    fn into_inner(self) -> &'o mut Vec<u8> {
+        self.out
     }
 }
 

@@ -1,0 +1,247 @@
+//! Record data (RDATA) of the types netcore presents field by field: A, AAAA, CNAME, NS,
+//! PTR, MX, SOA, TXT, SRV, OPT (EDNS0, RFC 6891) and URI (RFC 7553). Any other type is kept
+//! as its raw bytes.
+
+use super::DnsError;
+use super::name::Name;
+
+/// Record type numbers.
+pub mod rtype {
+    /// IPv4 address.
+    pub const A: u16 = 1;
+    /// Name server.
+    pub const NS: u16 = 2;
+    /// Canonical name.
+    pub const CNAME: u16 = 5;
+    /// Start of authority.
+    pub const SOA: u16 = 6;
+    /// Domain name pointer.
+    pub const PTR: u16 = 12;
+    /// Mail exchange.
+    pub const MX: u16 = 15;
+    /// Text strings.
+    pub const TXT: u16 = 16;
+    /// IPv6 address.
+    pub const AAAA: u16 = 28;
+    /// Service locator.
+    pub const SRV: u16 = 33;
+    /// EDNS0 pseudo-record.
+    pub const OPT: u16 = 41;
+    /// Uniform resource identifier.
+    pub const URI: u16 = 256;
+}
+
+/// Decoded record data.
+#[derive(Debug, Clone, Copy)]
+pub enum RData<'a> {
+    /// An IPv4 address.
+    A([u8; 4]),
+    /// An IPv6 address.
+    Aaaa([u8; 16]),
+    /// A canonical name.
+    Cname(Name<'a>),
+    /// A name server.
+    Ns(Name<'a>),
+    /// A pointer.
+    Ptr(Name<'a>),
+    /// A mail exchange.
+    Mx {
+        /// Lower is preferred.
+        preference: u16,
+        /// The exchange host.
+        exchange: Name<'a>,
+    },
+    /// A start of authority.
+    Soa {
+        /// Primary name server.
+        mname: Name<'a>,
+        /// Responsible mailbox.
+        rname: Name<'a>,
+        /// Zone serial.
+        serial: u32,
+        /// Refresh interval.
+        refresh: u32,
+        /// Retry interval.
+        retry: u32,
+        /// Expiry.
+        expire: u32,
+        /// Negative-caching TTL.
+        minimum: u32,
+    },
+    /// Character strings; iterate with [`TxtStrings`].
+    Txt(TxtStrings<'a>),
+    /// A service location.
+    Srv {
+        /// Lower is preferred.
+        priority: u16,
+        /// Load-balancing weight.
+        weight: u16,
+        /// Port.
+        port: u16,
+        /// Target host.
+        target: Name<'a>,
+    },
+    /// EDNS0 options; iterate with [`OptOptions`].
+    Opt(OptOptions<'a>),
+    /// A URI.
+    Uri {
+        /// Lower is preferred.
+        priority: u16,
+        /// Load-balancing weight.
+        weight: u16,
+        /// The URI, raw.
+        target: &'a [u8],
+    },
+    /// Any other type, raw.
+    Other(&'a [u8]),
+}
+
+/// The `<character-string>`s of a TXT record.
+#[derive(Debug, Clone, Copy)]
+pub struct TxtStrings<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TxtStrings<'a> {
+    fn check(rdata: &'a [u8]) -> Result<Self, DnsError> {
+        let strings = TxtStrings { rest: rdata };
+        let mut walk = strings;
+        while !walk.rest.is_empty() {
+            walk.next_string().ok_or(DnsError::BadRdata(rtype::TXT))?;
+        }
+        Ok(strings)
+    }
+
+    fn next_string(&mut self) -> Option<&'a [u8]> {
+        let (&len, rest) = self.rest.split_first()?;
+        let s = rest.get(..usize::from(len))?;
+        self.rest = &rest[usize::from(len)..];
+        Some(s)
+    }
+}
+
+impl<'a> Iterator for TxtStrings<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.next_string()
+    }
+}
+
+/// One EDNS0 option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptOption<'a> {
+    /// Option code.
+    pub code: u16,
+    /// Option data.
+    pub data: &'a [u8],
+}
+
+/// The options of an OPT record.
+#[derive(Debug, Clone, Copy)]
+pub struct OptOptions<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> OptOptions<'a> {
+    fn check(rdata: &'a [u8]) -> Result<Self, DnsError> {
+        let options = OptOptions { rest: rdata };
+        let mut walk = options;
+        while !walk.rest.is_empty() {
+            walk.next_option().ok_or(DnsError::BadRdata(rtype::OPT))?;
+        }
+        Ok(options)
+    }
+
+    fn next_option(&mut self) -> Option<OptOption<'a>> {
+        let [c0, c1, l0, l1, rest @ ..] = self.rest else {
+            return None;
+        };
+        let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+        let data = rest.get(..len)?;
+        self.rest = &rest[len..];
+        Some(OptOption {
+            code: u16::from_be_bytes([*c0, *c1]),
+            data,
+        })
+    }
+}
+
+impl<'a> Iterator for OptOptions<'a> {
+    type Item = OptOption<'a>;
+    fn next(&mut self) -> Option<OptOption<'a>> {
+        self.next_option()
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Decodes and checks the RDATA of a record of type `rtype` found at
+/// `message[start..start + len]`. Names inside RDATA may point anywhere before them.
+pub(super) fn parse(
+    message: &[u8],
+    rtype: u16,
+    start: usize,
+    len: usize,
+) -> Result<RData<'_>, DnsError> {
+    let rdata = &message[start..start + len];
+    let bad = DnsError::BadRdata(rtype);
+    // A name that must end exactly at the end of RDATA.
+    let whole_name = |at: usize| -> Result<Name<'_>, DnsError> {
+        let (name, end) =
+            Name::parse(&message[..start + len], start + at).map_err(DnsError::Name)?;
+        if end != start + len {
+            return Err(bad);
+        }
+        Ok(name)
+    };
+    Ok(match rtype {
+        rtype::A => RData::A(rdata.try_into().map_err(|_| bad)?),
+        rtype::AAAA => RData::Aaaa(rdata.try_into().map_err(|_| bad)?),
+        rtype::CNAME => RData::Cname(whole_name(0)?),
+        rtype::NS => RData::Ns(whole_name(0)?),
+        rtype::PTR => RData::Ptr(whole_name(0)?),
+        rtype::MX => RData::Mx {
+            preference: u16_at(rdata, 0).ok_or(bad)?,
+            exchange: whole_name(2)?,
+        },
+        rtype::SOA => {
+            let scope = &message[..start + len];
+            let (mname, after_m) = Name::parse(scope, start).map_err(DnsError::Name)?;
+            let (rname, after_r) = Name::parse(scope, after_m).map_err(DnsError::Name)?;
+            let numbers = &message[after_r..start + len];
+            if numbers.len() != 20 {
+                return Err(bad);
+            }
+            let n = |i: usize| u32_at(numbers, 4 * i).unwrap_or(0);
+            RData::Soa {
+                mname,
+                rname,
+                serial: n(0),
+                refresh: n(1),
+                retry: n(2),
+                expire: n(3),
+                minimum: n(4),
+            }
+        }
+        rtype::TXT => RData::Txt(TxtStrings::check(rdata)?),
+        rtype::SRV => RData::Srv {
+            priority: u16_at(rdata, 0).ok_or(bad)?,
+            weight: u16_at(rdata, 2).ok_or(bad)?,
+            port: u16_at(rdata, 4).ok_or(bad)?,
+            target: whole_name(6)?,
+        },
+        rtype::OPT => RData::Opt(OptOptions::check(rdata)?),
+        rtype::URI => RData::Uri {
+            priority: u16_at(rdata, 0).ok_or(bad)?,
+            weight: u16_at(rdata, 2).ok_or(bad)?,
+            target: rdata.get(4..).ok_or(bad)?,
+        },
+        _ => RData::Other(rdata),
+    })
+}

@@ -1,0 +1,356 @@
+//! The three DNS events: `net_packet_dns` (every field of the message), and the simplified
+//! `net_packet_dns_request` / `net_packet_dns_response` with packet metadata.
+
+use alloc::vec::Vec;
+
+use super::{Event, Object, push_ipv4, push_ipv6, push_str};
+use crate::dns::name::MAX_PRESENTATION_LEN;
+use crate::dns::rdata::RData;
+use crate::dns::{
+    DnsMessage, Entry, Name, Question, Record, Section, class_name, opcode_name, option_code_name,
+    rcode_name, type_name,
+};
+use crate::event::{EventContext, EventKind, EventSet};
+use crate::packet::{Decoded, Network, Transport};
+
+/// Writes the DNS events `selected` allows for `message`, carried by `decoded`'s TCP or UDP
+/// layer. Returns how many.
+pub(super) fn encode(
+    ctx: &EventContext<'_>,
+    head: &mut Option<(usize, usize)>,
+    decoded: &Decoded<'_>,
+    message: &DnsMessage<'_>,
+    selected: EventSet,
+    out: &mut Vec<u8>,
+) -> usize {
+    let (Some(network), Some((src_port, dst_port))) = (decoded.network, ports(decoded)) else {
+        return 0;
+    };
+    let mut count = 0;
+    if selected.contains(EventKind::Dns) {
+        let mut event = Event::begin(ctx, head, out, EventKind::Dns, 5);
+        event.addresses(&network);
+        event.ports(src_port, dst_port);
+        event.arg("proto_dns", "trace.ProtoDNS", |o| proto_dns(o, message));
+        event.end();
+        count += 1;
+    }
+    let Some(question) = message.single_question() else {
+        return count;
+    };
+    // As in the reference's examples, a request event is written for every message with
+    // one question, responses included (newer Tracee limits it to QR = 0).
+    if selected.contains(EventKind::DnsRequest) {
+        let mut event = Event::begin(ctx, head, out, EventKind::DnsRequest, 2);
+        event.arg("metadata", "trace.PktMeta", |o| {
+            packet_meta(o, decoded, &network, src_port, dst_port)
+        });
+        event.arg("dns_questions", "[]trace.DnsQueryData", |o| {
+            o.push(b'[');
+            query_data(o, &question);
+            o.push(b']');
+        });
+        event.end();
+        count += 1;
+    }
+    if selected.contains(EventKind::DnsResponse) && message.qr() == 1 {
+        let mut event = Event::begin(ctx, head, out, EventKind::DnsResponse, 2);
+        event.arg("metadata", "trace.PktMeta", |o| {
+            packet_meta(o, decoded, &network, src_port, dst_port)
+        });
+        event.arg("dns_response", "[]trace.DnsResponseData", |o| {
+            response_data(o, message, &question)
+        });
+        event.end();
+        count += 1;
+    }
+    count
+}
+
+fn ports(decoded: &Decoded<'_>) -> Option<(u16, u16)> {
+    match decoded.transport? {
+        Transport::Tcp(t) => Some((t.src_port(), t.dst_port())),
+        Transport::Udp(u) => Some((u.src_port(), u.dst_port())),
+        _ => None,
+    }
+}
+
+fn proto_dns(out: &mut Vec<u8>, m: &DnsMessage<'_>) {
+    let mut o = Object::open(out);
+    o.num("ID", m.id().into());
+    o.num("QR", m.qr().into());
+    o.str("opCode", opcode_name(m.opcode()).as_bytes());
+    o.num("AA", m.aa().into());
+    o.num("TC", m.tc().into());
+    o.num("RD", m.rd().into());
+    o.num("RA", m.ra().into());
+    o.num("Z", m.z().into());
+    o.str("responseCode", rcode_name(m.rcode()).as_bytes());
+    o.num("QDCount", m.qd_count().into());
+    o.num("ANCount", m.an_count().into());
+    o.num("NSCount", m.ns_count().into());
+    o.num("ARCount", m.ar_count().into());
+    let out = o.into_inner();
+    // Sections in wire order; each list is opened when reached, so empty ones print [].
+    let names = [
+        ",\"questions\":[",
+        "],\"answers\":[",
+        "],\"authorities\":[",
+        "],\"additionals\":[",
+    ];
+    let mut open = 0;
+    let mut first = true;
+    let mut reach = |out: &mut Vec<u8>, section: Section, first: &mut bool| {
+        while open <= section as usize {
+            out.extend_from_slice(names[open].as_bytes());
+            open += 1;
+            *first = true;
+        }
+    };
+    // A checked message walks without error; should one appear, the lists end there.
+    for entry in m.entries().map_while(Result::ok) {
+        let section = match entry {
+            Entry::Question(_) => Section::Question,
+            Entry::Record(section, _) => section,
+        };
+        reach(out, section, &mut first);
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        match entry {
+            Entry::Question(q) => question(out, &q),
+            Entry::Record(_, r) => record(out, &r),
+        }
+    }
+    reach(out, Section::Additional, &mut first);
+    out.extend_from_slice(b"]}");
+}
+
+fn question(out: &mut Vec<u8>, q: &Question<'_>) {
+    let mut o = Object::open(out);
+    o.key("name");
+    push_name(o.out, &q.name);
+    o.str("type", type_name(q.qtype).as_bytes());
+    o.str("class", class_name(q.qclass).as_bytes());
+    o.close();
+}
+
+/// A resource record with every key Tracee has, empty when not of the record's type.
+fn record(out: &mut Vec<u8>, r: &Record<'_>) {
+    let mut o = Object::open(out);
+    o.key("name");
+    push_name(o.out, &r.name);
+    o.str("type", type_name(r.rtype).as_bytes());
+    o.str("class", class_name(r.class).as_bytes());
+    o.num("TTL", r.ttl.into());
+    o.key("IP");
+    match r.data {
+        RData::A(a) => push_ipv4(o.out, a),
+        RData::Aaaa(a) => push_ipv6(o.out, a),
+        _ => o.out.extend_from_slice(b"\"\""),
+    }
+    for (key, wanted) in [("NS", 0), ("CNAME", 1), ("PTR", 2)] {
+        o.key(key);
+        match (r.data, wanted) {
+            (RData::Ns(n), 0) | (RData::Cname(n), 1) | (RData::Ptr(n), 2) => push_name(o.out, &n),
+            _ => o.out.extend_from_slice(b"\"\""),
+        }
+    }
+    o.key("TXTs");
+    match r.data {
+        RData::Txt(strings) => {
+            o.out.push(b'[');
+            for (i, s) in strings.enumerate() {
+                if i > 0 {
+                    o.out.push(b',');
+                }
+                push_str(o.out, s);
+            }
+            o.out.push(b']');
+        }
+        _ => o.out.extend_from_slice(b"null"),
+    }
+    o.key("SOA");
+    soa(o.out, &r.data);
+    o.key("SRV");
+    let mut srv = Object::open(o.out);
+    let (priority, weight, port, target) = match r.data {
+        RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => (priority, weight, port, Some(target)),
+        _ => (0, 0, 0, None),
+    };
+    srv.num("priority", priority.into());
+    srv.num("weight", weight.into());
+    srv.num("port", port.into());
+    srv.key("name");
+    push_optional_name(srv.out, target);
+    srv.close();
+    o.key("MX");
+    let mut mx = Object::open(o.out);
+    let (preference, exchange) = match r.data {
+        RData::Mx {
+            preference,
+            exchange,
+        } => (preference, Some(exchange)),
+        _ => (0, None),
+    };
+    mx.num("preference", preference.into());
+    mx.key("name");
+    push_optional_name(mx.out, exchange);
+    mx.close();
+    o.key("OPT");
+    o.out.push(b'[');
+    if let RData::Opt(options) = r.data {
+        for (i, option) in options.enumerate() {
+            if i > 0 {
+                o.out.push(b',');
+            }
+            let mut opt = Object::open(o.out);
+            opt.str("code", option_code_name(option.code).as_bytes());
+            opt.str("data", option.data);
+            opt.close();
+        }
+    }
+    o.out.push(b']');
+    o.key("URI");
+    let mut uri = Object::open(o.out);
+    let (priority, weight, target) = match r.data {
+        RData::Uri {
+            priority,
+            weight,
+            target,
+        } => (priority, weight, target),
+        _ => (0, 0, &[][..]),
+    };
+    uri.num("priority", priority.into());
+    uri.num("weight", weight.into());
+    uri.str("target", target);
+    uri.close();
+    // gopacket keeps a TXT record's whole RDATA, length prefixes included.
+    let txt = if matches!(r.data, RData::Txt(_)) {
+        r.raw_data
+    } else {
+        &[]
+    };
+    o.str("TXT", txt);
+    o.close();
+}
+
+fn soa(out: &mut Vec<u8>, data: &RData<'_>) {
+    let mut o = Object::open(out);
+    let (mname, rname, numbers) = match *data {
+        RData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => (
+            Some(mname),
+            Some(rname),
+            [serial, refresh, retry, expire, minimum],
+        ),
+        _ => (None, None, [0; 5]),
+    };
+    o.key("MName");
+    push_optional_name(o.out, mname);
+    o.key("RName");
+    push_optional_name(o.out, rname);
+    for (key, value) in ["serial", "refresh", "retry", "expire", "minimum"]
+        .into_iter()
+        .zip(numbers)
+    {
+        o.num(key, value.into());
+    }
+    o.close();
+}
+
+fn packet_meta(
+    out: &mut Vec<u8>,
+    decoded: &Decoded<'_>,
+    network: &Network<'_>,
+    src_port: u16,
+    dst_port: u16,
+) {
+    let (protocol, length) = decoded.protocol_and_length().unwrap_or_default();
+    let mut o = Object::open(out);
+    o.key("src_ip");
+    match network {
+        Network::Ipv4(v4) => push_ipv4(o.out, v4.src()),
+        Network::Ipv6(v6) => push_ipv6(o.out, v6.src()),
+    }
+    o.key("dst_ip");
+    match network {
+        Network::Ipv4(v4) => push_ipv4(o.out, v4.dst()),
+        Network::Ipv6(v6) => push_ipv6(o.out, v6.dst()),
+    }
+    o.num("src_port", src_port.into());
+    o.num("dst_port", dst_port.into());
+    o.num("protocol", protocol.into());
+    o.num("packet_len", length.into());
+    o.str("iface", b"any");
+    o.close();
+}
+
+fn query_data(out: &mut Vec<u8>, q: &Question<'_>) {
+    let mut o = Object::open(out);
+    o.key("query");
+    push_name(o.out, &q.name);
+    o.str("query_type", type_name(q.qtype).as_bytes());
+    o.str("query_class", class_name(q.qclass).as_bytes());
+    o.close();
+}
+
+fn response_data(out: &mut Vec<u8>, m: &DnsMessage<'_>, q: &Question<'_>) {
+    out.extend_from_slice(b"[{\"query_data\":");
+    query_data(out, q);
+    out.extend_from_slice(b",\"dns_answer\":[");
+    let answers = m.entries().map_while(Result::ok).filter_map(|e| match e {
+        Entry::Record(Section::Answer, r) => Some(r),
+        _ => None,
+    });
+    for (i, r) in answers.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut o = Object::open(out);
+        o.str("answer_type", type_name(r.rtype).as_bytes());
+        o.num("ttl", r.ttl.into());
+        o.key("answer");
+        match r.data {
+            RData::A(a) => push_ipv4(o.out, a),
+            RData::Aaaa(a) => push_ipv6(o.out, a),
+            RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) | RData::Mx { exchange: n, .. } => {
+                push_name(o.out, &n)
+            }
+            RData::Txt(_) => push_str(o.out, r.raw_data),
+            _ => o.out.extend_from_slice(b"\"not implemented\""),
+        }
+        o.close();
+    }
+    out.extend_from_slice(b"]}]");
+}
+
+/// Writes a name's presentation form as a JSON string.
+fn push_name(out: &mut Vec<u8>, name: &Name<'_>) {
+    let mut buf = [0; MAX_PRESENTATION_LEN];
+    // Names of a checked message present without error.
+    push_str(
+        out,
+        name.presentation(&mut buf).unwrap_or_default().as_bytes(),
+    );
+}
+
+fn push_optional_name(out: &mut Vec<u8>, name: Option<Name<'_>>) {
+    match name {
+        Some(n) => push_name(out, &n),
+        None => out.extend_from_slice(b"\"\""),
+    }
+}
