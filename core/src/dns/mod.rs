@@ -65,8 +65,6 @@ pub enum DnsError {
     RdataTooLong,
     /// The RDATA does not fit its type (the type number).
     BadRdata(u16),
-    /// Bytes left after the last record the header announced.
-    TrailingBytes(usize),
 }
 
 impl DnsError {
@@ -78,7 +76,6 @@ impl DnsError {
             DnsError::TruncatedRecord => "dns.truncated_record",
             DnsError::RdataTooLong => "dns.rdata_too_long",
             DnsError::BadRdata(_) => "dns.bad_rdata",
-            DnsError::TrailingBytes(_) => "dns.trailing_bytes",
         }
     }
 }
@@ -91,7 +88,6 @@ impl fmt::Display for DnsError {
             DnsError::TruncatedRecord => f.write_str("question or record cut short"),
             DnsError::RdataTooLong => f.write_str("record data runs past the end of the message"),
             DnsError::BadRdata(t) => write!(f, "malformed data for record type {}", type_name(*t)),
-            DnsError::TrailingBytes(n) => write!(f, "{n} bytes after the last record"),
         }
     }
 }
@@ -154,8 +150,9 @@ pub struct DnsMessage<'a> {
 }
 
 impl<'a> DnsMessage<'a> {
-    /// Checks `bytes` as one whole DNS message: header, every question and record, every
-    /// name and RDATA, and nothing left over.
+    /// Checks `bytes` as one DNS message: header, every question and record, every name
+    /// and RDATA. Bytes after the last record (padding) are ignored, as gopacket and
+    /// hickory-proto ignore them.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DnsError> {
         let (header, _) = DnsHeader::ref_from_prefix(bytes).map_err(|_| {
             DnsError::Truncated(Truncated {
@@ -164,14 +161,10 @@ impl<'a> DnsMessage<'a> {
             })
         })?;
         let message = DnsMessage { bytes, header };
-        let mut entries = message.entries();
-        for entry in &mut entries {
+        for entry in message.entries() {
             entry?;
         }
-        match bytes.len() - entries.offset {
-            0 => Ok(message),
-            n => Err(DnsError::TrailingBytes(n)),
-        }
+        Ok(message)
     }
 
     /// The whole message.
