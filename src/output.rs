@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use netcore_core::dns::tcp::Stats as DnsTcpStats;
 use netcore_core::dns::{DnsMessage, Entry, RData, Section};
-use netcore_core::json::{encode_dns_events, encode_events};
+use netcore_core::json::{Encoded, encode_dns_events, encode_packet};
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{DecodeError, EventContext, EventKind, EventSet};
@@ -42,19 +42,43 @@ impl<W: Write> EventWriter<W> {
         }
     }
 
-    /// Writes the events of one decoded packet; returns how many.
-    pub fn write(&mut self, ctx: &EventContext<'_>, decoded: &Decoded<'_>) -> io::Result<usize> {
-        let count = match self.format {
-            Format::Json => encode_events(ctx, decoded, self.selected, &mut self.buffer),
-            Format::Text => write_text(ctx, decoded, self.selected, &mut self.buffer),
+    /// The events this writer prints.
+    pub fn selected(&self) -> EventSet {
+        self.selected
+    }
+
+    /// Writes the events of one decoded packet: network, transport, DNS over UDP.
+    pub fn write(&mut self, ctx: &EventContext<'_>, decoded: &Decoded<'_>) -> io::Result<Encoded> {
+        let encoded = match self.format {
+            Format::Json => encode_packet(ctx, decoded, self.selected, &mut self.buffer),
+            Format::Text => {
+                let mut encoded = Encoded {
+                    events: write_text(ctx, decoded, self.selected, &mut self.buffer),
+                    dns_error: None,
+                };
+                match self
+                    .selected
+                    .any_dns()
+                    .then(|| decoded.dns_over_udp())
+                    .flatten()
+                {
+                    Some(Ok(message)) => {
+                        encoded.events +=
+                            write_text_dns(ctx, decoded, &message, self.selected, &mut self.buffer)
+                    }
+                    Some(Err(e)) => encoded.dns_error = Some(e),
+                    None => {}
+                }
+                encoded
+            }
         };
         if self.buffer.len() >= FLUSH_AT {
             self.flush()?;
         }
-        Ok(count)
+        Ok(encoded)
     }
 
-    /// Writes the events of a DNS message carried by `decoded` (after TCP reassembly).
+    /// Writes the events of a DNS message carried by `decoded`.
     pub fn write_dns(
         &mut self,
         ctx: &EventContext<'_>,
@@ -115,9 +139,6 @@ fn write_text(
         };
         text_suffix(out, ctx);
         count += 1;
-    }
-    if let Some(message) = &decoded.dns {
-        count += write_text_dns(ctx, decoded, message, selected, out);
     }
     let Some(transport) = decoded.transport else {
         return count;

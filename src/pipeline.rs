@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use netcore_core::dns::tcp::{FlowKey, Reassembler};
 use netcore_core::dns::{self, DnsMessage};
-use netcore_core::packet::{Network, Transport};
+use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{DecodeError, EventContext, LinkType, decode};
 
@@ -37,34 +37,53 @@ impl<W: Write> Pipeline<W> {
         frame: &[u8],
     ) -> io::Result<()> {
         let decoded = decode(link_type, frame);
-        let mut events = self.writer.write(ctx, &decoded)?;
+        let encoded = self.writer.write(ctx, &decoded)?;
         self.summary.count(&decoded);
-        if let (Some(network), Some(Transport::Tcp(tcp))) = (decoded.network, decoded.transport)
-            && (tcp.src_port() == dns::PORT || tcp.dst_port() == dns::PORT)
-        {
-            let key = flow_key(&network, tcp.src_port(), tcp.dst_port());
-            let closing = tcp.has(flag::FIN) || tcp.has(flag::RST);
-            let (writer, summary) = (&mut self.writer, &mut self.summary);
-            let mut result = Ok(());
-            self.reassembler.push(
-                key,
-                tcp.seq(),
-                tcp.payload(),
-                closing,
-                ctx.timestamp,
-                |bytes| match DnsMessage::parse(bytes) {
-                    Ok(message) => match writer.write_dns(ctx, &decoded, &message) {
-                        Ok(n) => events += n,
-                        Err(e) => result = Err(e),
-                    },
-                    Err(e) => summary.count_error(DecodeError::Dns(e)),
-                },
-            );
-            result?;
-            self.summary.dns_tcp = self.reassembler.stats();
+        if let Some(e) = encoded.dns_error {
+            self.summary.count_error(DecodeError::Dns(e));
+        }
+        let mut events = encoded.events;
+        // DNS costs nothing unless a DNS event is wanted.
+        if self.writer.selected().any_dns() {
+            events += self.dns_over_tcp(ctx, &decoded)?;
         }
         self.summary.events += events as u64;
         Ok(())
+    }
+
+    /// Writes the events of the DNS messages a TCP segment to or from port 53 completes.
+    fn dns_over_tcp(&mut self, ctx: &EventContext<'_>, decoded: &Decoded<'_>) -> io::Result<usize> {
+        let (Some(network), Some(Transport::Tcp(tcp))) = (decoded.network, decoded.transport)
+        else {
+            return Ok(0);
+        };
+        if tcp.src_port() != dns::PORT && tcp.dst_port() != dns::PORT {
+            return Ok(0);
+        }
+        let key = flow_key(&network, tcp.src_port(), tcp.dst_port());
+        let closing = tcp.has(flag::FIN) || tcp.has(flag::RST);
+        let (writer, summary) = (&mut self.writer, &mut self.summary);
+        let mut result = Ok(0);
+        self.reassembler.push(
+            key,
+            tcp.seq(),
+            tcp.payload(),
+            closing,
+            ctx.timestamp,
+            |bytes| match DnsMessage::parse(bytes) {
+                Ok(message) => {
+                    if let Ok(count) = &mut result {
+                        match writer.write_dns(ctx, decoded, &message) {
+                            Ok(n) => *count += n,
+                            Err(e) => result = Err(e),
+                        }
+                    }
+                }
+                Err(e) => summary.count_error(DecodeError::Dns(e)),
+            },
+        );
+        self.summary.dns_tcp = self.reassembler.stats();
+        result
     }
 
     /// Writes out everything buffered.

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use common::dns_builder::{Data, Flags, MessageBuilder};
+use common::dns_compare::{classify, hickory, ours};
 use hickory_proto::op::Message;
-use hickory_proto::rr::RData as HRData;
-use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::dns::DnsMessage;
 use netcore_core::packet::Transport;
 use netcore_core::{LinkType, decode};
 
@@ -26,15 +26,23 @@ fn golden_messages() -> Vec<Vec<u8>> {
         let link = LinkType::from_linktype(pcap.linktype).unwrap();
         for r in &pcap.records {
             match decode(link, &r.data).transport {
-                Some(Transport::Udp(u)) if u.src_port() == 53 || u.dst_port() == 53 => out.push(u.payload().to_vec()),
-                Some(Transport::Tcp(t)) if (t.src_port() == 53 || t.dst_port() == 53) && t.payload().len() > 2 => {
+                Some(Transport::Udp(u)) if u.src_port() == 53 || u.dst_port() == 53 => {
+                    out.push(u.payload().to_vec())
+                }
+                Some(Transport::Tcp(t))
+                    if (t.src_port() == 53 || t.dst_port() == 53) && t.payload().len() > 2 =>
+                {
                     out.push(t.payload()[2..].to_vec())
                 }
                 _ => {}
             }
         }
     }
-    assert!(out.len() >= 30, "golden captures hold {} DNS messages", out.len());
+    assert!(
+        out.len() >= 30,
+        "golden captures hold {} DNS messages",
+        out.len()
+    );
     out
 }
 
@@ -46,36 +54,97 @@ fn generated_messages() -> Vec<Vec<u8>> {
         ("www.example.test", 28, ip("fd99::80")),
         ("alias.example.test", 5, Data::Name("www.example.test")),
         ("example.test", 2, Data::Name("ns1.example.test")),
-        ("80.0.99.10.in-addr.arpa", 12, Data::Name("www.example.test")),
+        (
+            "80.0.99.10.in-addr.arpa",
+            12,
+            Data::Name("www.example.test"),
+        ),
         ("example.test", 15, Data::Mx(10, "mail.example.test")),
-        ("example.test", 6, Data::Soa("ns1.example.test", "hostmaster.example.test", [2026112901, 7200, 900, 1209600, 300])),
-        ("example.test", 16, Data::Txt(vec![b"v=spf1 -all", b"", b"second \"string\""])),
-        ("_sip._udp.example.test", 33, Data::Srv(1, 2, 5060, "sip.example.test")),
-        ("example.test", 256, Data::Uri(10, 1, b"https://example.test/")),
+        (
+            "example.test",
+            6,
+            Data::Soa(
+                "ns1.example.test",
+                "hostmaster.example.test",
+                [2026112901, 7200, 900, 1209600, 300],
+            ),
+        ),
+        (
+            "example.test",
+            16,
+            Data::Txt(vec![b"v=spf1 -all", b"", b"second \"string\""]),
+        ),
+        (
+            "_sip._udp.example.test",
+            33,
+            Data::Srv(1, 2, 5060, "sip.example.test"),
+        ),
+        (
+            "example.test",
+            256,
+            Data::Uri(10, 1, b"https://example.test/"),
+        ),
         ("example.test", 99, Data::Raw(b"\x00\x01opaque")),
         ("example.test", 13, Data::Raw(b"\x03cpu\x02os")),
     ];
     let mut out = Vec::new();
     for compress in [true, false] {
         for (name, rtype, data) in &records {
-            let flags = Flags { qr: 1, rd: 1, ra: 1, aa: 1, ..Flags::default() }.word();
+            let flags = Flags {
+                qr: 1,
+                rd: 1,
+                ra: 1,
+                aa: 1,
+                ..Flags::default()
+            }
+            .word();
             let mut b = MessageBuilder::new(0x4242, flags, [1, 1, 1, 2], compress);
             b.question(name, *rtype, 1);
             b.record(name, *rtype, 1, 3600, data);
             b.record("example.test", 2, 1, 60, &Data::Name("ns1.example.test"));
             b.record("ns1.example.test", 1, 1, 60, &ip("10.99.0.53"));
-            b.record("", 41, 1232, 0, &Data::Opt(vec![(10, b"\x01\x02\x03\x04\x05\x06\x07\x08"), (12, b"")]));
+            b.record(
+                "",
+                41,
+                1232,
+                0,
+                &Data::Opt(vec![(10, b"\x01\x02\x03\x04\x05\x06\x07\x08"), (12, b"")]),
+            );
             out.push(b.bytes);
         }
     }
     // A query, a message with many answers, and an empty one.
-    let mut q = MessageBuilder::new(7, Flags { rd: 1, ..Flags::default() }.word(), [1, 0, 0, 0], true);
+    let mut q = MessageBuilder::new(
+        7,
+        Flags {
+            rd: 1,
+            ..Flags::default()
+        }
+        .word(),
+        [1, 0, 0, 0],
+        true,
+    );
     q.question("www.example.test", 1, 1);
     out.push(q.bytes);
-    let mut many = MessageBuilder::new(8, Flags { qr: 1, ..Flags::default() }.word(), [1, 40, 0, 0], true);
+    let mut many = MessageBuilder::new(
+        8,
+        Flags {
+            qr: 1,
+            ..Flags::default()
+        }
+        .word(),
+        [1, 40, 0, 0],
+        true,
+    );
     many.question("80.0.99.10.in-addr.arpa", 12, 1);
     for i in 0..40 {
-        many.record("80.0.99.10.in-addr.arpa", 12, 1, 60, &Data::Name(&format!("host{i}.example.test")));
+        many.record(
+            "80.0.99.10.in-addr.arpa",
+            12,
+            1,
+            60,
+            &Data::Name(&format!("host{i}.example.test")),
+        );
     }
     out.push(many.bytes);
     out.push(MessageBuilder::new(9, 0, [0; 4], true).bytes);
@@ -85,7 +154,10 @@ fn generated_messages() -> Vec<Vec<u8>> {
 /// Base messages, then every truncation of each, then a byte set to 0x00, 0xc0 and 0xff at
 /// every position.
 fn corpus() -> Vec<Vec<u8>> {
-    let base: Vec<Vec<u8>> = golden_messages().into_iter().chain(generated_messages()).collect();
+    let base: Vec<Vec<u8>> = golden_messages()
+        .into_iter()
+        .chain(generated_messages())
+        .collect();
     let mut all = base.clone();
     for m in &base {
         all.extend((0..m.len()).map(|n| m[..n].to_vec()));
@@ -98,128 +170,6 @@ fn corpus() -> Vec<Vec<u8>> {
         }
     }
     all
-}
-
-fn labels_ours(name: &netcore_core::dns::Name<'_>) -> Vec<Vec<u8>> {
-    name.labels().map(<[u8]>::to_vec).collect()
-}
-
-fn labels_hickory(name: &hickory_proto::rr::Name) -> Vec<Vec<u8>> {
-    name.iter().map(<[u8]>::to_vec).collect()
-}
-
-/// The values both parsers must agree on, as lines of text.
-fn ours(m: &DnsMessage<'_>) -> Vec<String> {
-    let mut lines = vec![format!(
-        "id={} qr={} op={} aa={} tc={} rd={} ra={} rcode={}",
-        m.id(),
-        m.qr(),
-        m.opcode(),
-        m.aa(),
-        m.tc(),
-        m.rd(),
-        m.ra(),
-        m.rcode()
-    )];
-    for entry in m.entries() {
-        match entry.unwrap() {
-            Entry::Question(q) => lines.push(format!("Q {:?} {} {}", labels_ours(&q.name), q.qtype, q.qclass)),
-            // hickory-proto raises an advertised UDP size below 512 to 512 (RFC 6891 §6.2.3).
-            Entry::Record(Section::Additional, r) if r.rtype == 41 => lines.push(format!("OPT {}", r.class.max(512))),
-            Entry::Record(section, r) => {
-                let data = match r.data {
-                    RData::A(a) => std::net::Ipv4Addr::from(a).to_string(),
-                    RData::Aaaa(a) => std::net::Ipv6Addr::from(a).to_string(),
-                    RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) => format!("{:?}", labels_ours(&n)),
-                    RData::Mx { preference, exchange } => format!("{preference} {:?}", labels_ours(&exchange)),
-                    RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => format!(
-                        "{:?} {:?} {serial} {refresh} {retry} {expire} {minimum}",
-                        labels_ours(&mname),
-                        labels_ours(&rname)
-                    ),
-                    RData::Txt(strings) => format!("{:?}", strings.collect::<Vec<_>>()),
-                    RData::Srv { priority, weight, port, target } => {
-                        format!("{priority} {weight} {port} {:?}", labels_ours(&target))
-                    }
-                    _ => "(not compared)".into(),
-                };
-                let section = match section {
-                    Section::Answer => "AN",
-                    Section::Authority => "NS",
-                    _ => "AR",
-                };
-                lines.push(format!("{section} {:?} {} {} {} {data}", labels_ours(&r.name), r.rtype, r.class, r.ttl));
-            }
-        }
-    }
-    lines
-}
-
-fn hickory(m: &Message) -> Vec<String> {
-    let md = &m.metadata;
-    let mut lines = vec![format!(
-        "id={} qr={} op={} aa={} tc={} rd={} ra={} rcode={}",
-        md.id,
-        md.message_type as u8,
-        u8::from(md.op_code),
-        u8::from(md.authoritative),
-        u8::from(md.truncation),
-        u8::from(md.recursion_desired),
-        u8::from(md.recursion_available),
-        md.response_code.low()
-    )];
-    for q in &m.queries {
-        lines.push(format!("Q {:?} {} {}", labels_hickory(&q.name), u16::from(q.query_type), u16::from(q.query_class)));
-    }
-    let sections = [("AN", &m.answers), ("NS", &m.authorities), ("AR", &m.additionals)];
-    for (section, records) in sections {
-        for r in records.iter() {
-            let data = match &r.data {
-                HRData::A(a) => a.0.to_string(),
-                HRData::AAAA(a) => a.0.to_string(),
-                HRData::CNAME(n) => format!("{:?}", labels_hickory(&n.0)),
-                HRData::NS(n) => format!("{:?}", labels_hickory(&n.0)),
-                HRData::PTR(n) => format!("{:?}", labels_hickory(&n.0)),
-                HRData::MX(mx) => format!("{} {:?}", mx.preference, labels_hickory(&mx.exchange)),
-                HRData::SOA(s) => format!(
-                    "{:?} {:?} {} {} {} {} {}",
-                    labels_hickory(&s.mname),
-                    labels_hickory(&s.rname),
-                    s.serial,
-                    // hickory-proto keeps these three as i32.
-                    s.refresh as u32,
-                    s.retry as u32,
-                    s.expire as u32,
-                    s.minimum
-                ),
-                HRData::TXT(t) => format!("{:?}", t.txt_data.iter().map(|s| &s[..]).collect::<Vec<_>>()),
-                HRData::SRV(s) => format!("{} {} {} {:?}", s.priority, s.weight, s.port, labels_hickory(&s.target)),
-                _ => "(not compared)".into(),
-            };
-            lines.push(format!(
-                "{section} {:?} {} {} {} {data}",
-                labels_hickory(&r.name),
-                u16::from(r.record_type()),
-                u16::from(r.dns_class),
-                r.ttl
-            ));
-        }
-    }
-    if let Some(edns) = &m.edns {
-        lines.push(format!("OPT {}", edns.max_payload()));
-    }
-    lines
-}
-
-/// Why hickory-proto accepted a message that ours rejected, by class (docs/dns.md); a
-/// new class fails the test.
-fn classify(bytes: &[u8], error: netcore_core::dns::DnsError) -> &'static str {
-    match error {
-        // An OPT record whose last option is cut short inside its RDATA: hickory-proto
-        // ignores the partial option; ours rejects it, as gopacket (and so Tracee) does.
-        netcore_core::dns::DnsError::BadRdata(41) => "OPT RDATA ends inside an option",
-        _ => panic!("hickory-proto accepts, ours rejects with {error:?}: {bytes:02x?}"),
-    }
 }
 
 #[test]
@@ -245,5 +195,8 @@ fn ours_agrees_with_hickory_proto() {
          only hickory accepts {disagreements:?}",
         corpus.len()
     );
-    assert!(both_accept > 1000 && both_reject > 1000, "the corpus exercises both outcomes");
+    assert!(
+        both_accept > 1000 && both_reject > 1000,
+        "the corpus exercises both outcomes"
+    );
 }

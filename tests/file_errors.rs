@@ -155,3 +155,38 @@ fn malformed_packets_are_counted_not_fatal() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_dns_message_keeps_its_udp_events_and_is_counted() {
+    let mut pcap = read_pcap(&common::root().join("tests/golden/ethernet.pcap"));
+    // The first DNS query over UDP: claim 200 answers it does not have.
+    let query = pcap
+        .records
+        .iter()
+        .position(|r| r.data.len() > 50 && r.data[23] == 17 && r.data[36..38] == [0, 53])
+        .unwrap();
+    pcap.records[query].data[42 + 6..42 + 8].copy_from_slice(&200u16.to_be_bytes());
+    let path = temp_file("bad-dns.pcap", &write_pcap(&pcap, false));
+    let out = netcore(&["--json", "-r", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let err = stderr_of(&out);
+    assert!(err.contains("1 decode errors (dns.bad_name=1)"), "{err}");
+    let all = without_host_name(&String::from_utf8(out.stdout).unwrap());
+    let golden =
+        std::fs::read_to_string(common::root().join("tests/golden/ethernet.jsonl")).unwrap();
+    // Only that query's two DNS events (net_packet_dns and _dns_request) are missing.
+    assert_eq!(all.lines().count() + 2, golden.lines().count());
+    // With DNS events not selected, the message is not even decoded.
+    let out = netcore(&[
+        "--json",
+        "--events",
+        "net_packet_udp",
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr_of(&out).contains("0 decode errors"),
+        "{}",
+        stderr_of(&out)
+    );
+}

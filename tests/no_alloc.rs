@@ -1,13 +1,14 @@
 //! Decoding a packet and encoding its events into a reused buffer performs no heap
 //! allocation once the buffer has grown (after one warm-up pass over the same packets).
-//! A counting global allocator counts this thread's allocations.
+//! A counting global allocator counts this thread's allocations. The packets are the golden
+//! captures: every L3/L4 event and DNS over UDP with all three DNS events.
 
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use netcore_core::json::encode_events;
+use netcore_core::json::encode_packet;
 use netcore_core::{EventContext, EventSet, LinkType, decode};
 
 struct CountingAllocator;
@@ -53,23 +54,30 @@ fn decode_and_encode_allocate_nothing_after_warm_up() {
     };
     let mut out = Vec::new();
     let run = |out: &mut Vec<u8>| {
-        let mut events = 0;
+        let (mut events, mut dns) = (0, 0);
         for (link, data) in &packets {
             out.clear();
             let decoded = decode(*link, data);
-            events += encode_events(&ctx, &decoded, EventSet::ALL, out);
+            let encoded = encode_packet(&ctx, &decoded, EventSet::ALL, out);
+            assert_eq!(encoded.dns_error, None);
+            dns += usize::from(decoded.dns_over_udp().is_some());
+            events += encoded.events;
         }
-        events
+        (events, dns)
     };
     let warm_up_events = run(&mut out);
     let before = allocations();
-    let events = run(&mut out);
+    let (events, dns_messages) = run(&mut out);
     let after = allocations();
+    assert!(
+        dns_messages >= 40,
+        "only {dns_messages} DNS messages in the mix"
+    );
     assert!(
         events > 400,
         "only {events} events: the packet mix is too small"
     );
-    assert_eq!(events, warm_up_events);
+    assert_eq!((events, dns_messages), warm_up_events);
     assert_eq!(
         after - before,
         0,

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use common::dns_builder::{Data, Flags, MessageBuilder, ipv4_udp};
 use netcore_core::dns;
-use netcore_core::json::encode_events;
+use netcore_core::json::encode_packet;
 use netcore_core::{EventContext, EventKind, EventSet, LinkType, decode};
 use serde_json::Value;
 
@@ -405,7 +405,7 @@ fn reproduce(example: &Value) -> Value {
         EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse
     ) {
         assert!(
-            decoded.dns.is_some(),
+            matches!(decoded.dns_over_udp(), Some(Ok(_))),
             "DNS not decoded: {:?}",
             decoded.error
         );
@@ -416,13 +416,13 @@ fn reproduce(example: &Value) -> Value {
         assert_eq!(decoded.error, None, "decode error");
     }
     let mut out = Vec::new();
-    let events = encode_events(
+    let events = encode_packet(
         &context(example),
         &decoded,
         EventSet::NONE.with(kind),
         &mut out,
     );
-    assert_eq!(events, 1);
+    assert_eq!(events.events, 1);
     assert_eq!(out.last(), Some(&b'\n'));
     let mut ours: Value = serde_json::from_slice(&out).unwrap();
     let wanted: Vec<&Value> = example["args"]
@@ -465,7 +465,7 @@ fn five_arg_examples_match_without_any_reduction() {
             let packet = build_packet(&example);
             let decoded = decode(LinkType::Ipv4, &packet);
             let mut out = Vec::new();
-            encode_events(
+            encode_packet(
                 &context(&example),
                 &decoded,
                 EventSet::NONE.with(EventKind::Tcp),

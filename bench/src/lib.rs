@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use netcore_core::LinkType;
+use netcore_core::packet::Transport;
+use netcore_core::{LinkType, decode};
 
 /// The frames of a classic pcap file, with its link type.
 pub fn read_frames(path: &Path) -> (LinkType, Vec<Vec<u8>>) {
@@ -26,4 +27,39 @@ pub fn ethernet_mix() -> Vec<Vec<u8>> {
     let (link, frames) = read_frames(&path);
     assert_eq!(link, LinkType::Ethernet);
     frames
+}
+
+/// The realistic DNS response mix: every response of the golden captures over UDP (A,
+/// AAAA, CNAME chain, MX, TXT, SRV, PTR, REFUSED, each with EDNS), plus a reverse-lookup
+/// response with 48 PTR answers, the large case of the field notes.
+pub fn dns_response_mix() -> Vec<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/ethernet.pcap");
+    let (link, frames) = read_frames(&path);
+    let mut mix: Vec<Vec<u8>> = frames
+        .iter()
+        .filter_map(|f| match decode(link, f).transport {
+            Some(Transport::Udp(u)) if u.src_port() == 53 => Some(u.payload().to_vec()),
+            _ => None,
+        })
+        .collect();
+    mix.push(many_ptr_response(48));
+    mix
+}
+
+/// A response to a PTR query for 80.0.99.10.in-addr.arpa with `answers` PTR records,
+/// `host-NNN.99.10.in-addr.arpa`, names compressed.
+fn many_ptr_response(answers: u16) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1];
+    m.extend_from_slice(&answers.to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    m.extend_from_slice(b"\x0280\x010\x0299\x0210\x07in-addr\x04arpa\x00\x00\x0c\x00\x01");
+    for i in 0..answers {
+        let host = format!("host-{i:03}");
+        m.extend_from_slice(&[0xc0, 12, 0, 12, 0, 1, 0, 0, 0x0e, 0x10]);
+        m.extend_from_slice(&((1 + host.len() + 2) as u16).to_be_bytes());
+        m.push(host.len() as u8);
+        m.extend_from_slice(host.as_bytes());
+        m.extend_from_slice(&[0xc0, 17]); // "99.10.in-addr.arpa" inside the question
+    }
+    m
 }

@@ -109,6 +109,17 @@ impl EventSet {
         self.0 & kind.bit() != 0
     }
 
+    /// True if any of the three DNS events is selected.
+    pub fn any_dns(self) -> bool {
+        [
+            EventKind::Dns,
+            EventKind::DnsRequest,
+            EventKind::DnsResponse,
+        ]
+        .into_iter()
+        .any(|k| self.contains(k))
+    }
+
     /// This set with `kind` added.
     pub fn with(self, kind: EventKind) -> EventSet {
         EventSet(self.0 | kind.bit())

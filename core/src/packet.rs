@@ -3,7 +3,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::dns::{self, DnsMessage};
+use crate::dns::{self, DnsError, DnsMessage};
 use crate::error::DecodeError;
 use crate::event::EventKind;
 use crate::icmp::IcmpView;
@@ -82,14 +82,23 @@ pub struct Decoded<'a> {
     /// The TCP, UDP, ICMP or ICMPv6 layer. `None` for other protocols and for
     /// fragments after the first.
     pub transport: Option<Transport<'a>>,
-    /// A DNS message carried over UDP to or from port 53. DNS over TCP needs the flow's
-    /// earlier segments: see [`crate::dns::tcp`].
-    pub dns: Option<DnsMessage<'a>>,
     /// Why decoding stopped early.
     pub error: Option<DecodeError>,
 }
 
-impl Decoded<'_> {
+impl<'a> Decoded<'a> {
+    /// The DNS message carried over UDP to or from port 53, decoded on demand so that
+    /// packets cost nothing for DNS unless a DNS event is wanted. DNS over TCP needs the
+    /// flow's earlier segments: see [`crate::dns::tcp`].
+    pub fn dns_over_udp(&self) -> Option<Result<DnsMessage<'a>, DnsError>> {
+        match self.transport? {
+            Transport::Udp(udp) if udp.src_port() == dns::PORT || udp.dst_port() == dns::PORT => {
+                Some(DnsMessage::parse(udp.payload()))
+            }
+            _ => None,
+        }
+    }
+
     /// The IP protocol number and the length Tracee reports as `packet_len` in DNS
     /// metadata: the IPv4 total length, or the IPv6 payload length.
     pub fn protocol_and_length(&self) -> Option<(u8, u16)> {
@@ -164,15 +173,6 @@ pub fn decode(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
         _ => return decoded,
     };
     match transport {
-        Ok(Transport::Udp(udp)) => {
-            decoded.transport = Some(Transport::Udp(udp));
-            if udp.src_port() == dns::PORT || udp.dst_port() == dns::PORT {
-                match DnsMessage::parse(udp.payload()) {
-                    Ok(message) => decoded.dns = Some(message),
-                    Err(e) => decoded.error = Some(DecodeError::Dns(e)),
-                }
-            }
-        }
         Ok(t) => decoded.transport = Some(t),
         Err(e) => decoded.error = Some(e),
     }
@@ -209,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn udp_port_53_carries_dns() {
+    fn udp_port_53_carries_dns_decoded_on_demand() {
         let query = [
             0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
         ];
@@ -217,13 +217,18 @@ mod tests {
         udp.extend_from_slice(&query);
         let packet = ipv4(ip::UDP, [0, 0], &udp);
         let d = decode(LinkType::Ipv4, &packet);
-        assert_eq!(d.dns.map(|m| m.id()), Some(0x1234));
+        assert_eq!(d.dns_over_udp().map(|m| m.unwrap().id()), Some(0x1234));
         assert_eq!(d.protocol_and_length(), Some((ip::UDP, 47)));
         // Not DNS after all: the UDP layer stays, the DNS error is reported.
         let short = ipv4(ip::UDP, [0, 0], &udp[..14]);
         let d = decode(LinkType::Ipv4, &short);
-        assert!(matches!(d.transport, Some(Transport::Udp(_))) && d.dns.is_none());
-        assert_eq!(d.error.map(|e| e.kind()), Some("dns.truncated"));
+        assert!(matches!(d.transport, Some(Transport::Udp(_))) && d.error.is_none());
+        assert_eq!(
+            d.dns_over_udp().unwrap().unwrap_err().kind(),
+            "dns.truncated"
+        );
+        let not_dns = ipv4(ip::UDP, [0, 0], &[0x30, 0x39, 0x30, 0x3a, 0, 8, 0, 0]);
+        assert!(decode(LinkType::Ipv4, &not_dns).dns_over_udp().is_none());
     }
 
     #[test]

@@ -161,7 +161,9 @@ impl<'a> DnsMessage<'a> {
             })
         })?;
         let message = DnsMessage { bytes, header };
-        for entry in message.entries() {
+        let mut check = message.entries();
+        check.checked = false;
+        for entry in check {
             entry?;
         }
         Ok(message)
@@ -239,6 +241,8 @@ impl<'a> DnsMessage<'a> {
                 self.ns_count(),
                 self.ar_count(),
             ],
+            checked: true,
+            suffixes: name::SuffixCache::default(),
         }
     }
 
@@ -261,12 +265,21 @@ pub struct Entries<'a> {
     offset: usize,
     section: Section,
     remaining: [u16; 4],
+    /// The message was checked by [`DnsMessage::parse`]: names need no second check.
+    checked: bool,
+    /// Name suffixes checked so far, while checking.
+    suffixes: name::SuffixCache,
 }
 
 impl<'a> Entries<'a> {
     fn read(&mut self) -> Result<Entry<'a>, DnsError> {
         let m = self.message;
-        let (name, after_name) = Name::parse(m, self.offset).map_err(DnsError::Name)?;
+        let (name, after_name) = if self.checked {
+            let end = name::skip(m, self.offset).ok_or(DnsError::Name(NameError::Truncated))?;
+            (Name::checked_at(m, self.offset), end)
+        } else {
+            Name::parse_with(m, self.offset, &mut self.suffixes).map_err(DnsError::Name)?
+        };
         if self.section == Section::Question {
             let fixed = m
                 .get(after_name..after_name + 4)
@@ -286,7 +299,8 @@ impl<'a> Entries<'a> {
             return Err(DnsError::RdataTooLong);
         }
         let rtype = fixed.rtype.get();
-        let data = rdata::parse(m, rtype, start, len)?;
+        let checking = (!self.checked).then_some(&mut self.suffixes);
+        let data = rdata::parse(m, rtype, start, len, checking)?;
         self.offset = start + len;
         Ok(Entry::Record(
             self.section,

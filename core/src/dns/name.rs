@@ -62,9 +62,76 @@ impl<'a> Name<'a> {
     /// Checks the name at `start` of `message` and returns it with the offset right after
     /// its wire form (after the first pointer, or after the root label).
     pub fn parse(message: &'a [u8], start: usize) -> Result<(Name<'a>, usize), NameError> {
-        let name = Name { message, start };
-        let end = name.walk(|_| ())?;
-        Ok((name, end))
+        Name::parse_with(message, start, &mut SuffixCache::default())
+    }
+
+    /// [`Name::parse`], remembering in `cache` where this name and the pointers it followed
+    /// lead: a later name of the same message whose pointer reaches one of those positions
+    /// stops there instead of walking the same labels again.
+    pub(super) fn parse_with(
+        message: &'a [u8],
+        start: usize,
+        cache: &mut SuffixCache,
+    ) -> Result<(Name<'a>, usize), NameError> {
+        // Where the walk entered a label sequence (the start, then each pointer target),
+        // with the wire length before it.
+        let mut entered = [(start, 0usize); 4];
+        let mut entered_count = 1;
+        let mut pos = start;
+        let mut end = None;
+        let mut pointers = 0;
+        let mut wire_len = 0;
+        let total = loop {
+            if let Some(rest) = cache.get(pos) {
+                break wire_len + usize::from(rest);
+            }
+            let len = *message.get(pos).ok_or(NameError::Truncated)?;
+            match len & 0xc0 {
+                0x00 => {
+                    wire_len += 1 + usize::from(len);
+                    if wire_len > MAX_NAME_LEN {
+                        return Err(NameError::TooLong);
+                    }
+                    if len == 0 {
+                        break wire_len;
+                    }
+                    if message.len() < pos + 1 + usize::from(len) {
+                        return Err(NameError::Truncated);
+                    }
+                    pos += 1 + usize::from(len);
+                }
+                0xc0 => {
+                    let low = *message.get(pos + 1).ok_or(NameError::Truncated)?;
+                    let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+                    if target >= pos {
+                        return Err(NameError::ForwardPointer);
+                    }
+                    pointers += 1;
+                    if pointers > MAX_POINTERS {
+                        return Err(NameError::TooManyPointers);
+                    }
+                    end.get_or_insert(pos + 2);
+                    if let Some(slot) = entered.get_mut(entered_count) {
+                        *slot = (target, wire_len);
+                        entered_count += 1;
+                    }
+                    pos = target;
+                }
+                _ => return Err(NameError::BadLabelType(len)),
+            }
+        };
+        if total > MAX_NAME_LEN {
+            return Err(NameError::TooLong);
+        }
+        for &(at, before) in &entered[..entered_count] {
+            cache.put(at, total - before);
+        }
+        Ok((Name { message, start }, end.unwrap_or(pos + 1)))
+    }
+
+    /// The name at `start` of a message whose names were all checked by [`Name::parse`].
+    pub(super) fn checked_at(message: &'a [u8], start: usize) -> Name<'a> {
+        Name { message, start }
     }
 
     /// Calls `on_label` with each label, root excluded; returns the offset after the
@@ -136,13 +203,69 @@ impl<'a> Name<'a> {
                 buf[len] = b'.';
                 len += 1;
             }
-            for &b in label {
-                len += escape_label_byte(b, &mut buf[len..len + 4]);
+            if label.iter().all(|&b| is_plain_label_byte(b)) {
+                buf[len..len + label.len()].copy_from_slice(label);
+                len += label.len();
+            } else {
+                for &b in label {
+                    len += escape_label_byte(b, &mut buf[len..len + 4]);
+                }
             }
         })?;
         // Only ASCII was written.
         Ok(core::str::from_utf8(&buf[..len]).unwrap_or_default())
     }
+}
+
+/// Positions of a message already checked to start a label sequence that ends at the root,
+/// with the wire length from there: a small direct-mapped table, so that checking the names
+/// of a response does not follow the same compression pointers again and again.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SuffixCache {
+    /// (position + 1, remaining wire length); 0 marks an empty slot.
+    slots: [(u16, u8); 16],
+}
+
+impl SuffixCache {
+    fn get(&self, pos: usize) -> Option<u8> {
+        let (key, rest) = self.slots[pos % 16];
+        (usize::from(key) == pos + 1).then_some(rest)
+    }
+
+    fn put(&mut self, pos: usize, rest: usize) {
+        // Positions past 65534 cannot be pointed at; lengths are at most 255.
+        if let (Ok(key), Ok(rest)) = (u16::try_from(pos + 1), u8::try_from(rest)) {
+            self.slots[pos % 16] = (key, rest);
+        }
+    }
+}
+
+/// The offset after the wire form of the name at `start` (after its first pointer or its
+/// root label), without following pointers: for names [`Name::parse`] has checked.
+pub(super) fn skip(message: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        let len = *message.get(pos)?;
+        match len {
+            0 => return Some(pos + 1),
+            1..=0x3f => pos += 1 + usize::from(len),
+            _ => return Some(pos + 2),
+        }
+    }
+}
+
+/// Printable ASCII that stands for itself in a presented label.
+fn is_plain_label_byte(b: u8) -> bool {
+    const PLAIN: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0x21;
+        while b <= 0x7e {
+            table[b] = !matches!(b as u8, b'.' | b'\\' | b'"');
+            b += 1;
+        }
+        table
+    };
+    PLAIN[usize::from(b)]
 }
 
 /// Writes `b` as it appears inside a presented label into `out`; returns the length (1–4).

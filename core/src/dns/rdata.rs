@@ -3,7 +3,7 @@
 //! as its raw bytes.
 
 use super::DnsError;
-use super::name::Name;
+use super::name::{self, Name};
 
 /// Record type numbers.
 pub mod rtype {
@@ -92,7 +92,8 @@ pub enum RData<'a> {
         /// The URI, raw.
         target: &'a [u8],
     },
-    /// Any other type, raw.
+    /// Any other type, raw; also empty RDATA of any type (dynamic-update messages,
+    /// RFC 2136, delete records with no data).
     Other(&'a [u8]),
 }
 
@@ -181,20 +182,35 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Decodes and checks the RDATA of a record of type `rtype` found at
-/// `message[start..start + len]`. Names inside RDATA may point anywhere before them.
-pub(super) fn parse(
-    message: &[u8],
+/// Decodes the RDATA of a record of type `rtype` found at `message[start..start + len]`,
+/// checking it (with the message's suffix cache) when `checking` is given; without it, the
+/// message was checked already. Names inside RDATA may point anywhere before them.
+pub(super) fn parse<'a>(
+    message: &'a [u8],
     rtype: u16,
     start: usize,
     len: usize,
-) -> Result<RData<'_>, DnsError> {
+    mut checking: Option<&mut name::SuffixCache>,
+) -> Result<RData<'a>, DnsError> {
     let rdata = &message[start..start + len];
+    if rdata.is_empty() {
+        return Ok(RData::Other(rdata));
+    }
     let bad = DnsError::BadRdata(rtype);
+    let scope = &message[..start + len];
+    // The name at `at`, and the offset after it.
+    let mut name_at = |at: usize| -> Result<(Name<'a>, usize), DnsError> {
+        match checking.as_deref_mut() {
+            Some(cache) => Name::parse_with(scope, at, cache).map_err(DnsError::Name),
+            None => {
+                let end = name::skip(scope, at).ok_or(bad)?;
+                Ok((Name::checked_at(scope, at), end))
+            }
+        }
+    };
     // A name that must end exactly at the end of RDATA.
-    let whole_name = |at: usize| -> Result<Name<'_>, DnsError> {
-        let (name, end) =
-            Name::parse(&message[..start + len], start + at).map_err(DnsError::Name)?;
+    let mut whole_name = |at: usize| -> Result<Name<'a>, DnsError> {
+        let (name, end) = name_at(start + at)?;
         if end != start + len {
             return Err(bad);
         }
@@ -211,9 +227,8 @@ pub(super) fn parse(
             exchange: whole_name(2)?,
         },
         rtype::SOA => {
-            let scope = &message[..start + len];
-            let (mname, after_m) = Name::parse(scope, start).map_err(DnsError::Name)?;
-            let (rname, after_r) = Name::parse(scope, after_m).map_err(DnsError::Name)?;
+            let (mname, after_m) = name_at(start)?;
+            let (rname, after_r) = name_at(after_m)?;
             let numbers = &message[after_r..start + len];
             if numbers.len() != 20 {
                 return Err(bad);

@@ -17,7 +17,6 @@ use crate::packet::{Decoded, Network, Transport};
 /// layer. Returns how many.
 pub(super) fn encode(
     ctx: &EventContext<'_>,
-    head: &mut Option<(usize, usize)>,
     decoded: &Decoded<'_>,
     message: &DnsMessage<'_>,
     selected: EventSet,
@@ -27,6 +26,8 @@ pub(super) fn encode(
         return 0;
     };
     let mut count = 0;
+    // The envelope written by the first event, copied by the others.
+    let head = &mut None;
     if selected.contains(EventKind::Dns) {
         let mut event = Event::begin(ctx, head, out, EventKind::Dns, 5);
         event.addresses(&network);

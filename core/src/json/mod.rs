@@ -9,7 +9,7 @@ mod dns;
 
 use alloc::vec::Vec;
 
-use crate::dns::DnsMessage;
+use crate::dns::{DnsError, DnsMessage};
 use crate::event::{EventContext, EventKind, EventSet};
 use crate::icmp::{IcmpView, TypeCodeName};
 use crate::icmpv6::Icmpv6View;
@@ -23,8 +23,42 @@ use crate::udp::UdpView;
 /// Room reserved before each event so that encoding does not reallocate mid-event.
 const EVENT_RESERVE: usize = 2048;
 
-/// Writes one JSON line for each event of `decoded` that `selected` allows, network
-/// layer first, then transport, then DNS, into `out`. Returns how many events were written.
+/// What [`encode_packet`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoded {
+    /// Events written.
+    pub events: usize,
+    /// Why the UDP payload on port 53 was not a DNS message, when DNS events were wanted.
+    pub dns_error: Option<DnsError>,
+}
+
+/// Writes every event of one packet that `selected` allows: network and transport layer
+/// ([`encode_events`]), then DNS over UDP, decoded only if a DNS event is selected.
+pub fn encode_packet(
+    ctx: &EventContext<'_>,
+    decoded: &Decoded<'_>,
+    selected: EventSet,
+    out: &mut Vec<u8>,
+) -> Encoded {
+    let mut encoded = Encoded {
+        events: encode_events(ctx, decoded, selected, out),
+        dns_error: None,
+    };
+    if selected.any_dns() {
+        match decoded.dns_over_udp() {
+            Some(Ok(message)) => {
+                encoded.events += encode_dns_events(ctx, decoded, &message, selected, out)
+            }
+            Some(Err(e)) => encoded.dns_error = Some(e),
+            None => {}
+        }
+    }
+    encoded
+}
+
+/// Writes one JSON line for each network- and transport-layer event of `decoded` that
+/// `selected` allows, network layer first, into `out`. Returns how many events were
+/// written. DNS events come from [`encode_dns_events`].
 pub fn encode_events(
     ctx: &EventContext<'_>,
     decoded: &Decoded<'_>,
@@ -75,14 +109,12 @@ pub fn encode_events(
         event.end();
         count += 1;
     }
-    if let Some(message) = &decoded.dns {
-        count += dns::encode(ctx, &mut head, decoded, message, selected, out);
-    }
     count
 }
 
-/// Writes the DNS events for `message`, a DNS message carried by `decoded`'s TCP or UDP
-/// layer (after TCP reassembly, see [`crate::dns::tcp`]). Returns how many were written.
+/// Writes the DNS events `selected` allows for `message`, a DNS message carried by
+/// `decoded`'s UDP layer ([`Decoded::dns_over_udp`]) or TCP layer (after reassembly, see
+/// [`crate::dns::tcp`]). Returns how many were written.
 pub fn encode_dns_events(
     ctx: &EventContext<'_>,
     decoded: &Decoded<'_>,
@@ -90,7 +122,7 @@ pub fn encode_dns_events(
     selected: EventSet,
     out: &mut Vec<u8>,
 ) -> usize {
-    dns::encode(ctx, &mut None, decoded, message, selected, out)
+    dns::encode(ctx, decoded, message, selected, out)
 }
 
 /// One event being written. The envelope up to `podUID` is the same for every event of a

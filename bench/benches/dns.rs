@@ -1,0 +1,159 @@
+//! DNS decoding of a realistic response mix: netcore (check the message, then walk every
+//! record and read every RDATA field; names as views, like hickory-proto's `Name`) against
+//! hickory-proto's and dns-parser's message decoding, in the same run. Also netcore with
+//! every name rendered to text, and netcore's full Tracee JSON of the same messages.
+//! `bench/report.py` turns the medians into ns/message and ratios.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use netcore_core::dns::name::MAX_PRESENTATION_LEN;
+use netcore_core::dns::{DnsMessage, Entry, Name, RData};
+use netcore_core::json::encode_packet;
+use netcore_core::{EventContext, EventSet, LinkType, decode};
+
+/// Reads a name: as text when rendering, else only where it starts (a view, like
+/// hickory-proto's decoded `Name`).
+fn name_len<const RENDER: bool>(name: &Name<'_>, buf: &mut [u8; MAX_PRESENTATION_LEN]) -> usize {
+    if RENDER {
+        name.presentation(buf).map_or(0, str::len)
+    } else {
+        black_box(name) as *const _ as usize & 1
+    }
+}
+
+/// Everything a consumer reads: header, each name, each RDATA value.
+fn netcore<const RENDER: bool>(messages: &[Vec<u8>]) -> usize {
+    let mut buf = [0; MAX_PRESENTATION_LEN];
+    let mut total = 0;
+    for bytes in messages {
+        let Ok(m) = DnsMessage::parse(bytes) else {
+            continue;
+        };
+        total += usize::from(m.id());
+        for entry in m.entries().map_while(Result::ok) {
+            total += match entry {
+                Entry::Question(q) => name_len::<RENDER>(&q.name, &mut buf) + usize::from(q.qtype),
+                Entry::Record(_, r) => {
+                    name_len::<RENDER>(&r.name, &mut buf)
+                        + r.ttl as usize
+                        + match r.data {
+                            RData::A(a) => usize::from(a[3]),
+                            RData::Aaaa(a) => usize::from(a[15]),
+                            RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) => {
+                                name_len::<RENDER>(&n, &mut buf)
+                            }
+                            RData::Mx {
+                                preference,
+                                exchange,
+                            } => usize::from(preference) + name_len::<RENDER>(&exchange, &mut buf),
+                            RData::Srv { port, target, .. } => {
+                                usize::from(port) + name_len::<RENDER>(&target, &mut buf)
+                            }
+                            RData::Soa {
+                                mname,
+                                rname,
+                                serial,
+                                ..
+                            } => {
+                                name_len::<RENDER>(&mname, &mut buf)
+                                    + name_len::<RENDER>(&rname, &mut buf)
+                                    + serial as usize
+                            }
+                            RData::Txt(strings) => strings.map(<[u8]>::len).sum(),
+                            RData::Opt(options) => options.count(),
+                            RData::Uri { target, .. } | RData::Other(target) => target.len(),
+                        }
+                }
+            };
+        }
+    }
+    total
+}
+
+fn hickory(messages: &[Vec<u8>]) -> usize {
+    messages
+        .iter()
+        .filter_map(|m| hickory_proto::op::Message::from_vec(m).ok())
+        .map(|m| m.answers.len() + m.additionals.len())
+        .sum()
+}
+
+fn dns_parser(messages: &[Vec<u8>]) -> usize {
+    messages
+        .iter()
+        .filter_map(|m| dns_parser::Packet::parse(m).ok())
+        .map(|p| p.answers.len())
+        .sum()
+}
+
+fn benches(c: &mut Criterion) {
+    let messages = netcore_bench::dns_response_mix();
+    for m in &messages {
+        assert!(
+            DnsMessage::parse(m).is_ok(),
+            "every message of the mix decodes"
+        );
+        assert!(
+            hickory_proto::op::Message::from_vec(m).is_ok(),
+            "and hickory-proto decodes it too"
+        );
+    }
+    let mut group = c.benchmark_group("dns_decode");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function("netcore", |b| {
+        b.iter(|| netcore::<false>(black_box(&messages)))
+    });
+    group.bench_function("netcore+names", |b| {
+        b.iter(|| netcore::<true>(black_box(&messages)))
+    });
+    group.bench_function("hickory-proto", |b| {
+        b.iter(|| hickory(black_box(&messages)))
+    });
+    group.bench_function("dns-parser", |b| {
+        b.iter(|| dns_parser(black_box(&messages)))
+    });
+    group.finish();
+
+    // The same messages as UDP packets from port 53, encoded as Tracee JSON (net_packet_dns,
+    // net_packet_dns_request and net_packet_dns_response; no IP/UDP events).
+    let packets: Vec<Vec<u8>> = messages.iter().map(|m| udp_from_port_53(m)).collect();
+    let selected = EventSet::NONE
+        .with(netcore_core::EventKind::Dns)
+        .with(netcore_core::EventKind::DnsRequest)
+        .with(netcore_core::EventKind::DnsResponse);
+    let ctx = EventContext {
+        timestamp: 1_795_916_539_225_760_979,
+        host_name: "bench-host",
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut group = c.benchmark_group("dns_decode_encode");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function("netcore", |b| {
+        b.iter(|| {
+            out.clear();
+            for p in black_box(&packets) {
+                encode_packet(&ctx, &decode(LinkType::Ipv4, p), selected, &mut out);
+            }
+            out.len()
+        })
+    });
+    group.finish();
+}
+
+fn udp_from_port_53(message: &[u8]) -> Vec<u8> {
+    let udp_len = (8 + message.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&(20 + udp_len).to_be_bytes());
+    p.extend_from_slice(&[
+        0, 1, 0x40, 0, 64, 17, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2, 0, 53, 0x9c, 0x40,
+    ]);
+    p.extend_from_slice(&udp_len.to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(message);
+    p
+}
+
+criterion_group!(dns_benches, benches);
+criterion_main!(dns_benches);
