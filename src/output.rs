@@ -156,18 +156,9 @@ fn write_text(
                 std::net::SocketAddr::new(src, t.src_port()),
                 std::net::SocketAddr::new(dst, t.dst_port())
             );
-            for (letter, bit) in [
-                ('S', flag::SYN),
-                ('F', flag::FIN),
-                ('R', flag::RST),
-                ('P', flag::PSH),
-                ('.', flag::ACK),
-                ('U', flag::URG),
-                ('E', flag::ECE),
-                ('W', flag::CWR),
-            ] {
+            for (bit, _, letter) in flag::ALL {
                 if t.has(bit) {
-                    out.push(letter as u8);
+                    out.push(letter);
                 }
             }
             write!(

@@ -52,6 +52,18 @@ pub mod flag {
     pub const ECE: u8 = 0x40;
     /// Congestion window reduced.
     pub const CWR: u8 = 0x80;
+
+    /// Every flag in bit order: the bit, Tracee's key, tcpdump's letter.
+    pub const ALL: [(u8, &str, u8); 8] = [
+        (FIN, "FIN", b'F'),
+        (SYN, "SYN", b'S'),
+        (RST, "RST", b'R'),
+        (PSH, "PSH", b'P'),
+        (ACK, "ACK", b'.'),
+        (URG, "URG", b'U'),
+        (ECE, "ECE", b'E'),
+        (CWR, "CWR", b'W'),
+    ];
 }
 
 /// A checked view of a TCP segment.

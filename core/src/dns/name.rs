@@ -73,16 +73,35 @@ impl<'a> Name<'a> {
         start: usize,
         cache: &mut SuffixCache,
     ) -> Result<(Name<'a>, usize), NameError> {
+        let name = Name { message, start };
+        let end = name.walk(Some(cache), |_| ())?;
+        Ok((name, end))
+    }
+
+    /// The name at `start` of a message whose names were all checked by [`Name::parse`].
+    pub(super) fn checked_at(message: &'a [u8], start: usize) -> Name<'a> {
+        Name { message, start }
+    }
+
+    /// Walks the name, checking it, and calls `on_label` with each label (root excluded)
+    /// until the walk reaches a position `cache` knows, if one is given; then records in it
+    /// where the walk entered label sequences. Returns the offset after the name's wire form.
+    fn walk(
+        &self,
+        cache: Option<&mut SuffixCache>,
+        mut on_label: impl FnMut(&'a [u8]),
+    ) -> Result<usize, NameError> {
+        let message = self.message;
         // Where the walk entered a label sequence (the start, then each pointer target),
         // with the wire length before it.
-        let mut entered = [(start, 0usize); 4];
+        let mut entered = [(self.start, 0usize); 4];
         let mut entered_count = 1;
-        let mut pos = start;
+        let mut pos = self.start;
         let mut end = None;
         let mut pointers = 0;
         let mut wire_len = 0;
         let total = loop {
-            if let Some(rest) = cache.get(pos) {
+            if let Some(rest) = cache.as_deref().and_then(|c| c.get(pos)) {
                 break wire_len + usize::from(rest);
             }
             let len = *message.get(pos).ok_or(NameError::Truncated)?;
@@ -95,9 +114,10 @@ impl<'a> Name<'a> {
                     if len == 0 {
                         break wire_len;
                     }
-                    if message.len() < pos + 1 + usize::from(len) {
-                        return Err(NameError::Truncated);
-                    }
+                    let label = message
+                        .get(pos + 1..pos + 1 + usize::from(len))
+                        .ok_or(NameError::Truncated)?;
+                    on_label(label);
                     pos += 1 + usize::from(len);
                 }
                 0xc0 => {
@@ -123,58 +143,12 @@ impl<'a> Name<'a> {
         if total > MAX_NAME_LEN {
             return Err(NameError::TooLong);
         }
-        for &(at, before) in &entered[..entered_count] {
-            cache.put(at, total - before);
-        }
-        Ok((Name { message, start }, end.unwrap_or(pos + 1)))
-    }
-
-    /// The name at `start` of a message whose names were all checked by [`Name::parse`].
-    pub(super) fn checked_at(message: &'a [u8], start: usize) -> Name<'a> {
-        Name { message, start }
-    }
-
-    /// Calls `on_label` with each label, root excluded; returns the offset after the
-    /// name's wire form.
-    fn walk(&self, mut on_label: impl FnMut(&'a [u8])) -> Result<usize, NameError> {
-        let message = self.message;
-        let mut pos = self.start;
-        let mut end = None;
-        let mut pointers = 0;
-        let mut wire_len = 0;
-        loop {
-            let len = *message.get(pos).ok_or(NameError::Truncated)?;
-            match len & 0xc0 {
-                0x00 => {
-                    wire_len += 1 + usize::from(len);
-                    if wire_len > MAX_NAME_LEN {
-                        return Err(NameError::TooLong);
-                    }
-                    if len == 0 {
-                        return Ok(end.unwrap_or(pos + 1));
-                    }
-                    let label = message
-                        .get(pos + 1..pos + 1 + usize::from(len))
-                        .ok_or(NameError::Truncated)?;
-                    on_label(label);
-                    pos += 1 + usize::from(len);
-                }
-                0xc0 => {
-                    let low = *message.get(pos + 1).ok_or(NameError::Truncated)?;
-                    let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                    if target >= pos {
-                        return Err(NameError::ForwardPointer);
-                    }
-                    pointers += 1;
-                    if pointers > MAX_POINTERS {
-                        return Err(NameError::TooManyPointers);
-                    }
-                    end.get_or_insert(pos + 2);
-                    pos = target;
-                }
-                _ => return Err(NameError::BadLabelType(len)),
+        if let Some(cache) = cache {
+            for &(at, before) in &entered[..entered_count] {
+                cache.put(at, total - before);
             }
         }
+        Ok(end.unwrap_or(pos + 1))
     }
 
     /// The labels, root excluded.
@@ -183,7 +157,7 @@ impl<'a> Name<'a> {
         let mut count = 0;
         // A name that parsed once walks the same way again; a name that did not yields
         // the labels before the fault.
-        let _ = self.walk(|label| {
+        let _ = self.walk(None, |label| {
             if let Some(slot) = labels.get_mut(count) {
                 *slot = label;
                 count += 1;
@@ -198,7 +172,7 @@ impl<'a> Name<'a> {
         buf: &'b mut [u8; MAX_PRESENTATION_LEN],
     ) -> Result<&'b str, NameError> {
         let mut len = 0;
-        self.walk(|label| {
+        self.walk(None, |label| {
             if len > 0 {
                 buf[len] = b'.';
                 len += 1;

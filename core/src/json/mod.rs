@@ -275,16 +275,7 @@ fn tcp(out: &mut Vec<u8>, t: &TcpView<'_>) {
     o.num("seq", t.seq().into());
     o.num("ack", t.ack().into());
     o.num("dataOffset", t.data_offset().into());
-    for (name, bit) in [
-        ("FIN", flag::FIN),
-        ("SYN", flag::SYN),
-        ("RST", flag::RST),
-        ("PSH", flag::PSH),
-        ("ACK", flag::ACK),
-        ("URG", flag::URG),
-        ("ECE", flag::ECE),
-        ("CWR", flag::CWR),
-    ] {
+    for (bit, name, _) in flag::ALL {
         o.num(name, t.has(bit).into());
     }
     o.num("NS", t.ns().into());
