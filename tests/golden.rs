@@ -172,7 +172,10 @@ fn vlan_tagged_frames_decode_like_untagged_ones() {
     // This project's kernels have no 802.1Q support, so the tags are added here: one
     // 802.1Q tag, then an 802.1ad tag stacked over an 802.1Q tag, after the MAC addresses.
     let pcap = read_pcap(&common::root().join("tests/golden/ethernet.pcap"));
-    let tags: [&[u8]; 2] = [&[0x81, 0x00, 0x00, 0x64], &[0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x20, 0xe6]];
+    let tags: [&[u8]; 2] = [
+        &[0x81, 0x00, 0x00, 0x64],
+        &[0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x20, 0xe6],
+    ];
     for (i, tag) in tags.into_iter().enumerate() {
         let mut tagged = pcap.clone();
         for r in &mut tagged.records {

@@ -1,4 +1,4 @@
-//! DNS decoding of a realistic response mix: netcore (check the message, then walk every
+//! DNS decoding of typical responses and of a large one (48 PTR answers): netcore (check the message, then walk every
 //! record and read every RDATA field; names as views, like hickory-proto's `Name`) against
 //! hickory-proto's and dns-parser's message decoding, in the same run. Also netcore with
 //! every name rendered to text, and netcore's full Tracee JSON of the same messages.
@@ -88,58 +88,59 @@ fn dns_parser(messages: &[Vec<u8>]) -> usize {
 }
 
 fn benches(c: &mut Criterion) {
-    let messages = netcore_bench::dns_response_mix();
-    for m in &messages {
-        assert!(
-            DnsMessage::parse(m).is_ok(),
-            "every message of the mix decodes"
-        );
-        assert!(
-            hickory_proto::op::Message::from_vec(m).is_ok(),
-            "and hickory-proto decodes it too"
-        );
-    }
-    let mut group = c.benchmark_group("dns_decode");
-    group.throughput(Throughput::Elements(messages.len() as u64));
-    group.bench_function("netcore", |b| {
-        b.iter(|| netcore::<false>(black_box(&messages)))
-    });
-    group.bench_function("netcore+names", |b| {
-        b.iter(|| netcore::<true>(black_box(&messages)))
-    });
-    group.bench_function("hickory-proto", |b| {
-        b.iter(|| hickory(black_box(&messages)))
-    });
-    group.bench_function("dns-parser", |b| {
-        b.iter(|| dns_parser(black_box(&messages)))
-    });
-    group.finish();
+    let mixes = [
+        ("typical", netcore_bench::dns_typical_responses()),
+        ("ptr48", netcore_bench::dns_large_response()),
+    ];
+    for (name, messages) in &mixes {
+        for m in messages {
+            assert!(
+                DnsMessage::parse(m).is_ok(),
+                "every message of the mix decodes"
+            );
+            assert!(
+                hickory_proto::op::Message::from_vec(m).is_ok(),
+                "and hickory-proto decodes it too"
+            );
+        }
+        let mut group = c.benchmark_group(format!("dns_decode_{name}"));
+        group.throughput(Throughput::Elements(messages.len() as u64));
+        group.bench_function("netcore", |b| {
+            b.iter(|| netcore::<false>(black_box(messages)))
+        });
+        group.bench_function("netcore+names", |b| {
+            b.iter(|| netcore::<true>(black_box(messages)))
+        });
+        group.bench_function("hickory-proto", |b| b.iter(|| hickory(black_box(messages))));
+        group.bench_function("dns-parser", |b| b.iter(|| dns_parser(black_box(messages))));
+        group.finish();
 
-    // The same messages as UDP packets from port 53, encoded as Tracee JSON (net_packet_dns,
-    // net_packet_dns_request and net_packet_dns_response; no IP/UDP events).
-    let packets: Vec<Vec<u8>> = messages.iter().map(|m| udp_from_port_53(m)).collect();
-    let selected = EventSet::NONE
-        .with(netcore_core::EventKind::Dns)
-        .with(netcore_core::EventKind::DnsRequest)
-        .with(netcore_core::EventKind::DnsResponse);
-    let ctx = EventContext {
-        timestamp: 1_795_916_539_225_760_979,
-        host_name: "bench-host",
-        ..Default::default()
-    };
-    let mut out = Vec::with_capacity(1 << 20);
-    let mut group = c.benchmark_group("dns_decode_encode");
-    group.throughput(Throughput::Elements(messages.len() as u64));
-    group.bench_function("netcore", |b| {
-        b.iter(|| {
-            out.clear();
-            for p in black_box(&packets) {
-                encode_packet(&ctx, &decode(LinkType::Ipv4, p), selected, &mut out);
-            }
-            out.len()
-        })
-    });
-    group.finish();
+        // The same messages as UDP packets from port 53, encoded as Tracee JSON
+        // (net_packet_dns, _dns_request and _dns_response; no IP/UDP events).
+        let packets: Vec<Vec<u8>> = messages.iter().map(|m| udp_from_port_53(m)).collect();
+        let selected = EventSet::NONE
+            .with(netcore_core::EventKind::Dns)
+            .with(netcore_core::EventKind::DnsRequest)
+            .with(netcore_core::EventKind::DnsResponse);
+        let ctx = EventContext {
+            timestamp: 1_795_916_539_225_760_979,
+            host_name: "bench-host",
+            ..Default::default()
+        };
+        let mut out = Vec::with_capacity(1 << 20);
+        let mut group = c.benchmark_group(format!("dns_decode_encode_{name}"));
+        group.throughput(Throughput::Elements(messages.len() as u64));
+        group.bench_function("netcore", |b| {
+            b.iter(|| {
+                out.clear();
+                for p in black_box(&packets) {
+                    encode_packet(&ctx, &decode(LinkType::Ipv4, p), selected, &mut out);
+                }
+                out.len()
+            })
+        });
+        group.finish();
+    }
 }
 
 fn udp_from_port_53(message: &[u8]) -> Vec<u8> {

@@ -29,10 +29,9 @@ pub fn ethernet_mix() -> Vec<Vec<u8>> {
     frames
 }
 
-/// The realistic DNS response mix: every response of the golden captures over UDP (A,
-/// AAAA, CNAME chain, MX, TXT, SRV, PTR, REFUSED, each with EDNS), plus a reverse-lookup
-/// response with 48 PTR answers, the large case of the field notes.
-pub fn dns_response_mix() -> Vec<Vec<u8>> {
+/// The typical DNS responses: every response of the golden captures over UDP (A, AAAA,
+/// CNAME chain, MX, TXT, SRV, PTR, REFUSED, each with EDNS).
+pub fn dns_typical_responses() -> Vec<Vec<u8>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/ethernet.pcap");
     let (link, frames) = read_frames(&path);
     let mut mix: Vec<Vec<u8>> = frames
@@ -42,8 +41,14 @@ pub fn dns_response_mix() -> Vec<Vec<u8>> {
             _ => None,
         })
         .collect();
-    mix.push(many_ptr_response(48));
+    mix.sort_unstable();
+    mix.dedup();
     mix
+}
+
+/// A large response: 48 PTR answers (1,000+ bytes), the large case of the field notes.
+pub fn dns_large_response() -> Vec<Vec<u8>> {
+    vec![many_ptr_response(48)]
 }
 
 /// A response to a PTR query for 80.0.99.10.in-addr.arpa with `answers` PTR records,
