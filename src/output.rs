@@ -233,7 +233,7 @@ fn write_text_dns(
             netcore_core::dns::rcode_name(message.rcode()).trim_end()
         );
         let mut name = [0; netcore_core::dns::name::MAX_PRESENTATION_LEN];
-        for entry in message.entries().map_while(Result::ok) {
+        for entry in message.entries() {
             match entry {
                 Entry::Question(q) => {
                     let _ = write!(
@@ -244,7 +244,7 @@ fn write_text_dns(
                     );
                 }
                 Entry::Record(Section::Answer, r) => {
-                    let _ = match r.data {
+                    let _ = match r.data() {
                         RData::A(a) => write!(out, " {}", std::net::Ipv4Addr::from(a)),
                         RData::Aaaa(a) => write!(out, " {}", std::net::Ipv6Addr::from(a)),
                         RData::Cname(n)

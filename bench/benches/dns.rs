@@ -31,13 +31,13 @@ fn netcore<const RENDER: bool>(messages: &[Vec<u8>]) -> usize {
             continue;
         };
         total += usize::from(m.id());
-        for entry in m.entries().map_while(Result::ok) {
+        for entry in m.entries() {
             total += match entry {
                 Entry::Question(q) => name_len::<RENDER>(&q.name, &mut buf) + usize::from(q.qtype),
                 Entry::Record(_, r) => {
                     name_len::<RENDER>(&r.name, &mut buf)
                         + r.ttl as usize
-                        + match r.data {
+                        + match r.data() {
                             RData::A(a) => usize::from(a[3]),
                             RData::Aaaa(a) => usize::from(a[15]),
                             RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) => {

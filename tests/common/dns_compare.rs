@@ -27,7 +27,7 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
         m.rcode()
     )];
     for entry in m.entries() {
-        match entry.unwrap() {
+        match entry {
             Entry::Question(q) => lines.push(format!(
                 "Q {:?} {} {}",
                 labels_ours(&q.name),
@@ -39,7 +39,7 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
                 lines.push(format!("OPT {}", r.class.max(512)))
             }
             Entry::Record(section, r) => {
-                let data = match r.data {
+                let data = match r.data() {
                     RData::A(a) => std::net::Ipv4Addr::from(a).to_string(),
                     RData::Aaaa(a) => std::net::Ipv6Addr::from(a).to_string(),
                     RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) => {

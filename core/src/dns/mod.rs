@@ -92,6 +92,14 @@ impl fmt::Display for DnsError {
     }
 }
 
+/// The sections in wire order.
+const SECTIONS: [Section; 4] = [
+    Section::Question,
+    Section::Answer,
+    Section::Authority,
+    Section::Additional,
+];
+
 /// A section of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Section {
@@ -127,10 +135,21 @@ pub struct Record<'a> {
     pub class: u16,
     /// TTL (extended rcode and flags for OPT).
     pub ttl: u32,
-    /// The decoded RDATA.
-    pub data: RData<'a>,
     /// The raw RDATA.
     pub raw_data: &'a [u8],
+    /// The message, and where the RDATA starts in it (names in RDATA may point back).
+    message: &'a [u8],
+    rdata_start: usize,
+}
+
+impl<'a> Record<'a> {
+    /// The decoded RDATA. Decoded when asked, so that walking a message stays cheap; the
+    /// message was checked, so this cannot fail.
+    pub fn data(&self) -> RData<'a> {
+        let len = self.raw_data.len();
+        rdata::parse(self.message, self.rtype, self.rdata_start, len, None)
+            .unwrap_or(RData::Other(self.raw_data))
+    }
 }
 
 /// An entry of a message, in wire order.
@@ -163,8 +182,8 @@ impl<'a> DnsMessage<'a> {
         let message = DnsMessage { bytes, header };
         let mut check = message.entries();
         check.checked = false;
-        for entry in check {
-            entry?;
+        while check.advance() {
+            check.read()?;
         }
         Ok(message)
     }
@@ -252,13 +271,13 @@ impl<'a> DnsMessage<'a> {
             return None;
         }
         match self.entries().next() {
-            Some(Ok(Entry::Question(q))) => Some(q),
+            Some(Entry::Question(q)) => Some(q),
             _ => None,
         }
     }
 }
 
-/// Iterator over a message's entries; after an error it yields nothing more.
+/// Iterator over the entries of a checked message.
 #[derive(Debug, Clone)]
 pub struct Entries<'a> {
     message: &'a [u8],
@@ -272,6 +291,16 @@ pub struct Entries<'a> {
 }
 
 impl<'a> Entries<'a> {
+    /// Moves to the section of the next entry; false when there is none.
+    fn advance(&mut self) -> bool {
+        let Some(next) = (self.section as usize..4).find(|&i| self.remaining[i] > 0) else {
+            return false;
+        };
+        self.section = SECTIONS[next];
+        self.remaining[next] -= 1;
+        true
+    }
+
     fn read(&mut self) -> Result<Entry<'a>, DnsError> {
         let m = self.message;
         let (name, after_name) = if self.checked {
@@ -299,8 +328,9 @@ impl<'a> Entries<'a> {
             return Err(DnsError::RdataTooLong);
         }
         let rtype = fixed.rtype.get();
-        let checking = (!self.checked).then_some(&mut self.suffixes);
-        let data = rdata::parse(m, rtype, start, len, checking)?;
+        if !self.checked {
+            rdata::parse(m, rtype, start, len, Some(&mut self.suffixes))?;
+        }
         self.offset = start + len;
         Ok(Entry::Record(
             self.section,
@@ -309,31 +339,23 @@ impl<'a> Entries<'a> {
                 rtype,
                 class: fixed.class.get(),
                 ttl: fixed.ttl.get(),
-                data,
                 raw_data: &m[start..start + len],
+                message: m,
+                rdata_start: start,
             },
         ))
     }
 }
 
 impl<'a> Iterator for Entries<'a> {
-    type Item = Result<Entry<'a>, DnsError>;
+    type Item = Entry<'a>;
 
-    fn next(&mut self) -> Option<Self::Item> {
-        const SECTIONS: [Section; 4] = [
-            Section::Question,
-            Section::Answer,
-            Section::Authority,
-            Section::Additional,
-        ];
-        let index = SECTIONS.iter().position(|&s| s == self.section)?;
-        let next = (index..4).find(|&i| self.remaining[i] > 0)?;
-        self.section = SECTIONS[next];
-        self.remaining[next] -= 1;
-        let entry = self.read();
-        if entry.is_err() {
-            self.remaining = [0; 4];
+    fn next(&mut self) -> Option<Entry<'a>> {
+        // The message was checked: reading cannot fail. Should it, the walk ends there.
+        if self.advance() {
+            self.read().ok()
+        } else {
+            None
         }
-        Some(entry)
     }
 }

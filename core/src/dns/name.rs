@@ -100,9 +100,14 @@ impl<'a> Name<'a> {
         let mut end = None;
         let mut pointers = 0;
         let mut wire_len = 0;
+        // The cache knows where names start and pointers lead: ask it there only.
+        let mut probe = cache.is_some();
         let total = loop {
-            if let Some(rest) = cache.as_deref().and_then(|c| c.get(pos)) {
-                break wire_len + usize::from(rest);
+            if probe {
+                probe = false;
+                if let Some(rest) = cache.as_deref().and_then(|c| c.get(pos)) {
+                    break wire_len + usize::from(rest);
+                }
             }
             let len = *message.get(pos).ok_or(NameError::Truncated)?;
             match len & 0xc0 {
@@ -135,6 +140,7 @@ impl<'a> Name<'a> {
                         *slot = (target, wire_len);
                         entered_count += 1;
                     }
+                    probe = cache.is_some();
                     pos = target;
                 }
                 _ => return Err(NameError::BadLabelType(len)),

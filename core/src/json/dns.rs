@@ -109,7 +109,7 @@ fn proto_dns(out: &mut Vec<u8>, m: &DnsMessage<'_>) {
         }
     };
     // A checked message walks without error; should one appear, the lists end there.
-    for entry in m.entries().map_while(Result::ok) {
+    for entry in m.entries() {
         let section = match entry {
             Entry::Question(_) => Section::Question,
             Entry::Record(section, _) => section,
@@ -139,6 +139,7 @@ fn question(out: &mut Vec<u8>, q: &Question<'_>) {
 
 /// A resource record with every key Tracee has, empty when not of the record's type.
 fn record(out: &mut Vec<u8>, r: &Record<'_>) {
+    let data = r.data();
     let mut o = Object::open(out);
     o.key("name");
     push_name(o.out, &r.name);
@@ -146,20 +147,20 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     o.str("class", class_name(r.class).as_bytes());
     o.num("TTL", r.ttl.into());
     o.key("IP");
-    match r.data {
+    match data {
         RData::A(a) => push_ipv4(o.out, a),
         RData::Aaaa(a) => push_ipv6(o.out, a),
         _ => o.out.extend_from_slice(b"\"\""),
     }
     for (key, wanted) in [("NS", 0), ("CNAME", 1), ("PTR", 2)] {
         o.key(key);
-        match (r.data, wanted) {
+        match (data, wanted) {
             (RData::Ns(n), 0) | (RData::Cname(n), 1) | (RData::Ptr(n), 2) => push_name(o.out, &n),
             _ => o.out.extend_from_slice(b"\"\""),
         }
     }
     o.key("TXTs");
-    match r.data {
+    match data {
         RData::Txt(strings) => {
             o.out.push(b'[');
             for (i, s) in strings.enumerate() {
@@ -173,10 +174,10 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
         _ => o.out.extend_from_slice(b"null"),
     }
     o.key("SOA");
-    soa(o.out, &r.data);
+    soa(o.out, &data);
     o.key("SRV");
     let mut srv = Object::open(o.out);
-    let (priority, weight, port, target) = match r.data {
+    let (priority, weight, port, target) = match data {
         RData::Srv {
             priority,
             weight,
@@ -193,7 +194,7 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     srv.close();
     o.key("MX");
     let mut mx = Object::open(o.out);
-    let (preference, exchange) = match r.data {
+    let (preference, exchange) = match data {
         RData::Mx {
             preference,
             exchange,
@@ -206,7 +207,7 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     mx.close();
     o.key("OPT");
     o.out.push(b'[');
-    if let RData::Opt(options) = r.data {
+    if let RData::Opt(options) = data {
         for (i, option) in options.enumerate() {
             if i > 0 {
                 o.out.push(b',');
@@ -220,7 +221,7 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     o.out.push(b']');
     o.key("URI");
     let mut uri = Object::open(o.out);
-    let (priority, weight, target) = match r.data {
+    let (priority, weight, target) = match data {
         RData::Uri {
             priority,
             weight,
@@ -233,7 +234,7 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     uri.str("target", target);
     uri.close();
     // gopacket keeps a TXT record's whole RDATA, length prefixes included.
-    let txt = if matches!(r.data, RData::Txt(_)) {
+    let txt = if matches!(data, RData::Txt(_)) {
         r.raw_data
     } else {
         &[]
@@ -313,7 +314,7 @@ fn response_data(out: &mut Vec<u8>, m: &DnsMessage<'_>, q: &Question<'_>) {
     out.extend_from_slice(b"[{\"query_data\":");
     query_data(out, q);
     out.extend_from_slice(b",\"dns_answer\":[");
-    let answers = m.entries().map_while(Result::ok).filter_map(|e| match e {
+    let answers = m.entries().filter_map(|e| match e {
         Entry::Record(Section::Answer, r) => Some(r),
         _ => None,
     });
@@ -325,7 +326,7 @@ fn response_data(out: &mut Vec<u8>, m: &DnsMessage<'_>, q: &Question<'_>) {
         o.str("answer_type", type_name(r.rtype).as_bytes());
         o.num("ttl", r.ttl.into());
         o.key("answer");
-        match r.data {
+        match r.data() {
             RData::A(a) => push_ipv4(o.out, a),
             RData::Aaaa(a) => push_ipv6(o.out, a),
             RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) | RData::Mx { exchange: n, .. } => {
