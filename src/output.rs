@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use netcore_core::dns::tcp::Stats as DnsTcpStats;
 use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::event::dns_events;
 use netcore_core::json::{Encoded, encode_dns_events, encode_packet};
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
@@ -199,25 +200,13 @@ fn write_text_dns(
     selected: EventSet,
     out: &mut Vec<u8>,
 ) -> usize {
-    let (Some(network), Some(transport)) = (decoded.network, decoded.transport) else {
+    let (Some(network), Some((src_port, dst_port))) =
+        (decoded.network, decoded.transport.and_then(|t| t.ports()))
+    else {
         return 0;
     };
-    let (src_port, dst_port) = match transport {
-        Transport::Tcp(t) => (t.src_port(), t.dst_port()),
-        Transport::Udp(u) => (u.src_port(), u.dst_port()),
-        _ => return 0,
-    };
-    let one_question = message.single_question().is_some();
-    let kinds = [
-        (EventKind::Dns, true),
-        (EventKind::DnsRequest, one_question),
-        (EventKind::DnsResponse, one_question && message.qr() == 1),
-    ];
     let mut count = 0;
-    for (kind, applies) in kinds {
-        if !applies || !selected.contains(kind) {
-            continue;
-        }
+    for kind in dns_events(message).filter(|&k| selected.contains(k)) {
         text_prefix(out, ctx, kind);
         let _ = write!(
             out,

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::dns::DnsMessage;
+
 /// A Tracee network event, with its id and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -78,6 +80,20 @@ impl EventKind {
     fn bit(self) -> u16 {
         1 << self as u16
     }
+}
+
+/// The DNS events a message yields, in order: `net_packet_dns` always; with exactly one
+/// question, `net_packet_dns_request` (replies included, as in the reference's examples;
+/// newer Tracee limits it to QR = 0) and, for a response, `net_packet_dns_response`.
+pub fn dns_events(message: &DnsMessage<'_>) -> impl Iterator<Item = EventKind> {
+    let one_question = message.single_question().is_some();
+    [
+        (EventKind::Dns, true),
+        (EventKind::DnsRequest, one_question),
+        (EventKind::DnsResponse, one_question && message.qr() == 1),
+    ]
+    .into_iter()
+    .filter_map(|(kind, applies)| applies.then_some(kind))
 }
 
 /// A set of selected events.

@@ -62,6 +62,15 @@ pub enum Transport<'a> {
 }
 
 impl Transport<'_> {
+    /// Source and destination ports, for TCP and UDP.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match self {
+            Transport::Tcp(t) => Some((t.src_port(), t.dst_port())),
+            Transport::Udp(u) => Some((u.src_port(), u.dst_port())),
+            _ => None,
+        }
+    }
+
     /// The event this layer produces.
     pub fn event(&self) -> EventKind {
         match self {

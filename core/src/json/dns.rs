@@ -3,18 +3,18 @@
 
 use alloc::vec::Vec;
 
-use super::{Event, Object, push_ipv4, push_ipv6, push_str};
+use super::{Event, Object, push_ip, push_ipv4, push_ipv6, push_str};
 use crate::dns::name::MAX_PRESENTATION_LEN;
 use crate::dns::rdata::RData;
 use crate::dns::{
     DnsMessage, Entry, Name, Question, Record, Section, class_name, opcode_name, option_code_name,
     rcode_name, type_name,
 };
-use crate::event::{EventContext, EventKind, EventSet};
-use crate::packet::{Decoded, Network, Transport};
+use crate::event::{EventContext, EventKind, EventSet, dns_events};
+use crate::packet::{Decoded, Network};
 
-/// Writes the DNS events `selected` allows for `message`, carried by `decoded`'s TCP or UDP
-/// layer. Returns how many.
+/// Writes the DNS events `selected` allows for `message` (see [`dns_events`]), carried by
+/// `decoded`'s TCP or UDP layer. Returns how many.
 pub(super) fn encode(
     ctx: &EventContext<'_>,
     decoded: &Decoded<'_>,
@@ -22,58 +22,42 @@ pub(super) fn encode(
     selected: EventSet,
     out: &mut Vec<u8>,
 ) -> usize {
-    let (Some(network), Some((src_port, dst_port))) = (decoded.network, ports(decoded)) else {
+    let (Some(network), Some((src_port, dst_port))) =
+        (decoded.network, decoded.transport.and_then(|t| t.ports()))
+    else {
         return 0;
     };
-    let mut count = 0;
+    let question = message.single_question();
     // The envelope written by the first event, copied by the others.
     let head = &mut None;
-    if selected.contains(EventKind::Dns) {
-        let mut event = Event::begin(ctx, head, out, EventKind::Dns, 5);
-        event.addresses(&network);
-        event.ports(src_port, dst_port);
-        event.arg("proto_dns", "trace.ProtoDNS", |o| proto_dns(o, message));
-        event.end();
-        count += 1;
-    }
-    let Some(question) = message.single_question() else {
-        return count;
-    };
-    // As in the reference's examples, a request event is written for every message with
-    // one question, responses included (newer Tracee limits it to QR = 0).
-    if selected.contains(EventKind::DnsRequest) {
-        let mut event = Event::begin(ctx, head, out, EventKind::DnsRequest, 2);
-        event.arg("metadata", "trace.PktMeta", |o| {
-            packet_meta(o, decoded, &network, src_port, dst_port)
-        });
-        event.arg("dns_questions", "[]trace.DnsQueryData", |o| {
-            o.push(b'[');
-            query_data(o, &question);
-            o.push(b']');
-        });
-        event.end();
-        count += 1;
-    }
-    if selected.contains(EventKind::DnsResponse) && message.qr() == 1 {
-        let mut event = Event::begin(ctx, head, out, EventKind::DnsResponse, 2);
-        event.arg("metadata", "trace.PktMeta", |o| {
-            packet_meta(o, decoded, &network, src_port, dst_port)
-        });
-        event.arg("dns_response", "[]trace.DnsResponseData", |o| {
-            response_data(o, message, &question)
-        });
+    let mut count = 0;
+    for kind in dns_events(message).filter(|&k| selected.contains(k)) {
+        let args_num = if kind == EventKind::Dns { 5 } else { 2 };
+        let mut event = Event::begin(ctx, head, out, kind, args_num);
+        if kind == EventKind::Dns {
+            event.addresses(&network);
+            event.ports(src_port, dst_port);
+            event.arg("proto_dns", "trace.ProtoDNS", |o| proto_dns(o, message));
+        } else if let Some(question) = &question {
+            event.arg("metadata", "trace.PktMeta", |o| {
+                packet_meta(o, decoded, &network, src_port, dst_port)
+            });
+            if kind == EventKind::DnsRequest {
+                event.arg("dns_questions", "[]trace.DnsQueryData", |o| {
+                    o.push(b'[');
+                    query_data(o, question);
+                    o.push(b']');
+                });
+            } else {
+                event.arg("dns_response", "[]trace.DnsResponseData", |o| {
+                    response_data(o, message, question)
+                });
+            }
+        }
         event.end();
         count += 1;
     }
     count
-}
-
-fn ports(decoded: &Decoded<'_>) -> Option<(u16, u16)> {
-    match decoded.transport? {
-        Transport::Tcp(t) => Some((t.src_port(), t.dst_port())),
-        Transport::Udp(u) => Some((u.src_port(), u.dst_port())),
-        _ => None,
-    }
 }
 
 fn proto_dns(out: &mut Vec<u8>, m: &DnsMessage<'_>) {
@@ -284,15 +268,9 @@ fn packet_meta(
     let (protocol, length) = decoded.protocol_and_length().unwrap_or_default();
     let mut o = Object::open(out);
     o.key("src_ip");
-    match network {
-        Network::Ipv4(v4) => push_ipv4(o.out, v4.src()),
-        Network::Ipv6(v6) => push_ipv6(o.out, v6.src()),
-    }
+    push_ip(o.out, network.src());
     o.key("dst_ip");
-    match network {
-        Network::Ipv4(v4) => push_ipv4(o.out, v4.dst()),
-        Network::Ipv6(v6) => push_ipv6(o.out, v6.dst()),
-    }
+    push_ip(o.out, network.dst());
     o.num("src_port", src_port.into());
     o.num("dst_port", dst_port.into());
     o.num("protocol", protocol.into());

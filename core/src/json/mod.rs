@@ -8,6 +8,7 @@
 mod dns;
 
 use alloc::vec::Vec;
+use core::net::IpAddr;
 
 use crate::dns::{DnsError, DnsMessage};
 use crate::event::{EventContext, EventKind, EventSet};
@@ -186,16 +187,8 @@ impl<'o> Event<'o> {
     }
 
     fn addresses(&mut self, network: &Network<'_>) {
-        match network {
-            Network::Ipv4(v4) => {
-                self.arg("src", "const char*", |o| push_ipv4(o, v4.src()));
-                self.arg("dst", "const char*", |o| push_ipv4(o, v4.dst()));
-            }
-            Network::Ipv6(v6) => {
-                self.arg("src", "const char*", |o| push_ipv6(o, v6.src()));
-                self.arg("dst", "const char*", |o| push_ipv6(o, v6.dst()));
-            }
-        }
+        self.arg("src", "const char*", |o| push_ip(o, network.src()));
+        self.arg("dst", "const char*", |o| push_ip(o, network.dst()));
     }
 
     fn ports(&mut self, src: u16, dst: u16) {
@@ -435,6 +428,14 @@ fn push_dotted(out: &mut Vec<u8>, addr: [u8; 4]) {
             out.push(b'.');
         }
         push_u64(out, octet.into());
+    }
+}
+
+/// Writes an IPv4 or IPv6 address, quoted.
+pub fn push_ip(out: &mut Vec<u8>, addr: IpAddr) {
+    match addr {
+        IpAddr::V4(a) => push_ipv4(out, a.octets()),
+        IpAddr::V6(a) => push_ipv6(out, a.octets()),
     }
 }
 
