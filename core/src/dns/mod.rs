@@ -188,10 +188,6 @@ impl<'a> DnsMessage<'a> {
         Ok(message)
     }
 
-    /// The whole message.
-    pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
     /// Query identifier.
     pub fn id(&self) -> u16 {
         self.header.id.get()
