@@ -4,8 +4,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use netcore_core::EventSet;
+use netcore_core::record::MAX_SNAPLEN;
 
 /// netcore: every packet a host sends and receives, as Tracee-compatible network events.
+///
+/// Without -r it captures live (host mode, as root): every packet of every local socket,
+/// both directions, attributed to the process that owns the socket.
 #[derive(Debug, Parser)]
 #[command(name = "netcore", version, about, long_about = None)]
 pub struct Cli {
@@ -20,6 +24,24 @@ pub struct Cli {
     /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp.
     #[arg(long, value_name = "LIST", value_parser = parse_events, default_value = "all")]
     pub events: EventSet,
+
+    /// Live: bytes of each packet to capture, from its IP header on.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(64..=MAX_SNAPLEN as i64))]
+    pub snaplen: u32,
+
+    /// Live: ring-buffer size in MiB (a power of two); larger absorbs longer bursts.
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ring_size)]
+    pub ring_size: u32,
+
+    /// Live: capture only this cgroup v2 directory's subtree (default: the whole host).
+    #[arg(long, value_name = "DIR")]
+    pub cgroup: Option<PathBuf>,
+
+    /// Live: print a statistics line on stderr every SECONDS (default 1).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "1",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub stats: Option<u64>,
 }
 
 fn parse_events(list: &str) -> Result<EventSet, String> {
@@ -27,4 +49,11 @@ fn parse_events(list: &str) -> Result<EventSet, String> {
         return Ok(EventSet::ALL);
     }
     EventSet::parse(list).map_err(|e| e.to_string())
+}
+
+fn parse_ring_size(mib: &str) -> Result<u32, String> {
+    match mib.parse::<u32>() {
+        Ok(n @ 1..=1024) if n.is_power_of_two() => Ok(n),
+        _ => Err(format!("{mib}: expected a power of two from 1 to 1024")),
+    }
 }

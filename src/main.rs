@@ -1,11 +1,16 @@
 //! `netcore`: prints one Tracee-compatible event per decoded layer of every packet.
 
+mod attribution;
 mod cli;
+mod live;
+mod loader;
 mod output;
 mod pipeline;
+mod preflight;
 mod source;
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,14 +22,44 @@ use pipeline::Pipeline;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(path) = cli.read.as_deref() else {
-        eprintln!("netcore: live capture is not available yet; decode a capture with -r FILE");
-        return ExitCode::from(2);
-    };
     let format = if cli.json { Format::Json } else { Format::Text };
     let host_name = host_name();
     let stdout = io::stdout().lock();
-    let mut pipeline = Pipeline::new(EventWriter::new(format, cli.events, stdout));
+    let pipeline = Pipeline::new(EventWriter::new(format, cli.events, stdout));
+    match cli.read.as_deref() {
+        Some(path) => read_file(path, pipeline, &host_name),
+        None => capture_host(&cli, pipeline, &host_name),
+    }
+}
+
+/// Host mode: checks what capture needs, then captures until SIGINT/SIGTERM.
+fn capture_host<W: Write>(cli: &Cli, pipeline: Pipeline<W>, host_name: &str) -> ExitCode {
+    let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
+        Ok(cgroup) => cgroup,
+        Err(missing) => {
+            eprint!("netcore: {missing}");
+            return ExitCode::from(2);
+        }
+    };
+    let capture = live::HostCapture {
+        cgroup,
+        config: loader::CaptureConfig {
+            snaplen: cli.snaplen,
+            ring_bytes: cli.ring_size << 20,
+        },
+        stats_every: cli.stats.map(std::time::Duration::from_secs),
+    };
+    match live::run(&capture, pipeline, host_name) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netcore: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// File mode: decodes every frame of a capture file.
+fn read_file<W: Write>(path: &Path, mut pipeline: Pipeline<W>, host_name: &str) -> ExitCode {
     let mut write_error = None;
     let result = source::file::read_capture(path, |frame| {
         if write_error.is_some() {
@@ -32,7 +67,7 @@ fn main() -> ExitCode {
         }
         let ctx = EventContext {
             timestamp: frame.timestamp_ns,
-            host_name: &host_name,
+            host_name,
             ..Default::default()
         };
         if let Err(e) = pipeline.handle(&ctx, frame.link_type, frame.data) {

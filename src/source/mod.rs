@@ -1,7 +1,8 @@
-//! Capture sources. Each hands the decoder frames in place, with their link type and
-//! wall-clock time; only the file source exists so far.
+//! Capture sources. Each hands the decoder packets in place: capture files ([`file`]) and
+//! the host-mode ring buffer ([`ring`]).
 
 pub mod file;
+pub mod ring;
 
 use netcore_core::LinkType;
 

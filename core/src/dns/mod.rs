@@ -5,6 +5,7 @@
 mod codes;
 pub mod name;
 pub mod rdata;
+#[cfg(feature = "alloc")]
 pub mod tcp;
 
 use core::fmt;

@@ -1,0 +1,42 @@
+//! Builds the kernel programs in `ebpf/` for the BPF target with the pinned nightly and
+//! bpf-linker (see scripts/toolchains.sh), for `src/loader.rs` to embed.
+//! `AYA_BUILD_SKIP=1` skips it.
+
+use std::process::Command;
+
+/// The dated nightly (on LLVM 22, like bpf-linker) that builds the kernel programs.
+fn nightly_toolchain() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/toolchains.sh");
+    println!("cargo:rerun-if-changed={script}");
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!(". {script} && printf %s \"$NIGHTLY_TOOLCHAIN\""),
+        ])
+        .output()
+        .expect("sourcing scripts/toolchains.sh");
+    String::from_utf8(out.stdout).expect("toolchain name is UTF-8")
+}
+
+fn main() {
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .no_deps()
+        .exec()
+        .expect("cargo metadata");
+    let ebpf = metadata
+        .packages
+        .into_iter()
+        .find(|p| p.name.as_str() == "netcore-ebpf")
+        .expect("the netcore-ebpf package is in the workspace");
+    let root = ebpf.manifest_path.parent().expect("manifest has a parent");
+    let nightly = nightly_toolchain();
+    aya_build::build_ebpf(
+        [aya_build::Package {
+            name: "netcore-ebpf",
+            root_dir: root.as_str(),
+            ..Default::default()
+        }],
+        aya_build::Toolchain::Custom(&nightly),
+    )
+    .expect("building the eBPF programs (is bpf-linker installed? run scripts/setup.sh)");
+}

@@ -1,0 +1,297 @@
+//! netcore's kernel programs.
+//!
+//! * **Attribution**: the socket-lifecycle hooks run in the context of the task using a
+//!   socket and record it in `OWNERS` (socket cookie → [`TaskContext`]). `sock_create`,
+//!   `connect`, `sendmsg`, `recvmsg` and `post_bind` see sockets a task creates or uses;
+//!   `sock_send_length`/`sock_recv_length` (tp_btf) keep the owner current when another task
+//!   uses the socket, and catch sockets that existed before netcore started; `sockops`
+//!   gives an accept()ed TCP socket the owner of its listener until a task reads from it.
+//! * **Capture**: `cgroup_skb` ingress and egress on the cgroup v2 root copy up to `SNAPLEN`
+//!   bytes of every packet, its metadata and its owner into the `EVENTS` ring buffer. They
+//!   always let the packet through: capture never drops host traffic.
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+#![allow(
+    clippy::not_unsafe_ptr_arg_deref,
+    reason = "aya's program macros generate the entry points that take the context pointer"
+)]
+
+use aya_ebpf::EbpfContext;
+use aya_ebpf::bindings::{__sk_buff, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB};
+use aya_ebpf::helpers::generated::{
+    bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_smp_processor_id,
+    bpf_get_socket_cookie, bpf_ktime_get_boot_ns, bpf_skb_cgroup_id, bpf_skb_load_bytes,
+};
+use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid};
+use aya_ebpf::macros::{btf_tracepoint, cgroup_skb, cgroup_sock, cgroup_sock_addr, map, sock_ops};
+use aya_ebpf::maps::{LruHashMap, PerCpuArray, RingBuf};
+use aya_ebpf::programs::{
+    BtfTracePointContext, SkBuffContext, SockAddrContext, SockContext, SockOpsContext,
+};
+use netcore_core::record::{
+    ListenerKey, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction,
+};
+
+/// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
+#[unsafe(no_mangle)]
+static SNAPLEN: u32 = 1024;
+
+/// Captured packets for user space, in place.
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
+
+/// Socket cookie → the task that last used the socket.
+#[map]
+static OWNERS: LruHashMap<u64, TaskContext> = LruHashMap::with_max_entries(65536, 0);
+
+/// Bound sockets by network namespace and port, for accepted sockets to inherit.
+#[map]
+static LISTENERS: LruHashMap<ListenerKey, TaskContext> = LruHashMap::with_max_entries(16384, 0);
+
+/// Per-CPU counters, indexed by [`counter`].
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// One packet record being assembled; too large for the 512-byte BPF stack.
+#[repr(C)]
+struct Scratch {
+    header: PacketRecord,
+    data: [u8; MAX_SNAPLEN],
+}
+
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// The task running this program, as a [`TaskContext`].
+#[inline(always)]
+fn current_task() -> TaskContext {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let uid_gid = bpf_get_current_uid_gid();
+    TaskContext {
+        // SAFETY: helper without arguments.
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        host_pid: (pid_tgid >> 32) as u32,
+        host_tid: pid_tgid as u32,
+        uid: uid_gid as u32,
+        gid: (uid_gid >> 32) as u32,
+        comm: bpf_get_current_comm().unwrap_or_default(),
+    }
+}
+
+/// Records the current task as the owner of the socket with `cookie`, unless it already is.
+#[inline(always)]
+fn own(cookie: u64) {
+    if cookie == 0 {
+        return;
+    }
+    let task = current_task();
+    if task.host_tid == 0 {
+        return; // Kernel threads own nothing.
+    }
+    if let Some(known) = OWNERS.get_ptr(&cookie) {
+        // SAFETY: the map returned a valid pointer to a value of this type.
+        if unsafe { (*known).host_tid } == task.host_tid {
+            return;
+        }
+    }
+    let _ = OWNERS.insert(&cookie, &task, 0);
+}
+
+fn count(index: u32) {
+    if let Some(n) = COUNTERS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe { *n += 1 };
+    }
+}
+
+#[cgroup_sock(sock_create)]
+pub fn netcore_sock_create(ctx: SockContext) -> i32 {
+    // SAFETY: the helper accepts this context type.
+    own(unsafe { bpf_get_socket_cookie(ctx.as_ptr()) });
+    1
+}
+
+/// Records the owner of a bound socket and makes it the listener for its port.
+#[inline(always)]
+fn post_bind(ctx: &SockContext) -> i32 {
+    // SAFETY: the helpers accept this context type; the context pointer is valid.
+    let (cookie, netns, port) = unsafe {
+        (
+            bpf_get_socket_cookie(ctx.as_ptr()),
+            bpf_get_netns_cookie(ctx.as_ptr()),
+            (*ctx.sock).src_port as u16,
+        )
+    };
+    own(cookie);
+    let key = ListenerKey {
+        netns_cookie: netns,
+        port,
+        _pad: [0; 6],
+    };
+    let _ = LISTENERS.insert(&key, &current_task(), 0);
+    1
+}
+
+#[cgroup_sock(post_bind4)]
+pub fn netcore_post_bind4(ctx: SockContext) -> i32 {
+    post_bind(&ctx)
+}
+
+#[cgroup_sock(post_bind6)]
+pub fn netcore_post_bind6(ctx: SockContext) -> i32 {
+    post_bind(&ctx)
+}
+
+/// Records the current task as the owner of a socket it connects, sends or receives on.
+#[inline(always)]
+fn own_sock_addr(ctx: &SockAddrContext) -> i32 {
+    // SAFETY: the helper accepts this context type.
+    own(unsafe { bpf_get_socket_cookie(ctx.as_ptr()) });
+    1
+}
+
+#[cgroup_sock_addr(connect4)]
+pub fn netcore_connect4(ctx: SockAddrContext) -> i32 {
+    own_sock_addr(&ctx)
+}
+
+#[cgroup_sock_addr(connect6)]
+pub fn netcore_connect6(ctx: SockAddrContext) -> i32 {
+    own_sock_addr(&ctx)
+}
+
+#[cgroup_sock_addr(sendmsg4)]
+pub fn netcore_sendmsg4(ctx: SockAddrContext) -> i32 {
+    own_sock_addr(&ctx)
+}
+
+#[cgroup_sock_addr(sendmsg6)]
+pub fn netcore_sendmsg6(ctx: SockAddrContext) -> i32 {
+    own_sock_addr(&ctx)
+}
+
+#[cgroup_sock_addr(recvmsg4)]
+pub fn netcore_recvmsg4(ctx: SockAddrContext) -> i32 {
+    own_sock_addr(&ctx)
+}
+
+#[cgroup_sock_addr(recvmsg6)]
+pub fn netcore_recvmsg6(ctx: SockAddrContext) -> i32 {
+    own_sock_addr(&ctx)
+}
+
+/// An accepted TCP socket has no task yet (the handshake completes in softirq): give it the
+/// owner of the socket bound to its local port, until a task reads or writes it.
+#[sock_ops]
+pub fn netcore_sockops(ctx: SockOpsContext) -> u32 {
+    if ctx.op() != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB {
+        return 1;
+    }
+    // SAFETY: the helpers accept this context type.
+    let (cookie, netns) = unsafe {
+        (
+            bpf_get_socket_cookie(ctx.as_ptr()),
+            bpf_get_netns_cookie(ctx.as_ptr()),
+        )
+    };
+    let key = ListenerKey {
+        netns_cookie: netns,
+        port: ctx.local_port() as u16,
+        _pad: [0; 6],
+    };
+    if let Some(listener) = LISTENERS.get_ptr(&key) {
+        // SAFETY: the map returned a valid pointer to a value of this type.
+        let _ = OWNERS.insert(&cookie, unsafe { &*listener }, 0);
+    }
+    1
+}
+
+/// `sock_send_length`/`sock_recv_length(struct sock *sk, int ret, int flags)`.
+#[inline(always)]
+fn own_traced_sock(ctx: &BtfTracePointContext) -> i32 {
+    let sk: *mut core::ffi::c_void = ctx.arg(0);
+    // SAFETY: `sk` is the BTF-typed socket the tracepoint passes.
+    own(unsafe { bpf_get_socket_cookie(sk) });
+    0
+}
+
+#[btf_tracepoint(function = "sock_send_length")]
+pub fn netcore_sock_send(ctx: BtfTracePointContext) -> i32 {
+    own_traced_sock(&ctx)
+}
+
+#[btf_tracepoint(function = "sock_recv_length")]
+pub fn netcore_sock_recv(ctx: BtfTracePointContext) -> i32 {
+    own_traced_sock(&ctx)
+}
+
+/// Copies the packet, its metadata and its owner into the ring buffer. Returns 1 (allow)
+/// whatever happens.
+#[inline(always)]
+fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return 1;
+    };
+    let skb = ctx.as_ptr().cast::<__sk_buff>();
+    // SAFETY: `skb` is this program's context; `scratch` is this CPU's slot.
+    unsafe {
+        let len = (*skb).len;
+        // 64-bit arithmetic keeps the verifier's bounds on `n` (a 32-bit copy loses them,
+        // and bpf_skb_load_bytes must see 0 < n <= MAX_SNAPLEN).
+        let mut n = len as u64;
+        let snaplen = core::ptr::read_volatile(&SNAPLEN) as u64;
+        if n > snaplen {
+            n = snaplen;
+        }
+        if n > MAX_SNAPLEN as u64 {
+            n = MAX_SNAPLEN as u64;
+        }
+        if n > 0
+            && bpf_skb_load_bytes(skb.cast(), 0, (&raw mut (*scratch).data).cast(), n as u32) != 0
+        {
+            n = 0;
+        }
+        let cookie = bpf_get_socket_cookie(skb.cast());
+        let header = &mut (*scratch).header;
+        header.boot_ns = bpf_ktime_get_boot_ns();
+        header.socket_cookie = cookie;
+        header.socket_cgroup_id = bpf_skb_cgroup_id(skb);
+        header.task = match OWNERS.get_ptr(&cookie) {
+            Some(task) => *task,
+            None => TaskContext::default(),
+        };
+        header.length = len;
+        header.captured = n as u32;
+        header.ifindex = (*skb).ifindex;
+        header.cpu = bpf_get_smp_processor_id();
+        header.direction = dir;
+        header._pad = [0; 7];
+        let record =
+            core::slice::from_raw_parts(scratch.cast::<u8>(), PACKET_RECORD_LEN + n as usize);
+        if EVENTS.output(record, 0).is_ok() {
+            count(counter::CAPTURED);
+        } else {
+            count(counter::RING_FULL);
+        }
+    }
+    1
+}
+
+#[cgroup_skb(ingress)]
+pub fn netcore_ingress(ctx: SkBuffContext) -> i32 {
+    capture(&ctx, direction::INGRESS)
+}
+
+#[cgroup_skb(egress)]
+pub fn netcore_egress(ctx: SkBuffContext) -> i32 {
+    capture(&ctx, direction::EGRESS)
+}
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}
+
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

@@ -1,0 +1,286 @@
+//! The attribution table: what the envelope needs about a task beyond what the kernel
+//! programs record (pid-namespace ids, parent, namespaces, start time, container).
+//!
+//! The kernel records the host tid, pid, uid, gid, comm and cgroup of each socket's owner;
+//! the rest comes from `/proc`, read once per thread and cached, so the per-packet cost is
+//! one hash lookup. A thread that exits before netcore first sees its packets keeps the
+//! kernel's fields; its namespace fields fall back to the host ids (documented in
+//! docs/live.md).
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use netcore_core::record::TaskContext;
+
+/// How long a cached entry is trusted before `/proc` is read again (a tid can be reused).
+const TTL: Duration = Duration::from_secs(30);
+/// Entries kept at most; older ones are swept first.
+const CAPACITY: usize = 65536;
+
+/// What `/proc` says about one thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// Process id in the task's own pid namespace.
+    pub pid: u32,
+    /// Thread id in the task's own pid namespace.
+    pub tid: u32,
+    /// Parent process id in the task's pid namespace (0 when the parent is outside it).
+    pub ppid: u32,
+    /// Parent process id in the initial pid namespace.
+    pub host_ppid: u32,
+    /// Mount namespace inode.
+    pub mount_ns: u32,
+    /// Pid namespace inode.
+    pub pid_ns: u32,
+    /// Thread start time, ns since boot.
+    pub start_time_ns: u64,
+    /// Container id from the cgroup path, "" when none.
+    pub container_id: String,
+}
+
+struct Entry {
+    info: TaskInfo,
+    comm: [u8; 16],
+    read_at: Instant,
+}
+
+/// Cache of [`TaskInfo`] by host thread id.
+pub struct TaskTable {
+    entries: HashMap<u32, Entry>,
+    ns_per_tick: u64,
+}
+
+impl Default for TaskTable {
+    fn default() -> Self {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        TaskTable {
+            entries: HashMap::new(),
+            ns_per_tick: 1_000_000_000 / (if ticks > 0 { ticks as u64 } else { 100 }),
+        }
+    }
+}
+
+impl TaskTable {
+    /// The information on `task`, from the cache or `/proc`.
+    pub fn lookup(&mut self, task: &TaskContext, now: Instant) -> &TaskInfo {
+        let fresh = |e: &Entry| e.comm == task.comm && now.duration_since(e.read_at) < TTL;
+        if !self.entries.get(&task.host_tid).is_some_and(fresh) {
+            if self.entries.len() >= CAPACITY {
+                self.entries
+                    .retain(|_, e| now.duration_since(e.read_at) < TTL);
+                if self.entries.len() >= CAPACITY {
+                    self.entries.clear();
+                }
+            }
+            let info = read_task(task, self.ns_per_tick);
+            let entry = Entry {
+                info,
+                comm: task.comm,
+                read_at: now,
+            };
+            self.entries.insert(task.host_tid, entry);
+        }
+        &self.entries[&task.host_tid].info
+    }
+}
+
+/// Reads `/proc` for `task`; fields it cannot read fall back to the host view.
+fn read_task(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
+    let proc_task = format!("/proc/{}/task/{}", task.host_pid, task.host_tid);
+    let mut info = TaskInfo {
+        pid: task.host_pid,
+        tid: task.host_tid,
+        ..TaskInfo::default()
+    };
+    if let Ok(status) = std::fs::read_to_string(format!("{proc_task}/status")) {
+        let status = Status::parse(&status);
+        info.pid = status.innermost_tgid.unwrap_or(task.host_pid);
+        info.tid = status.innermost_pid.unwrap_or(task.host_tid);
+        info.host_ppid = status.ppid;
+        info.ppid = parent_in_namespace(status.ppid, status.ns_depth);
+    }
+    let ns_inode = |ns: &str| {
+        std::fs::metadata(format!("{proc_task}/ns/{ns}"))
+            .map(|m| m.ino() as u32)
+            .unwrap_or(0)
+    };
+    info.mount_ns = ns_inode("mnt");
+    info.pid_ns = ns_inode("pid");
+    if let Ok(stat) = std::fs::read_to_string(format!("{proc_task}/stat")) {
+        info.start_time_ns = start_time_ticks(&stat).unwrap_or(0) * ns_per_tick;
+    }
+    if let Ok(cgroup) = std::fs::read_to_string(format!("/proc/{}/cgroup", task.host_pid)) {
+        info.container_id = cgroup
+            .lines()
+            .find_map(container_id)
+            .unwrap_or_default()
+            .to_owned();
+    }
+    info
+}
+
+/// The fields of `/proc/PID/task/TID/status` the envelope needs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Status {
+    ppid: u32,
+    /// Thread id in the innermost pid namespace (last `NSpid` entry).
+    innermost_pid: Option<u32>,
+    /// Process id in the innermost pid namespace (last `NStgid` entry).
+    innermost_tgid: Option<u32>,
+    /// How many pid namespaces deep the task is (0 = the initial one).
+    ns_depth: usize,
+}
+
+impl Status {
+    fn parse(text: &str) -> Status {
+        let mut status = Status::default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let ids = || {
+                value
+                    .split_whitespace()
+                    .filter_map(|v| v.parse::<u32>().ok())
+            };
+            match key {
+                "PPid" => status.ppid = ids().next().unwrap_or(0),
+                "NSpid" => {
+                    status.innermost_pid = ids().next_back();
+                    status.ns_depth = ids().count().saturating_sub(1);
+                }
+                "NStgid" => status.innermost_tgid = ids().next_back(),
+                _ => {}
+            }
+        }
+        status
+    }
+}
+
+/// The parent's pid as seen from a child `depth` pid namespaces deep: 0 when the parent
+/// lives outside the child's namespace (Tracee's convention).
+fn parent_in_namespace(host_ppid: u32, depth: usize) -> u32 {
+    if depth == 0 || host_ppid == 0 {
+        return host_ppid;
+    }
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{host_ppid}/status")) else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NStgid:"))
+        .and_then(|ids| ids.split_whitespace().nth(depth))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Field 22 of `/proc/…/stat` (start time in clock ticks since boot). The command name
+/// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+fn start_time_ticks(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The container id a `/proc/PID/cgroup` line names: a 64-hex-digit path component, bare
+/// or wrapped by a runtime (`docker-ID.scope`, `cri-containerd-ID.scope`, `crio-ID`,
+/// `libpod-ID.scope`).
+fn container_id(line: &str) -> Option<&str> {
+    let path = line.splitn(3, ':').nth(2)?;
+    path.split('/').rev().find_map(|component| {
+        let id = component.strip_suffix(".scope").unwrap_or(component);
+        let id = id.rsplit(['-', ':']).next()?;
+        (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "4f6d2b0a41a1c1a7e2e8f9b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3";
+
+    #[test]
+    fn container_ids_from_cgroup_paths() {
+        for line in [
+            format!("0::/system.slice/docker-{ID}.scope"),
+            format!("0::/docker/{ID}"),
+            format!("0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-{ID}.scope"),
+            format!("0::/machine.slice/libpod-{ID}.scope/container"),
+            format!("12:pids:/kubepods/burstable/pod1/crio-{ID}"),
+        ] {
+            assert_eq!(container_id(&line), Some(ID), "{line}");
+        }
+        assert_eq!(
+            container_id("0::/user.slice/user-1000.slice/session-2.scope"),
+            None
+        );
+        assert_eq!(container_id("0::/"), None);
+        assert_eq!(container_id("garbage"), None);
+    }
+
+    #[test]
+    fn status_of_a_task_in_a_child_pid_namespace() {
+        let text =
+            "Name:\tsh\nTgid:\t4242\nPid:\t4243\nPPid:\t4200\nNStgid:\t4242\t1\nNSpid:\t4243\t2\n";
+        assert_eq!(
+            Status::parse(text),
+            Status {
+                ppid: 4200,
+                innermost_pid: Some(2),
+                innermost_tgid: Some(1),
+                ns_depth: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn start_time_skips_a_hostile_comm() {
+        let mut stat = String::from("77 (a) b) c) S");
+        for field in 4..=21 {
+            stat.push_str(&format!(" {field}"));
+        }
+        stat.push_str(" 123456 99 100");
+        assert_eq!(start_time_ticks(&stat), Some(123456));
+        assert_eq!(start_time_ticks("no parenthesis"), None);
+    }
+
+    #[test]
+    fn this_process_is_read_from_proc_and_cached() {
+        let pid = std::process::id();
+        let task = TaskContext {
+            host_pid: pid,
+            host_tid: pid,
+            comm: *b"netcore-test\0\0\0\0",
+            ..TaskContext::default()
+        };
+        let mut table = TaskTable::default();
+        let now = Instant::now();
+        let info = table.lookup(&task, now).clone();
+        assert_eq!((info.pid, info.tid), (pid, pid));
+        let ppid = std::os::unix::process::parent_id();
+        assert_eq!((info.ppid, info.host_ppid), (ppid, ppid));
+        let own_ns = std::fs::metadata("/proc/self/ns/mnt").unwrap().ino() as u32;
+        assert_eq!(info.mount_ns, own_ns);
+        assert!(info.pid_ns != 0 && info.start_time_ns != 0);
+        // Cached: the same entry comes back without reading /proc.
+        assert_eq!(table.entries.len(), 1);
+        assert_eq!(table.lookup(&task, now), &info);
+    }
+
+    #[test]
+    fn a_vanished_task_keeps_its_host_ids() {
+        let task = TaskContext {
+            host_pid: u32::MAX - 1,
+            host_tid: u32::MAX - 2,
+            ..TaskContext::default()
+        };
+        let info = TaskTable::default().lookup(&task, Instant::now()).clone();
+        assert_eq!(
+            (info.pid, info.tid, info.ppid),
+            (u32::MAX - 1, u32::MAX - 2, 0)
+        );
+        assert_eq!((info.mount_ns, info.start_time_ns), (0, 0));
+    }
+}

@@ -1,0 +1,194 @@
+//! Checks, before anything is loaded, that host capture can work here, so that a missing
+//! privilege or kernel feature is one clear message instead of a verifier or syscall error.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Linux capability numbers (`linux/capability.h`) host capture needs.
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// What host capture needs and did not find, each with how to fix it.
+#[derive(Debug, Default)]
+pub struct Missing(Vec<String>);
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "host capture cannot start:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Missing {}
+
+/// Checks privileges, the cgroup v2 mount and kernel BTF. Returns the cgroup to attach to:
+/// `cgroup` if given, else the root of the cgroup v2 hierarchy.
+pub fn check_host_capture(cgroup: Option<&Path>) -> Result<PathBuf, Missing> {
+    let mut missing = Missing::default();
+    if let Some(caps) = missing_capabilities() {
+        missing.0.push(caps);
+    }
+    let cgroup = match cgroup {
+        Some(path) if is_cgroup2(path) => Some(path.to_owned()),
+        Some(path) => {
+            missing.0.push(format!(
+                "--cgroup {}: not a directory of a cgroup v2 (cgroup2) file system",
+                path.display()
+            ));
+            None
+        }
+        None => {
+            let root = cgroup2_root();
+            if root.is_none() {
+                missing.0.push(
+                    "no cgroup v2 hierarchy is mounted: mount one with \
+                     `mount -t cgroup2 none /sys/fs/cgroup/unified` (or boot with \
+                     systemd.unified_cgroup_hierarchy=1)"
+                        .to_owned(),
+                );
+            }
+            root
+        }
+    };
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        missing.0.push(
+            "the kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): netcore needs \
+             Linux ≥ 5.8 built with CONFIG_DEBUG_INFO_BTF=y"
+                .to_owned(),
+        );
+    }
+    match cgroup {
+        Some(path) if missing.0.is_empty() => Ok(path),
+        _ => Err(missing),
+    }
+}
+
+/// Names the capabilities the effective set lacks, with the fix; `None` when all are there.
+fn missing_capabilities() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
+    let has = |cap: u32| effective & (1 << cap) != 0;
+    // CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (and on kernels before 5.8, is
+    // the only way to get them).
+    let needed = [
+        (CAP_BPF, "CAP_BPF", true),
+        (CAP_PERFMON, "CAP_PERFMON", true),
+        (CAP_NET_ADMIN, "CAP_NET_ADMIN", false),
+    ];
+    let lacking: Vec<&str> = needed
+        .iter()
+        .filter(|&&(cap, _, sys_admin_covers)| {
+            !has(cap) && !(sys_admin_covers && has(CAP_SYS_ADMIN))
+        })
+        .map(|&(_, name, _)| name)
+        .collect();
+    if lacking.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "missing privilege {}: run netcore as root, or grant it with \
+         `setcap cap_bpf,cap_perfmon,cap_net_admin+ep PATH/TO/netcore`",
+        lacking.join(", ")
+    ))
+}
+
+/// The mount point of the cgroup v2 hierarchy: `/sys/fs/cgroup` on unified systems,
+/// `/sys/fs/cgroup/unified` on hybrid ones, else the first cgroup2 mount.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mounts: Vec<PathBuf> = mountinfo.lines().filter_map(cgroup2_mount_point).collect();
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|preferred| mounts.contains(preferred))
+        .or_else(|| mounts.into_iter().next())
+}
+
+/// The mount point of a `/proc/self/mountinfo` line if it mounts cgroup2.
+fn cgroup2_mount_point(line: &str) -> Option<PathBuf> {
+    // `ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS`
+    let (before, after) = line.split_once(" - ")?;
+    if after.split(' ').next()? != "cgroup2" {
+        return None;
+    }
+    let mount_point = before.split(' ').nth(4)?;
+    Some(PathBuf::from(unescape_octal(mount_point)))
+}
+
+/// Undoes mountinfo's `\NNN` escaping of spaces and other bytes in paths.
+fn unescape_octal(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `path` is a directory on a cgroup2 file system.
+fn is_cgroup2(path: &Path) -> bool {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a statfs buffer of the right type.
+    let rc = unsafe { libc::statfs(c_path.as_ptr(), &mut stat) };
+    rc == 0 && stat.f_type as i64 == CGROUP2_SUPER_MAGIC
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cgroup2_mounts() {
+        let hybrid =
+            "35 24 0:30 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            cgroup2_mount_point(hybrid.trim_end()),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let v1 = "36 24 0:31 / /sys/fs/cgroup/cpu rw shared:11 - cgroup cgroup rw,cpu";
+        assert_eq!(cgroup2_mount_point(v1), None);
+        let spaced = "37 24 0:32 / /mnt/my\\040cg rw - cgroup2 none rw";
+        assert_eq!(
+            cgroup2_mount_point(spaced),
+            Some(PathBuf::from("/mnt/my cg"))
+        );
+        assert_eq!(cgroup2_mount_point("garbage"), None);
+    }
+
+    #[test]
+    fn unescapes_only_octal_triples() {
+        assert_eq!(unescape_octal("a\\040b"), "a b");
+        assert_eq!(unescape_octal("a\\09b\\"), "a\\09b\\");
+    }
+
+    #[test]
+    fn a_plain_directory_is_not_a_cgroup() {
+        assert!(!is_cgroup2(Path::new("/tmp")));
+        assert!(!is_cgroup2(Path::new("/no/such/dir")));
+    }
+}
