@@ -12,7 +12,9 @@ fi
 
 apt_packages=(
     build-essential pkg-config   # C parts of libfuzzer-sys
-    iproute2 tcpdump netcat-openbsd iputils-ping curl dnsmasq dnsutils   # golden-capture recording
+    iproute2 tcpdump netcat-openbsd iputils-ping curl dnsmasq dnsutils   # golden captures, live tests
+    llvm-22-dev libpolly-22-dev libzstd-dev zlib1g-dev   # bpf-linker, which links the eBPF programs
+    bpftool util-linux   # live tests: attachment checks, setpriv
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -33,4 +35,10 @@ rustup toolchain install "$NIGHTLY_TOOLCHAIN" --profile minimal -c rust-src >/de
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     cargo +"$USERSPACE_TOOLCHAIN" install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
 fi
-echo "setup.sh: ready (rust $USERSPACE_TOOLCHAIN, $NIGHTLY_TOOLCHAIN, cargo-fuzz $CARGO_FUZZ_VERSION)"
+if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
+    LLVM_PREFIX="$LLVM_PREFIX" PATH="$LLVM_PREFIX/bin:$PATH" \
+        cargo +"$USERSPACE_TOOLCHAIN" install bpf-linker --version "$BPF_LINKER_VERSION" \
+        --no-default-features --features llvm-22 --locked --quiet
+fi
+echo "setup.sh: ready (rust $USERSPACE_TOOLCHAIN, $NIGHTLY_TOOLCHAIN, cargo-fuzz $CARGO_FUZZ_VERSION," \
+    "bpf-linker $BPF_LINKER_VERSION)"

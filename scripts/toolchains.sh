@@ -5,3 +5,6 @@ USERSPACE_TOOLCHAIN=1.99.1
 # against. Never the floating `nightly`: it moved to LLVM 23, which bpf-linker rejects.
 NIGHTLY_TOOLCHAIN=nightly-2026-07-01
 CARGO_FUZZ_VERSION=0.13.2
+# Links the eBPF programs; built against Debian's llvm-22 (the nightly's LLVM major).
+BPF_LINKER_VERSION=0.13.0
+LLVM_PREFIX=/usr/lib/llvm-22

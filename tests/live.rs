@@ -1,0 +1,649 @@
+//! Host capture, live, as root: real traffic between two network namespaces joined by a
+//! veth pair, captured by `netcore --json` and checked event by event — addresses, ports,
+//! and the process, thread name and cgroup that own each packet's socket.
+//!
+//! These tests need root (eBPF, cgroups, netns). Outside CI they skip with a loud message
+//! when not root; under `CI=true` they fail instead.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Whether this process may run the live tests; panics under CI when it may not.
+fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: live capture tests must run as root under CI=true");
+    }
+    eprintln!("\n*** SKIPPED {test}: live capture tests need root (they run in CI) ***\n");
+    false
+}
+
+/// Two network namespaces, `a` (server, 10.N.M.1) and `b` (client, 10.N.M.2), joined by a
+/// veth pair; deleted on drop. Names and addresses are unique per test and process.
+struct TestNet {
+    a: String,
+    b: String,
+    server: String,
+    client: String,
+}
+
+impl TestNet {
+    fn new() -> TestNet {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let id = format!("{}{seq}", pid % 100_000);
+        let subnet = format!("10.{}.{}", 200 + seq % 50, pid % 250);
+        let net = TestNet {
+            a: format!("nct-a{id}"),
+            b: format!("nct-b{id}"),
+            server: format!("{subnet}.1"),
+            client: format!("{subnet}.2"),
+        };
+        let (va, vb) = (format!("nca{id}"), format!("ncb{id}"));
+        for args in [
+            format!("netns add {}", net.a),
+            format!("netns add {}", net.b),
+            format!(
+                "link add {va} netns {} type veth peer name {vb} netns {}",
+                net.a, net.b
+            ),
+            format!("-n {} addr add {}/24 dev {va}", net.a, net.server),
+            format!("-n {} addr add {}/24 dev {vb}", net.b, net.client),
+            format!("-n {} link set {va} up", net.a),
+            format!("-n {} link set {vb} up", net.b),
+            format!("-n {} link set lo up", net.a),
+            format!("-n {} link set lo up", net.b),
+        ] {
+            run("ip", &args);
+        }
+        net
+    }
+
+    /// A command run in namespace `ns` (by `ip netns exec`, which execs in place, so the
+    /// child's pid is the command's), optionally moved into `cgroup` first.
+    fn command(&self, ns: &str, cgroup: Option<&Path>, argv: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns]).args(argv);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(cgroup) = cgroup {
+            let procs =
+                std::ffi::CString::new(format!("{}/cgroup.procs", cgroup.display())).unwrap();
+            // SAFETY: only async-signal-safe calls (open, write, close) between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                    if fd < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let written = libc::write(fd, b"0\n".as_ptr().cast(), 2);
+                    libc::close(fd);
+                    if written != 2 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd
+    }
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn run(program: &str, args: &str) {
+    let status = Command::new(program)
+        .args(args.split(' '))
+        .status()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args} failed");
+}
+
+/// A child cgroup of the cgroup v2 root, removed on drop.
+struct ChildCgroup(PathBuf);
+
+impl ChildCgroup {
+    fn new(name: &str) -> ChildCgroup {
+        let path = PathBuf::from(format!(
+            "/sys/fs/cgroup/unified/{name}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("creating a child cgroup");
+        ChildCgroup(path)
+    }
+
+    /// The cgroup v2 id: the directory's inode number.
+    fn id(&self) -> u64 {
+        std::fs::metadata(&self.0).unwrap().ino()
+    }
+}
+
+impl Drop for ChildCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup/unified` on hybrid hosts).
+fn cgroup2_root() -> PathBuf {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounts: Vec<&str> = mountinfo
+        .lines()
+        .filter(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|fs| fs.starts_with("cgroup2 "))
+        })
+        .filter_map(|l| l.split(' ').nth(4))
+        .collect();
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|p| mounts.contains(p))
+        .or(mounts.first().copied())
+        .expect("a cgroup v2 mount")
+        .into()
+}
+
+/// A running `netcore --json`: its events arrive on a channel, one parsed line each.
+struct Netcore {
+    child: Child,
+    events: mpsc::Receiver<Value>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Netcore {
+    fn start(extra: &[&str]) -> Netcore {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netcore"))
+            .arg("--json")
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting netcore");
+        let (event_tx, events) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("netcore printed invalid JSON ({e}): {line}"));
+                if event_tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let (err_tx, stderr) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if err_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let netcore = Netcore {
+            child,
+            events,
+            stderr,
+        };
+        let ready = netcore.wait_stderr("capturing on cgroup", Duration::from_secs(20));
+        assert!(ready.is_some(), "netcore did not start capturing");
+        netcore
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    fn wait_stderr(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        while let Ok(line) = self
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            eprintln!("[netcore] {line}");
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+        None
+    }
+
+    /// Collects events touching `address` until `done` holds for them or `timeout` passes.
+    fn events_for(
+        &self,
+        address: &str,
+        timeout: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut mine = Vec::new();
+        while !done(&mine) {
+            let Ok(event) = self
+                .events
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            else {
+                break;
+            };
+            if touches(&event, address) {
+                mine.push(event);
+            }
+        }
+        mine
+    }
+
+    /// Sends SIGINT and returns the exit status and the summary line.
+    fn interrupt(mut self) -> (std::process::ExitStatus, Option<String>) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let summary = self.wait_stderr("host capture:", Duration::from_secs(10));
+        (self.child.wait().unwrap(), summary)
+    }
+}
+
+impl Drop for Netcore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of argument `name` of an event (Null when absent).
+fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {
+    event["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == name))
+        .map_or(&Value::Null, |a| &a["value"])
+}
+
+/// Whether `event` is from or to `address` (DNS request/response events carry their
+/// addresses in `metadata`).
+fn touches(event: &Value, address: &str) -> bool {
+    let metadata = arg(event, "metadata");
+    [
+        arg(event, "src"),
+        arg(event, "dst"),
+        &metadata["src_ip"],
+        &metadata["dst_ip"],
+    ]
+    .iter()
+    .any(|a| a.as_str() == Some(address))
+}
+
+fn named<'a>(events: &'a [Value], name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    events.iter().filter(move |e| e["eventName"] == name)
+}
+
+/// A stdin that yields `bytes`, then end of file.
+fn stdin_with(bytes: &[u8]) -> Stdio {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "netcore-live-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    Stdio::from(file)
+}
+
+fn wait_ok(child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{what} failed: {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} did not finish");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tcp_client_in_a_child_cgroup_and_accepting_server_are_attributed() {
+    if !root_or_skip("tcp_client_in_a_child_cgroup_and_accepting_server_are_attributed") {
+        return;
+    }
+    let net = TestNet::new();
+    let cgroup = ChildCgroup::new("netcore-test-tcp");
+    let netcore = Netcore::start(&[]);
+    let mut server = net
+        .command(&net.a, None, &["nc", "-l", &net.server, "7001"])
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let mut client = net
+        .command(&net.b, Some(&cgroup.0), &["nc", "-N", &net.server, "7001"])
+        .stdin(stdin_with(b"hello"))
+        .spawn()
+        .unwrap();
+    let (client_pid, server_pid) = (client.id(), server.id());
+    wait_ok(&mut client, "nc client");
+    let _ = server.wait();
+
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        named(events, "net_packet_tcp")
+            .any(|e| e["hostProcessId"] == server_pid && arg(e, "proto_tcp")["FIN"] == 1)
+            && named(events, "net_packet_tcp")
+                .any(|e| e["hostProcessId"] == client_pid && arg(e, "proto_tcp")["FIN"] == 1)
+    });
+    let tcp: Vec<&Value> = named(&events, "net_packet_tcp").collect();
+    let from_client: Vec<&&Value> = tcp
+        .iter()
+        .filter(|e| arg(e, "src") == net.client.as_str())
+        .collect();
+    // Client side: its SYN and its data, from nc, in the child cgroup.
+    let syn = from_client
+        .iter()
+        .find(|e| arg(e, "proto_tcp")["SYN"] == 1 && e["hostProcessId"] == client_pid)
+        .unwrap_or_else(|| panic!("no SYN attributed to the client: {tcp:#?}"));
+    assert_eq!(syn["processName"], "nc");
+    assert_eq!(syn["cgroupId"], cgroup.id());
+    assert_eq!(arg(syn, "dst_port"), 7001);
+    assert_eq!(
+        syn["processId"], client_pid,
+        "the init pid namespace: processId == host pid"
+    );
+    // Server side: the data segment arrives on the accept()ed socket, owned by the server.
+    let data_at_server = tcp
+        .iter()
+        .find(|e| {
+            e["hostProcessId"] == server_pid
+                && arg(e, "proto_tcp")["PSH"] == 1
+                && arg(e, "dst") == net.server.as_str()
+        })
+        .unwrap_or_else(|| panic!("no data segment attributed to the server: {tcp:#?}"));
+    assert_eq!(data_at_server["processName"], "nc");
+    assert_eq!(arg(data_at_server, "dst_port"), 7001);
+    assert_eq!(arg(data_at_server, "src"), net.client.as_str());
+    // Each TCP event comes with its IPv4 event, same envelope.
+    assert!(named(&events, "net_packet_ipv4").any(|e| e["hostProcessId"] == server_pid));
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success(), "netcore exited with {status}");
+    assert!(summary.is_some_and(|s| s.contains("lost to a full ring buffer")));
+}
+
+#[test]
+fn udp_ping_and_dns_are_attributed_to_client_and_server() {
+    if !root_or_skip("udp_ping_and_dns_are_attributed_to_client_and_server") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&[]);
+    let mut udp_server = net
+        .command(&net.a, None, &["nc", "-u", "-l", &net.server, "7002"])
+        .spawn()
+        .unwrap();
+    let dns_server_args = [
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--user=root",
+        "--pid-file",
+        &format!("--listen-address={}", net.server),
+        "--address=/netcore.test/192.0.2.53",
+    ];
+    let mut dns_server = net.command(&net.a, None, &dns_server_args).spawn().unwrap();
+    thread::sleep(Duration::from_millis(500));
+
+    let mut udp_client = net
+        .command(&net.b, None, &["nc", "-u", "-w", "1", &net.server, "7002"])
+        .stdin(stdin_with(b"datagram"))
+        .spawn()
+        .unwrap();
+    let mut ping = net
+        .command(&net.b, None, &["ping", "-c", "2", "-i", "0.2", &net.server])
+        .spawn()
+        .unwrap();
+    let mut dig = net
+        .command(
+            &net.b,
+            None,
+            &[
+                "dig",
+                &format!("@{}", net.server),
+                "+tries=1",
+                "+time=3",
+                "netcore.test",
+                "A",
+            ],
+        )
+        .spawn()
+        .unwrap();
+    let (udp_client_pid, ping_pid, dig_pid) = (udp_client.id(), ping.id(), dig.id());
+    let (udp_server_pid, dns_server_pid) = (udp_server.id(), dns_server.id());
+    wait_ok(&mut ping, "ping");
+    wait_ok(&mut dig, "dig");
+    wait_ok(&mut udp_client, "nc -u client");
+
+    let owned_by = |e: &Value, pid: u32| e["hostProcessId"] == pid && e["processId"] == pid;
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        named(events, "net_packet_dns_response").any(|e| owned_by(e, dig_pid))
+            && named(events, "net_packet_icmp")
+                .filter(|e| owned_by(e, ping_pid))
+                .count()
+                >= 4
+            && named(events, "net_packet_udp").any(|e| owned_by(e, udp_server_pid))
+    });
+    let _ = (
+        udp_server.kill(),
+        dns_server.kill(),
+        udp_server.wait(),
+        dns_server.wait(),
+    );
+
+    // UDP: the client's datagram leaves from nc in namespace b and arrives at the server's nc.
+    let udp: Vec<&Value> = named(&events, "net_packet_udp")
+        .filter(|e| arg(e, "dst_port") == 7002)
+        .collect();
+    let sent = udp
+        .iter()
+        .find(|e| owned_by(e, udp_client_pid))
+        .unwrap_or_else(|| panic!("{udp:#?}"));
+    assert_eq!(
+        (arg(sent, "src"), arg(sent, "dst")),
+        (
+            &Value::from(net.client.as_str()),
+            &Value::from(net.server.as_str())
+        )
+    );
+    assert_eq!(sent["processName"], "nc");
+    let received = udp
+        .iter()
+        .find(|e| owned_by(e, udp_server_pid))
+        .unwrap_or_else(|| panic!("{udp:#?}"));
+    assert_eq!(
+        arg(received, "proto_udp")["length"],
+        16,
+        "8-byte header + \"datagram\""
+    );
+
+    // ping: two echo requests sent and two replies received by ping's socket.
+    let icmp: Vec<&Value> = named(&events, "net_packet_icmp")
+        .filter(|e| owned_by(e, ping_pid))
+        .collect();
+    let type_codes: Vec<&str> = icmp
+        .iter()
+        .map(|e| arg(e, "proto_icmp")["typeCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        type_codes.iter().filter(|t| **t == "EchoRequest").count(),
+        2,
+        "{type_codes:?}"
+    );
+    assert_eq!(
+        type_codes.iter().filter(|t| **t == "EchoReply").count(),
+        2,
+        "{type_codes:?}"
+    );
+    assert!(icmp.iter().all(|e| e["processName"] == "ping"));
+    // The replies themselves are sent by the kernel: reported, with no task.
+    let kernel_reply = named(&events, "net_packet_icmp").find(|e| {
+        arg(e, "proto_icmp")["typeCode"] == "EchoReply"
+            && arg(e, "src") == net.server.as_str()
+            && e["hostProcessId"] == 0
+    });
+    assert!(
+        kernel_reply.is_some_and(|e| e["processName"] == ""),
+        "kernel-sent reply not reported"
+    );
+
+    // DNS: dig's query and the answer it receives; dnsmasq's side attributed to dnsmasq.
+    let response = named(&events, "net_packet_dns_response")
+        .find(|e| owned_by(e, dig_pid))
+        .unwrap_or_else(|| {
+            let dns: Vec<&Value> = named(&events, "net_packet_dns").collect();
+            panic!("no DNS response for dig (pid {dig_pid}): {dns:#?}")
+        });
+    let response = &arg(response, "dns_response")[0];
+    assert_eq!(
+        response["query_data"]["query"], "netcore.test",
+        "{response}"
+    );
+    assert_eq!(
+        response["dns_answer"][0]["answer"], "192.0.2.53",
+        "{response}"
+    );
+    assert!(
+        named(&events, "net_packet_dns").any(|e| owned_by(e, dns_server_pid)),
+        "dnsmasq's side not attributed"
+    );
+    let query = named(&events, "net_packet_dns_request")
+        .find(|e| owned_by(e, dig_pid))
+        .expect("dig's query");
+    assert_eq!(arg(query, "metadata")["dst_port"], 53);
+}
+
+/// Ids of the eBPF programs process `pid` holds open (program and link fds both name
+/// theirs in `/proc/PID/fdinfo`).
+fn programs_of(pid: u32) -> Vec<u64> {
+    let mut ids: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_to_string(fd.ok()?.path()).ok())
+        .filter_map(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("prog_id:"))
+                .and_then(|id| id.trim().parse().ok())
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Program ids that are still attached through a link, per `bpftool link show`.
+fn linked_programs() -> Vec<u64> {
+    let out = Command::new("bpftool")
+        .args(["-j", "link", "show"])
+        .output()
+        .expect("bpftool");
+    let links: Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
+    links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["prog_id"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn sigkill_leaves_nothing_attached() {
+    if !root_or_skip("sigkill_leaves_nothing_attached") {
+        return;
+    }
+    let mut netcore = Netcore::start(&[]);
+    let pid = netcore.child.id();
+    let ours = programs_of(pid);
+    assert!(
+        ours.len() >= 13,
+        "expected all our programs loaded, got {ours:?}"
+    );
+    assert!(
+        ours.iter().all(|id| linked_programs().contains(id)),
+        "not all attached"
+    );
+    netcore.child.kill().unwrap();
+    netcore.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let linked = linked_programs();
+        let still: Vec<&u64> = ours.iter().filter(|id| linked.contains(id)).collect();
+        if still.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "programs still attached after SIGKILL: {still:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn missing_privileges_are_named() {
+    if !root_or_skip("missing_privileges_are_named") {
+        return;
+    }
+    let netcore = env!("CARGO_BIN_EXE_netcore");
+    // An unprivileged user: every capability is missing.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            netcore,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("missing privilege CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run netcore as root"), "{stderr}");
+    // Root without CAP_BPF (and CAP_SYS_ADMIN, which would stand in for it).
+    let out = Command::new("setpriv")
+        .args([
+            "--bounding-set=-bpf,-sys_admin",
+            "--inh-caps=-bpf,-sys_admin",
+            netcore,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing privilege CAP_BPF:"), "{stderr}");
+    // A --cgroup that is not a cgroup v2 directory.
+    let out = Command::new(netcore)
+        .args(["--json", "--cgroup", "/tmp"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--cgroup /tmp: not a directory of a cgroup v2"),
+        "{stderr}"
+    );
+}
