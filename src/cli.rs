@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(long, value_name = "LIST", value_parser = parse_events, default_value = "all")]
     pub events: EventSet,
 
+    /// Tracee filter, repeatable (AND): event=NAME[,NAME], EVENT.args.FIELD<op>VALUE,
+    /// comm=, pid=, tid=, uid=, cgroupId=, container[=ID], mntns=, pidns=. See docs/filters.md.
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filters: Vec<String>,
+
     /// Live: bytes of each packet to capture, from its IP header on.
     #[arg(long, value_name = "BYTES", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(64..=MAX_SNAPLEN as i64))]

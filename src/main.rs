@@ -2,6 +2,7 @@
 
 mod attribution;
 mod cli;
+mod filter;
 mod live;
 mod loader;
 mod output;
@@ -17,6 +18,7 @@ use clap::Parser;
 use netcore_core::EventContext;
 
 use cli::Cli;
+use filter::Filter;
 use output::{EventWriter, Format};
 use pipeline::Pipeline;
 
@@ -25,7 +27,14 @@ fn main() -> ExitCode {
     let format = if cli.json { Format::Json } else { Format::Text };
     let host_name = host_name();
     let stdout = io::stdout().lock();
-    let pipeline = Pipeline::new(EventWriter::new(format, cli.events, stdout));
+    let filter = match Filter::parse(&cli.filters) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("netcore: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let pipeline = Pipeline::new(EventWriter::new(format, stdout), cli.events, filter);
     match cli.read.as_deref() {
         Some(path) => read_file(path, pipeline, &host_name),
         None => capture_host(&cli, pipeline, &host_name),

@@ -27,45 +27,38 @@ pub enum Format {
 /// Encodes events into a reused buffer and writes it out in blocks.
 pub struct EventWriter<W: Write> {
     format: Format,
-    selected: EventSet,
     buffer: Vec<u8>,
     sink: W,
 }
 
 impl<W: Write> EventWriter<W> {
-    /// A writer of `format` events selected by `selected` into `sink`.
-    pub fn new(format: Format, selected: EventSet, sink: W) -> Self {
+    /// A writer of `format` events into `sink`.
+    pub fn new(format: Format, sink: W) -> Self {
         EventWriter {
             format,
-            selected,
             buffer: Vec::with_capacity(FLUSH_AT * 2),
             sink,
         }
     }
 
-    /// The events this writer prints.
-    pub fn selected(&self) -> EventSet {
-        self.selected
-    }
-
-    /// Writes the events of one decoded packet: network, transport, DNS over UDP.
-    pub fn write(&mut self, ctx: &EventContext<'_>, decoded: &Decoded<'_>) -> io::Result<Encoded> {
+    /// Writes the `selected` events of one decoded packet: network, transport, DNS over UDP.
+    pub fn write(
+        &mut self,
+        ctx: &EventContext<'_>,
+        decoded: &Decoded<'_>,
+        selected: EventSet,
+    ) -> io::Result<Encoded> {
         let encoded = match self.format {
-            Format::Json => encode_packet(ctx, decoded, self.selected, &mut self.buffer),
+            Format::Json => encode_packet(ctx, decoded, selected, &mut self.buffer),
             Format::Text => {
                 let mut encoded = Encoded {
-                    events: write_text(ctx, decoded, self.selected, &mut self.buffer),
+                    events: write_text(ctx, decoded, selected, &mut self.buffer),
                     dns_error: None,
                 };
-                match self
-                    .selected
-                    .any_dns()
-                    .then(|| decoded.dns_over_udp())
-                    .flatten()
-                {
+                match selected.any_dns().then(|| decoded.dns_over_udp()).flatten() {
                     Some(Ok(message)) => {
                         encoded.events +=
-                            write_text_dns(ctx, decoded, &message, self.selected, &mut self.buffer)
+                            write_text_dns(ctx, decoded, &message, selected, &mut self.buffer)
                     }
                     Some(Err(e)) => encoded.dns_error = Some(e),
                     None => {}
@@ -79,18 +72,17 @@ impl<W: Write> EventWriter<W> {
         Ok(encoded)
     }
 
-    /// Writes the events of a DNS message carried by `decoded`.
+    /// Writes the `selected` events of a DNS message carried by `decoded`.
     pub fn write_dns(
         &mut self,
         ctx: &EventContext<'_>,
         decoded: &Decoded<'_>,
         message: &DnsMessage<'_>,
+        selected: EventSet,
     ) -> io::Result<usize> {
         let count = match self.format {
-            Format::Json => {
-                encode_dns_events(ctx, decoded, message, self.selected, &mut self.buffer)
-            }
-            Format::Text => write_text_dns(ctx, decoded, message, self.selected, &mut self.buffer),
+            Format::Json => encode_dns_events(ctx, decoded, message, selected, &mut self.buffer),
+            Format::Text => write_text_dns(ctx, decoded, message, selected, &mut self.buffer),
         };
         if self.buffer.len() >= FLUSH_AT {
             self.flush()?;

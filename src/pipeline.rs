@@ -1,5 +1,5 @@
-//! The path every frame takes, whatever its source: decode, DNS-over-TCP reassembly,
-//! encoding into the sink, counting.
+//! The path every frame takes, whatever its source: decode, filter, DNS-over-TCP
+//! reassembly, encoding into the sink, counting.
 
 use std::io::{self, Write};
 
@@ -7,23 +7,29 @@ use netcore_core::dns::tcp::{FlowKey, Reassembler};
 use netcore_core::dns::{self, DnsMessage};
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
-use netcore_core::{DecodeError, EventContext, LinkType, decode};
+use netcore_core::{DecodeError, EventContext, EventSet, LinkType, decode};
 
+use crate::filter::Filter;
 use crate::output::{EventWriter, Summary};
 
-/// Decodes frames and writes their events.
+/// Decodes frames, filters them, and writes their events.
 pub struct Pipeline<W: Write> {
     writer: EventWriter<W>,
+    /// Events asked for (`--events` and the filters' selection).
+    selected: EventSet,
+    filter: Filter,
     reassembler: Reassembler,
     /// Counts so far.
     pub summary: Summary,
 }
 
 impl<W: Write> Pipeline<W> {
-    /// A pipeline writing through `writer`.
-    pub fn new(writer: EventWriter<W>) -> Self {
+    /// A pipeline writing the `selected` events that pass `filter` through `writer`.
+    pub fn new(writer: EventWriter<W>, selected: EventSet, filter: Filter) -> Self {
         Pipeline {
             writer,
+            selected: selected.intersect(filter.events()),
+            filter,
             reassembler: Reassembler::new(Default::default()),
             summary: Summary::default(),
         }
@@ -37,22 +43,45 @@ impl<W: Write> Pipeline<W> {
         frame: &[u8],
     ) -> io::Result<()> {
         let decoded = decode(link_type, frame);
-        let encoded = self.writer.write(ctx, &decoded)?;
         self.summary.count(&decoded);
-        if let Some(e) = encoded.dns_error {
-            self.summary.count_error(DecodeError::Dns(e));
+        let wanted = self.filter.packet_events(ctx, &decoded, self.selected);
+        let mut events = 0;
+        if self.filter.inspects_dns() && wanted.any_dns() {
+            // DNS filters read the message: decode it here and write its events here.
+            let encoded = self
+                .writer
+                .write(ctx, &decoded, wanted.without(EventSet::DNS))?;
+            events += encoded.events;
+            match decoded.dns_over_udp() {
+                Some(Ok(message)) => {
+                    let dns = self.filter.dns_events(&message, wanted);
+                    events += self.writer.write_dns(ctx, &decoded, &message, dns)?;
+                }
+                Some(Err(e)) => self.summary.count_error(DecodeError::Dns(e)),
+                None => {}
+            }
+        } else {
+            let encoded = self.writer.write(ctx, &decoded, wanted)?;
+            events += encoded.events;
+            if let Some(e) = encoded.dns_error {
+                self.summary.count_error(DecodeError::Dns(e));
+            }
         }
-        let mut events = encoded.events;
         // DNS costs nothing unless a DNS event is wanted.
-        if self.writer.selected().any_dns() {
-            events += self.dns_over_tcp(ctx, &decoded)?;
+        if wanted.any_dns() {
+            events += self.dns_over_tcp(ctx, &decoded, wanted)?;
         }
         self.summary.events += events as u64;
         Ok(())
     }
 
     /// Writes the events of the DNS messages a TCP segment to or from port 53 completes.
-    fn dns_over_tcp(&mut self, ctx: &EventContext<'_>, decoded: &Decoded<'_>) -> io::Result<usize> {
+    fn dns_over_tcp(
+        &mut self,
+        ctx: &EventContext<'_>,
+        decoded: &Decoded<'_>,
+        wanted: EventSet,
+    ) -> io::Result<usize> {
         let (Some(network), Some(Transport::Tcp(tcp))) = (decoded.network, decoded.transport)
         else {
             return Ok(0);
@@ -62,7 +91,7 @@ impl<W: Write> Pipeline<W> {
         }
         let key = flow_key(&network, tcp.src_port(), tcp.dst_port());
         let closing = tcp.has(flag::FIN) || tcp.has(flag::RST);
-        let (writer, summary) = (&mut self.writer, &mut self.summary);
+        let (writer, summary, filter) = (&mut self.writer, &mut self.summary, &self.filter);
         let mut result = Ok(0);
         self.reassembler.push(
             key,
@@ -73,7 +102,8 @@ impl<W: Write> Pipeline<W> {
             |bytes| match DnsMessage::parse(bytes) {
                 Ok(message) => {
                     if let Ok(count) = &mut result {
-                        match writer.write_dns(ctx, decoded, &message) {
+                        let dns = filter.dns_events(&message, wanted);
+                        match writer.write_dns(ctx, decoded, &message, dns) {
                             Ok(n) => *count += n,
                             Err(e) => result = Err(e),
                         }

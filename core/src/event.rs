@@ -77,7 +77,7 @@ impl EventKind {
         EventKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    fn bit(self) -> u16 {
+    const fn bit(self) -> u16 {
         1 << self as u16
     }
 }
@@ -140,6 +140,25 @@ impl EventSet {
     pub fn with(self, kind: EventKind) -> EventSet {
         EventSet(self.0 | kind.bit())
     }
+
+    /// The events in either set.
+    pub fn union(self, other: EventSet) -> EventSet {
+        EventSet(self.0 | other.0)
+    }
+
+    /// The events in both sets.
+    pub fn intersect(self, other: EventSet) -> EventSet {
+        EventSet(self.0 & other.0)
+    }
+
+    /// The events of this set that are not in `other`.
+    pub fn without(self, other: EventSet) -> EventSet {
+        EventSet(self.0 & !other.0)
+    }
+
+    /// The three DNS events.
+    pub const DNS: EventSet =
+        EventSet(EventKind::Dns.bit() | EventKind::DnsRequest.bit() | EventKind::DnsResponse.bit());
 
     /// Parses a comma-separated list of event names, e.g. `net_packet_tcp,net_packet_udp`.
     pub fn parse(list: &str) -> Result<EventSet, UnknownEvent<'_>> {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Host-mode overhead: a bounded UDP load between two test namespaces on this host, first
+# without netcore, then with `netcore --json > /dev/null` capturing it. Prints the load,
+# the host's CPU per packet in both runs and their ratio, netcore's own CPU per captured
+# packet, and ring-buffer drops. Root only; touches nothing but the namespaces it creates.
+#
+#   bench/live_overhead.sh [RATE_PPS=100000] [SECONDS=5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rate=${1:-100000}
+seconds=${2:-5}
+[ "$(id -u)" -eq 0 ] || { echo "live_overhead.sh: needs root (eBPF, netns)" >&2; exit 1; }
+
+cargo build --release --quiet --bin netcore
+cargo build --release --quiet -p netcore-bench --bin flood
+netcore=target/release/netcore
+flood=target/release/flood
+
+tag="nco$$"
+ip netns add "$tag-a"; ip netns add "$tag-b"
+cleanup() { ip netns del "$tag-a" 2>/dev/null || true; ip netns del "$tag-b" 2>/dev/null || true; }
+trap cleanup EXIT
+ip link add "$tag-va" netns "$tag-a" type veth peer name "$tag-vb" netns "$tag-b"
+ip -n "$tag-a" addr add 10.250.0.1/24 dev "$tag-va"; ip -n "$tag-a" link set "$tag-va" up
+ip -n "$tag-b" addr add 10.250.0.2/24 dev "$tag-vb"; ip -n "$tag-b" link set "$tag-vb" up
+ip netns exec "$tag-b" ping -c1 -W2 10.250.0.1 >/dev/null   # resolve neighbours first
+
+# Busy CPU time of the whole host, in clock ticks (user+nice+system+irq+softirq+steal).
+busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+# user+system ticks of one process.
+proc_ticks() { awk '{sub(/.*\) /, ""); print $12+$13}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# One load: prints "sent received busy_ticks".
+load() {
+    ip netns exec "$tag-a" "$flood" recv 10.250.0.1:9999 1 >/tmp/$tag.recv &
+    local receiver=$!
+    sleep 0.3
+    local before after sent
+    before=$(busy_ticks)
+    sent=$(ip netns exec "$tag-b" "$flood" send 10.250.0.1:9999 "$rate" "$seconds")
+    after=$(busy_ticks)
+    wait "$receiver"
+    echo "$sent $(cat /tmp/$tag.recv) $((after - before))"
+    rm -f /tmp/$tag.recv
+}
+
+read -r base_sent base_recv base_busy < <(load)
+
+"$netcore" --json --stats 5 >/dev/null 2>/tmp/$tag.netcore &
+netcore_pid=$!
+for _ in $(seq 100); do grep -q "capturing on" /tmp/$tag.netcore 2>/dev/null && break; sleep 0.1; done
+ticks_before=$(proc_ticks "$netcore_pid")
+read -r nc_sent nc_recv nc_busy < <(load)
+sleep 0.5   # let netcore drain what is queued
+ticks_after=$(proc_ticks "$netcore_pid")
+kill -INT "$netcore_pid"; wait "$netcore_pid"
+summary=$(grep "host capture:" /tmp/$tag.netcore); rm -f /tmp/$tag.netcore
+captured=$(sed -E 's/.*kernel: ([0-9]+) packets captured.*/\1/' <<<"$summary")
+dropped=$(sed -E 's/.* ([0-9]+) lost to a full ring buffer.*/\1/' <<<"$summary")
+
+python3 - "$rate" "$seconds" "$hz" "$base_sent" "$base_recv" "$base_busy" \
+    "$nc_sent" "$nc_recv" "$nc_busy" "$((ticks_after - ticks_before))" "$captured" "$dropped" <<'PY'
+import sys
+rate, seconds, hz, bs, br, bb, ns, nr, nb, nt, cap, drop = map(int, sys.argv[1:])
+tick_ns = 1e9 / hz
+print(f"load: UDP {rate} packets/s for {seconds} s over veth, sender and receiver on this host")
+print(f"without netcore: sent {bs}, received {br}; host CPU {bb * tick_ns / bs:.0f} ns/packet")
+print(f"with netcore:    sent {ns}, received {nr}; host CPU {nb * tick_ns / ns:.0f} ns/packet")
+print(f"host CPU ratio with/without: {(nb / ns) / (bb / bs):.2f}")
+print(f"netcore process: {nt * tick_ns / max(cap, 1):.0f} ns per captured packet (user+sys), "
+      f"{cap} captured ({cap / max(ns, 1):.2f} per packet sent: egress + ingress)")
+print(f"ring-buffer drops: {drop} ({100 * drop / max(cap + drop, 1):.3f} %)")
+PY

@@ -1,0 +1,158 @@
+//! `--filter` on real captures: what it lets through must be exactly what the unfiltered
+//! output holds that matches, checked against the golden events with serde_json.
+
+mod common;
+
+use common::{netcore, root};
+use serde_json::Value;
+
+fn golden() -> String {
+    root()
+        .join("tests/golden/ethernet.pcap")
+        .display()
+        .to_string()
+}
+
+/// The JSON events netcore prints for the golden capture with these extra arguments.
+fn events(extra: &[&str]) -> Vec<Value> {
+    let capture = golden();
+    let mut args = vec!["--json", "-r", &capture];
+    args.extend_from_slice(extra);
+    let out = netcore(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {
+    event["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == name))
+        .map_or(&Value::Null, |a| &a["value"])
+}
+
+#[test]
+fn reference_example_tcp_to_a_port() {
+    let all = events(&[]);
+    let filtered = events(&[
+        "--filter",
+        "event=net_packet_tcp",
+        "--filter",
+        "net_packet_tcp.args.dst_port=8090",
+    ]);
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["eventName"] == "net_packet_tcp" && arg(e, "dst_port") == 8090)
+        .collect();
+    assert!(
+        expected.len() >= 5,
+        "the golden capture has a TCP connection to 8090"
+    );
+    assert_eq!(filtered.iter().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn reference_example_dns_from_a_server() {
+    let all = events(&[]);
+    let filtered = events(&[
+        "--filter",
+        "event=net_packet_dns",
+        "--filter",
+        "net_packet_dns.args.src=10.99.0.1",
+    ]);
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["eventName"] == "net_packet_dns" && arg(e, "src") == "10.99.0.1")
+        .collect();
+    assert!(
+        expected.len() >= 4,
+        "the golden capture has DNS answers from 10.99.0.1"
+    );
+    assert_eq!(filtered.iter().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn dns_name_filter_reaches_into_the_message_over_udp_and_tcp() {
+    let all = events(&[]);
+    let filtered = events(&[
+        "--filter",
+        "net_packet_dns.args.proto_dns.questions.name=*.example.test",
+    ]);
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|e| {
+            e["eventName"] == "net_packet_dns"
+                && arg(e, "proto_dns")["questions"]
+                    .as_array()
+                    .is_some_and(|qs| {
+                        qs.iter().any(|q| {
+                            q["name"]
+                                .as_str()
+                                .is_some_and(|n| n.ends_with(".example.test"))
+                        })
+                    })
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(filtered.iter().collect::<Vec<_>>(), expected);
+    // And its negation keeps the other DNS events only.
+    let negated = events(&[
+        "--filter",
+        "net_packet_dns.args.proto_dns.questions.name!=*.example.test",
+    ]);
+    let total_dns = all
+        .iter()
+        .filter(|e| e["eventName"] == "net_packet_dns")
+        .count();
+    assert_eq!(negated.len() + expected.len(), total_dns);
+}
+
+#[test]
+fn filters_and_events_intersect() {
+    // --events narrows, --filter narrows further; nothing outside both appears.
+    let filtered = events(&[
+        "--events",
+        "net_packet_tcp,net_packet_udp",
+        "--filter",
+        "event=net_packet_udp,net_packet_icmp",
+    ]);
+    assert!(!filtered.is_empty());
+    assert!(filtered.iter().all(|e| e["eventName"] == "net_packet_udp"));
+}
+
+#[test]
+fn bad_filters_exit_2_with_the_reason() {
+    let capture = golden();
+    for (filter, message) in [
+        ("event=net_packet_http", "unknown event 'net_packet_http'"),
+        (
+            "net_packet_tcp.args.port=80",
+            "net_packet_tcp has no argument 'port'; valid: src, dst, src_port, dst_port",
+        ),
+        (
+            "net_packet_tcp.args.dst_port=eighty",
+            "'eighty' is not a number",
+        ),
+        ("net_packet_tcp.args.dst_port~80", "expected FIELD OP VALUE"),
+        ("comm>=nc", "compare numbers only"),
+    ] {
+        let out = netcore(&["--json", "-r", &capture, "--filter", filter]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{filter}: {stderr}");
+        assert!(
+            stderr.contains(&format!("--filter {filter}: ")) && stderr.contains(message),
+            "{filter}: {stderr}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "nothing is decoded after a bad filter"
+        );
+    }
+}
