@@ -17,7 +17,10 @@
 )]
 
 use aya_ebpf::EbpfContext;
-use aya_ebpf::bindings::{__sk_buff, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB};
+use aya_ebpf::bindings::{
+    __sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP,
+    BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
+};
 use aya_ebpf::helpers::generated::{
     bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_smp_processor_id,
     bpf_get_socket_cookie, bpf_ktime_get_boot_ns, bpf_skb_cgroup_id, bpf_skb_load_bytes,
@@ -35,6 +38,9 @@ use netcore_core::record::{
 /// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
 #[unsafe(no_mangle)]
 static SNAPLEN: u32 = 1024;
+
+/// Bytes of queued records that make the capture programs wake user space.
+const WAKEUP_BYTES: u64 = 256 << 10;
 
 /// Captured packets for user space, in place.
 #[map]
@@ -268,7 +274,14 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         header._pad = [0; 7];
         let record =
             core::slice::from_raw_parts(scratch.cast::<u8>(), PACKET_RECORD_LEN + n as usize);
-        if EVENTS.output(record, 0).is_ok() {
+        // Wake user space once per WAKEUP_BYTES of records, not per record: a wake-up per
+        // packet costs more than the capture. User space also drains on a short timer.
+        let wakeup = if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES {
+            BPF_RB_FORCE_WAKEUP
+        } else {
+            BPF_RB_NO_WAKEUP
+        };
+        if EVENTS.output(record, wakeup as u64).is_ok() {
             count(counter::CAPTURED);
         } else {
             count(counter::RING_FULL);

@@ -1,8 +1,9 @@
 //! Host-mode source: the capture programs' BPF ring buffer, read in place.
 //!
-//! One mio loop waits on the ring buffer and on SIGINT/SIGTERM. Each wake-up drains every
+//! One mio loop waits on the ring buffer and on SIGINT/SIGTERM. The kernel wakes it once a
+//! batch of records has queued, and it wakes itself every 10 ms; each wake-up drains every
 //! record the ring holds (no syscall per record: the ring is memory-mapped), then lets the
-//! caller flush; a timer tick drives periodic work such as `--stats`.
+//! caller flush. A timer tick drives periodic work such as `--stats`.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -15,6 +16,10 @@ use netcore_core::record::PacketRecord;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use zerocopy::FromBytes;
+
+/// The longest a record waits in the ring: the kernel wakes us only once a batch has
+/// queued (see `WAKEUP_BYTES` in ebpf/), so we also drain on this timer.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
 const RING: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -87,7 +92,9 @@ impl RingSource {
         let mut events = Events::with_capacity(8);
         let mut next_tick = Instant::now() + tick;
         loop {
-            let timeout = next_tick.saturating_duration_since(Instant::now());
+            let timeout = next_tick
+                .saturating_duration_since(Instant::now())
+                .min(DRAIN_EVERY);
             match self.poll.poll(&mut events, Some(timeout)) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => result?,

@@ -74,12 +74,12 @@ fn send(to: SocketAddr, rate: u64, seconds: u64, payload: usize) -> u64 {
     while sent < total {
         // Pace: the number that should have gone by now.
         let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-        if due <= sent {
-            let next = start + Duration::from_secs_f64((sent + 1) as f64 / rate as f64);
-            match next.checked_duration_since(Instant::now()) {
-                Some(wait) if wait > Duration::from_micros(100) => std::thread::sleep(wait / 2),
-                _ => std::hint::spin_loop(),
-            }
+        if due < (sent + BATCH as u64).min(total) {
+            // Sleep until a whole batch is due rather than spin: the load should cost the
+            // host what sending costs, not a busy core.
+            let batch_due =
+                start + Duration::from_secs_f64((sent + BATCH as u64) as f64 / rate as f64);
+            std::thread::sleep(batch_due.saturating_duration_since(Instant::now()));
             continue;
         }
         let n = ((due - sent) as usize).min(BATCH);
