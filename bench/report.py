@@ -20,6 +20,10 @@ for group in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "repor
         continue
     print(f"{group.name}:")
     ours = medians.get("netcore")
+    encoded = medians.get("encoded")  # filter_cost: each rejection against an encoded packet
     for name, ns in medians.items():
-        ratio = f"  netcore/{name} = {ours / ns:.2f}" if ours and name != "netcore" else ""
+        if ours:
+            ratio = f"  netcore/{name} = {ours / ns:.2f}" if name != "netcore" else ""
+        else:
+            ratio = f"  {name}/encoded = {ns / encoded:.2f}" if encoded and name != "encoded" else ""
         print(f"  {name:<12} {ns:10.1f} ns/packet (median){ratio}")

@@ -61,8 +61,8 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &s
     };
     eprintln!(
         "netcore: host capture: {}; kernel: {} packets captured, {} lost to a full ring \
-         buffer; {} without an owning task{malformed}",
-        live.pipeline.summary, kernel.captured, kernel.ring_full, live.unowned,
+         buffer, {} filtered out; {} without an owning task{malformed}",
+        live.pipeline.summary, kernel.captured, kernel.ring_full, kernel.filtered, live.unowned,
     );
     Ok(())
 }

@@ -13,7 +13,8 @@ use aya::programs::{
     SockOps,
 };
 use aya::{Btf, Ebpf, EbpfLoader};
-use netcore_core::record::{MAX_SNAPLEN, counter};
+use netcore_core::record::{KernelFilter, MAX_SNAPLEN, counter};
+use zerocopy::IntoBytes;
 
 /// The kernel programs' object file, built by `build.rs`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/netcore-bpf"));
@@ -45,6 +46,8 @@ pub struct CaptureConfig {
     pub snaplen: u32,
     /// Ring buffer size in bytes: a power of two, a multiple of the page size.
     pub ring_bytes: u32,
+    /// What the programs drop before the ring buffer (from `--filter`).
+    pub kernel_filter: KernelFilter,
 }
 
 /// The loaded and attached host-capture programs.
@@ -61,6 +64,7 @@ impl HostPrograms {
         let mut ebpf = EbpfLoader::new()
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
+            .override_global("KFILTER", config.kernel_filter.as_bytes(), true)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(OBJECT)
             .context("loading the eBPF programs")?;
@@ -121,6 +125,7 @@ impl HostPrograms {
         Ok(KernelCounters {
             captured: total(counter::CAPTURED)?,
             ring_full: total(counter::RING_FULL)?,
+            filtered: total(counter::FILTERED)?,
         })
     }
 }
@@ -132,6 +137,8 @@ pub struct KernelCounters {
     pub captured: u64,
     /// Packets lost because the ring buffer was full.
     pub ring_full: u64,
+    /// Packets the kernel-side filter kept out of the ring buffer.
+    pub filtered: u64,
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

@@ -2,7 +2,6 @@
 
 mod attribution;
 mod cli;
-mod filter;
 mod live;
 mod loader;
 mod output;
@@ -16,9 +15,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netcore_core::EventContext;
+use netcore_core::record::KernelFilter;
 
 use cli::Cli;
-use filter::Filter;
+use netcore_core::filter::Filter;
 use output::{EventWriter, Format};
 use pipeline::Pipeline;
 
@@ -34,15 +34,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let kernel_filter = filter.kernel_filter(cli.events.intersect(filter.events()));
     let pipeline = Pipeline::new(EventWriter::new(format, stdout), cli.events, filter);
     match cli.read.as_deref() {
         Some(path) => read_file(path, pipeline, &host_name),
-        None => capture_host(&cli, pipeline, &host_name),
+        None => capture_host(&cli, kernel_filter, pipeline, &host_name),
     }
 }
 
 /// Host mode: checks what capture needs, then captures until SIGINT/SIGTERM.
-fn capture_host<W: Write>(cli: &Cli, pipeline: Pipeline<W>, host_name: &str) -> ExitCode {
+fn capture_host<W: Write>(
+    cli: &Cli,
+    kernel_filter: KernelFilter,
+    pipeline: Pipeline<W>,
+    host_name: &str,
+) -> ExitCode {
     let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
         Ok(cgroup) => cgroup,
         Err(missing) => {
@@ -55,6 +61,7 @@ fn capture_host<W: Write>(cli: &Cli, pipeline: Pipeline<W>, host_name: &str) -> 
         config: loader::CaptureConfig {
             snaplen: cli.snaplen,
             ring_bytes: cli.ring_size << 20,
+            kernel_filter,
         },
         stats_every: cli.stats.map(std::time::Duration::from_secs),
     };

@@ -9,8 +9,8 @@ use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{DecodeError, EventContext, EventSet, LinkType, decode};
 
-use crate::filter::Filter;
 use crate::output::{EventWriter, Summary};
+use netcore_core::filter::Filter;
 
 /// Decodes frames, filters them, and writes their events.
 pub struct Pipeline<W: Write> {

@@ -287,6 +287,15 @@ fn named<'a>(events: &'a [Value], name: &'a str) -> impl Iterator<Item = &'a Val
     events.iter().filter(move |e| e["eventName"] == name)
 }
 
+/// Whether a UDP socket listens on `port` in namespace `ns`.
+fn listening_udp(ns: &str, port: u16) -> bool {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "ss", "-Hlun"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} "))
+}
+
 /// A stdin that yields `bytes`, then end of file.
 fn stdin_with(bytes: &[u8]) -> Stdio {
     static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -643,4 +652,70 @@ fn missing_privileges_are_named() {
         stderr.contains("--cgroup /tmp: not a directory of a cgroup v2"),
         "{stderr}"
     );
+}
+
+#[test]
+fn comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel() {
+    if !root_or_skip("comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel")
+    {
+        return;
+    }
+    let net = TestNet::new();
+    // The server's pid is known now, its socket is created once netcore runs: sockets
+    // older than netcore are only attributed from their first send or receive on.
+    let listen = format!("sleep 2; exec nc -u -l {} 7003", net.server);
+    let mut server = net
+        .command(&net.a, None, &["sh", "-c", &listen])
+        .spawn()
+        .unwrap();
+    let server_pid = server.id();
+    let by_comm = Netcore::start(&["--filter", "comm=ping"]);
+    let by_pid = Netcore::start(&["--filter", &format!("pid={server_pid}")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening_udp(&net.a, 7003) {
+        assert!(Instant::now() < deadline, "the UDP server did not start");
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut ping = net
+        .command(&net.b, None, &["ping", "-c", "2", "-i", "0.2", &net.server])
+        .spawn()
+        .unwrap();
+    let mut client = net
+        .command(&net.b, None, &["nc", "-u", "-w", "1", &net.server, "7003"])
+        .stdin(stdin_with(b"for the server"))
+        .spawn()
+        .unwrap();
+    let ping_pid = ping.id();
+    wait_ok(&mut ping, "ping");
+    wait_ok(&mut client, "nc -u client");
+    let _ = (server.kill(), server.wait());
+
+    let pings = by_comm.events_for(&net.server, Duration::from_secs(3), |_| false);
+    assert!(
+        pings.len() >= 8,
+        "2 requests + 2 replies, IPv4 + ICMP each: {pings:#?}"
+    );
+    assert!(
+        pings
+            .iter()
+            .all(|e| e["hostProcessId"] == ping_pid && e["processName"] == "ping")
+    );
+    let served = by_pid.events_for(&net.server, Duration::from_secs(1), |_| false);
+    assert!(!served.is_empty(), "the datagram the server received");
+    assert!(served.iter().all(|e| e["hostProcessId"] == server_pid));
+    assert!(named(&served, "net_packet_udp").any(|e| arg(e, "dst_port") == 7003));
+    // What the filters rejected never reached user space.
+    for netcore in [by_comm, by_pid] {
+        let (status, summary) = netcore.interrupt();
+        assert!(status.success());
+        let summary = summary.unwrap();
+        let filtered: u64 = summary
+            .split(" filtered out")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no kernel filter count in: {summary}"));
+        assert!(filtered > 0, "{summary}");
+    }
 }

@@ -17,6 +17,8 @@ extern crate alloc;
 pub mod dns;
 pub mod error;
 pub mod event;
+#[cfg(feature = "alloc")]
+pub mod filter;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ip;

@@ -89,8 +89,79 @@ pub mod counter {
     pub const CAPTURED: u32 = 0;
     /// Packets lost because the ring buffer was full.
     pub const RING_FULL: u32 = 1;
+    /// Packets the [`super::KernelFilter`] kept out of the ring buffer.
+    pub const FILTERED: u32 = 2;
     /// Number of counters.
-    pub const COUNT: u32 = 2;
+    pub const COUNT: u32 = 3;
+}
+
+/// Classes of packets by family and transport, for [`KernelFilter::protocols`].
+pub mod l4 {
+    /// IPv4 carrying anything but TCP, UDP or ICMP (or a later fragment).
+    pub const IPV4_OTHER: u32 = 1 << 0;
+    /// IPv4 TCP.
+    pub const IPV4_TCP: u32 = 1 << 1;
+    /// IPv4 UDP.
+    pub const IPV4_UDP: u32 = 1 << 2;
+    /// IPv4 ICMP.
+    pub const IPV4_ICMP: u32 = 1 << 3;
+    /// IPv6 whose first next-header is not TCP, UDP or ICMPv6 (extension headers).
+    pub const IPV6_OTHER: u32 = 1 << 4;
+    /// IPv6 TCP.
+    pub const IPV6_TCP: u32 = 1 << 5;
+    /// IPv6 UDP.
+    pub const IPV6_UDP: u32 = 1 << 6;
+    /// IPv6 ICMPv6.
+    pub const IPV6_ICMPV6: u32 = 1 << 7;
+    /// Every class.
+    pub const ALL: u32 = (1 << 8) - 1;
+}
+
+/// Entries per list of a [`KernelFilter`].
+pub const KERNEL_FILTER_SLOTS: usize = 8;
+
+/// What the capture programs may drop before the ring buffer, derived from `--filter`.
+/// It only ever drops packets user space would reject too; user space still applies the
+/// whole filter. A list with a count of 0 does not constrain.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct KernelFilter {
+    /// The [`l4`] classes to keep.
+    pub protocols: u32,
+    /// Keep a TCP or UDP packet only if its source or destination port is one of these.
+    pub port_count: u32,
+    /// Keep a packet only if its owner's host pid is one of these.
+    pub pid_count: u32,
+    /// Keep a packet only if its owner's cgroup id is one of these.
+    pub cgroup_count: u32,
+    /// Keep a packet only if its owner's comm is one of these.
+    pub comm_count: u32,
+    /// Explicit padding, always 0.
+    pub _pad: u32,
+    /// Ports, host byte order.
+    pub ports: [u16; KERNEL_FILTER_SLOTS],
+    /// Host pids.
+    pub pids: [u32; KERNEL_FILTER_SLOTS],
+    /// cgroup v2 ids.
+    pub cgroups: [u64; KERNEL_FILTER_SLOTS],
+    /// comms, NUL-padded.
+    pub comms: [[u8; COMM_LEN]; KERNEL_FILTER_SLOTS],
+}
+
+impl KernelFilter {
+    /// Keeps every packet.
+    pub const KEEP_ALL: KernelFilter = KernelFilter {
+        protocols: l4::ALL,
+        port_count: 0,
+        pid_count: 0,
+        cgroup_count: 0,
+        comm_count: 0,
+        _pad: 0,
+        ports: [0; KERNEL_FILTER_SLOTS],
+        pids: [0; KERNEL_FILTER_SLOTS],
+        cgroups: [0; KERNEL_FILTER_SLOTS],
+        comms: [[0; COMM_LEN]; KERNEL_FILTER_SLOTS],
+    };
 }
 
 /// Key of the listening-socket table: accepted TCP sockets inherit the owner of the

@@ -32,12 +32,17 @@ use aya_ebpf::programs::{
     BtfTracePointContext, SkBuffContext, SockAddrContext, SockContext, SockOpsContext,
 };
 use netcore_core::record::{
-    ListenerKey, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction,
+    KERNEL_FILTER_SLOTS, KernelFilter, ListenerKey, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord,
+    TaskContext, counter, direction, l4,
 };
 
 /// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
 #[unsafe(no_mangle)]
 static SNAPLEN: u32 = 1024;
+
+/// What capture may drop before the ring buffer; user space derives it from `--filter`.
+#[unsafe(no_mangle)]
+static KFILTER: KernelFilter = KernelFilter::KEEP_ALL;
 
 /// Bytes of queued records that make the capture programs wake user space.
 const WAKEUP_BYTES: u64 = 256 << 10;
@@ -231,6 +236,98 @@ pub fn netcore_sock_recv(ctx: BtfTracePointContext) -> i32 {
     own_traced_sock(&ctx)
 }
 
+/// Reads a field of the load-time filter. Volatile, so the value set at load time is used
+/// (the verifier then sees a constant and prunes the checks that cannot apply).
+macro_rules! kfilter {
+    ($field:ident) => {
+        // SAFETY: a read of a static.
+        unsafe { core::ptr::read_volatile(&KFILTER.$field) }
+    };
+}
+
+/// Whether the filter keeps packets owned by `task`.
+#[inline(always)]
+fn keeps_owner(task: &TaskContext) -> bool {
+    let pids = kfilter!(pid_count) as usize;
+    if pids > 0 && !(0..KERNEL_FILTER_SLOTS).any(|i| i < pids && kfilter!(pids)[i] == task.host_pid)
+    {
+        return false;
+    }
+    let cgroups = kfilter!(cgroup_count) as usize;
+    if cgroups > 0
+        && !(0..KERNEL_FILTER_SLOTS).any(|i| i < cgroups && kfilter!(cgroups)[i] == task.cgroup_id)
+    {
+        return false;
+    }
+    let comms = kfilter!(comm_count) as usize;
+    if comms > 0 {
+        let halves = |c: &[u8; 16]| {
+            let (a, b) = c.split_at(8);
+            (
+                u64::from_ne_bytes(a.try_into().unwrap_or_default()),
+                u64::from_ne_bytes(b.try_into().unwrap_or_default()),
+            )
+        };
+        let own = halves(&task.comm);
+        let listed = kfilter!(comms);
+        if !(0..KERNEL_FILTER_SLOTS).any(|i| i < comms && halves(&listed[i]) == own) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether the filter keeps the packet whose first `n` bytes are `data`. Undecidable
+/// packets (too short, not IP) are kept: user space decides.
+#[inline(always)]
+fn keeps_packet(data: &[u8; MAX_SNAPLEN], n: usize) -> bool {
+    let protocols = kfilter!(protocols);
+    let ports = kfilter!(port_count) as usize;
+    if protocols == l4::ALL && ports == 0 {
+        return true;
+    }
+    let (class, l4_offset) = match data[0] >> 4 {
+        4 if n >= 20 => {
+            let later_fragment = (u16::from(data[6] & 0x1f) << 8 | u16::from(data[7])) != 0;
+            let class = match data[9] {
+                _ if later_fragment => l4::IPV4_OTHER,
+                6 => l4::IPV4_TCP,
+                17 => l4::IPV4_UDP,
+                1 => l4::IPV4_ICMP,
+                _ => l4::IPV4_OTHER,
+            };
+            (class, usize::from(data[0] & 0xf) * 4)
+        }
+        6 if n >= 40 => {
+            let class = match data[6] {
+                6 => l4::IPV6_TCP,
+                17 => l4::IPV6_UDP,
+                58 => l4::IPV6_ICMPV6,
+                _ => l4::IPV6_OTHER,
+            };
+            (class, 40)
+        }
+        _ => return true,
+    };
+    if protocols & class == 0 {
+        return false;
+    }
+    if ports == 0 {
+        return true;
+    }
+    if class & (l4::IPV4_TCP | l4::IPV4_UDP | l4::IPV6_TCP | l4::IPV6_UDP) == 0 {
+        return class == l4::IPV6_OTHER; // Extension headers: user space walks them.
+    }
+    let at = l4_offset & 0x7c; // ≤ 124 (it is 20–60 or 40): keeps the reads in bounds.
+    if at + 4 > n {
+        return true;
+    }
+    let src = u16::from_be_bytes([data[at], data[at + 1]]);
+    let dst = u16::from_be_bytes([data[at + 2], data[at + 3]]);
+    let listed = kfilter!(ports);
+    (0..KERNEL_FILTER_SLOTS).any(|i| i < ports && (listed[i] == src || listed[i] == dst))
+}
+
 /// Copies the packet, its metadata and its owner into the ring buffer. Returns 1 (allow)
 /// whatever happens.
 #[inline(always)]
@@ -266,6 +363,10 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
             Some(task) => *task,
             None => TaskContext::default(),
         };
+        if !keeps_owner(&header.task) || !keeps_packet(&(*scratch).data, n as usize) {
+            count(counter::FILTERED);
+            return 1;
+        }
         header.length = len;
         header.captured = n as u32;
         header.ifindex = (*skb).ifindex;

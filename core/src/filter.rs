@@ -13,16 +13,23 @@
 //! (`a,b`) matches if any value does; `!=` with a list matches if none does. Strings take
 //! `prefix*` and `*suffix`; addresses take CIDR prefixes (`10.0.0.0/8`). Filters AND
 //! together; an argument filter constrains its own event only and selects it. See
-//! docs/filters.md.
+//! docs/filters.md. [`Filter::kernel_filter`] derives what the capture programs can
+//! apply before the ring buffer.
 
-use std::fmt::{self, Write as _};
-use std::net::IpAddr;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt::{self, Write as _};
+use core::net::IpAddr;
 
-use netcore_core::dns::name::MAX_PRESENTATION_LEN;
-use netcore_core::dns::{DnsMessage, Entry, Section, opcode_name, rcode_name, type_name};
-use netcore_core::packet::{Decoded, Network, Transport};
-use netcore_core::tcp::flag;
-use netcore_core::{EventContext, EventKind, EventSet, ip};
+use crate::dns::name::MAX_PRESENTATION_LEN;
+use crate::dns::{DnsMessage, Entry, Section, opcode_name, rcode_name, type_name};
+use crate::packet::{Decoded, Network, Transport};
+use crate::record::{COMM_LEN, KERNEL_FILTER_SLOTS, KernelFilter, l4};
+use crate::tcp::flag;
+use crate::{EventContext, EventKind, EventSet, ip};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,42 +272,42 @@ fn num(n: impl Into<u64>) -> Option<PacketValue> {
     Some(PacketValue::Number(n.into()))
 }
 
-fn ipv4<'a>(d: &Decoded<'a>) -> Option<netcore_core::ipv4::Ipv4View<'a>> {
+fn ipv4<'a>(d: &Decoded<'a>) -> Option<crate::ipv4::Ipv4View<'a>> {
     match d.network? {
         Network::Ipv4(v) => Some(v),
         Network::Ipv6(_) => None,
     }
 }
 
-fn ipv6<'a>(d: &Decoded<'a>) -> Option<netcore_core::ipv6::Ipv6View<'a>> {
+fn ipv6<'a>(d: &Decoded<'a>) -> Option<crate::ipv6::Ipv6View<'a>> {
     match d.network? {
         Network::Ipv6(v) => Some(v),
         Network::Ipv4(_) => None,
     }
 }
 
-fn tcp<'a>(d: &Decoded<'a>) -> Option<netcore_core::tcp::TcpView<'a>> {
+fn tcp<'a>(d: &Decoded<'a>) -> Option<crate::tcp::TcpView<'a>> {
     match d.transport? {
         Transport::Tcp(t) => Some(t),
         _ => None,
     }
 }
 
-fn udp<'a>(d: &Decoded<'a>) -> Option<netcore_core::udp::UdpView<'a>> {
+fn udp<'a>(d: &Decoded<'a>) -> Option<crate::udp::UdpView<'a>> {
     match d.transport? {
         Transport::Udp(u) => Some(u),
         _ => None,
     }
 }
 
-fn icmp<'a>(d: &Decoded<'a>) -> Option<netcore_core::icmp::IcmpView<'a>> {
+fn icmp<'a>(d: &Decoded<'a>) -> Option<crate::icmp::IcmpView<'a>> {
     match d.transport? {
         Transport::Icmp(i) => Some(i),
         _ => None,
     }
 }
 
-fn icmpv6<'a>(d: &Decoded<'a>) -> Option<netcore_core::icmpv6::Icmpv6View<'a>> {
+fn icmpv6<'a>(d: &Decoded<'a>) -> Option<crate::icmpv6::Icmpv6View<'a>> {
     match d.transport? {
         Transport::Icmpv6(i) => Some(i),
         _ => None,
@@ -494,7 +501,7 @@ impl fmt::Debug for ArgField {
 impl PartialEq for ArgField {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (ArgField::Packet(a), ArgField::Packet(b)) => std::ptr::fn_addr_eq(*a, *b),
+            (ArgField::Packet(a), ArgField::Packet(b)) => core::ptr::fn_addr_eq(*a, *b),
             (ArgField::Dns(a), ArgField::Dns(b)) => a == b,
             _ => false,
         }
@@ -554,7 +561,7 @@ impl fmt::Display for FilterError {
     }
 }
 
-impl std::error::Error for FilterError {}
+impl core::error::Error for FilterError {}
 
 /// The compiled filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -625,7 +632,7 @@ impl Filter {
             ));
         };
         let event = EventKind::from_name(event)
-            .ok_or_else(|| netcore_core::event::UnknownEvent(event).to_string())?;
+            .ok_or_else(|| crate::event::UnknownEvent(event).to_string())?;
         let (field, kind) = arg_field(event, path).map_err(|valid| {
             format!(
                 "{} has no argument '{path}'; valid: {}",
@@ -658,6 +665,113 @@ impl Filter {
             None => self.arg_events,
             Some(set) => set.union(self.arg_events),
         }
+    }
+
+    /// The part of these filters the capture programs can apply before the ring buffer,
+    /// for the `selected` events: packet classes, ports, and the owner's pid, cgroup and
+    /// comm. Never stricter than [`Filter::packet_events`].
+    pub fn kernel_filter(&self, selected: EventSet) -> KernelFilter {
+        let mut k = KernelFilter::KEEP_ALL;
+        k.protocols = EventKind::ALL
+            .into_iter()
+            .filter(|&e| selected.contains(e))
+            .map(|e| match e {
+                EventKind::Ipv4 => l4::IPV4_OTHER | l4::IPV4_TCP | l4::IPV4_UDP | l4::IPV4_ICMP,
+                EventKind::Ipv6 => l4::IPV6_OTHER | l4::IPV6_TCP | l4::IPV6_UDP | l4::IPV6_ICMPV6,
+                // Over IPv6, extension headers may come first: keep those for user space.
+                EventKind::Tcp => l4::IPV4_TCP | l4::IPV6_TCP | l4::IPV6_OTHER,
+                EventKind::Udp => l4::IPV4_UDP | l4::IPV6_UDP | l4::IPV6_OTHER,
+                EventKind::Icmp => l4::IPV4_ICMP,
+                EventKind::Icmpv6 => l4::IPV6_ICMPV6 | l4::IPV6_OTHER,
+                EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
+                    l4::IPV4_TCP | l4::IPV4_UDP | l4::IPV6_TCP | l4::IPV6_UDP | l4::IPV6_OTHER
+                }
+            })
+            .fold(0, |all, class| all | class);
+        if let Some(ports) = self.port_list(selected) {
+            k.port_count = ports.len() as u32;
+            k.ports[..ports.len()].copy_from_slice(&ports);
+        }
+        let listed = |scope: Scope| {
+            self.scope.iter().find_map(|t| match (&t.values, t.op) {
+                (Values::Numbers(ns), Op::Eq)
+                    if t.field == scope && ns.len() <= KERNEL_FILTER_SLOTS =>
+                {
+                    Some(ns.clone())
+                }
+                _ => None,
+            })
+        };
+        if let Some(pids) =
+            listed(Scope::Pid).filter(|p| p.iter().all(|&n| n <= u64::from(u32::MAX)))
+        {
+            k.pid_count = pids.len() as u32;
+            for (slot, pid) in k.pids.iter_mut().zip(pids) {
+                *slot = pid as u32;
+            }
+        }
+        if let Some(cgroups) = listed(Scope::CgroupId) {
+            k.cgroup_count = cgroups.len() as u32;
+            k.cgroups[..cgroups.len()].copy_from_slice(&cgroups);
+        }
+        let comms = self.scope.iter().find_map(|t| match (&t.values, t.op) {
+            (Values::Strings(ps), Op::Eq)
+                if t.field == Scope::Comm && ps.len() <= KERNEL_FILTER_SLOTS =>
+            {
+                ps.iter()
+                    .map(|p| match p {
+                        Pattern::Exact(s) if s.len() < COMM_LEN => Some(s.as_bytes()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+            }
+            _ => None,
+        });
+        if let Some(comms) = comms {
+            k.comm_count = comms.len() as u32;
+            for (slot, comm) in k.comms.iter_mut().zip(comms) {
+                slot[..comm.len()].copy_from_slice(comm);
+            }
+        }
+        k
+    }
+
+    /// Ports one of which every selected packet must carry as source or destination:
+    /// when only TCP, UDP and DNS events are selected and each has an `=` port filter
+    /// (DNS events are only decoded on port 53).
+    fn port_list(&self, selected: EventSet) -> Option<Vec<u16>> {
+        let port_events = EventSet::parse("net_packet_tcp,net_packet_udp")
+            .ok()?
+            .union(EventSet::DNS);
+        if selected == EventSet::NONE || selected.without(port_events) != EventSet::NONE {
+            return None;
+        }
+        let mut ports = Vec::new();
+        for event in EventKind::ALL.into_iter().filter(|&e| selected.contains(e)) {
+            let port_filter = self.args.iter().find_map(|(e, t)| match (&t.values, t.op) {
+                (Values::Numbers(ns), Op::Eq)
+                    if *e == event
+                        && PORTS
+                            .iter()
+                            .any(|&(_, _, f)| ArgField::Packet(f) == t.field) =>
+                {
+                    Some(ns.clone())
+                }
+                _ => None,
+            });
+            match port_filter {
+                Some(ns) => ports.extend(
+                    ns.into_iter()
+                        .map(|n| u16::try_from(n).ok())
+                        .collect::<Option<Vec<_>>>()?,
+                ),
+                None if EventSet::DNS.contains(event) => ports.push(crate::dns::PORT),
+                None => return None,
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        (ports.len() <= KERNEL_FILTER_SLOTS).then_some(ports)
     }
 
     /// Whether any argument filter reads a DNS message.
@@ -744,7 +858,7 @@ fn dns_passes(test: &Test<ArgField>, field: DnsField, message: &DnsMessage<'_>) 
                 (DnsField::AnswerName, Entry::Record(Section::Answer, r)) => Some(r.name),
                 _ => None,
             });
-            let mut check = |name: netcore_core::dns::name::Name<'_>| {
+            let mut check = |name: crate::dns::name::Name<'_>| {
                 let text = name.presentation(&mut name_buf).unwrap_or_default();
                 test.accepts(&Value::Text(text.as_bytes()))
             };
@@ -788,7 +902,7 @@ fn parse_values(kind: Kind, op: Op, list: &str) -> Result<Values, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netcore_core::LinkType;
+    use crate::LinkType;
 
     /// An IPv4 TCP SYN from 10.0.0.1:40000 to 93.184.216.34:80.
     fn tcp_syn() -> Vec<u8> {
@@ -859,7 +973,7 @@ mod tests {
     /// The events of `packet` that `filters` let through, DNS filters included.
     fn admitted(filters: &[&str], packet: &[u8], ctx: &EventContext<'_>) -> EventSet {
         let filter = Filter::parse(filters).unwrap();
-        let decoded = netcore_core::decode(LinkType::Raw, packet);
+        let decoded = crate::decode(LinkType::Raw, packet);
         let mut present = EventSet::NONE;
         for kind in [
             decoded.network.map(|n| n.event()),
@@ -870,7 +984,7 @@ mod tests {
         let packet_set = filter.packet_events(ctx, &decoded, filter.events());
         let admitted = match decoded.dns_over_udp() {
             Some(Ok(message)) => {
-                present = netcore_core::event::dns_events(&message).fold(present, EventSet::with);
+                present = crate::event::dns_events(&message).fold(present, EventSet::with);
                 packet_set
                     .without(EventSet::DNS)
                     .union(filter.dns_events(&message, packet_set))
@@ -1093,5 +1207,53 @@ mod tests {
         assert!(
             error("net_packet_tcpx.args.dst_port=1").contains("unknown event 'net_packet_tcpx'")
         );
+    }
+
+    #[test]
+    fn kernel_filter_takes_only_what_is_safe_to_drop_early() {
+        let kernel = |filters: &[&str]| {
+            let filter = Filter::parse(filters).unwrap();
+            filter.kernel_filter(filter.events())
+        };
+        assert_eq!(kernel(&[]), KernelFilter::KEEP_ALL);
+        // Event families become packet classes.
+        let tcp = kernel(&["event=net_packet_tcp"]);
+        assert_eq!(tcp.protocols, l4::IPV4_TCP | l4::IPV6_TCP | l4::IPV6_OTHER);
+        assert_eq!(tcp.port_count, 0);
+        assert_eq!(kernel(&["event=net_packet_icmp"]).protocols, l4::IPV4_ICMP);
+        // Ports only when every selected event is pinned to ports.
+        let web = kernel(&[
+            "event=net_packet_tcp",
+            "net_packet_tcp.args.dst_port=80,443",
+        ]);
+        assert_eq!((web.port_count, &web.ports[..2]), (2, &[80, 443][..]));
+        let mixed = kernel(&[
+            "event=net_packet_tcp,net_packet_ipv4",
+            "net_packet_tcp.args.dst_port=80",
+        ]);
+        assert_eq!(mixed.port_count, 0);
+        let ranged = kernel(&["event=net_packet_tcp", "net_packet_tcp.args.dst_port>80"]);
+        assert_eq!(ranged.port_count, 0);
+        // DNS events exist on port 53 only.
+        let dns = kernel(&[
+            "event=net_packet_dns,net_packet_udp",
+            "net_packet_udp.args.src_port=5353",
+        ]);
+        assert_eq!((dns.port_count, &dns.ports[..2]), (2, &[53, 5353][..]));
+        // Owner lists: exact values only.
+        let owner = kernel(&["pid=42,43", "comm=curl", "cgroupId=77"]);
+        assert_eq!((owner.pid_count, owner.pids[0], owner.pids[1]), (2, 42, 43));
+        assert_eq!(
+            (owner.comm_count, &owner.comms[0][..5]),
+            (1, &b"curl\0"[..])
+        );
+        assert_eq!((owner.cgroup_count, owner.cgroups[0]), (1, 77));
+        let loose = kernel(&["pid!=42", "comm=cu*", "cgroupId>1"]);
+        assert_eq!(
+            (loose.pid_count, loose.comm_count, loose.cgroup_count),
+            (0, 0, 0)
+        );
+        let too_long = kernel(&["comm=a-name-longer-than-15"]);
+        assert_eq!(too_long.comm_count, 0);
     }
 }
