@@ -37,6 +37,8 @@ pub struct TaskInfo {
     pub start_time_ns: u64,
     /// Container id from the cgroup path, "" when none.
     pub container_id: String,
+    /// The thread name from `/proc` (the AF_XDP path has no kernel-recorded one).
+    pub comm: Vec<u8>,
 }
 
 struct Entry {
@@ -110,6 +112,9 @@ fn read_task(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
     info.pid_ns = ns_inode("pid");
     if let Ok(stat) = std::fs::read_to_string(format!("{proc_task}/stat")) {
         info.start_time_ns = start_time_ticks(&stat).unwrap_or(0) * ns_per_tick;
+    }
+    if let Ok(comm) = std::fs::read(format!("{proc_task}/comm")) {
+        info.comm = comm.strip_suffix(b"\n").unwrap_or(&comm).to_vec();
     }
     if let Ok(cgroup) = std::fs::read_to_string(format!("/proc/{}/cgroup", task.host_pid)) {
         info.container_id = cgroup
@@ -264,6 +269,8 @@ mod tests {
         let own_ns = std::fs::metadata("/proc/self/ns/mnt").unwrap().ino() as u32;
         assert_eq!(info.mount_ns, own_ns);
         assert!(info.pid_ns != 0 && info.start_time_ns != 0);
+        let comm = std::fs::read("/proc/self/comm").unwrap();
+        assert_eq!(info.comm, comm.trim_ascii_end());
         // Cached: the same entry comes back without reading /proc.
         assert_eq!(table.entries.len(), 1);
         assert_eq!(table.lookup(&task, now), &info);

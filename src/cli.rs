@@ -43,6 +43,23 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub cgroup: Option<PathBuf>,
 
+    /// Capture the frames arriving on IFACE with AF_XDP instead of host mode. AF_XDP takes
+    /// them off the host stack: for a capture or mirror interface.
+    #[arg(long, value_name = "IFACE")]
+    pub xdp: Option<String>,
+
+    /// With --xdp: read only this rx queue (default: all).
+    #[arg(long, value_name = "N", requires = "xdp")]
+    pub queue: Option<u32>,
+
+    /// With --xdp: capture even on an interface that carries a default route.
+    #[arg(long, requires = "xdp")]
+    pub force: bool,
+
+    /// With --xdp: count frames without decoding them (benchmark baseline).
+    #[arg(long, requires = "xdp", hide = true)]
+    pub xdp_discard: bool,
+
     /// Live: print a statistics line on stderr every SECONDS (default 1).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "1",
           value_parser = clap::value_parser!(u64).range(1..))]

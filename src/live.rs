@@ -1,17 +1,21 @@
-//! Host mode: every packet local sockets send and receive, from the cgroup_skb programs'
-//! ring buffer, attributed to the task that owns its socket.
+//! Live capture. Host mode: every packet local sockets send and receive, from the
+//! cgroup_skb programs' ring buffer, attributed to the task that owns its socket. AF_XDP
+//! mode: every frame arriving on a capture interface, attributed to the local socket
+//! bound to its destination port.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use netcore_core::record::{FrameOwner, TaskContext};
 use netcore_core::{EventContext, LinkType};
 
 use crate::attribution::TaskTable;
-use crate::loader::{CaptureConfig, HostPrograms, KernelCounters};
+use crate::loader::{CaptureConfig, KernelCounters, Programs};
 use crate::pipeline::Pipeline;
 use crate::source::ring::{Record, RecordHandler, RingSource, Wake, WallClock};
+use crate::source::xsk::{BindMode, FrameHandler, XskSource};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -27,7 +31,7 @@ pub struct HostCapture {
 /// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
 /// detached when this returns, whatever happened.
 pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &str) -> Result<()> {
-    let mut programs = HostPrograms::attach(&capture.cgroup, capture.config)?;
+    let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
     let mut source = RingSource::new(programs.take_ring()?).context("setting up the event loop")?;
     eprintln!(
         "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB); Ctrl-C stops",
@@ -67,10 +71,141 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &s
     Ok(())
 }
 
-/// The state of a host-mode run.
+/// AF_XDP-mode settings from the command line.
+#[derive(Debug, Clone)]
+pub struct XdpCapture {
+    /// The capture interface.
+    pub interface: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// The rx queues to read.
+    pub queues: Vec<u32>,
+    /// The cgroup whose sockets attribute frames (the cgroup v2 root).
+    pub cgroup: PathBuf,
+    /// Kernel program settings (the filter applies; snaplen and ring size do not).
+    pub config: CaptureConfig,
+    /// Print a statistics line on stderr this often.
+    pub stats_every: Option<Duration>,
+    /// Consume frames without decoding them (the benchmark's raw loop).
+    pub discard: bool,
+}
+
+/// Attaches XDP and the AF_XDP sockets, captures until SIGINT/SIGTERM, prints the
+/// summary. XDP is detached when this returns, whatever happened.
+pub fn run_xdp<W: Write>(
+    capture: &XdpCapture,
+    pipeline: Pipeline<W>,
+    host_name: &str,
+) -> Result<()> {
+    let mut programs = Programs::load(capture.config)?;
+    programs.attach_attribution(&capture.cgroup)?;
+    let mut source = XskSource::open(&capture.interface, &capture.queues, |queue, fd| {
+        programs.set_xsk(queue, fd)
+    })?;
+    let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
+    eprintln!(
+        "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}); Ctrl-C stops",
+        capture.interface,
+        source.queue_ids().collect::<Vec<_>>(),
+        match source.mode {
+            BindMode::ZeroCopy => "zero-copy",
+            BindMode::Copy => "copy",
+        },
+    );
+    let mut live = Live {
+        pipeline,
+        programs,
+        tasks: TaskTable::default(),
+        clock: WallClock::now(),
+        host_name,
+        print_stats: capture.stats_every.is_some(),
+        unowned: 0,
+        last_stats: (Instant::now(), 0, KernelCounters::default()),
+        reader_closed: false,
+    };
+    let mut frames = XdpFrames {
+        live: &mut live,
+        discard: capture.discard,
+        now_ns: 0,
+        cpu: 0,
+    };
+    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
+    let outcome = source.run(tick, &mut frames);
+    let flushed = live.pipeline.flush();
+    drop(live.programs); // Detach XDP before the summary: capture is over.
+    if !live.reader_closed {
+        outcome.context("capturing")?;
+        flushed.context("writing events")?;
+    }
+    let stats = source.stats();
+    eprintln!(
+        "netcore: AF_XDP capture: {} frames received; {}; dropped: {} rx ring full, {} fill \
+         ring empty, {} other; {} invalid descriptors; {} without an owning task",
+        source.frames,
+        live.pipeline.summary,
+        stats.rx_ring_full,
+        stats.fill_ring_empty,
+        stats.rx_dropped,
+        stats.invalid_descs,
+        live.unowned,
+    );
+    Ok(())
+}
+
+/// Frames from the AF_XDP sockets into a [`Live`] run.
+struct XdpFrames<'l, 'h, W: Write> {
+    live: &'l mut Live<'h, W>,
+    /// Count frames, decode nothing (the raw loop the benchmark compares against).
+    discard: bool,
+    /// Wall-clock time and CPU of the current batch.
+    now_ns: u64,
+    cpu: u32,
+}
+
+impl<W: Write> FrameHandler for XdpFrames<'_, '_, W> {
+    fn frame(&mut self, owner: &FrameOwner, frame: &[u8]) -> io::Result<()> {
+        if self.discard {
+            return Ok(());
+        }
+        if self.now_ns == 0 {
+            self.now_ns = WallClock::now().wall_ns(0);
+            // SAFETY: no preconditions.
+            self.cpu = unsafe { libc::sched_getcpu() }.max(0) as u32;
+        }
+        let task = TaskContext {
+            cgroup_id: owner.cgroup_id,
+            host_pid: owner.host_pid,
+            host_tid: owner.host_tid,
+            uid: owner.uid,
+            ..TaskContext::default()
+        };
+        let live = &mut *self.live;
+        let mut ctx = EventContext {
+            timestamp: self.now_ns,
+            processor_id: self.cpu,
+            host_name: live.host_name,
+            ..Default::default()
+        };
+        if task.is_known() {
+            let info = live.tasks.lookup(&task, Instant::now());
+            ctx = Live::<W>::task_envelope_of(ctx, &task, info, &info.comm);
+        } else {
+            live.unowned += 1;
+        }
+        let result = live.pipeline.handle(&ctx, LinkType::Ethernet, frame);
+        live.note(result)
+    }
+
+    fn wake(&mut self, wake: Wake) -> io::Result<()> {
+        self.now_ns = 0;
+        self.live.wake(wake)
+    }
+}
+
+/// The state of a live run.
 struct Live<'a, W: Write> {
     pipeline: Pipeline<W>,
-    programs: HostPrograms,
+    programs: Programs,
     tasks: TaskTable,
     clock: WallClock,
     host_name: &'a str,
@@ -96,23 +231,7 @@ impl<W: Write> RecordHandler for Live<'_, W> {
         };
         if task.is_known() {
             let info = self.tasks.lookup(task, Instant::now());
-            ctx = EventContext {
-                thread_start_time: info.start_time_ns,
-                process_id: info.pid,
-                cgroup_id: task.cgroup_id,
-                thread_id: info.tid,
-                parent_process_id: info.ppid,
-                host_process_id: task.host_pid,
-                host_thread_id: task.host_tid,
-                host_parent_process_id: info.host_ppid,
-                user_id: task.uid,
-                mount_namespace: info.mount_ns,
-                pid_namespace: info.pid_ns,
-                process_name: task.comm(),
-                container_id: &info.container_id,
-                container_started: !info.container_id.is_empty(),
-                ..ctx
-            };
+            ctx = Self::task_envelope_of(ctx, task, info, task.comm());
         } else {
             self.unowned += 1;
         }
@@ -137,7 +256,33 @@ impl<W: Write> RecordHandler for Live<'_, W> {
     }
 }
 
-impl<W: Write> Live<'_, W> {
+impl<'h, W: Write> Live<'h, W> {
+    /// `ctx` with the task fields of `task` (kernel view) and `info` (`/proc` view).
+    fn task_envelope_of<'a>(
+        ctx: EventContext<'a>,
+        task: &TaskContext,
+        info: &'a crate::attribution::TaskInfo,
+        comm: &'a [u8],
+    ) -> EventContext<'a> {
+        EventContext {
+            thread_start_time: info.start_time_ns,
+            process_id: info.pid,
+            cgroup_id: task.cgroup_id,
+            thread_id: info.tid,
+            parent_process_id: info.ppid,
+            host_process_id: task.host_pid,
+            host_thread_id: task.host_tid,
+            host_parent_process_id: info.host_ppid,
+            user_id: task.uid,
+            mount_namespace: info.mount_ns,
+            pid_namespace: info.pid_ns,
+            process_name: comm,
+            container_id: &info.container_id,
+            container_started: !info.container_id.is_empty(),
+            ..ctx
+        }
+    }
+
     /// Remembers whether a write failed because the reader left.
     fn note(&mut self, result: io::Result<()>) -> io::Result<()> {
         if let Err(e) = &result {

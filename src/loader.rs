@@ -1,4 +1,5 @@
-//! Loads the kernel programs built from `ebpf/` and attaches them for host capture.
+//! Loads the kernel programs built from `ebpf/` and attaches them: the attribution
+//! programs always, then the cgroup_skb capture (host mode) or XDP (AF_XDP mode).
 //!
 //! Every attachment is a bpf_link owned by this process and nothing is pinned, so when
 //! netcore exits — cleanly or killed — the kernel detaches everything.
@@ -7,10 +8,10 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{MapData, PerCpuArray, RingBuf, XskMap};
 use aya::programs::{
     BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, CgroupSock, CgroupSockAddr,
-    SockOps,
+    SockOps, Xdp, XdpMode,
 };
 use aya::{Btf, Ebpf, EbpfLoader};
 use netcore_core::record::{KernelFilter, MAX_SNAPLEN, counter};
@@ -50,68 +51,118 @@ pub struct CaptureConfig {
     pub kernel_filter: KernelFilter,
 }
 
-/// The loaded and attached host-capture programs.
-pub struct HostPrograms {
+/// The loaded kernel programs; each `attach_*` attaches one group of them.
+pub struct Programs {
     ebpf: Ebpf,
+    btf: Btf,
     counters: PerCpuArray<MapData, u64>,
 }
 
-impl HostPrograms {
-    /// Loads every program and attaches them to `cgroup` (and the tracepoints).
-    pub fn attach(cgroup: &Path, config: CaptureConfig) -> Result<Self> {
+/// How the XDP program ended up attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpAttachMode {
+    /// In the driver (native XDP).
+    Driver,
+    /// In the generic network stack (any interface, slower).
+    Generic,
+}
+
+impl Programs {
+    /// Loads the object with the capture settings; attaches nothing yet.
+    pub fn load(config: CaptureConfig) -> Result<Self> {
         let snaplen = config.snaplen.min(MAX_SNAPLEN as u32);
         let btf = Btf::from_sys_fs().context("reading the kernel's BTF")?;
         let mut ebpf = EbpfLoader::new()
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("KFILTER", config.kernel_filter.as_bytes(), true)
+            .override_global("XDP_NETNS_COOKIE", &netns_cookie()?, true)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(OBJECT)
             .context("loading the eBPF programs")?;
-        let cgroup_fd =
-            File::open(cgroup).with_context(|| format!("opening cgroup {}", cgroup.display()))?;
-        let on_cgroup = |what: &str| format!("attaching {what} to cgroup {}", cgroup.display());
+        let counters = PerCpuArray::try_from(take_map(&mut ebpf, "COUNTERS")?)?;
+        Ok(Programs {
+            ebpf,
+            btf,
+            counters,
+        })
+    }
 
+    /// Host mode: the attribution programs and the cgroup_skb capture on `cgroup`.
+    pub fn attach_host_capture(config: CaptureConfig, cgroup: &Path) -> Result<Self> {
+        let mut programs = Programs::load(config)?;
+        programs.attach_attribution(cgroup)?;
+        let cgroup_fd = open_cgroup(cgroup)?;
         for (name, attach_type) in [
             ("netcore_ingress", CgroupSkbAttachType::Ingress),
             ("netcore_egress", CgroupSkbAttachType::Egress),
         ] {
-            let program: &mut CgroupSkb = program(&mut ebpf, name)?;
+            let program: &mut CgroupSkb = program(&mut programs.ebpf, name)?;
             program.load().with_context(|| format!("loading {name}"))?;
             program
                 .attach(&cgroup_fd, attach_type, CgroupAttachMode::Single)
-                .with_context(|| on_cgroup(name))?;
+                .with_context(|| on_cgroup(name, cgroup))?;
         }
+        Ok(programs)
+    }
+
+    /// The socket-lifecycle programs that keep the owner of every socket under `cgroup`.
+    pub fn attach_attribution(&mut self, cgroup: &Path) -> Result<()> {
+        let ebpf = &mut self.ebpf;
+        let cgroup_fd = open_cgroup(cgroup)?;
         for name in CGROUP_SOCK {
-            let program: &mut CgroupSock = program(&mut ebpf, name)?;
+            let program: &mut CgroupSock = program(ebpf, name)?;
             program.load().with_context(|| format!("loading {name}"))?;
             program
                 .attach(&cgroup_fd, CgroupAttachMode::Single)
-                .with_context(|| on_cgroup(name))?;
+                .with_context(|| on_cgroup(name, cgroup))?;
         }
         for name in CGROUP_SOCK_ADDR {
-            let program: &mut CgroupSockAddr = program(&mut ebpf, name)?;
+            let program: &mut CgroupSockAddr = program(ebpf, name)?;
             program.load().with_context(|| format!("loading {name}"))?;
             program
                 .attach(&cgroup_fd, CgroupAttachMode::Single)
-                .with_context(|| on_cgroup(name))?;
+                .with_context(|| on_cgroup(name, cgroup))?;
         }
-        let sockops: &mut SockOps = program(&mut ebpf, "netcore_sockops")?;
+        let sockops: &mut SockOps = program(ebpf, "netcore_sockops")?;
         sockops.load().context("loading netcore_sockops")?;
         sockops
             .attach(&cgroup_fd, CgroupAttachMode::Single)
-            .with_context(|| on_cgroup("netcore_sockops"))?;
+            .with_context(|| on_cgroup("netcore_sockops", cgroup))?;
         for (name, tracepoint) in TRACEPOINTS {
-            let program: &mut BtfTracePoint = program(&mut ebpf, name)?;
+            let program: &mut BtfTracePoint = program(ebpf, name)?;
             program
-                .load(tracepoint, &btf)
+                .load(tracepoint, &self.btf)
                 .with_context(|| format!("loading {name}"))?;
             program
                 .attach()
                 .with_context(|| format!("attaching {name} to tracepoint {tracepoint}"))?;
         }
-        let counters = PerCpuArray::try_from(take_map(&mut ebpf, "COUNTERS")?)?;
-        Ok(HostPrograms { ebpf, counters })
+        Ok(())
+    }
+
+    /// The XDP program on interface `ifindex`: in the driver if it supports XDP, else in
+    /// the generic path.
+    pub fn attach_xdp(&mut self, ifindex: u32, interface: &str) -> Result<XdpAttachMode> {
+        let xdp: &mut Xdp = program(&mut self.ebpf, "netcore_xdp")?;
+        xdp.load().context("loading netcore_xdp")?;
+        if xdp.attach(ifindex, XdpMode::Driver).is_ok() {
+            return Ok(XdpAttachMode::Driver);
+        }
+        xdp.attach(ifindex, XdpMode::Skb)
+            .with_context(|| format!("attaching XDP to {interface}"))?;
+        Ok(XdpAttachMode::Generic)
+    }
+
+    /// Routes frames of rx queue `queue` to the AF_XDP socket `fd`.
+    pub fn set_xsk(&mut self, queue: u32, fd: std::os::fd::RawFd) -> Result<()> {
+        let map = self
+            .ebpf
+            .map_mut("XSKS")
+            .ok_or_else(|| anyhow!("the eBPF object has no map XSKS"))?;
+        XskMap::try_from(map)?
+            .set(queue, fd, 0)
+            .with_context(|| format!("inserting the AF_XDP socket of queue {queue}"))
     }
 
     /// The ring buffer the capture programs write; can be taken once.
@@ -151,6 +202,37 @@ where
     program
         .try_into()
         .with_context(|| format!("program {name} has an unexpected type"))
+}
+
+fn open_cgroup(cgroup: &Path) -> Result<File> {
+    File::open(cgroup).with_context(|| format!("opening cgroup {}", cgroup.display()))
+}
+
+fn on_cgroup(what: &str, cgroup: &Path) -> String {
+    format!("attaching {what} to cgroup {}", cgroup.display())
+}
+
+/// The cookie of this process's network namespace (`SO_NETNS_COOKIE`, Linux ≥ 5.14):
+/// the XDP program finds local sockets by it.
+fn netns_cookie() -> Result<u64> {
+    const SO_NETNS_COOKIE: libc::c_int = 71;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").context("opening a probe socket")?;
+    let mut cookie = 0u64;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: a valid socket and an output buffer of the advertised size.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&socket),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&raw mut cookie).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("reading SO_NETNS_COOKIE");
+    }
+    Ok(cookie)
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {

@@ -42,7 +42,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Host mode: checks what capture needs, then captures until SIGINT/SIGTERM.
+/// Live capture (host mode, or AF_XDP with --xdp): checks what capture needs, then
+/// captures until SIGINT/SIGTERM.
 fn capture_host<W: Write>(
     cli: &Cli,
     kernel_filter: KernelFilter,
@@ -56,14 +57,42 @@ fn capture_host<W: Write>(
             return ExitCode::from(2);
         }
     };
+    let config = loader::CaptureConfig {
+        snaplen: cli.snaplen,
+        ring_bytes: cli.ring_size << 20,
+        kernel_filter,
+    };
+    let stats_every = cli.stats.map(std::time::Duration::from_secs);
+    if let Some(interface) = &cli.xdp {
+        let (ifindex, queues) =
+            match preflight::check_xdp_interface(interface, cli.queue, cli.force) {
+                Ok(found) => found,
+                Err(missing) => {
+                    eprint!("netcore: {missing}");
+                    return ExitCode::from(2);
+                }
+            };
+        let capture = live::XdpCapture {
+            interface: interface.clone(),
+            ifindex,
+            queues,
+            cgroup,
+            config,
+            stats_every,
+            discard: cli.xdp_discard,
+        };
+        return match live::run_xdp(&capture, pipeline, host_name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("netcore: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let capture = live::HostCapture {
         cgroup,
-        config: loader::CaptureConfig {
-            snaplen: cli.snaplen,
-            ring_bytes: cli.ring_size << 20,
-            kernel_filter,
-        },
-        stats_every: cli.stats.map(std::time::Duration::from_secs),
+        config,
+        stats_every,
     };
     match live::run(&capture, pipeline, host_name) {
         Ok(()) => ExitCode::SUCCESS,

@@ -100,6 +100,82 @@ fn missing_capabilities() -> Option<String> {
     ))
 }
 
+/// The capture interface for AF_XDP mode: its index and the rx queues to read. Refuses an
+/// interface that carries a default route unless `force`: AF_XDP takes its frames off the
+/// host stack.
+pub fn check_xdp_interface(
+    interface: &str,
+    queue: Option<u32>,
+    force: bool,
+) -> Result<(u32, Vec<u32>), Missing> {
+    let problem = |text: String| Missing(vec![text]);
+    let name = std::ffi::CString::new(interface)
+        .map_err(|_| problem(format!("--xdp {interface}: not an interface name")))?;
+    // SAFETY: a valid NUL-terminated name.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(problem(format!(
+            "--xdp {interface}: no such network interface (see `ip link`)"
+        )));
+    }
+    if !force && carries_default_route(interface) {
+        return Err(problem(format!(
+            "--xdp {interface}: this interface carries a default route, and AF_XDP would take \
+             its traffic away from the host; use a capture or mirror interface, or add --force"
+        )));
+    }
+    let available = std::fs::read_dir(format!("/sys/class/net/{interface}/queues"))
+        .map(|dir| {
+            dir.filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("rx-")?
+                    .parse()
+                    .ok()
+            })
+            .collect::<Vec<u32>>()
+        })
+        .unwrap_or_default();
+    let queues = match queue {
+        Some(q) if available.contains(&q) || available.is_empty() => vec![q],
+        Some(q) => {
+            return Err(problem(format!(
+                "--queue {q}: {interface} has rx queues 0..{}",
+                available.len()
+            )));
+        }
+        None if available.is_empty() => vec![0],
+        None => {
+            let mut all = available;
+            all.sort_unstable();
+            all
+        }
+    };
+    Ok((ifindex, queues))
+}
+
+/// Whether `/proc/net/route` or `/proc/net/ipv6_route` has a default route via `interface`.
+fn carries_default_route(interface: &str) -> bool {
+    let v4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let v4_default = v4.lines().skip(1).any(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        fields.len() > 7
+            && fields[0] == interface
+            && fields[1] == "00000000"
+            && fields[7] == "00000000"
+    });
+    let v6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+    let v6_default = v6.lines().any(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        fields.len() == 10
+            && fields[9] == interface
+            && fields[0].bytes().all(|b| b == b'0')
+            && fields[1] == "00"
+    });
+    v4_default || v6_default
+}
+
 /// The mount point of the cgroup v2 hierarchy: `/sys/fs/cgroup` on unified systems,
 /// `/sys/fs/cgroup/unified` on hybrid ones, else the first cgroup2 mount.
 fn cgroup2_root() -> Option<PathBuf> {

@@ -164,6 +164,29 @@ impl KernelFilter {
     };
 }
 
+/// What the XDP program writes in front of each frame it hands to AF_XDP (XDP metadata
+/// holds at most 32 bytes): the owner of the local socket the frame is addressed to.
+/// The thread name is not here; user space reads it with the rest from `/proc`.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct FrameOwner {
+    /// cgroup v2 id of the task.
+    pub cgroup_id: u64,
+    /// Process id in the initial pid namespace; 0 when no local socket owns the frame.
+    pub host_pid: u32,
+    /// Thread id in the initial pid namespace.
+    pub host_tid: u32,
+    /// Real user id.
+    pub uid: u32,
+    /// Explicit padding, always 0.
+    pub _pad: u32,
+}
+
+/// Size of a [`FrameOwner`] in bytes.
+pub const FRAME_OWNER_LEN: usize = core::mem::size_of::<FrameOwner>();
+
 /// Key of the listening-socket table: accepted TCP sockets inherit the owner of the
 /// socket listening on their local port in their network namespace.
 #[repr(C)]
@@ -190,6 +213,10 @@ mod tests {
         assert_eq!(core::mem::size_of::<TaskContext>(), 40);
         assert_eq!(PACKET_RECORD_LEN, 88);
         assert_eq!(core::mem::size_of::<ListenerKey>(), 16);
+        assert_eq!(
+            FRAME_OWNER_LEN, 24,
+            "XDP metadata: at most 32 bytes, a multiple of 4"
+        );
     }
 
     #[test]

@@ -17,23 +17,27 @@
 )]
 
 use aya_ebpf::EbpfContext;
+use aya_ebpf::bindings::xdp_action::{XDP_ABORTED, XDP_PASS};
 use aya_ebpf::bindings::{
     __sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP,
-    BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
+    BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
 };
 use aya_ebpf::helpers::generated::{
     bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_smp_processor_id,
     bpf_get_socket_cookie, bpf_ktime_get_boot_ns, bpf_skb_cgroup_id, bpf_skb_load_bytes,
+    bpf_xdp_adjust_meta,
 };
 use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid};
-use aya_ebpf::macros::{btf_tracepoint, cgroup_skb, cgroup_sock, cgroup_sock_addr, map, sock_ops};
-use aya_ebpf::maps::{LruHashMap, PerCpuArray, RingBuf};
+use aya_ebpf::macros::{
+    btf_tracepoint, cgroup_skb, cgroup_sock, cgroup_sock_addr, map, sock_ops, xdp,
+};
+use aya_ebpf::maps::{LruHashMap, PerCpuArray, RingBuf, XskMap};
 use aya_ebpf::programs::{
-    BtfTracePointContext, SkBuffContext, SockAddrContext, SockContext, SockOpsContext,
+    BtfTracePointContext, SkBuffContext, SockAddrContext, SockContext, SockOpsContext, XdpContext,
 };
 use netcore_core::record::{
-    KERNEL_FILTER_SLOTS, KernelFilter, ListenerKey, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord,
-    TaskContext, counter, direction, l4,
+    FRAME_OWNER_LEN, FrameOwner, KERNEL_FILTER_SLOTS, KernelFilter, ListenerKey, MAX_SNAPLEN,
+    PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction, l4,
 };
 
 /// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
@@ -55,7 +59,9 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
 #[map]
 static OWNERS: LruHashMap<u64, TaskContext> = LruHashMap::with_max_entries(65536, 0);
 
-/// Bound sockets by network namespace and port, for accepted sockets to inherit.
+/// Local ports by network namespace, with the owner of the socket using them: bound
+/// sockets (for accepted sockets to inherit) and established TCP connections (for the
+/// AF_XDP path to attribute frames addressed to them).
 #[map]
 static LISTENERS: LruHashMap<ListenerKey, TaskContext> = LruHashMap::with_max_entries(16384, 0);
 
@@ -192,10 +198,12 @@ pub fn netcore_recvmsg6(ctx: SockAddrContext) -> i32 {
 }
 
 /// An accepted TCP socket has no task yet (the handshake completes in softirq): give it the
-/// owner of the socket bound to its local port, until a task reads or writes it.
+/// owner of the socket bound to its local port, until a task reads or writes it. An
+/// actively opened one registers its local port.
 #[sock_ops]
 pub fn netcore_sockops(ctx: SockOpsContext) -> u32 {
-    if ctx.op() != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB {
+    let op = ctx.op();
+    if op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB {
         return 1;
     }
     // SAFETY: the helpers accept this context type.
@@ -210,9 +218,16 @@ pub fn netcore_sockops(ctx: SockOpsContext) -> u32 {
         port: ctx.local_port() as u16,
         _pad: [0; 6],
     };
-    if let Some(listener) = LISTENERS.get_ptr(&key) {
+    if op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB {
+        if let Some(listener) = LISTENERS.get_ptr(&key) {
+            // SAFETY: the map returned a valid pointer to a value of this type.
+            let _ = OWNERS.insert(&cookie, unsafe { &*listener }, 0);
+        }
+    } else if let Some(owner) = OWNERS.get_ptr(&cookie) {
+        // A connect()ed socket's local port is known only now: the AF_XDP path finds
+        // its owner by that port.
         // SAFETY: the map returned a valid pointer to a value of this type.
-        let _ = OWNERS.insert(&cookie, unsafe { &*listener }, 0);
+        let _ = LISTENERS.insert(&key, unsafe { &*owner }, 0);
     }
     1
 }
@@ -399,6 +414,129 @@ pub fn netcore_ingress(ctx: SkBuffContext) -> i32 {
 #[cgroup_skb(egress)]
 pub fn netcore_egress(ctx: SkBuffContext) -> i32 {
     capture(&ctx, direction::EGRESS)
+}
+
+/// AF_XDP sockets by rx queue; user space inserts one per queue it reads.
+#[map]
+static XSKS: XskMap = XskMap::with_max_entries(64, 0);
+
+/// Cookie of the network namespace of the capture interface, set by user space.
+#[unsafe(no_mangle)]
+static XDP_NETNS_COOKIE: u64 = 0;
+
+/// A bounds-checked pointer to a `T` at `offset` in the frame.
+#[inline(always)]
+fn frame_at<T>(ctx: &XdpContext, offset: usize) -> Option<*const T> {
+    let start = ctx.data() + offset;
+    if start + core::mem::size_of::<T>() > ctx.data_end() {
+        return None;
+    }
+    Some(start as *const T)
+}
+
+/// What the XDP program does with a frame.
+enum XdpVerdict {
+    /// Leave it to the kernel (ARP, ND, frames the selected events cannot use).
+    Pass,
+    /// Hand it to AF_XDP, owned by the socket bound to this local port (0: unknown).
+    Capture { local_port: u16 },
+}
+
+/// Parses Ethernet (one VLAN tag at most), IPv4/IPv6 and the TCP/UDP ports.
+#[inline(always)]
+fn classify(ctx: &XdpContext) -> Option<XdpVerdict> {
+    // SAFETY (every read below): `frame_at` checked it against data_end.
+    let mut ethertype = u16::from_be(unsafe { *frame_at::<u16>(ctx, 12)? });
+    let mut l3 = 14;
+    if ethertype == 0x8100 || ethertype == 0x88a8 {
+        ethertype = u16::from_be(unsafe { *frame_at::<u16>(ctx, 16)? });
+        l3 = 18;
+    }
+    let (protocol, l4, class) = unsafe {
+        match ethertype {
+            0x0800 => {
+                let ver_ihl = *frame_at::<u8>(ctx, l3)?;
+                let protocol = *frame_at::<u8>(ctx, l3 + 9)?;
+                let class = match protocol {
+                    6 => l4::IPV4_TCP,
+                    17 => l4::IPV4_UDP,
+                    1 => l4::IPV4_ICMP,
+                    _ => l4::IPV4_OTHER,
+                };
+                (protocol, l3 + usize::from(ver_ihl & 0xf) * 4, class)
+            }
+            0x86dd => {
+                let next = *frame_at::<u8>(ctx, l3 + 6)?;
+                if next == 58 {
+                    // Neighbour discovery must reach the kernel, or the link stops working.
+                    let icmp_type = *frame_at::<u8>(ctx, l3 + 40)?;
+                    if (133..=137).contains(&icmp_type) {
+                        return Some(XdpVerdict::Pass);
+                    }
+                }
+                let class = match next {
+                    6 => l4::IPV6_TCP,
+                    17 => l4::IPV6_UDP,
+                    58 => l4::IPV6_ICMPV6,
+                    _ => l4::IPV6_OTHER,
+                };
+                (next, l3 + 40, class)
+            }
+            _ => return Some(XdpVerdict::Pass), // ARP and everything not IP.
+        }
+    };
+    if kfilter!(protocols) & class == 0 {
+        return Some(XdpVerdict::Pass);
+    }
+    let local_port = match protocol {
+        // SAFETY: checked read, as above.
+        6 | 17 => u16::from_be(unsafe { *frame_at::<u16>(ctx, (l4 & 0x7f) + 2)? }),
+        _ => 0,
+    };
+    Some(XdpVerdict::Capture { local_port })
+}
+
+/// AF_XDP capture: frames for the selected events go to the queue's AF_XDP socket, with
+/// the owner of their local port as metadata; everything else passes to the kernel.
+#[xdp]
+pub fn netcore_xdp(ctx: XdpContext) -> u32 {
+    let local_port = match classify(&ctx) {
+        Some(XdpVerdict::Capture { local_port }) => local_port,
+        Some(XdpVerdict::Pass) | None => return XDP_PASS,
+    };
+    let mut owner = FrameOwner::default();
+    if local_port != 0 {
+        let key = ListenerKey {
+            // SAFETY: a read of a static set at load time.
+            netns_cookie: unsafe { core::ptr::read_volatile(&XDP_NETNS_COOKIE) },
+            port: local_port,
+            _pad: [0; 6],
+        };
+        if let Some(task) = LISTENERS.get_ptr(&key) {
+            // SAFETY: the map returned a valid pointer to a value of this type.
+            let task = unsafe { &*task };
+            owner = FrameOwner {
+                cgroup_id: task.cgroup_id,
+                host_pid: task.host_pid,
+                host_tid: task.host_tid,
+                uid: task.uid,
+                _pad: 0,
+            };
+        }
+    }
+    // SAFETY: the context is this program's; the metadata area is checked before writing.
+    unsafe {
+        if bpf_xdp_adjust_meta(ctx.ctx, -(FRAME_OWNER_LEN as i32)) != 0 {
+            return XDP_PASS;
+        }
+        let meta = ctx.metadata();
+        if meta + FRAME_OWNER_LEN > ctx.metadata_end() {
+            return XDP_ABORTED;
+        }
+        *(meta as *mut FrameOwner) = owner;
+    }
+    XSKS.redirect(ctx.rx_queue_index(), u64::from(XDP_PASS))
+        .unwrap_or(XDP_PASS)
 }
 
 #[cfg(not(target_arch = "bpf"))]

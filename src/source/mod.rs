@@ -1,8 +1,9 @@
-//! Capture sources. Each hands the decoder packets in place: capture files ([`file`]) and
-//! the host-mode ring buffer ([`ring`]).
+//! Capture sources. Each hands the decoder packets in place: capture files ([`file`]),
+//! the host-mode ring buffer ([`ring`]) and AF_XDP sockets ([`xsk`]).
 
 pub mod file;
 pub mod ring;
+pub mod xsk;
 
 use netcore_core::LinkType;
 

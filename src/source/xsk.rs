@@ -1,0 +1,257 @@
+//! AF_XDP source: one AF_XDP socket per rx queue of the capture interface, frames read in
+//! place in the UMEM and handed back to the fill ring once handled.
+//!
+//! The XDP program (`netcore_xdp` in ebpf/) owns the interface and the XSKMAP; libxdp's
+//! own program is inhibited. Each frame arrives with a [`FrameOwner`] in the XDP metadata
+//! just before it.
+
+use std::io;
+use std::num::NonZeroU32;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use netcore_core::record::{FRAME_OWNER_LEN, FrameOwner};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use xsk_rs::config::{BindFlags, LibxdpFlags, QueueSize, SocketConfig, UmemConfig};
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+use zerocopy::FromBytes;
+
+use super::ring::Wake;
+
+/// UMEM frames per queue (2 KiB each).
+const FRAMES: u32 = 4096;
+/// Descriptors taken from the rx ring at a time.
+const BATCH: usize = 64;
+/// The longest a frame waits when no wake-up comes.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+const SIGNALS: Token = Token(usize::MAX);
+
+/// How the sockets are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindMode {
+    /// The driver DMAs into the UMEM.
+    ZeroCopy,
+    /// The kernel copies each frame into the UMEM (veth, drivers without AF_XDP support).
+    Copy,
+}
+
+/// One queue's socket, UMEM and rings.
+struct Queue {
+    id: u32,
+    umem: Umem,
+    rx: RxQueue,
+    fill: FillQueue,
+    _tx: TxQueue,
+    _completion: CompQueue,
+    descs: Vec<FrameDesc>,
+}
+
+/// Per-socket kernel counters, summed over queues.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct XskStats {
+    /// Frames dropped for reasons other than the two below.
+    pub rx_dropped: u64,
+    /// Frames dropped because the rx ring was full (user space too slow).
+    pub rx_ring_full: u64,
+    /// Frames dropped because the fill ring had no free frame.
+    pub fill_ring_empty: u64,
+    /// Invalid descriptors.
+    pub invalid_descs: u64,
+}
+
+/// What handles frames read from the sockets.
+pub trait FrameHandler {
+    /// One frame, in place, with the owner the XDP program found.
+    fn frame(&mut self, owner: &FrameOwner, frame: &[u8]) -> io::Result<()>;
+    /// After a batch (flush) or a tick.
+    fn wake(&mut self, wake: Wake) -> io::Result<()>;
+}
+
+/// The AF_XDP sockets of one interface.
+pub struct XskSource {
+    queues: Vec<Queue>,
+    poll: Poll,
+    signals: Signals,
+    /// How the sockets are bound.
+    pub mode: BindMode,
+    /// Frames read.
+    pub frames: u64,
+}
+
+impl XskSource {
+    /// Opens a socket on each of `queues` of `interface`, zero-copy if the driver can,
+    /// with every frame on the fill ring. `register` inserts each socket into the XSKMAP.
+    pub fn open(
+        interface: &str,
+        queues: &[u32],
+        mut register: impl FnMut(u32, i32) -> Result<()>,
+    ) -> Result<Self> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let mut opened = Vec::new();
+        let mut mode = BindMode::ZeroCopy;
+        for &id in queues {
+            let queue = match open_queue(interface, id, BindMode::ZeroCopy) {
+                Ok(queue) if mode == BindMode::ZeroCopy => queue,
+                _ => {
+                    mode = BindMode::Copy;
+                    open_queue(interface, id, BindMode::Copy)?
+                }
+            };
+            let fd = queue.rx.fd().as_raw_fd();
+            register(id, fd)?;
+            poll.registry().register(
+                &mut SourceFd(&fd),
+                Token(opened.len()),
+                Interest::READABLE,
+            )?;
+            opened.push(queue);
+        }
+        Ok(XskSource {
+            queues: opened,
+            poll,
+            signals,
+            mode,
+            frames: 0,
+        })
+    }
+
+    /// Reads frames into `handler` until SIGINT or SIGTERM, which it returns.
+    pub fn run(&mut self, tick: Duration, handler: &mut impl FrameHandler) -> io::Result<i32> {
+        let mut events = Events::with_capacity(self.queues.len() + 1);
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let timeout = next_tick
+                .saturating_duration_since(Instant::now())
+                .min(DRAIN_EVERY);
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => result?,
+            }
+            let mut drained = false;
+            for queue in &mut self.queues {
+                loop {
+                    // SAFETY: the descriptors belong to this queue's UMEM and are not
+                    // on any ring while we hold them.
+                    let n = unsafe { queue.rx.consume(&mut queue.descs[..BATCH]) };
+                    if n == 0 {
+                        break;
+                    }
+                    drained = true;
+                    self.frames += n as u64;
+                    let mut result = Ok(());
+                    for desc in &queue.descs[..n] {
+                        // SAFETY: the kernel filled this frame and handed it to us; no one
+                        // writes it until we return it to the fill ring below.
+                        let (owner, frame) = unsafe { frame_with_owner(&queue.umem, desc) };
+                        if let Err(e) = handler.frame(&owner, frame) {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    // SAFETY: the frames are ours and handled; the fill ring takes them back.
+                    unsafe {
+                        queue
+                            .fill
+                            .produce_and_wakeup(&queue.descs[..n], queue.rx.fd_mut(), 0)?;
+                    }
+                    result?;
+                }
+            }
+            if drained {
+                handler.wake(Wake::Drained)?;
+            }
+            if Instant::now() >= next_tick {
+                next_tick += tick;
+                handler.wake(Wake::Tick)?;
+            }
+            if let Some(signal) = self.signals.pending().next() {
+                return Ok(signal);
+            }
+        }
+    }
+
+    /// The sockets' kernel counters, summed.
+    pub fn stats(&self) -> XskStats {
+        let mut total = XskStats::default();
+        for queue in &self.queues {
+            if let Ok(s) = queue.rx.fd().xdp_statistics() {
+                total.rx_dropped += s.rx_dropped();
+                total.rx_ring_full += s.rx_ring_full();
+                total.fill_ring_empty += s.rx_fill_ring_empty_descs();
+                total.invalid_descs += s.rx_invalid_descs();
+            }
+        }
+        total
+    }
+
+    /// The queue ids read.
+    pub fn queue_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.queues.iter().map(|q| q.id)
+    }
+}
+
+/// The frame `desc` describes and the owner the XDP program wrote in front of it.
+///
+/// # Safety
+/// `desc` must describe a received frame of `umem` that no one else accesses.
+unsafe fn frame_with_owner<'u>(umem: &'u Umem, desc: &FrameDesc) -> (FrameOwner, &'u [u8]) {
+    // SAFETY: per the contract.
+    let frame = unsafe { umem.data(desc) }.contents();
+    // SAFETY: the XDP program reserved FRAME_OWNER_LEN bytes of metadata right before the
+    // frame (within the 256-byte XDP headroom, inside the same UMEM frame).
+    let meta =
+        unsafe { std::slice::from_raw_parts(frame.as_ptr().sub(FRAME_OWNER_LEN), FRAME_OWNER_LEN) };
+    let owner = FrameOwner::read_from_bytes(meta).unwrap_or_default();
+    (owner, frame)
+}
+
+fn open_queue(interface: &str, id: u32, mode: BindMode) -> Result<Queue> {
+    let ring = QueueSize::new(FRAMES).map_err(|e| anyhow!("{e}"))?;
+    let umem_config = UmemConfig::builder()
+        .fill_queue_size(ring)
+        .build()
+        .map_err(|e| anyhow!("UMEM settings: {e}"))?;
+    let frames = NonZeroU32::new(FRAMES).expect("non-zero");
+    let (umem, descs) = Umem::new(umem_config, frames, false)
+        .map_err(|e| anyhow!("creating the UMEM of queue {id}: {e}"))?;
+    let bind = match mode {
+        BindMode::ZeroCopy => BindFlags::XDP_ZEROCOPY,
+        BindMode::Copy => BindFlags::XDP_COPY,
+    } | BindFlags::XDP_USE_NEED_WAKEUP;
+    let config = SocketConfig::builder()
+        .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+        .bind_flags(bind)
+        .build();
+    let name = interface
+        .parse()
+        .map_err(|e| anyhow!("interface name {interface}: {e}"))?;
+    // SAFETY: the UMEM is used by this socket only.
+    let (tx, rx, rings) = unsafe { Socket::new(config, &umem, &name, id) }.with_context(|| {
+        format!("opening an AF_XDP socket on {interface} queue {id} ({mode:?})")
+    })?;
+    let (mut fill, completion) = rings.ok_or_else(|| anyhow!("queue {id}: no fill ring"))?;
+    // SAFETY: every descriptor is a free frame of this UMEM.
+    let produced = unsafe { fill.produce(&descs) };
+    if produced != descs.len() {
+        return Err(anyhow!(
+            "queue {id}: fill ring took {produced} of {} frames",
+            descs.len()
+        ));
+    }
+    Ok(Queue {
+        id,
+        umem,
+        rx,
+        fill,
+        _tx: tx,
+        _completion: completion,
+        descs,
+    })
+}
