@@ -202,7 +202,7 @@ impl Netcore {
             events,
             stderr,
         };
-        let ready = netcore.wait_stderr("capturing on cgroup", Duration::from_secs(20));
+        let ready = netcore.wait_stderr("capturing on", Duration::from_secs(20));
         assert!(ready.is_some(), "netcore did not start capturing");
         netcore
     }
@@ -249,7 +249,7 @@ impl Netcore {
     fn interrupt(mut self) -> (std::process::ExitStatus, Option<String>) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let summary = self.wait_stderr("host capture:", Duration::from_secs(10));
+        let summary = self.wait_stderr(" capture: ", Duration::from_secs(10));
         (self.child.wait().unwrap(), summary)
     }
 }
@@ -718,4 +718,297 @@ fn comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel()
             .unwrap_or_else(|| panic!("no kernel filter count in: {summary}"));
         assert!(filtered > 0, "{summary}");
     }
+}
+
+/// A veth pair for AF_XDP: `capture` (10.N.M.1) in this network namespace, its peer
+/// (10.N.M.2) in a namespace of its own; both deleted on drop.
+struct CapturePair {
+    peer_ns: String,
+    capture: String,
+    peer: String,
+    local: String,
+    remote: String,
+}
+
+impl CapturePair {
+    fn new() -> CapturePair {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let id = format!("{}{seq}", pid % 100_000);
+        let subnet = format!("10.{}.{}", 150 + seq % 50, pid % 250);
+        let pair = CapturePair {
+            peer_ns: format!("ncx-p{id}"),
+            capture: format!("ncxc{id}"),
+            peer: format!("ncxp{id}"),
+            local: format!("{subnet}.1"),
+            remote: format!("{subnet}.2"),
+        };
+        for args in [
+            format!("netns add {}", pair.peer_ns),
+            format!(
+                "link add {} type veth peer name {} netns {}",
+                pair.capture, pair.peer, pair.peer_ns
+            ),
+            format!("addr add {}/24 dev {}", pair.local, pair.capture),
+            format!("link set {} up", pair.capture),
+            format!(
+                "-n {} addr add {}/24 dev {}",
+                pair.peer_ns, pair.remote, pair.peer
+            ),
+            format!("-n {} link set {} up", pair.peer_ns, pair.peer),
+        ] {
+            run("ip", &args);
+        }
+        pair
+    }
+
+    /// Whether an XDP program is attached to the capture interface.
+    fn has_xdp(&self) -> bool {
+        let out = Command::new("ip")
+            .args(["-d", "link", "show", &self.capture])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("xdp")
+    }
+
+    /// Sends `frames` from the peer's interface with an AF_PACKET socket, from a thread
+    /// that enters the peer namespace (namespaces are per thread).
+    fn send_from_peer(&self, frames: Vec<Vec<u8>>) {
+        let (ns, ifname) = (self.peer_ns.clone(), self.peer.clone());
+        thread::spawn(move || {
+            let netns = std::fs::File::open(format!("/var/run/netns/{ns}")).unwrap();
+            // SAFETY: plain syscalls on valid fds and buffers; this thread only.
+            unsafe {
+                use std::os::fd::AsRawFd;
+                assert_eq!(
+                    libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET),
+                    0,
+                    "setns"
+                );
+                let name = std::ffi::CString::new(ifname).unwrap();
+                let ifindex = libc::if_nametoindex(name.as_ptr());
+                let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+                assert!(fd >= 0 && ifindex > 0);
+                let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+                addr.sll_family = libc::AF_PACKET as u16;
+                addr.sll_ifindex = ifindex as i32;
+                addr.sll_halen = 6;
+                for frame in &frames {
+                    let sent = libc::sendto(
+                        fd,
+                        frame.as_ptr().cast(),
+                        frame.len(),
+                        0,
+                        (&raw const addr).cast(),
+                        std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                    );
+                    assert_eq!(sent, frame.len() as isize, "sendto");
+                    thread::sleep(Duration::from_micros(200));
+                }
+                libc::close(fd);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// An Ethernet + IPv4 frame from the peer to the capture interface.
+    fn frame(&self, protocol: u8, l4: &[u8]) -> Vec<u8> {
+        let mac = |ns: Option<&str>, ifname: &str| {
+            let mut cmd = Command::new("ip");
+            if let Some(ns) = ns {
+                cmd.args(["-n", ns]);
+            }
+            let out = cmd.args(["-br", "link", "show", ifname]).output().unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            let mac = text.split_whitespace().nth(2).unwrap().to_owned();
+            mac.split(':')
+                .map(|h| u8::from_str_radix(h, 16).unwrap())
+                .collect::<Vec<u8>>()
+        };
+        let ip = |a: &str| a.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        let mut f = mac(None, &self.capture);
+        f.extend(mac(Some(&self.peer_ns), &self.peer));
+        f.extend([0x08, 0x00]);
+        let total = (20 + l4.len()) as u16;
+        f.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            protocol,
+            0,
+            0,
+        ]);
+        f.extend(ip(&self.remote));
+        f.extend(ip(&self.local));
+        f.extend_from_slice(l4);
+        f
+    }
+}
+
+impl Drop for CapturePair {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.capture])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.peer_ns])
+            .status();
+    }
+}
+
+/// UDP header + payload.
+fn udp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
+    let len = (8 + payload.len()) as u16;
+    let mut d = [
+        src.to_be_bytes(),
+        dst.to_be_bytes(),
+        len.to_be_bytes(),
+        [0, 0],
+    ]
+    .concat();
+    d.extend_from_slice(payload);
+    d
+}
+
+/// A TCP SYN.
+fn tcp_syn(src: u16, dst: u16) -> Vec<u8> {
+    let mut t = [src.to_be_bytes(), dst.to_be_bytes()].concat();
+    t.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    t
+}
+
+/// A DNS query for `name` A.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = [id.to_be_bytes(), [1, 0], [0, 1], [0, 0], [0, 0], [0, 0]].concat();
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend([0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
+    if !root_or_skip("af_xdp_burst_arrives_as_events_attributed_to_the_server") {
+        return;
+    }
+    let pair = CapturePair::new();
+    let netcore = Netcore::start(&["--xdp", &pair.capture]);
+    assert!(pair.has_xdp());
+    // A UDP server on the capture address, started after netcore: frames to its port are
+    // attributed to it (AF_XDP takes them, so it never receives them).
+    let mut server = Command::new("nc")
+        .args(["-u", "-l", &pair.local, "7100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server_pid = server.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening_udp_here(7100) {
+        assert!(Instant::now() < deadline, "nc did not start");
+        thread::sleep(Duration::from_millis(50));
+    }
+    const N: u16 = 50;
+    let mut frames = Vec::new();
+    for i in 0..N {
+        frames.push(pair.frame(17, &udp(40000 + i, 7100, b"burst")));
+        frames.push(pair.frame(6, &tcp_syn(41000 + i, 7200)));
+        frames.push(pair.frame(17, &udp(42000 + i, 53, &dns_query(i, "xdp.netcore.test"))));
+    }
+    pair.send_from_peer(frames);
+
+    let counts = |events: &[Value], name: &str, port: u16| {
+        named(events, name)
+            .filter(|e| arg(e, "dst_port") == port)
+            .count()
+    };
+    let events = netcore.events_for(&pair.remote, Duration::from_secs(10), |events| {
+        counts(events, "net_packet_udp", 7100) >= N as usize
+            && counts(events, "net_packet_tcp", 7200) >= N as usize
+            && counts(events, "net_packet_dns", 53) >= N as usize
+    });
+    let _ = (server.kill(), server.wait());
+    assert_eq!(counts(&events, "net_packet_udp", 7100), N as usize);
+    assert_eq!(counts(&events, "net_packet_tcp", 7200), N as usize);
+    assert_eq!(counts(&events, "net_packet_udp", 53), N as usize);
+    assert_eq!(counts(&events, "net_packet_dns", 53), N as usize);
+    assert_eq!(named(&events, "net_packet_ipv4").count(), 3 * N as usize);
+    for e in named(&events, "net_packet_udp").filter(|e| arg(e, "dst_port") == 7100) {
+        assert_eq!(e["hostProcessId"], server_pid, "{e}");
+        assert_eq!(e["processName"], "nc");
+        assert_eq!(arg(e, "src"), pair.remote.as_str());
+        assert_eq!(arg(e, "proto_udp")["length"], 13);
+    }
+    let dns = named(&events, "net_packet_dns").next().unwrap();
+    assert_eq!(
+        arg(dns, "proto_dns")["questions"][0]["name"],
+        "xdp.netcore.test"
+    );
+    // Nothing listens on 7200: those frames have no owner.
+    assert!(named(&events, "net_packet_tcp").all(|e| e["hostProcessId"] == 0));
+
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    let summary = summary.unwrap();
+    assert!(
+        summary.contains("0 rx ring full, 0 fill ring empty"),
+        "{summary}"
+    );
+    assert!(!pair.has_xdp(), "XDP left attached after SIGINT");
+}
+
+#[test]
+fn af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused() {
+    if !root_or_skip("af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused") {
+        return;
+    }
+    let pair = CapturePair::new();
+    let mut netcore = Netcore::start(&["--xdp", &pair.capture]);
+    assert!(pair.has_xdp());
+    netcore.child.kill().unwrap();
+    netcore.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pair.has_xdp() {
+        assert!(Instant::now() < deadline, "XDP left attached after SIGKILL");
+        thread::sleep(Duration::from_millis(100));
+    }
+    // An interface with a default route is refused, with the reason.
+    run(
+        "ip",
+        &format!(
+            "route add default via {} dev {} metric 4242",
+            pair.remote, pair.capture
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .args(["--json", "--xdp", &pair.capture])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("carries a default route") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .args(["--json", "--xdp", "no-such-if0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such network interface"));
+}
+
+/// Whether a UDP socket listens on `port` in this namespace.
+fn listening_udp_here(port: u16) -> bool {
+    let out = Command::new("ss").args(["-Hlun"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} "))
 }
