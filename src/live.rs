@@ -49,6 +49,7 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &s
         unowned: 0,
         last_stats: (Instant::now(), 0, KernelCounters::default()),
         reader_closed: false,
+        last_flush: Instant::now(),
     };
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let outcome = source.run(tick, &mut live);
@@ -122,6 +123,7 @@ pub fn run_xdp<W: Write>(
         unowned: 0,
         last_stats: (Instant::now(), 0, KernelCounters::default()),
         reader_closed: false,
+        last_flush: Instant::now(),
     };
     let mut frames = XdpFrames {
         live: &mut live,
@@ -216,7 +218,12 @@ struct Live<'a, W: Write> {
     last_stats: (Instant, u64, KernelCounters),
     /// Whether the reader of our output went away (`netcore --json | head`).
     reader_closed: bool,
+    /// When the output was last written out.
+    last_flush: Instant,
 }
+
+/// How long events may wait in the output buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 impl<W: Write> RecordHandler for Live<'_, W> {
     fn record(&mut self, record: Record<'_>) -> io::Result<()> {
@@ -241,10 +248,14 @@ impl<W: Write> RecordHandler for Live<'_, W> {
 
     fn wake(&mut self, wake: Wake) -> io::Result<()> {
         match wake {
-            Wake::Drained => {
+            // Write out at most every FLUSH_EVERY: a write per small batch costs more than
+            // the events in it.
+            Wake::Polled if self.last_flush.elapsed() >= FLUSH_EVERY => {
+                self.last_flush = Instant::now();
                 let result = self.pipeline.flush();
                 self.note(result)
             }
+            Wake::Polled => Ok(()),
             Wake::Tick => {
                 self.clock = WallClock::now(); // Follow steps of the wall clock.
                 if self.print_stats {

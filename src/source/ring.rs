@@ -45,8 +45,8 @@ impl<'a> Record<'a> {
 /// What the loop tells its caller after each wake-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// Records were drained; flush.
-    Drained,
+    /// A poll round ended (at least every 10 ms): time to flush what is due.
+    Polled,
     /// The tick interval passed.
     Tick,
 }
@@ -55,7 +55,7 @@ pub enum Wake {
 pub trait RecordHandler {
     /// Handles one record, in place.
     fn record(&mut self, record: Record<'_>) -> io::Result<()>;
-    /// Runs after a drain (time to flush) or on a tick.
+    /// Runs after each poll round and on each tick.
     fn wake(&mut self, wake: Wake) -> io::Result<()>;
 }
 
@@ -101,17 +101,13 @@ impl RingSource {
             }
             // Drain on every wake-up, not only on ring readiness: the fd is edge-triggered
             // and a record can land between the last read and the next poll.
-            let mut drained = false;
             while let Some(entry) = self.ring.next() {
-                drained = true;
                 match Record::parse(&entry) {
                     Some(record) => handler.record(record)?,
                     None => self.malformed += 1,
                 }
             }
-            if drained {
-                handler.wake(Wake::Drained)?;
-            }
+            handler.wake(Wake::Polled)?;
             if Instant::now() >= next_tick {
                 next_tick += tick;
                 handler.wake(Wake::Tick)?;

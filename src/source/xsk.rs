@@ -67,7 +67,7 @@ pub struct XskStats {
 pub trait FrameHandler {
     /// One frame, in place, with the owner the XDP program found.
     fn frame(&mut self, owner: &FrameOwner, frame: &[u8]) -> io::Result<()>;
-    /// After a batch (flush) or a tick.
+    /// After each poll round and on each tick.
     fn wake(&mut self, wake: Wake) -> io::Result<()>;
 }
 
@@ -134,7 +134,6 @@ impl XskSource {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => result?,
             }
-            let mut drained = false;
             for queue in &mut self.queues {
                 loop {
                     // SAFETY: the descriptors belong to this queue's UMEM and are not
@@ -143,7 +142,6 @@ impl XskSource {
                     if n == 0 {
                         break;
                     }
-                    drained = true;
                     self.frames += n as u64;
                     let mut result = Ok(());
                     for desc in &queue.descs[..n] {
@@ -164,9 +162,7 @@ impl XskSource {
                     result?;
                 }
             }
-            if drained {
-                handler.wake(Wake::Drained)?;
-            }
+            handler.wake(Wake::Polled)?;
             if Instant::now() >= next_tick {
                 next_tick += tick;
                 handler.wake(Wake::Tick)?;
@@ -226,6 +222,7 @@ fn open_queue(interface: &str, id: u32, mode: BindMode) -> Result<Queue> {
         BindMode::Copy => BindFlags::XDP_COPY,
     } | BindFlags::XDP_USE_NEED_WAKEUP;
     let config = SocketConfig::builder()
+        .rx_queue_size(ring)
         .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
         .bind_flags(bind)
         .build();

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# AF_XDP capture cost: a flooder in a test namespace sends UDP as fast as it can (bounded in
+# packets and seconds) to a veth whose other end netcore captures with --xdp; the same run
+# measures netcore's raw loop (frames consumed and recycled, nothing decoded: --xdp-discard)
+# and full capture (decode + Tracee JSON to /dev/null). Prints received packets/s, loss and
+# netcore's CPU per packet for both, and their ratio. Root only.
+#
+#   bench/xdp_overhead.sh [SECONDS=4] [RATE_PPS=2000000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-4}
+rate=${2:-2000000}
+[ "$(id -u)" -eq 0 ] || { echo "xdp_overhead.sh: needs root (XDP, netns)" >&2; exit 1; }
+
+cargo build --release --quiet --bin netcore
+cargo build --release --quiet -p netcore-bench --bin flood
+netcore=target/release/netcore
+flood=target/release/flood
+
+tag="ncx$$"
+cleanup() { ip link del "$tag-c" 2>/dev/null || true; ip netns del "$tag-p" 2>/dev/null || true; }
+trap cleanup EXIT
+ip netns add "$tag-p"
+ip link add "$tag-c" type veth peer name "$tag-v" netns "$tag-p"
+ip addr add 10.251.0.1/24 dev "$tag-c"; ip link set "$tag-c" up
+ip -n "$tag-p" addr add 10.251.0.2/24 dev "$tag-v"; ip -n "$tag-p" link set "$tag-v" up
+ip netns exec "$tag-p" ping -c1 -W2 10.251.0.1 >/dev/null   # resolve the MAC first
+
+proc_ticks() { awk '{sub(/.*\) /, ""); print $12+$13}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# One run: prints "sent received cpu_ticks dropped".
+measure() {
+    local log=/tmp/$tag.log
+    "$netcore" --json --xdp "$tag-c" "$@" >/dev/null 2>"$log" &
+    local pid=$!
+    for _ in $(seq 100); do grep -q "capturing on" "$log" 2>/dev/null && break; sleep 0.1; done
+    local before after sent
+    before=$(proc_ticks "$pid")
+    sent=$(ip netns exec "$tag-p" "$flood" send 10.251.0.1:9999 "$rate" "$seconds")
+    sleep 0.3
+    after=$(proc_ticks "$pid")
+    kill -INT "$pid"; wait "$pid"
+    local summary received dropped
+    summary=$(grep "AF_XDP capture:" "$log")
+    received=$(sed -E 's/.*capture: ([0-9]+) frames received.*/\1/' <<<"$summary")
+    dropped=$(sed -E 's/.*dropped: ([0-9]+) rx ring full, ([0-9]+) fill ring empty, ([0-9]+) other.*/\1 \2 \3/' <<<"$summary" | awk '{print $1+$2+$3}')
+    grep -q "copy mode" "$log" && mode=copy || mode=zero-copy
+    rm -f "$log"
+    echo "$sent $received $((after - before)) $dropped $mode"
+}
+
+read -r raw_sent raw_recv raw_ticks raw_drop mode < <(measure --xdp-discard)
+read -r full_sent full_recv full_ticks full_drop _ < <(measure)
+
+python3 - "$seconds" "$hz" "$mode" "$raw_sent" "$raw_recv" "$raw_ticks" "$raw_drop" \
+    "$full_sent" "$full_recv" "$full_ticks" "$full_drop" <<'PY'
+import sys
+seconds, hz = int(sys.argv[1]), int(sys.argv[2])
+mode = sys.argv[3]
+raw = list(map(int, sys.argv[4:8]))
+full = list(map(int, sys.argv[8:12]))
+tick_ns = 1e9 / hz
+print(f"AF_XDP on veth ({mode} mode), UDP flood from a peer namespace for {seconds} s")
+cpu = {}
+for name, (sent, recv, ticks, drop) in (("raw loop (--xdp-discard)", raw), ("full decode + JSON", full)):
+    cpu[name] = ticks * tick_ns / max(recv, 1)
+    loss = 100 * max(sent - recv, 0) / max(sent, 1)  # received may include a few stray frames (IPv6 MLD)
+    print(f"{name:<26} sent {sent}, received {recv} ({recv / seconds / 1e3:.0f} k/s), "
+          f"loss {loss:.3f} % (socket drops {drop}), netcore CPU {cpu[name]:.0f} ns/packet")
+a, b = cpu.values()
+print(f"CPU per packet, full / raw: {b / max(a, 1e-9):.2f}")
+PY
