@@ -13,9 +13,10 @@ use netcore_core::{EventContext, LinkType};
 
 use crate::attribution::TaskTable;
 use crate::loader::{CaptureConfig, KernelCounters, Programs};
+use crate::output::Summary;
 use crate::pipeline::Pipeline;
 use crate::source::ring::{Record, RecordHandler, RingSource, Wake, WallClock};
-use crate::source::xsk::{BindMode, FrameHandler, XskSource};
+use crate::source::xsk::{BindMode, FrameHandler, XskSource, XskStats};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -39,35 +40,18 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &s
         capture.config.snaplen,
         capture.config.ring_bytes >> 20
     );
-    let mut live = Live {
-        pipeline,
-        programs,
-        tasks: TaskTable::default(),
-        clock: WallClock::now(),
-        host_name,
-        print_stats: capture.stats_every.is_some(),
-        unowned: 0,
-        last_stats: (Instant::now(), 0, KernelCounters::default()),
-        reader_closed: false,
-        last_flush: Instant::now(),
-    };
+    let mut live = Live::new(pipeline, programs, host_name, capture.stats_every.is_some());
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let outcome = source.run(tick, &mut live);
-    let flushed = live.pipeline.flush();
-    let kernel = live.programs.counters().unwrap_or_default();
-    drop(live.programs); // Detach before the summary: capture is over.
-    if !live.reader_closed {
-        outcome.context("capturing")?;
-        flushed.context("writing events")?;
-    }
+    let (summary, kernel, unowned) = live.finish(outcome)?;
     let malformed = match source.malformed {
         0 => String::new(),
         n => format!("; {n} malformed ring entries"),
     };
     eprintln!(
-        "netcore: host capture: {}; kernel: {} packets captured, {} lost to a full ring \
-         buffer, {} filtered out; {} without an owning task{malformed}",
-        live.pipeline.summary, kernel.captured, kernel.ring_full, kernel.filtered, live.unowned,
+        "netcore: host capture: {summary}; kernel: {} packets captured, {} lost to a full ring \
+         buffer, {} filtered out; {unowned} without an owning task{malformed}",
+        kernel.captured, kernel.ring_full, kernel.filtered,
     );
     Ok(())
 }
@@ -113,18 +97,7 @@ pub fn run_xdp<W: Write>(
             BindMode::Copy => "copy",
         },
     );
-    let mut live = Live {
-        pipeline,
-        programs,
-        tasks: TaskTable::default(),
-        clock: WallClock::now(),
-        host_name,
-        print_stats: capture.stats_every.is_some(),
-        unowned: 0,
-        last_stats: (Instant::now(), 0, KernelCounters::default()),
-        reader_closed: false,
-        last_flush: Instant::now(),
-    };
+    let mut live = Live::new(pipeline, programs, host_name, capture.stats_every.is_some());
     let mut frames = XdpFrames {
         live: &mut live,
         discard: capture.discard,
@@ -133,23 +106,12 @@ pub fn run_xdp<W: Write>(
     };
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let outcome = source.run(tick, &mut frames);
-    let flushed = live.pipeline.flush();
-    drop(live.programs); // Detach XDP before the summary: capture is over.
-    if !live.reader_closed {
-        outcome.context("capturing")?;
-        flushed.context("writing events")?;
-    }
+    let (summary, _, unowned) = live.finish(outcome)?;
     let stats = source.stats();
     eprintln!(
-        "netcore: AF_XDP capture: {} frames received; {}; dropped: {} rx ring full, {} fill \
-         ring empty, {} other; {} invalid descriptors; {} without an owning task",
-        source.frames,
-        live.pipeline.summary,
-        stats.rx_ring_full,
-        stats.fill_ring_empty,
-        stats.rx_dropped,
-        stats.invalid_descs,
-        live.unowned,
+        "netcore: AF_XDP capture: {} frames received; {summary}; {}; {} invalid \
+         descriptors; {unowned} without an owning task",
+        source.frames, stats, stats.invalid_descs,
     );
     Ok(())
 }
@@ -198,9 +160,13 @@ impl<W: Write> FrameHandler for XdpFrames<'_, '_, W> {
         live.note(result)
     }
 
-    fn wake(&mut self, wake: Wake) -> io::Result<()> {
+    fn wake(&mut self, wake: Wake, sockets: &XskStats) -> io::Result<()> {
         self.now_ns = 0;
-        self.live.wake(wake)
+        let sockets = match wake {
+            Wake::Tick => sockets.to_string(),
+            Wake::Polled => String::new(),
+        };
+        self.live.on_wake(wake, &sockets)
     }
 }
 
@@ -214,8 +180,8 @@ struct Live<'a, W: Write> {
     print_stats: bool,
     /// Records read whose socket had no known owner.
     unowned: u64,
-    /// When the last statistics line was printed, the packet count and kernel counters then.
-    last_stats: (Instant, u64, KernelCounters),
+    /// When the last statistics line was printed, and the packet count then.
+    last_stats: (Instant, u64),
     /// Whether the reader of our output went away (`netcore --json | head`).
     reader_closed: bool,
     /// When the output was last written out.
@@ -247,6 +213,66 @@ impl<W: Write> RecordHandler for Live<'_, W> {
     }
 
     fn wake(&mut self, wake: Wake) -> io::Result<()> {
+        let kernel = match wake {
+            Wake::Tick if self.print_stats => {
+                let k = self.programs.counters().unwrap_or_default();
+                format!(
+                    "{} lost to a full ring buffer, {} filtered out in the kernel",
+                    k.ring_full, k.filtered
+                )
+            }
+            _ => String::new(),
+        };
+        self.on_wake(wake, &kernel)
+    }
+}
+
+impl<'h, W: Write> Live<'h, W> {
+    /// A run writing through `pipeline`, with `programs` attached.
+    fn new(
+        pipeline: Pipeline<W>,
+        programs: Programs,
+        host_name: &'h str,
+        print_stats: bool,
+    ) -> Self {
+        Live {
+            pipeline,
+            programs,
+            tasks: TaskTable::default(),
+            clock: WallClock::now(),
+            host_name,
+            print_stats,
+            unowned: 0,
+            last_stats: (Instant::now(), 0),
+            reader_closed: false,
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Ends the run: flushes, reads the kernel counters, detaches every program. Returns
+    /// the pipeline's summary, the kernel counters and the count of unowned packets; an
+    /// error of the run or of the last write, unless the reader of the output left.
+    fn finish(self, outcome: io::Result<i32>) -> Result<(Summary, KernelCounters, u64)> {
+        let Live {
+            mut pipeline,
+            programs,
+            reader_closed,
+            unowned,
+            ..
+        } = self;
+        let flushed = pipeline.flush();
+        let kernel = programs.counters().unwrap_or_default();
+        drop(programs); // Detach before the summary: capture is over.
+        if !reader_closed {
+            outcome.context("capturing")?;
+            flushed.context("writing events")?;
+        }
+        Ok((pipeline.summary, kernel, unowned))
+    }
+
+    /// After a poll round or on a tick; `source_stats` describes the source's own drop
+    /// counters for the `--stats` line (on ticks).
+    fn on_wake(&mut self, wake: Wake, source_stats: &str) -> io::Result<()> {
         match wake {
             // Write out at most every FLUSH_EVERY: a write per small batch costs more than
             // the events in it.
@@ -259,15 +285,13 @@ impl<W: Write> RecordHandler for Live<'_, W> {
             Wake::Tick => {
                 self.clock = WallClock::now(); // Follow steps of the wall clock.
                 if self.print_stats {
-                    self.print_stats();
+                    self.print_stats(source_stats);
                 }
                 Ok(())
             }
         }
     }
-}
 
-impl<'h, W: Write> Live<'h, W> {
     /// `ctx` with the task fields of `task` (kernel view) and `info` (`/proc` view).
     fn task_envelope_of<'a>(
         ctx: EventContext<'a>,
@@ -302,22 +326,19 @@ impl<'h, W: Write> Live<'h, W> {
         result
     }
 
-    /// One `--stats` line: totals and rates since the last line.
-    fn print_stats(&mut self) {
-        let kernel = self.programs.counters().unwrap_or_default();
+    /// One `--stats` line: totals, the packet rate since the last line, and the source's
+    /// drop counters.
+    fn print_stats(&mut self, source_stats: &str) {
         let summary = &self.pipeline.summary;
-        let (at, packets_before, kernel_before) = self.last_stats;
+        let (at, packets_before) = self.last_stats;
         let seconds = at.elapsed().as_secs_f64().max(1e-9);
         eprintln!(
-            "netcore: stats: {} packets ({:.0}/s), {} events, {} lost to a full ring buffer \
-             (+{}), {} without an owning task",
+            "netcore: stats: {} packets ({:.0}/s), {} events, {} without an owning task; {source_stats}",
             summary.packets,
             (summary.packets - packets_before) as f64 / seconds,
             summary.events,
-            kernel.ring_full,
-            kernel.ring_full - kernel_before.ring_full,
             self.unowned
         );
-        self.last_stats = (Instant::now(), summary.packets, kernel);
+        self.last_stats = (Instant::now(), summary.packets);
     }
 }

@@ -63,12 +63,23 @@ pub struct XskStats {
     pub invalid_descs: u64,
 }
 
+impl std::fmt::Display for XskStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dropped: {} rx ring full, {} fill ring empty, {} other",
+            self.rx_ring_full, self.fill_ring_empty, self.rx_dropped
+        )
+    }
+}
+
 /// What handles frames read from the sockets.
 pub trait FrameHandler {
     /// One frame, in place, with the owner the XDP program found.
     fn frame(&mut self, owner: &FrameOwner, frame: &[u8]) -> io::Result<()>;
-    /// After each poll round and on each tick.
-    fn wake(&mut self, wake: Wake) -> io::Result<()>;
+    /// After each poll round and on each tick, with the sockets' counters as of the last
+    /// tick.
+    fn wake(&mut self, wake: Wake, sockets: &XskStats) -> io::Result<()>;
 }
 
 /// The AF_XDP sockets of one interface.
@@ -126,6 +137,7 @@ impl XskSource {
     pub fn run(&mut self, tick: Duration, handler: &mut impl FrameHandler) -> io::Result<i32> {
         let mut events = Events::with_capacity(self.queues.len() + 1);
         let mut next_tick = Instant::now() + tick;
+        let mut stats = XskStats::default();
         loop {
             let timeout = next_tick
                 .saturating_duration_since(Instant::now())
@@ -162,10 +174,11 @@ impl XskSource {
                     result?;
                 }
             }
-            handler.wake(Wake::Polled)?;
+            handler.wake(Wake::Polled, &stats)?;
             if Instant::now() >= next_tick {
                 next_tick += tick;
-                handler.wake(Wake::Tick)?;
+                stats = self.stats();
+                handler.wake(Wake::Tick, &stats)?;
             }
             if let Some(signal) = self.signals.pending().next() {
                 return Ok(signal);
