@@ -15,6 +15,7 @@ use crate::attribution::TaskTable;
 use crate::loader::{CaptureConfig, KernelCounters, Programs};
 use crate::output::Summary;
 use crate::pipeline::Pipeline;
+use crate::seed;
 use crate::source::ring::{Record, RecordHandler, RingSource, Wake, WallClock};
 use crate::source::xsk::{BindMode, FrameHandler, XskSource, XskStats};
 
@@ -33,9 +34,11 @@ pub struct HostCapture {
 /// detached when this returns, whatever happened.
 pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &str) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
+    let seeded = programs.seed(&seed::existing_sockets(&capture.cgroup))?;
     let mut source = RingSource::new(programs.take_ring()?).context("setting up the event loop")?;
     eprintln!(
-        "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB); Ctrl-C stops",
+        "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB, {seeded} \
+         existing sockets attributed); Ctrl-C stops",
         capture.cgroup.display(),
         capture.config.snaplen,
         capture.config.ring_bytes >> 20
@@ -84,6 +87,7 @@ pub fn run_xdp<W: Write>(
 ) -> Result<()> {
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
+    programs.seed(&seed::existing_sockets(&capture.cgroup))?;
     let mut source = XskSource::open(&capture.interface, &capture.queues, |queue, fd| {
         programs.set_xsk(queue, fd)
     })?;

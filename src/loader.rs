@@ -8,13 +8,15 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use aya::maps::{MapData, PerCpuArray, RingBuf, XskMap};
+use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf, XskMap};
 use aya::programs::{
     BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, CgroupSock, CgroupSockAddr,
     SockOps, Xdp, XdpMode,
 };
 use aya::{Btf, Ebpf, EbpfLoader};
-use netcore_core::record::{KernelFilter, MAX_SNAPLEN, counter};
+use netcore_core::record::{KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter};
+
+use crate::seed::Seed;
 use zerocopy::IntoBytes;
 
 /// The kernel programs' object file, built by `build.rs`.
@@ -154,6 +156,30 @@ impl Programs {
         Ok(XdpAttachMode::Generic)
     }
 
+    /// Records the owners of sockets that existed before the programs were attached;
+    /// never replaces an owner the programs already recorded. Returns how many were added.
+    pub fn seed(&mut self, seed: &Seed) -> Result<usize> {
+        const BPF_NOEXIST: u64 = 1;
+        let mut added = 0;
+        let mut owners: HashMap<_, u64, PodTask> = HashMap::try_from(
+            self.ebpf
+                .map_mut("OWNERS")
+                .ok_or_else(|| anyhow!("no map OWNERS"))?,
+        )?;
+        for (cookie, task) in &seed.owners {
+            added += usize::from(owners.insert(cookie, &PodTask(*task), BPF_NOEXIST).is_ok());
+        }
+        let mut ports: HashMap<_, PodListenerKey, PodTask> = HashMap::try_from(
+            self.ebpf
+                .map_mut("LISTENERS")
+                .ok_or_else(|| anyhow!("no map LISTENERS"))?,
+        )?;
+        for (key, task) in &seed.ports {
+            let _ = ports.insert(&PodListenerKey(*key), &PodTask(*task), BPF_NOEXIST);
+        }
+        Ok(added)
+    }
+
     /// Routes frames of rx queue `queue` to the AF_XDP socket `fd`.
     pub fn set_xsk(&mut self, queue: u32, fd: std::os::fd::RawFd) -> Result<()> {
         let map = self
@@ -203,6 +229,19 @@ where
         .try_into()
         .with_context(|| format!("program {name} has an unexpected type"))
 }
+
+/// The map values shared with the kernel programs, as aya map types.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct PodTask(TaskContext);
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct PodListenerKey(ListenerKey);
+// SAFETY: both wrap `#[repr(C)]` plain-data records without implicit padding (zerocopy's
+// IntoBytes derive checks that in core/src/record.rs): any bit pattern is valid.
+unsafe impl aya::Pod for PodTask {}
+// SAFETY: as above.
+unsafe impl aya::Pod for PodListenerKey {}
 
 fn open_cgroup(cgroup: &Path) -> Result<File> {
     File::open(cgroup).with_context(|| format!("opening cgroup {}", cgroup.display()))

@@ -7,6 +7,7 @@ mod loader;
 mod output;
 mod pipeline;
 mod preflight;
+mod seed;
 mod source;
 
 use std::io::{self, Write};

@@ -661,8 +661,7 @@ fn comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel()
         return;
     }
     let net = TestNet::new();
-    // The server's pid is known now, its socket is created once netcore runs: sockets
-    // older than netcore are only attributed from their first send or receive on.
+    // The server's pid is known now; its socket is created while netcore runs.
     let listen = format!("sleep 2; exec nc -u -l {} 7003", net.server);
     let mut server = net
         .command(&net.a, None, &["sh", "-c", &listen])
@@ -1011,4 +1010,73 @@ fn af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused() {
 fn listening_udp_here(port: u16) -> bool {
     let out = Command::new("ss").args(["-Hlun"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} "))
+}
+
+#[test]
+fn sockets_older_than_netcore_are_attributed_from_the_first_packet() {
+    if !root_or_skip("sockets_older_than_netcore_are_attributed_from_the_first_packet") {
+        return;
+    }
+    let net = TestNet::new();
+    let mut udp_server = net
+        .command(&net.a, None, &["nc", "-u", "-l", &net.server, "7004"])
+        .spawn()
+        .unwrap();
+    let mut tcp_server = net
+        .command(&net.a, None, &["nc", "-l", &net.server, "7005"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening_udp(&net.a, 7004) {
+        assert!(Instant::now() < deadline, "the UDP server did not start");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(200));
+    let netcore = Netcore::start(&[]);
+    let mut udp_client = net
+        .command(&net.b, None, &["nc", "-u", "-w", "1", &net.server, "7004"])
+        .stdin(stdin_with(b"one datagram"))
+        .spawn()
+        .unwrap();
+    let mut tcp_client = net
+        .command(&net.b, None, &["nc", "-N", &net.server, "7005"])
+        .stdin(stdin_with(b"hello"))
+        .spawn()
+        .unwrap();
+    wait_ok(&mut udp_client, "nc -u client");
+    wait_ok(&mut tcp_client, "nc client");
+    let (udp_pid, tcp_pid) = (udp_server.id(), tcp_server.id());
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        named(events, "net_packet_udp").any(|e| e["hostProcessId"] == udp_pid)
+            && named(events, "net_packet_tcp")
+                .any(|e| e["hostProcessId"] == tcp_pid && arg(e, "proto_tcp")["PSH"] == 1)
+    });
+    let _ = (
+        udp_server.kill(),
+        tcp_server.kill(),
+        udp_server.wait(),
+        tcp_server.wait(),
+    );
+    // The one datagram: received by a socket bound before netcore started.
+    let datagrams: Vec<&Value> = named(&events, "net_packet_udp")
+        .filter(|e| arg(e, "dst_port") == 7004)
+        .collect();
+    assert!(
+        datagrams
+            .iter()
+            .any(|e| e["hostProcessId"] == udp_pid && e["processName"] == "nc"),
+        "{datagrams:#?}"
+    );
+    // The accepted connection inherits the owner of a listener older than netcore, from
+    // the handshake on.
+    let handshake_ack = named(&events, "net_packet_tcp").find(|e| {
+        arg(e, "dst_port") == 7005
+            && arg(e, "proto_tcp")["ACK"] == 1
+            && arg(e, "proto_tcp")["SYN"] == 0
+            && e["hostProcessId"] == tcp_pid
+    });
+    assert!(
+        handshake_ack.is_some(),
+        "accepted socket not attributed to the old listener"
+    );
 }
