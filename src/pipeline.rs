@@ -5,12 +5,12 @@ use std::io::{self, Write};
 
 use netcore_core::dns::tcp::{FlowKey, Reassembler};
 use netcore_core::dns::{self, DnsMessage};
+use netcore_core::filter::Filter;
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{DecodeError, EventContext, EventSet, LinkType, decode};
 
 use crate::output::{EventWriter, Summary};
-use netcore_core::filter::Filter;
 
 /// Decodes frames, filters them, and writes their events.
 pub struct Pipeline<W: Write> {

@@ -4,11 +4,16 @@
 //!   socket and record it in `OWNERS` (socket cookie → [`TaskContext`]). `sock_create`,
 //!   `connect`, `sendmsg`, `recvmsg` and `post_bind` see sockets a task creates or uses;
 //!   `sock_send_length`/`sock_recv_length` (tp_btf) keep the owner current when another task
-//!   uses the socket, and catch sockets that existed before netcore started; `sockops`
-//!   gives an accept()ed TCP socket the owner of its listener until a task reads from it.
-//! * **Capture**: `cgroup_skb` ingress and egress on the cgroup v2 root copy up to `SNAPLEN`
-//!   bytes of every packet, its metadata and its owner into the `EVENTS` ring buffer. They
-//!   always let the packet through: capture never drops host traffic.
+//!   uses the socket; `sockops` gives an accept()ed TCP socket the owner of its listener
+//!   until a task reads from it. `LISTENERS` maps (netns, local port) to an owner. User
+//!   space seeds both maps with the sockets that existed before it started.
+//! * **Host capture**: `cgroup_skb` ingress and egress on the cgroup v2 root copy up to
+//!   `SNAPLEN` bytes of every packet, its metadata and its owner into the `EVENTS` ring
+//!   buffer, unless `KFILTER` rules it out. They always let the packet through: capture
+//!   never drops host traffic.
+//! * **AF_XDP capture**: `netcore_xdp` hands frames the selected events can use to the
+//!   AF_XDP socket of their rx queue (`XSKS`), with the owner of their destination port as
+//!   metadata; everything else, ARP and neighbour discovery included, goes to the kernel.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 #![allow(
