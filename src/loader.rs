@@ -16,7 +16,7 @@ use aya::programs::{
 use aya::{Btf, Ebpf, EbpfLoader};
 use netcore_core::record::{KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter};
 
-use crate::seed::Seed;
+use crate::seed::{self, Seed};
 use zerocopy::IntoBytes;
 
 /// The kernel programs' object file, built by `build.rs`.
@@ -74,11 +74,13 @@ impl Programs {
     pub fn load(config: CaptureConfig) -> Result<Self> {
         let snaplen = config.snaplen.min(MAX_SNAPLEN as u32);
         let btf = Btf::from_sys_fs().context("reading the kernel's BTF")?;
+        // The XDP program finds local sockets by this namespace's cookie.
+        let netns_cookie = seed::netns_cookie().context("reading SO_NETNS_COOKIE")?;
         let mut ebpf = EbpfLoader::new()
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("KFILTER", config.kernel_filter.as_bytes(), true)
-            .override_global("XDP_NETNS_COOKIE", &netns_cookie()?, true)
+            .override_global("XDP_NETNS_COOKIE", &netns_cookie, true)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(OBJECT)
             .context("loading the eBPF programs")?;
@@ -249,29 +251,6 @@ fn open_cgroup(cgroup: &Path) -> Result<File> {
 
 fn on_cgroup(what: &str, cgroup: &Path) -> String {
     format!("attaching {what} to cgroup {}", cgroup.display())
-}
-
-/// The cookie of this process's network namespace (`SO_NETNS_COOKIE`, Linux ≥ 5.14):
-/// the XDP program finds local sockets by it.
-fn netns_cookie() -> Result<u64> {
-    const SO_NETNS_COOKIE: libc::c_int = 71;
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").context("opening a probe socket")?;
-    let mut cookie = 0u64;
-    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: a valid socket and an output buffer of the advertised size.
-    let rc = unsafe {
-        libc::getsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&socket),
-            libc::SOL_SOCKET,
-            SO_NETNS_COOKIE,
-            (&raw mut cookie).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("reading SO_NETNS_COOKIE");
-    }
-    Ok(cookie)
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {

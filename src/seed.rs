@@ -172,7 +172,7 @@ fn sockets_in_namespace_of(pid: u32) -> Option<(u64, Vec<DiagSocket>)> {
         if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return None;
         }
-        let cookie = netns_cookie()?;
+        let cookie = netns_cookie().ok()?;
         let mut sockets = Vec::new();
         for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
             for protocol in [libc::IPPROTO_TCP as u8, libc::IPPROTO_UDP as u8] {
@@ -251,29 +251,26 @@ fn dump(family: u8, protocol: u8) -> Option<Vec<DiagSocket>> {
     }
 }
 
-/// The cookie of this thread's network namespace.
-fn netns_cookie() -> Option<u64> {
-    // SAFETY: a plain socket; owned right away.
-    let fd = unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return None;
-        }
-        OwnedFd::from_raw_fd(fd)
-    };
+/// The cookie of this thread's network namespace (`SO_NETNS_COOKIE`, Linux ≥ 5.14): what
+/// the BPF programs' port table is keyed by.
+pub fn netns_cookie() -> std::io::Result<u64> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
     let mut cookie = 0u64;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: an output buffer of the advertised size.
+    // SAFETY: a valid socket and an output buffer of the advertised size.
     let rc = unsafe {
         libc::getsockopt(
-            fd.as_raw_fd(),
+            socket.as_raw_fd(),
             libc::SOL_SOCKET,
             SO_NETNS_COOKIE,
             (&raw mut cookie).cast(),
             &mut len,
         )
     };
-    (rc == 0).then_some(cookie)
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(cookie)
 }
 
 /// The kernel's view of process `pid` (its main thread), from `/proc`.

@@ -740,9 +740,7 @@ impl Filter {
     /// when only TCP, UDP and DNS events are selected and each has an `=` port filter
     /// (DNS events are only decoded on port 53).
     fn port_list(&self, selected: EventSet) -> Option<Vec<u16>> {
-        let port_events = EventSet::parse("net_packet_tcp,net_packet_udp")
-            .ok()?
-            .union(EventSet::DNS);
+        let port_events = EventSet::DNS.with(EventKind::Tcp).with(EventKind::Udp);
         if selected == EventSet::NONE || selected.without(port_events) != EventSet::NONE {
             return None;
         }

@@ -115,6 +115,35 @@ pub mod l4 {
     pub const IPV6_ICMPV6: u32 = 1 << 7;
     /// Every class.
     pub const ALL: u32 = (1 << 8) - 1;
+
+    use crate::ip;
+
+    /// The class of an IPv4 packet carrying `protocol`; a later fragment carries no
+    /// transport header, so it is [`IPV4_OTHER`].
+    pub const fn ipv4(protocol: u8, later_fragment: bool) -> u32 {
+        match protocol {
+            _ if later_fragment => IPV4_OTHER,
+            ip::TCP => IPV4_TCP,
+            ip::UDP => IPV4_UDP,
+            ip::ICMP => IPV4_ICMP,
+            _ => IPV4_OTHER,
+        }
+    }
+
+    /// The class of an IPv6 packet whose fixed header names `next_header`.
+    pub const fn ipv6(next_header: u8) -> u32 {
+        match next_header {
+            ip::TCP => IPV6_TCP,
+            ip::UDP => IPV6_UDP,
+            ip::ICMPV6 => IPV6_ICMPV6,
+            _ => IPV6_OTHER,
+        }
+    }
+
+    /// Whether packets of `class` carry TCP or UDP ports right after the IP header.
+    pub const fn has_ports(class: u32) -> bool {
+        class & (IPV4_TCP | IPV4_UDP | IPV6_TCP | IPV6_UDP) != 0
+    }
 }
 
 /// Entries per list of a [`KernelFilter`].
@@ -217,6 +246,24 @@ mod tests {
             FRAME_OWNER_LEN, 24,
             "XDP metadata: at most 32 bytes, a multiple of 4"
         );
+    }
+
+    #[test]
+    fn packet_classes() {
+        assert_eq!(l4::ipv4(6, false), l4::IPV4_TCP);
+        assert_eq!(
+            l4::ipv4(6, true),
+            l4::IPV4_OTHER,
+            "a later fragment has no TCP header"
+        );
+        assert_eq!(l4::ipv4(1, false), l4::IPV4_ICMP);
+        assert_eq!(l4::ipv6(17), l4::IPV6_UDP);
+        assert_eq!(
+            l4::ipv6(0),
+            l4::IPV6_OTHER,
+            "hop-by-hop first: user space walks it"
+        );
+        assert!(l4::has_ports(l4::IPV6_TCP) && !l4::has_ports(l4::IPV4_ICMP));
     }
 
     #[test]

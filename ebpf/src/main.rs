@@ -309,24 +309,12 @@ fn keeps_packet(data: &[u8; MAX_SNAPLEN], n: usize) -> bool {
     let (class, l4_offset) = match data[0] >> 4 {
         4 if n >= 20 => {
             let later_fragment = (u16::from(data[6] & 0x1f) << 8 | u16::from(data[7])) != 0;
-            let class = match data[9] {
-                _ if later_fragment => l4::IPV4_OTHER,
-                6 => l4::IPV4_TCP,
-                17 => l4::IPV4_UDP,
-                1 => l4::IPV4_ICMP,
-                _ => l4::IPV4_OTHER,
-            };
-            (class, usize::from(data[0] & 0xf) * 4)
+            (
+                l4::ipv4(data[9], later_fragment),
+                usize::from(data[0] & 0xf) * 4,
+            )
         }
-        6 if n >= 40 => {
-            let class = match data[6] {
-                6 => l4::IPV6_TCP,
-                17 => l4::IPV6_UDP,
-                58 => l4::IPV6_ICMPV6,
-                _ => l4::IPV6_OTHER,
-            };
-            (class, 40)
-        }
+        6 if n >= 40 => (l4::ipv6(data[6]), 40),
         _ => return true,
     };
     if protocols & class == 0 {
@@ -335,7 +323,7 @@ fn keeps_packet(data: &[u8; MAX_SNAPLEN], n: usize) -> bool {
     if ports == 0 {
         return true;
     }
-    if class & (l4::IPV4_TCP | l4::IPV4_UDP | l4::IPV6_TCP | l4::IPV6_UDP) == 0 {
+    if !l4::has_ports(class) {
         return class == l4::IPV6_OTHER; // Extension headers: user space walks them.
     }
     let at = l4_offset & 0x7c; // ≤ 124 (it is 20–60 or 40): keeps the reads in bounds.
@@ -457,18 +445,14 @@ fn classify(ctx: &XdpContext) -> Option<XdpVerdict> {
         ethertype = u16::from_be(unsafe { *frame_at::<u16>(ctx, 16)? });
         l3 = 18;
     }
-    let (protocol, l4, class) = unsafe {
+    let (class, l4_offset) = unsafe {
         match ethertype {
             0x0800 => {
                 let ver_ihl = *frame_at::<u8>(ctx, l3)?;
+                let fragment = u16::from_be(*frame_at::<u16>(ctx, l3 + 6)?);
                 let protocol = *frame_at::<u8>(ctx, l3 + 9)?;
-                let class = match protocol {
-                    6 => l4::IPV4_TCP,
-                    17 => l4::IPV4_UDP,
-                    1 => l4::IPV4_ICMP,
-                    _ => l4::IPV4_OTHER,
-                };
-                (protocol, l3 + usize::from(ver_ihl & 0xf) * 4, class)
+                let class = l4::ipv4(protocol, fragment & 0x1fff != 0);
+                (class, l3 + usize::from(ver_ihl & 0xf) * 4)
             }
             0x86dd => {
                 let next = *frame_at::<u8>(ctx, l3 + 6)?;
@@ -479,13 +463,7 @@ fn classify(ctx: &XdpContext) -> Option<XdpVerdict> {
                         return Some(XdpVerdict::Pass);
                     }
                 }
-                let class = match next {
-                    6 => l4::IPV6_TCP,
-                    17 => l4::IPV6_UDP,
-                    58 => l4::IPV6_ICMPV6,
-                    _ => l4::IPV6_OTHER,
-                };
-                (next, l3 + 40, class)
+                (l4::ipv6(next), l3 + 40)
             }
             _ => return Some(XdpVerdict::Pass), // ARP and everything not IP.
         }
@@ -493,10 +471,11 @@ fn classify(ctx: &XdpContext) -> Option<XdpVerdict> {
     if kfilter!(protocols) & class == 0 {
         return Some(XdpVerdict::Pass);
     }
-    let local_port = match protocol {
+    let local_port = if l4::has_ports(class) {
         // SAFETY: checked read, as above.
-        6 | 17 => u16::from_be(unsafe { *frame_at::<u16>(ctx, (l4 & 0x7f) + 2)? }),
-        _ => 0,
+        u16::from_be(unsafe { *frame_at::<u16>(ctx, (l4_offset & 0x7f) + 2)? })
+    } else {
+        0
     };
     Some(XdpVerdict::Capture { local_port })
 }
