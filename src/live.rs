@@ -16,7 +16,8 @@ use crate::loader::{CaptureConfig, KernelCounters, Programs};
 use crate::output::Summary;
 use crate::pipeline::Pipeline;
 use crate::seed;
-use crate::source::ring::{Record, RecordHandler, RingSource, Wake, WallClock};
+use crate::source::event_loop::Wake;
+use crate::source::ring::{Record, RecordHandler, RingSource, WallClock};
 use crate::source::xsk::{BindMode, FrameHandler, XskSource, XskStats};
 
 /// Host-mode settings from the command line.
@@ -35,7 +36,9 @@ pub struct HostCapture {
 pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &str) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
     let seeded = programs.seed(&seed::existing_sockets(&capture.cgroup))?;
-    let mut source = RingSource::new(programs.take_ring()?).context("setting up the event loop")?;
+    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
+    let mut source =
+        RingSource::new(programs.take_ring()?, tick).context("setting up the event loop")?;
     eprintln!(
         "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB, {seeded} \
          existing sockets attributed); Ctrl-C stops",
@@ -44,8 +47,7 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>, host_name: &s
         capture.config.ring_bytes >> 20
     );
     let mut live = Live::new(pipeline, programs, host_name, capture.stats_every.is_some());
-    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
-    let outcome = source.run(tick, &mut live);
+    let outcome = source.run(&mut live);
     let (summary, kernel, unowned) = live.finish(outcome)?;
     let malformed = match source.malformed {
         0 => String::new(),
@@ -88,7 +90,8 @@ pub fn run_xdp<W: Write>(
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
     programs.seed(&seed::existing_sockets(&capture.cgroup))?;
-    let mut source = XskSource::open(&capture.interface, &capture.queues, |queue, fd| {
+    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
+    let mut source = XskSource::open(&capture.interface, &capture.queues, tick, |queue, fd| {
         programs.set_xsk(queue, fd)
     })?;
     let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
@@ -108,8 +111,7 @@ pub fn run_xdp<W: Write>(
         now_ns: 0,
         cpu: 0,
     };
-    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
-    let outcome = source.run(tick, &mut frames);
+    let outcome = source.run(&mut frames);
     let (summary, _, unowned) = live.finish(outcome)?;
     let stats = source.stats();
     eprintln!(

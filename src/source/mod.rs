@@ -1,6 +1,7 @@
 //! Capture sources. Each hands the decoder packets in place: capture files ([`file`]),
 //! the host-mode ring buffer ([`ring`]) and AF_XDP sockets ([`xsk`]).
 
+pub mod event_loop;
 pub mod file;
 pub mod ring;
 pub mod xsk;

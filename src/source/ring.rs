@@ -1,28 +1,18 @@
 //! Host-mode source: the capture programs' BPF ring buffer, read in place.
 //!
-//! One mio loop waits on the ring buffer and on SIGINT/SIGTERM. The kernel wakes it once a
-//! batch of records has queued, and it wakes itself every 10 ms; each wake-up drains every
-//! record the ring holds (no syscall per record: the ring is memory-mapped), then lets the
-//! caller flush. A timer tick drives periodic work such as `--stats`.
+//! The [`EventLoop`] waits on the ring buffer (the kernel wakes it once a batch of records
+//! has queued) and on SIGINT/SIGTERM; each round drains every record the ring holds (no
+//! syscall per record: the ring is memory-mapped), then lets the caller flush.
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
 use netcore_core::record::PacketRecord;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook_mio::v1_0::Signals;
 use zerocopy::FromBytes;
 
-/// The longest a record waits in the ring: the kernel wakes us only once a batch has
-/// queued (see `WAKEUP_BYTES` in ebpf/), so we also drain on this timer.
-const DRAIN_EVERY: Duration = Duration::from_millis(10);
-
-const RING: Token = Token(0);
-const SIGNALS: Token = Token(1);
+use super::event_loop::{EventLoop, Wake};
 
 /// One captured packet, borrowed from the ring buffer.
 #[derive(Debug, Clone, Copy)]
@@ -42,15 +32,6 @@ impl<'a> Record<'a> {
     }
 }
 
-/// What the loop tells its caller after each wake-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
-    /// A poll round ended (at least every 10 ms): time to flush what is due.
-    Polled,
-    /// The tick interval passed.
-    Tick,
-}
-
 /// What the loop calls: once per record, then after each drain and each tick.
 pub trait RecordHandler {
     /// Handles one record, in place.
@@ -59,48 +40,32 @@ pub trait RecordHandler {
     fn wake(&mut self, wake: Wake) -> io::Result<()>;
 }
 
-/// The ring buffer, the signals that stop capture, and the poller over both.
+/// The ring buffer and the loop that waits on it.
 pub struct RingSource {
     ring: RingBuf<MapData>,
-    poll: Poll,
-    signals: Signals,
+    events: EventLoop,
     /// Entries too short to hold a header: a kernel/user layout mismatch if ever non-zero.
     pub malformed: u64,
 }
 
 impl RingSource {
-    /// Registers `ring` and SIGINT/SIGTERM with a new poller.
-    pub fn new(ring: RingBuf<MapData>) -> io::Result<Self> {
-        let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        poll.registry()
-            .register(&mut SourceFd(&ring.as_raw_fd()), RING, Interest::READABLE)?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+    /// Waits on `ring`, ticking every `tick`.
+    pub fn new(ring: RingBuf<MapData>, tick: Duration) -> io::Result<Self> {
+        let events = EventLoop::new(tick)?;
+        events.register(ring.as_raw_fd(), 0)?;
         Ok(RingSource {
             ring,
-            poll,
-            signals,
+            events,
             malformed: 0,
         })
     }
 
     /// Hands every record to `handler` until SIGINT or SIGTERM arrives, which it returns;
-    /// the handler also wakes after each drain and every `tick`. A handler error stops
-    /// the loop.
-    pub fn run(&mut self, tick: Duration, handler: &mut impl RecordHandler) -> io::Result<i32> {
-        let mut events = Events::with_capacity(8);
-        let mut next_tick = Instant::now() + tick;
+    /// the handler also wakes after each round and every tick. A handler error stops the
+    /// loop.
+    pub fn run(&mut self, handler: &mut impl RecordHandler) -> io::Result<i32> {
         loop {
-            let timeout = next_tick
-                .saturating_duration_since(Instant::now())
-                .min(DRAIN_EVERY);
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => result?,
-            }
-            // Drain on every wake-up, not only on ring readiness: the fd is edge-triggered
-            // and a record can land between the last read and the next poll.
+            self.events.wait()?;
             while let Some(entry) = self.ring.next() {
                 match Record::parse(&entry) {
                     Some(record) => handler.record(record)?,
@@ -108,11 +73,10 @@ impl RingSource {
                 }
             }
             handler.wake(Wake::Polled)?;
-            if Instant::now() >= next_tick {
-                next_tick += tick;
+            if self.events.tick_due() {
                 handler.wake(Wake::Tick)?;
             }
-            if let Some(signal) = self.signals.pending().next() {
+            if let Some(signal) = self.events.stop_signal() {
                 return Ok(signal);
             }
         }

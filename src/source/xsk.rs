@@ -8,27 +8,20 @@
 use std::io;
 use std::num::NonZeroU32;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
 use netcore_core::record::{FRAME_OWNER_LEN, FrameOwner};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook_mio::v1_0::Signals;
 use xsk_rs::config::{BindFlags, LibxdpFlags, QueueSize, SocketConfig, UmemConfig};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
-use super::ring::Wake;
+use super::event_loop::{EventLoop, Wake};
 
 /// UMEM frames per queue (2 KiB each).
 const FRAMES: u32 = 4096;
 /// Descriptors taken from the rx ring at a time.
 const BATCH: usize = 64;
-/// The longest a frame waits when no wake-up comes.
-const DRAIN_EVERY: Duration = Duration::from_millis(10);
-const SIGNALS: Token = Token(usize::MAX);
 
 /// How the sockets are bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +78,7 @@ pub trait FrameHandler {
 /// The AF_XDP sockets of one interface.
 pub struct XskSource {
     queues: Vec<Queue>,
-    poll: Poll,
-    signals: Signals,
+    events: EventLoop,
     /// How the sockets are bound.
     pub mode: BindMode,
     /// Frames read.
@@ -95,16 +87,15 @@ pub struct XskSource {
 
 impl XskSource {
     /// Opens a socket on each of `queues` of `interface`, zero-copy if the driver can,
-    /// with every frame on the fill ring. `register` inserts each socket into the XSKMAP.
+    /// with every frame on the fill ring, ticking every `tick`. `register` inserts each
+    /// socket into the XSKMAP.
     pub fn open(
         interface: &str,
         queues: &[u32],
+        tick: Duration,
         mut register: impl FnMut(u32, i32) -> Result<()>,
     ) -> Result<Self> {
-        let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let events = EventLoop::new(tick)?;
         let mut opened = Vec::new();
         let mut mode = BindMode::ZeroCopy;
         for &id in queues {
@@ -117,35 +108,22 @@ impl XskSource {
             };
             let fd = queue.rx.fd().as_raw_fd();
             register(id, fd)?;
-            poll.registry().register(
-                &mut SourceFd(&fd),
-                Token(opened.len()),
-                Interest::READABLE,
-            )?;
+            events.register(fd, opened.len())?;
             opened.push(queue);
         }
         Ok(XskSource {
             queues: opened,
-            poll,
-            signals,
+            events,
             mode,
             frames: 0,
         })
     }
 
     /// Reads frames into `handler` until SIGINT or SIGTERM, which it returns.
-    pub fn run(&mut self, tick: Duration, handler: &mut impl FrameHandler) -> io::Result<i32> {
-        let mut events = Events::with_capacity(self.queues.len() + 1);
-        let mut next_tick = Instant::now() + tick;
+    pub fn run(&mut self, handler: &mut impl FrameHandler) -> io::Result<i32> {
         let mut stats = XskStats::default();
         loop {
-            let timeout = next_tick
-                .saturating_duration_since(Instant::now())
-                .min(DRAIN_EVERY);
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => result?,
-            }
+            self.events.wait()?;
             for queue in &mut self.queues {
                 loop {
                     // SAFETY: the descriptors belong to this queue's UMEM and are not
@@ -175,12 +153,11 @@ impl XskSource {
                 }
             }
             handler.wake(Wake::Polled, &stats)?;
-            if Instant::now() >= next_tick {
-                next_tick += tick;
+            if self.events.tick_due() {
                 stats = self.stats();
                 handler.wake(Wake::Tick, &stats)?;
             }
-            if let Some(signal) = self.signals.pending().next() {
+            if let Some(signal) = self.events.stop_signal() {
                 return Ok(signal);
             }
         }
