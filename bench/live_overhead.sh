@@ -9,12 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100000}
 seconds=${2:-5}
-[ "$(id -u)" -eq 0 ] || { echo "live_overhead.sh: needs root (eBPF, netns)" >&2; exit 1; }
-
-cargo build --release --quiet --bin netcore
-cargo build --release --quiet -p netcore-bench --bin flood
-netcore=target/release/netcore
-flood=target/release/flood
+. bench/common.sh
+bench_setup live_overhead.sh "eBPF, netns"
 
 tag="nco$$"
 ip netns add "$tag-a"; ip netns add "$tag-b"
@@ -27,9 +23,6 @@ ip netns exec "$tag-b" ping -c1 -W2 10.250.0.1 >/dev/null   # resolve neighbours
 
 # Busy CPU time of the whole host, in clock ticks (user+nice+system+irq+softirq+steal).
 busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
-# user+system ticks of one process.
-proc_ticks() { awk '{sub(/.*\) /, ""); print $12+$13}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 
 # One load: prints "sent received busy_ticks".
 load() {
@@ -47,14 +40,12 @@ load() {
 
 read -r base_sent base_recv base_busy < <(load)
 
-"$netcore" --json --stats 5 >/dev/null 2>/tmp/$tag.netcore &
-netcore_pid=$!
-for _ in $(seq 100); do grep -q "capturing on" /tmp/$tag.netcore 2>/dev/null && break; sleep 0.1; done
+start_netcore /tmp/$tag.netcore --stats 5
 ticks_before=$(proc_ticks "$netcore_pid")
 read -r nc_sent nc_recv nc_busy < <(load)
 sleep 0.5   # let netcore drain what is queued
 ticks_after=$(proc_ticks "$netcore_pid")
-kill -INT "$netcore_pid"; wait "$netcore_pid"
+stop_netcore
 summary=$(grep "host capture:" /tmp/$tag.netcore); rm -f /tmp/$tag.netcore
 captured=$(sed -E 's/.*kernel: ([0-9]+) packets captured.*/\1/' <<<"$summary")
 dropped=$(sed -E 's/.* ([0-9]+) lost to a full ring buffer.*/\1/' <<<"$summary")

@@ -10,12 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-4}
 rate=${2:-2000000}
-[ "$(id -u)" -eq 0 ] || { echo "xdp_overhead.sh: needs root (XDP, netns)" >&2; exit 1; }
-
-cargo build --release --quiet --bin netcore
-cargo build --release --quiet -p netcore-bench --bin flood
-netcore=target/release/netcore
-flood=target/release/flood
+. bench/common.sh
+bench_setup xdp_overhead.sh "XDP, netns"
 
 tag="ncx$$"
 cleanup() { ip link del "$tag-c" 2>/dev/null || true; ip netns del "$tag-p" 2>/dev/null || true; }
@@ -26,21 +22,17 @@ ip addr add 10.251.0.1/24 dev "$tag-c"; ip link set "$tag-c" up
 ip -n "$tag-p" addr add 10.251.0.2/24 dev "$tag-v"; ip -n "$tag-p" link set "$tag-v" up
 ip netns exec "$tag-p" ping -c1 -W2 10.251.0.1 >/dev/null   # resolve the MAC first
 
-proc_ticks() { awk '{sub(/.*\) /, ""); print $12+$13}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 
 # One run: prints "sent received cpu_ticks dropped".
 measure() {
     local log=/tmp/$tag.log
-    "$netcore" --json --xdp "$tag-c" "$@" >/dev/null 2>"$log" &
-    local pid=$!
-    for _ in $(seq 100); do grep -q "capturing on" "$log" 2>/dev/null && break; sleep 0.1; done
+    start_netcore "$log" --xdp "$tag-c" "$@"
     local before after sent
-    before=$(proc_ticks "$pid")
+    before=$(proc_ticks "$netcore_pid")
     sent=$(ip netns exec "$tag-p" "$flood" send 10.251.0.1:9999 "$rate" "$seconds")
     sleep 0.3
-    after=$(proc_ticks "$pid")
-    kill -INT "$pid"; wait "$pid"
+    after=$(proc_ticks "$netcore_pid")
+    stop_netcore
     local summary received dropped
     summary=$(grep "AF_XDP capture:" "$log")
     received=$(sed -E 's/.*capture: ([0-9]+) frames received.*/\1/' <<<"$summary")

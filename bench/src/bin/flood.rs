@@ -59,16 +59,7 @@ fn send(to: SocketAddr, rate: u64, seconds: u64, payload: usize) -> u64 {
             iov_len: payload,
         })
         .collect();
-    // SAFETY: zeroed mmsghdr is valid; each points at one iovec of `buffer`, which outlives it.
-    let mut messages: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|iov| {
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut messages = message_headers(&mut iov); // `buffer` outlives them.
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < total {
@@ -95,6 +86,19 @@ fn send(to: SocketAddr, rate: u64, seconds: u64, payload: usize) -> u64 {
     sent
 }
 
+/// One sendmmsg/recvmmsg header per iovec, each pointing at its one iovec.
+fn message_headers(iov: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iov.iter_mut()
+        .map(|iov| {
+            // SAFETY: an all-zero mmsghdr is a valid empty header.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect()
+}
+
 /// Counts datagrams arriving at `on` until `idle_seconds` pass without one.
 fn receive(on: SocketAddr, idle_seconds: u64) -> u64 {
     let socket = UdpSocket::bind(on).unwrap();
@@ -109,16 +113,7 @@ fn receive(on: SocketAddr, idle_seconds: u64) -> u64 {
             iov_len: b.len(),
         })
         .collect();
-    // SAFETY: as in `send`; the buffers outlive the headers.
-    let mut messages: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|iov| {
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
+    let mut messages = message_headers(&mut iov); // The buffers outlive them.
     let mut received = 0u64;
     loop {
         // SAFETY: BATCH initialised headers over live buffers. The socket's read timeout
