@@ -30,6 +30,18 @@ fn root_or_skip(test: &str) -> bool {
     false
 }
 
+/// A suffix for interface and namespace names, and a /24 prefix (`10.X.Y`, X from
+/// `first..first + 50`), both unique to one test network of this process.
+fn unique_net(first: u32) -> (String, String) {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    (
+        format!("{}{seq}", pid % 100_000),
+        format!("10.{}.{}", first + seq % 50, pid % 250),
+    )
+}
+
 /// Two network namespaces, `a` (server, 10.N.M.1) and `b` (client, 10.N.M.2), joined by a
 /// veth pair; deleted on drop. Names and addresses are unique per test and process.
 struct TestNet {
@@ -41,11 +53,7 @@ struct TestNet {
 
 impl TestNet {
     fn new() -> TestNet {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        let id = format!("{}{seq}", pid % 100_000);
-        let subnet = format!("10.{}.{}", 200 + seq % 50, pid % 250);
+        let (id, subnet) = unique_net(200);
         let net = TestNet {
             a: format!("nct-a{id}"),
             b: format!("nct-b{id}"),
@@ -287,13 +295,27 @@ fn named<'a>(events: &'a [Value], name: &'a str) -> impl Iterator<Item = &'a Val
     events.iter().filter(move |e| e["eventName"] == name)
 }
 
-/// Whether a UDP socket listens on `port` in namespace `ns`.
-fn listening_udp(ns: &str, port: u16) -> bool {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "ss", "-Hlun"])
-        .output()
-        .unwrap();
+/// Whether a UDP socket listens on `port` in namespace `ns` (`None`: this one).
+fn listening_udp(ns: Option<&str>, port: u16) -> bool {
+    let mut ss = match ns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns, "ss"]);
+            cmd
+        }
+        None => Command::new("ss"),
+    };
+    let out = ss.arg("-Hlun").output().unwrap();
     String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} "))
+}
+
+/// Checks `done` every 50 ms until it holds; fails saying `what` after `timeout`.
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A stdin that yields `bytes`, then end of file.
@@ -670,11 +692,11 @@ fn comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel()
     let server_pid = server.id();
     let by_comm = Netcore::start(&["--filter", "comm=ping"]);
     let by_pid = Netcore::start(&["--filter", &format!("pid={server_pid}")]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !listening_udp(&net.a, 7003) {
-        assert!(Instant::now() < deadline, "the UDP server did not start");
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the UDP server did not start",
+        Duration::from_secs(10),
+        || listening_udp(Some(&net.a), 7003),
+    );
 
     let mut ping = net
         .command(&net.b, None, &["ping", "-c", "2", "-i", "0.2", &net.server])
@@ -731,11 +753,7 @@ struct CapturePair {
 
 impl CapturePair {
     fn new() -> CapturePair {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        let id = format!("{}{seq}", pid % 100_000);
-        let subnet = format!("10.{}.{}", 150 + seq % 50, pid % 250);
+        let (id, subnet) = unique_net(150);
         let pair = CapturePair {
             peer_ns: format!("ncx-p{id}"),
             capture: format!("ncxc{id}"),
@@ -912,11 +930,9 @@ fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
         .spawn()
         .unwrap();
     let server_pid = server.id();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !listening_udp_here(7100) {
-        assert!(Instant::now() < deadline, "nc did not start");
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("nc did not start", Duration::from_secs(10), || {
+        listening_udp(None, 7100)
+    });
     const N: u16 = 50;
     let mut frames = Vec::new();
     for i in 0..N {
@@ -976,11 +992,11 @@ fn af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused() {
     assert!(pair.has_xdp());
     netcore.child.kill().unwrap();
     netcore.child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pair.has_xdp() {
-        assert!(Instant::now() < deadline, "XDP left attached after SIGKILL");
-        thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "XDP left attached after SIGKILL",
+        Duration::from_secs(5),
+        || !pair.has_xdp(),
+    );
     // An interface with a default route is refused, with the reason.
     run(
         "ip",
@@ -1006,12 +1022,6 @@ fn af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such network interface"));
 }
 
-/// Whether a UDP socket listens on `port` in this namespace.
-fn listening_udp_here(port: u16) -> bool {
-    let out = Command::new("ss").args(["-Hlun"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} "))
-}
-
 #[test]
 fn sockets_older_than_netcore_are_attributed_from_the_first_packet() {
     if !root_or_skip("sockets_older_than_netcore_are_attributed_from_the_first_packet") {
@@ -1026,11 +1036,11 @@ fn sockets_older_than_netcore_are_attributed_from_the_first_packet() {
         .command(&net.a, None, &["nc", "-l", &net.server, "7005"])
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !listening_udp(&net.a, 7004) {
-        assert!(Instant::now() < deadline, "the UDP server did not start");
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the UDP server did not start",
+        Duration::from_secs(10),
+        || listening_udp(Some(&net.a), 7004),
+    );
     thread::sleep(Duration::from_millis(200));
     let netcore = Netcore::start(&[]);
     let mut udp_client = net
