@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use netcore_core::EventSet;
-use netcore_core::record::MAX_SNAPLEN;
+use netcore_core::abi::MAX_SNAPLEN;
+use netcore_core::json::{SCHEMAS, Schema};
 
 /// netcore: every packet a host sends and receives, as Tracee-compatible network events.
 ///
@@ -20,6 +21,11 @@ pub struct Cli {
     /// Decode a pcap or pcapng capture file instead of capturing live.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
+
+    /// JSON schema: tracee-0.22 (the reference format, Tracee up to v0.23) or tracee-0.24
+    /// (Tracee v0.24: new event ids and argument types, packet direction in `metadata`).
+    #[arg(long, value_name = "SCHEMA", default_value = "tracee-0.22", value_parser = parse_schema)]
+    pub schema: &'static Schema,
 
     /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp.
     #[arg(long, value_name = "LIST", value_parser = parse_events, default_value = "all")]
@@ -71,6 +77,13 @@ fn parse_events(list: &str) -> Result<EventSet, String> {
         return Ok(EventSet::ALL);
     }
     EventSet::parse(list).map_err(|e| e.to_string())
+}
+
+fn parse_schema(name: &str) -> Result<&'static Schema, String> {
+    Schema::by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = SCHEMAS.iter().map(|s| s.name).collect();
+        format!("unknown schema; valid: {}", names.join(", "))
+    })
 }
 
 fn parse_ring_size(mib: &str) -> Result<u32, String> {

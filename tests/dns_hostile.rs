@@ -5,8 +5,8 @@
 mod common;
 
 use common::dns_builder::{Flags, MessageBuilder, ipv4_udp};
-use netcore_core::json::encode_packet;
-use netcore_core::{EventContext, EventSet, LinkType, decode};
+use netcore_core::json::{Encoder, TRACEE_0_22};
+use netcore_core::{Direction, EventContext, EventSet, LinkType, PacketEvents, decode};
 use serde_json::Value;
 
 /// A name given as raw labels.
@@ -50,7 +50,13 @@ fn events_for(labels: &[&[u8]], txt: &[u8]) -> Vec<Value> {
         ..Default::default()
     };
     let mut out = Vec::new();
-    let n = encode_packet(&ctx, &decoded, EventSet::ALL, &mut out).events;
+    let n = PacketEvents::decide(
+        &ctx,
+        &decoded,
+        Direction::Unknown,
+        EventSet::ALL,
+        |events| Encoder::new(&TRACEE_0_22).encode(events, &mut out),
+    );
     let lines: Vec<Value> = out
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())

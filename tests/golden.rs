@@ -158,10 +158,14 @@ fn summary_counts_packets_events_and_non_ip_frames() {
     let path = common::root().join("tests/golden/ethernet.pcap");
     let out = netcore(&["--json", "-r", path.to_str().unwrap()]);
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let records = read_pcap(&path).records.len();
+    let records = read_pcap(&path).records;
+    let bytes: usize = records.iter().map(|r| r.data.len()).sum();
     let events = expected("ethernet").lines().count();
     assert!(
-        stderr.contains(&format!("{records} packets read, {events} events written")),
+        stderr.contains(&format!(
+            "{} packets ({bytes} bytes) read, {events} events written",
+            records.len()
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("0 decode errors"), "{stderr}");

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 
 use common::dns_builder::{Data, Flags, MessageBuilder, ipv4_udp};
 use netcore_core::dns;
-use netcore_core::json::encode_packet;
-use netcore_core::{EventContext, EventKind, EventSet, LinkType, decode};
+use netcore_core::json::{Encoder, TRACEE_0_22};
+use netcore_core::{Direction, EventContext, EventKind, EventSet, LinkType, PacketEvents, decode};
 use serde_json::Value;
 
 fn examples() -> Vec<(usize, Value)> {
@@ -97,9 +97,13 @@ fn code_of(name: &str, namer: fn(u16) -> &'static str, unknown: u16) -> u16 {
 }
 
 fn dns_record(b: &mut MessageBuilder, r: &Value) {
-    let rtype = code_of(r["type"].as_str().unwrap(), dns::type_name, 0);
+    let rtype = code_of(
+        r["type"].as_str().unwrap(),
+        |c| dns::RecordType(c).name(),
+        0,
+    );
     // OPT's class is the UDP payload size, which Tracee shows as "Unknown".
-    let class = code_of(r["class"].as_str().unwrap(), dns::class_name, 1232);
+    let class = code_of(r["class"].as_str().unwrap(), |c| dns::Class(c).name(), 1232);
     let name = |v: &Value| v.as_str().unwrap().to_owned();
     let (ns, cname, ptr, mx) = (
         name(&r["NS"]),
@@ -133,10 +137,10 @@ fn dns_record(b: &mut MessageBuilder, r: &Value) {
 fn dns_message(v: &Value) -> Vec<u8> {
     let f = |k| n(v, k) as u16;
     let opcode = (0..16u8)
-        .find(|&c| dns::opcode_name(c) == v["opCode"])
+        .find(|&c| dns::Opcode(c).name() == v["opCode"])
         .unwrap();
     let rcode = (0..16u8)
-        .find(|&c| dns::rcode_name(c) == v["responseCode"])
+        .find(|&c| dns::Rcode(c).name() == v["responseCode"])
         .unwrap();
     let word = Flags {
         qr: f("QR"),
@@ -152,11 +156,15 @@ fn dns_message(v: &Value) -> Vec<u8> {
     let counts = [f("QDCount"), f("ANCount"), f("NSCount"), f("ARCount")];
     let mut b = MessageBuilder::new(f("ID"), word, counts, true);
     for q in v["questions"].as_array().unwrap() {
-        let qtype = code_of(q["type"].as_str().unwrap(), dns::type_name, 0);
+        let qtype = code_of(
+            q["type"].as_str().unwrap(),
+            |c| dns::RecordType(c).name(),
+            0,
+        );
         b.question(
             q["name"].as_str().unwrap(),
             qtype,
-            code_of(q["class"].as_str().unwrap(), dns::class_name, 0),
+            code_of(q["class"].as_str().unwrap(), |c| dns::Class(c).name(), 0),
         );
     }
     for section in ["answers", "authorities", "additionals"] {
@@ -191,8 +199,16 @@ fn simplified_dns_message(event: &Value) -> Vec<u8> {
         &arg(event, "dns_questions")[0]
     };
     let qname = query["query"].as_str().unwrap();
-    let qtype = code_of(query["query_type"].as_str().unwrap(), dns::type_name, 0);
-    let qclass = code_of(query["query_class"].as_str().unwrap(), dns::class_name, 0);
+    let qtype = code_of(
+        query["query_type"].as_str().unwrap(),
+        |c| dns::RecordType(c).name(),
+        0,
+    );
+    let qclass = code_of(
+        query["query_class"].as_str().unwrap(),
+        |c| dns::Class(c).name(),
+        0,
+    );
     let answers = if response {
         arg(event, "dns_response")[0]["dns_answer"]
             .as_array()
@@ -214,7 +230,11 @@ fn simplified_dns_message(event: &Value) -> Vec<u8> {
     let mut owner = qname.to_owned();
     for a in &answers {
         let value = a["answer"].as_str().unwrap();
-        let rtype = code_of(a["answer_type"].as_str().unwrap(), dns::type_name, 0);
+        let rtype = code_of(
+            a["answer_type"].as_str().unwrap(),
+            |c| dns::RecordType(c).name(),
+            0,
+        );
         let data = match rtype {
             1 | 28 => Data::Ip(value.parse().unwrap()),
             5 => Data::Name(value),
@@ -387,6 +407,7 @@ fn context(event: &Value) -> EventContext<'_> {
         pod_namespace: s("podNamespace"),
         pod_uid: s("podUID"),
         container_started: event["contextFlags"]["containerStarted"].as_bool().unwrap(),
+        owner_key: 0,
     }
 }
 
@@ -416,13 +437,14 @@ fn reproduce(example: &Value) -> Value {
         assert_eq!(decoded.error, None, "decode error");
     }
     let mut out = Vec::new();
-    let events = encode_packet(
+    let events = PacketEvents::decide(
         &context(example),
         &decoded,
+        Direction::Unknown,
         EventSet::NONE.with(kind),
-        &mut out,
+        |events| Encoder::new(&TRACEE_0_22).encode(events, &mut out),
     );
-    assert_eq!(events.events, 1);
+    assert_eq!(events, 1);
     assert_eq!(out.last(), Some(&b'\n'));
     let mut ours: Value = serde_json::from_slice(&out).unwrap();
     let wanted: Vec<&Value> = example["args"]
@@ -465,11 +487,12 @@ fn five_arg_examples_match_without_any_reduction() {
             let packet = build_packet(&example);
             let decoded = decode(LinkType::Ipv4, &packet);
             let mut out = Vec::new();
-            encode_packet(
+            PacketEvents::decide(
                 &context(&example),
                 &decoded,
+                Direction::Unknown,
                 EventSet::NONE.with(EventKind::Tcp),
-                &mut out,
+                |events| Encoder::new(&TRACEE_0_22).encode(events, &mut out),
             );
             let line_text =
                 std::fs::read_to_string(common::root().join("tests/data/seed-examples.jsonl"))

@@ -5,9 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use netcore_core::json::encode_events;
+use netcore_core::json::{Encoder, TRACEE_0_22};
 use netcore_core::packet::Transport;
-use netcore_core::{EventContext, EventSet, LinkType, decode};
+use netcore_core::{Direction, EventContext, EventSet, LinkType, PacketEvents, decode};
 
 /// Sums what a consumer of each parse would read (ports, or the IP payload length), so
 /// that neither parser can skip work.
@@ -62,6 +62,7 @@ fn benches(c: &mut Criterion) {
         ..Default::default()
     };
     let mut out = Vec::with_capacity(1 << 20);
+    let mut encoder = Encoder::new(&TRACEE_0_22);
     let mut group = c.benchmark_group("decode_encode");
     group.throughput(Throughput::Elements(frames.len() as u64));
     group.bench_function("netcore", |b| {
@@ -69,7 +70,9 @@ fn benches(c: &mut Criterion) {
             out.clear();
             for f in black_box(&frames) {
                 let d = decode(LinkType::Ethernet, f);
-                encode_events(&ctx, &d, EventSet::ALL, &mut out);
+                PacketEvents::decide(&ctx, &d, Direction::Egress, EventSet::ALL, |events| {
+                    encoder.encode(events, &mut out)
+                });
             }
             out.len()
         })

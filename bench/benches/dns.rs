@@ -9,8 +9,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::dns::{DnsMessage, Entry, Name, RData};
-use netcore_core::json::encode_packet;
-use netcore_core::{EventContext, EventSet, LinkType, decode};
+use netcore_core::json::{Encoder, TRACEE_0_22};
+use netcore_core::{Direction, EventContext, EventSet, LinkType, PacketEvents, decode};
 
 /// Reads a name: as text when rendering, else only where it starts (a view, like
 /// hickory-proto's decoded `Name`).
@@ -33,7 +33,7 @@ fn netcore<const RENDER: bool>(messages: &[Vec<u8>]) -> usize {
         total += usize::from(m.id());
         for entry in m.entries() {
             total += match entry {
-                Entry::Question(q) => name_len::<RENDER>(&q.name, &mut buf) + usize::from(q.qtype),
+                Entry::Question(q) => name_len::<RENDER>(&q.name, &mut buf) + usize::from(q.qtype.0),
                 Entry::Record(_, r) => {
                     name_len::<RENDER>(&r.name, &mut buf)
                         + r.ttl as usize
@@ -128,13 +128,17 @@ fn benches(c: &mut Criterion) {
             ..Default::default()
         };
         let mut out = Vec::with_capacity(1 << 20);
+        let mut encoder = Encoder::new(&TRACEE_0_22);
         let mut group = c.benchmark_group(format!("dns_decode_encode_{name}"));
         group.throughput(Throughput::Elements(messages.len() as u64));
         group.bench_function("netcore", |b| {
             b.iter(|| {
                 out.clear();
                 for p in black_box(&packets) {
-                    encode_packet(&ctx, &decode(LinkType::Ipv4, p), selected, &mut out);
+                    let d = decode(LinkType::Ipv4, p);
+                    PacketEvents::decide(&ctx, &d, Direction::Ingress, selected, |events| {
+                        encoder.encode(events, &mut out)
+                    });
                 }
                 out.len()
             })

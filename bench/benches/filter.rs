@@ -7,8 +7,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netcore_core::filter::Filter;
-use netcore_core::json::encode_packet;
-use netcore_core::{EventContext, EventSet, LinkType, decode};
+use netcore_core::json::{Encoder, TRACEE_0_22};
+use netcore_core::{Direction, EventContext, EventSet, LinkType, PacketEvents, decode};
 
 fn benches(c: &mut Criterion) {
     let frames = netcore_bench::ethernet_mix();
@@ -33,6 +33,7 @@ fn benches(c: &mut Criterion) {
     ])
     .unwrap();
     let mut out = Vec::with_capacity(1 << 20);
+    let mut encoder = Encoder::new(&TRACEE_0_22);
     let mut group = c.benchmark_group("filter_cost");
     group.throughput(Throughput::Elements(frames.len() as u64));
     group.bench_function("encoded", |b| {
@@ -40,7 +41,9 @@ fn benches(c: &mut Criterion) {
             out.clear();
             for f in black_box(&frames) {
                 let d = decode(LinkType::Ethernet, f);
-                encode_packet(&ctx, &d, EventSet::ALL, &mut out);
+                PacketEvents::decide(&ctx, &d, Direction::Egress, EventSet::ALL, |events| {
+                    encoder.encode(events, &mut out)
+                });
             }
             out.len()
         })
@@ -55,7 +58,9 @@ fn benches(c: &mut Criterion) {
                 for f in black_box(&frames) {
                     let d = decode(LinkType::Ethernet, f);
                     let wanted = filter.packet_events(&ctx, &d, filter.events());
-                    encode_packet(&ctx, &d, wanted, &mut out);
+                    PacketEvents::decide(&ctx, &d, Direction::Egress, wanted, |events| {
+                        encoder.encode(events, &mut out)
+                    });
                 }
                 assert!(out.is_empty(), "{name} rejects every packet of the mix");
             })

@@ -3,31 +3,7 @@
 
 use core::fmt;
 
-/// Input ended before a header was complete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Truncated {
-    /// Bytes the header needs.
-    pub need: usize,
-    /// Bytes that were there.
-    pub have: usize,
-}
-
-impl Truncated {
-    /// Fails with `Truncated` unless `have >= need`.
-    pub(crate) fn check(need: usize, have: usize) -> Result<(), Truncated> {
-        if have < need {
-            Err(Truncated { need, have })
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl fmt::Display for Truncated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "truncated: needs {} bytes, has {}", self.need, self.have)
-    }
-}
+use crate::truncated::Truncated;
 
 /// Why a frame, or one of its layers, could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,30 +1,33 @@
-//! The event model: which Tracee network events exist, which ones a user selected, and
-//! the envelope (time, task, host) every event carries.
+//! The event model: which Tracee network events exist, which ones a user selected, the
+//! envelope (time, task, host) every event carries, and [`PacketEvents`], the decided
+//! events of one packet that the encoders format. Event ids are not here: they belong to
+//! a schema (`json::Schema`).
 
 use core::fmt;
 
 use crate::dns::DnsMessage;
+use crate::packet::{Decoded, Network, Transport};
 
-/// A Tracee network event, with its id and name.
+/// A Tracee network event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
-    /// `net_packet_ipv4` (2007).
+    /// `net_packet_ipv4`.
     Ipv4,
-    /// `net_packet_ipv6` (2008).
+    /// `net_packet_ipv6`.
     Ipv6,
-    /// `net_packet_tcp` (2009).
+    /// `net_packet_tcp`.
     Tcp,
-    /// `net_packet_udp` (2010).
+    /// `net_packet_udp`.
     Udp,
-    /// `net_packet_icmp` (2011).
+    /// `net_packet_icmp`.
     Icmp,
-    /// `net_packet_icmpv6` (2012).
+    /// `net_packet_icmpv6`.
     Icmpv6,
-    /// `net_packet_dns` (2013).
+    /// `net_packet_dns`.
     Dns,
-    /// `net_packet_dns_request` (2014).
+    /// `net_packet_dns_request`.
     DnsRequest,
-    /// `net_packet_dns_response` (2015).
+    /// `net_packet_dns_response`.
     DnsResponse,
 }
 
@@ -57,24 +60,32 @@ impl EventKind {
         }
     }
 
-    /// Tracee's event id, as the string the JSON carries.
-    pub fn id(self) -> &'static str {
-        match self {
-            EventKind::Ipv4 => "2007",
-            EventKind::Ipv6 => "2008",
-            EventKind::Tcp => "2009",
-            EventKind::Udp => "2010",
-            EventKind::Icmp => "2011",
-            EventKind::Icmpv6 => "2012",
-            EventKind::Dns => "2013",
-            EventKind::DnsRequest => "2014",
-            EventKind::DnsResponse => "2015",
-        }
-    }
-
     /// The event with this Tracee name.
     pub fn from_name(name: &str) -> Option<EventKind> {
         EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The event a network layer yields.
+    pub fn of_network(network: &Network<'_>) -> EventKind {
+        match network {
+            Network::Ipv4(_) => EventKind::Ipv4,
+            Network::Ipv6(_) => EventKind::Ipv6,
+        }
+    }
+
+    /// The event a transport layer yields.
+    pub fn of_transport(transport: &Transport<'_>) -> EventKind {
+        match transport {
+            Transport::Tcp(_) => EventKind::Tcp,
+            Transport::Udp(_) => EventKind::Udp,
+            Transport::Icmp(_) => EventKind::Icmp,
+            Transport::Icmpv6(_) => EventKind::Icmpv6,
+        }
+    }
+
+    /// Position in [`EventKind::ALL`], for tables indexed by event.
+    pub const fn index(self) -> usize {
+        self as usize
     }
 
     const fn bit(self) -> u16 {
@@ -220,6 +231,116 @@ pub struct EventContext<'a> {
     pub pod_uid: &'a str,
     /// Whether the container had started when the task was seen.
     pub container_started: bool,
+    /// Names the owner fields (everything but `timestamp` and `processor_id`): contexts
+    /// with the same non-zero key carry the same owner, so an encoder may reuse what it
+    /// rendered for the last one. 0: never reused.
+    pub owner_key: u64,
+}
+
+/// Which way a packet travelled, relative to the host; numbered as Tracee's
+/// `trace.PacketDirection`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Direction {
+    /// Not known (a capture file without direction information).
+    #[default]
+    Unknown = 0,
+    /// Received.
+    Ingress = 1,
+    /// Sent.
+    Egress = 2,
+}
+
+impl Direction {
+    /// The direction with this Tracee number (1 ingress, 2 egress; else unknown).
+    pub fn from_number(n: u8) -> Direction {
+        match n {
+            1 => Direction::Ingress,
+            2 => Direction::Egress,
+            _ => Direction::Unknown,
+        }
+    }
+}
+
+/// The decided events of one packet: what the decoder made of it, the DNS message it
+/// carries (decoded once, when a DNS event was wanted), and the events that exist and
+/// passed the filters. Encoders format exactly these events, in [`PacketEvents::kinds`]
+/// order, and decode nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketEvents<'p, 'a> {
+    /// The envelope.
+    pub ctx: &'p EventContext<'a>,
+    /// The decoded layers.
+    pub packet: &'p Decoded<'a>,
+    /// The DNS message over UDP, or one reassembled from TCP.
+    pub dns: Option<&'p DnsMessage<'a>>,
+    /// Which way the packet went.
+    pub direction: Direction,
+    /// The events to write; each one exists in `packet` or `dns`.
+    pub events: EventSet,
+}
+
+impl<'p, 'a> PacketEvents<'p, 'a> {
+    /// The events of `wanted` that `packet` and `dns` yield.
+    pub fn new(
+        ctx: &'p EventContext<'a>,
+        packet: &'p Decoded<'a>,
+        dns: Option<&'p DnsMessage<'a>>,
+        direction: Direction,
+        wanted: EventSet,
+    ) -> Self {
+        let mut present = EventSet::NONE;
+        if let Some(network) = &packet.network {
+            present = present.with(EventKind::of_network(network));
+            if let Some(transport) = &packet.transport {
+                present = present.with(EventKind::of_transport(transport));
+            }
+        }
+        if let Some(message) = dns
+            && packet.transport.and_then(|t| t.ports()).is_some()
+        {
+            present = dns_events(message).fold(present, EventSet::with);
+        }
+        PacketEvents {
+            ctx,
+            packet,
+            dns,
+            direction,
+            events: present.intersect(wanted),
+        }
+    }
+
+    /// Decides the events of `packet` with no filter — its DNS message over UDP decoded
+    /// only when a DNS event is wanted, as the pipeline does — and hands them to `f`. For
+    /// callers without a pipeline: benchmarks, fuzzers, tests.
+    pub fn decide<R>(
+        ctx: &EventContext<'a>,
+        packet: &Decoded<'a>,
+        direction: Direction,
+        wanted: EventSet,
+        f: impl FnOnce(&PacketEvents<'_, 'a>) -> R,
+    ) -> R {
+        let dns = if wanted.any_dns() {
+            packet.dns_over_udp().and_then(Result::ok)
+        } else {
+            None
+        };
+        f(&PacketEvents::new(
+            ctx,
+            packet,
+            dns.as_ref(),
+            direction,
+            wanted,
+        ))
+    }
+
+    /// The events to write, in output order: network, transport, then DNS.
+    pub fn kinds(&self) -> impl Iterator<Item = EventKind> + use<> {
+        let events = self.events;
+        EventKind::ALL
+            .into_iter()
+            .filter(move |&k| events.contains(k))
+    }
 }
 
 #[cfg(test)]

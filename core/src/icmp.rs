@@ -3,7 +3,7 @@
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
+use crate::truncated::{Truncated, header_prefix};
 
 /// The 8-byte ICMP header.
 #[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
@@ -34,10 +34,7 @@ pub struct IcmpView<'a> {
 impl<'a> IcmpView<'a> {
     /// Checks `bytes` as an ICMP message.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Truncated> {
-        let (header, payload) = IcmpHeader::ref_from_prefix(bytes).map_err(|_| Truncated {
-            need: HEADER_LEN,
-            have: bytes.len(),
-        })?;
+        let (header, payload) = header_prefix::<IcmpHeader>(bytes)?;
         Ok(IcmpView { header, payload })
     }
     /// Message type.

@@ -3,8 +3,8 @@
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
 use crate::icmp::{TypeCodeName, TypeInfo, name_from};
+use crate::truncated::{Truncated, header_prefix};
 
 /// The 4-byte ICMPv6 header.
 #[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
@@ -31,10 +31,7 @@ pub struct Icmpv6View<'a> {
 impl<'a> Icmpv6View<'a> {
     /// Checks `bytes` as an ICMPv6 message.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Truncated> {
-        let (header, body) = Icmpv6Header::ref_from_prefix(bytes).map_err(|_| Truncated {
-            need: HEADER_LEN,
-            have: bytes.len(),
-        })?;
+        let (header, body) = header_prefix::<Icmpv6Header>(bytes)?;
         Ok(Icmpv6View { header, body })
     }
     /// Message type.

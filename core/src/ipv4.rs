@@ -5,7 +5,7 @@ use core::fmt;
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
+use crate::truncated::{Truncated, header_prefix};
 
 /// The fixed 20-byte IPv4 header.
 #[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
@@ -98,12 +98,7 @@ impl<'a> Ipv4View<'a> {
     /// end of `bytes` when the capture was cut short (snap length): a short capture is not
     /// an error at this layer.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Ipv4Error> {
-        let (header, _) = Ipv4Header::ref_from_prefix(bytes).map_err(|_| {
-            Ipv4Error::Truncated(Truncated {
-                need: HEADER_LEN,
-                have: bytes.len(),
-            })
-        })?;
+        let (header, _) = header_prefix::<Ipv4Header>(bytes).map_err(Ipv4Error::Truncated)?;
         let version = header.version_ihl >> 4;
         if version != 4 {
             return Err(Ipv4Error::BadVersion(version));

@@ -7,8 +7,8 @@ use core::fmt;
 use zerocopy::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
 use crate::ip;
+use crate::truncated::{Truncated, header_prefix};
 
 /// The fixed 40-byte IPv6 header.
 #[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
@@ -112,12 +112,7 @@ impl<'a> Ipv6View<'a> {
     /// Checks the fixed header. The payload ends at the payload length, or at the end of
     /// `bytes` for a short capture or a jumbogram (payload length 0 behind hop-by-hop).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Ipv6Error> {
-        let (header, rest) = Ipv6Header::ref_from_prefix(bytes).map_err(|_| {
-            Ipv6Error::Truncated(Truncated {
-                need: HEADER_LEN,
-                have: bytes.len(),
-            })
-        })?;
+        let (header, rest) = header_prefix::<Ipv6Header>(bytes).map_err(Ipv6Error::Truncated)?;
         let version = (header.version_class_flow.get() >> 28) as u8;
         if version != 6 {
             return Err(Ipv6Error::BadVersion(version));

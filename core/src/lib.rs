@@ -1,9 +1,11 @@
 //! netcore's decoder library: allocation-free views over link, network and transport
 //! headers, the event model, and its Tracee-exact JSON encoding.
 //!
-//! The pipeline is `link` → `ipv4`/`ipv6` → `tcp`/`udp`/`icmp`/`icmpv6`, driven by
-//! [`packet::decode`], then [`json::encode_events`] renders one JSON line per decoded layer.
-//! [`record`] holds the layouts shared with the kernel programs; without the default
+//! The wire modules go `link` → `ipv4`/`ipv6` → `tcp`/`udp`/`icmp`/`icmpv6` (and `dns`),
+//! driven by [`packet::decode`]; they import nothing of the event model. [`event`] decides
+//! which events a decoded packet yields ([`event::PacketEvents`]), [`filter`] which of
+//! them pass, and [`json::Encoder`] renders each as one Tracee JSON line.
+//! [`abi`] holds the layouts shared with the kernel programs; without the default
 //! `alloc` feature (as the eBPF build uses it) the crate is pure `core`.
 //! Every view is built by a checked constructor: after it returns `Ok`, no accessor can
 //! read out of bounds, and no input can make the decoder panic.
@@ -14,6 +16,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod abi;
 pub mod dns;
 pub mod error;
 pub mod event;
@@ -28,11 +31,12 @@ pub mod ipv6;
 pub mod json;
 pub mod link;
 pub mod packet;
-pub mod record;
 pub mod tcp;
+pub mod truncated;
 pub mod udp;
 
-pub use error::{DecodeError, Truncated};
-pub use event::{EventContext, EventKind, EventSet};
+pub use error::DecodeError;
+pub use event::{Direction, EventContext, EventKind, EventSet, PacketEvents};
 pub use link::LinkType;
 pub use packet::{Decoded, Network, Transport, decode};
+pub use truncated::Truncated;

@@ -6,7 +6,7 @@ use core::fmt;
 use zerocopy::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
+use crate::truncated::{Truncated, header_prefix};
 
 /// EtherType of IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -187,28 +187,22 @@ impl fmt::Display for LinkError {
     }
 }
 
-fn header<H: FromBytes + KnownLayout + Immutable>(bytes: &[u8]) -> Result<(&H, &[u8]), Truncated> {
-    H::ref_from_prefix(bytes).map_err(|_| Truncated {
-        need: size_of::<H>(),
-        have: bytes.len(),
-    })
-}
-
 /// Strips the link-layer header of `frame` (and any VLAN tags behind it).
 pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
     let (ethertype, rest) = match link_type {
         LinkType::Ethernet => {
-            let (eth, rest) = header::<EthernetHeader>(frame).map_err(LinkError::Truncated)?;
+            let (eth, rest) =
+                header_prefix::<EthernetHeader>(frame).map_err(LinkError::Truncated)?;
             let ethertype = eth.ethertype.get();
             // Below 0x0600 the field is an 802.3 length: LLC follows, not an EtherType.
             (if ethertype < 0x0600 { 0 } else { ethertype }, rest)
         }
         LinkType::LinuxSll => {
-            let (sll, rest) = header::<SllHeader>(frame).map_err(LinkError::Truncated)?;
+            let (sll, rest) = header_prefix::<SllHeader>(frame).map_err(LinkError::Truncated)?;
             (sll.protocol.get(), rest)
         }
         LinkType::LinuxSll2 => {
-            let (sll, rest) = header::<Sll2Header>(frame).map_err(LinkError::Truncated)?;
+            let (sll, rest) = header_prefix::<Sll2Header>(frame).map_err(LinkError::Truncated)?;
             (sll.protocol.get(), rest)
         }
         LinkType::Ipv4 => (ETHERTYPE_IPV4, frame),
@@ -234,7 +228,7 @@ fn strip_vlan_tags(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'
         ethertype,
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
     ) {
-        let (tag, rest) = header::<VlanTag>(payload).map_err(LinkError::TruncatedVlan)?;
+        let (tag, rest) = header_prefix::<VlanTag>(payload).map_err(LinkError::TruncatedVlan)?;
         outer_vlan_id.get_or_insert(tag.vlan_id());
         vlan_tags = vlan_tags.saturating_add(1);
         ethertype = tag.ethertype.get();

@@ -5,7 +5,6 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::dns::{self, DnsError, DnsMessage};
 use crate::error::DecodeError;
-use crate::event::EventKind;
 use crate::icmp::IcmpView;
 use crate::icmpv6::Icmpv6View;
 use crate::ip;
@@ -25,13 +24,6 @@ pub enum Network<'a> {
 }
 
 impl Network<'_> {
-    /// The event this layer produces.
-    pub fn event(&self) -> EventKind {
-        match self {
-            Network::Ipv4(_) => EventKind::Ipv4,
-            Network::Ipv6(_) => EventKind::Ipv6,
-        }
-    }
     /// Source address.
     pub fn src(&self) -> IpAddr {
         match self {
@@ -70,16 +62,6 @@ impl Transport<'_> {
             _ => None,
         }
     }
-
-    /// The event this layer produces.
-    pub fn event(&self) -> EventKind {
-        match self {
-            Transport::Tcp(_) => EventKind::Tcp,
-            Transport::Udp(_) => EventKind::Udp,
-            Transport::Icmp(_) => EventKind::Icmp,
-            Transport::Icmpv6(_) => EventKind::Icmpv6,
-        }
-    }
 }
 
 /// What [`decode`] made of a frame: each layer that decoded, and the error that stopped
@@ -106,20 +88,6 @@ impl<'a> Decoded<'a> {
             }
             _ => None,
         }
-    }
-
-    /// The IP protocol number and the length Tracee reports as `packet_len` in DNS
-    /// metadata: the IPv4 total length, or the IPv6 payload length.
-    pub fn protocol_and_length(&self) -> Option<(u8, u16)> {
-        let protocol = match self.transport? {
-            Transport::Tcp(_) => ip::TCP,
-            Transport::Udp(_) => ip::UDP,
-            _ => return None,
-        };
-        Some(match self.network? {
-            Network::Ipv4(v4) => (protocol, v4.total_len()),
-            Network::Ipv6(v6) => (protocol, v6.payload_len()),
-        })
     }
 }
 
@@ -227,7 +195,6 @@ mod tests {
         let packet = ipv4(ip::UDP, [0, 0], &udp);
         let d = decode(LinkType::Ipv4, &packet);
         assert_eq!(d.dns_over_udp().map(|m| m.unwrap().id()), Some(0x1234));
-        assert_eq!(d.protocol_and_length(), Some((ip::UDP, 47)));
         // Not DNS after all: the UDP layer stays, the DNS error is reported.
         let short = ipv4(ip::UDP, [0, 0], &udp[..14]);
         let d = decode(LinkType::Ipv4, &short);

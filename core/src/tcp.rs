@@ -5,7 +5,7 @@ use core::fmt;
 use zerocopy::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
+use crate::truncated::{Truncated, header_prefix};
 
 /// The fixed 20-byte TCP header.
 #[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
@@ -105,12 +105,7 @@ impl fmt::Display for TcpError {
 impl<'a> TcpView<'a> {
     /// Checks `bytes` as a TCP segment: the fixed header and all its options must be there.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, TcpError> {
-        let (header, _) = TcpHeader::ref_from_prefix(bytes).map_err(|_| {
-            TcpError::Truncated(Truncated {
-                need: HEADER_LEN,
-                have: bytes.len(),
-            })
-        })?;
+        let (header, _) = header_prefix::<TcpHeader>(bytes).map_err(TcpError::Truncated)?;
         let data_offset = header.offset_ns >> 4;
         if data_offset < 5 {
             return Err(TcpError::BadDataOffset(data_offset));

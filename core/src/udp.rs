@@ -3,7 +3,7 @@
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use crate::error::Truncated;
+use crate::truncated::{Truncated, header_prefix};
 
 /// The 8-byte UDP header.
 #[derive(Debug, FromBytes, KnownLayout, Immutable, Unaligned)]
@@ -33,10 +33,7 @@ impl<'a> UdpView<'a> {
     /// Checks `bytes` as a UDP datagram. The payload ends at the length field when that
     /// is consistent, else at the end of the captured bytes.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Truncated> {
-        let (header, rest) = UdpHeader::ref_from_prefix(bytes).map_err(|_| Truncated {
-            need: HEADER_LEN,
-            have: bytes.len(),
-        })?;
+        let (header, rest) = header_prefix::<UdpHeader>(bytes)?;
         let length = usize::from(header.length.get());
         // Below 8 the field is impossible (or 0, a jumbogram): trust the capture.
         let end = if length >= HEADER_LEN {

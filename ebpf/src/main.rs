@@ -40,7 +40,7 @@ use aya_ebpf::maps::{LruHashMap, PerCpuArray, RingBuf, XskMap};
 use aya_ebpf::programs::{
     BtfTracePointContext, SkBuffContext, SockAddrContext, SockContext, SockOpsContext, XdpContext,
 };
-use netcore_core::record::{
+use netcore_core::abi::{
     FRAME_OWNER_LEN, FrameOwner, KERNEL_FILTER_SLOTS, KernelFilter, ListenerKey, MAX_SNAPLEN,
     PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction, l4,
 };
@@ -377,10 +377,9 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         }
         header.length = len;
         header.captured = n as u32;
-        header.ifindex = (*skb).ifindex;
         header.cpu = bpf_get_smp_processor_id();
         header.direction = dir;
-        header._pad = [0; 7];
+        header._pad = [0; 3];
         let record =
             core::slice::from_raw_parts(scratch.cast::<u8>(), PACKET_RECORD_LEN + n as usize);
         // Wake user space once per WAKEUP_BYTES of records, not per record: a wake-up per

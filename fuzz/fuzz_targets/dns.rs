@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::dns::{DnsMessage, Entry, RData};
-use netcore_core::json::encode_packet;
-use netcore_core::{EventContext, EventSet, LinkType, decode};
+use netcore_core::json::{Encoder, SCHEMAS};
+use netcore_core::{Direction, EventContext, EventSet, LinkType, PacketEvents, decode};
 
 /// The message in an IPv4/UDP packet from port 53.
 fn packet(message: &[u8]) -> Vec<u8> {
@@ -48,9 +48,13 @@ fuzz_target!(|message: &[u8]| {
     let decoded = decode(LinkType::Ipv4, &bytes);
     let mut out = Vec::new();
     let ctx = EventContext { host_name: "fuzz", ..Default::default() };
-    let encoded = encode_packet(&ctx, &decoded, EventSet::ALL, &mut out);
-    assert_eq!(encoded.dns_error, None);
-    let events = encoded.events;
+    assert!(matches!(decoded.dns_over_udp(), Some(Ok(_))));
+    let mut events = 0;
+    for schema in SCHEMAS {
+        events += PacketEvents::decide(&ctx, &decoded, Direction::Ingress, EventSet::ALL, |e| {
+            Encoder::new(schema).encode(e, &mut out)
+        });
+    }
     let lines: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
     assert_eq!(lines.len(), events);
     for line in lines {

@@ -1,13 +1,13 @@
-//! Whole-frame decode and JSON encode of arbitrary bytes: never panics, and every line
-//! written is valid JSON; one line per reported event.
+//! Whole-frame decode and JSON encode (both schemas, DNS over UDP included) of arbitrary
+//! bytes: never panics, and every line written is valid JSON; one line per reported event.
 //!
 //! Input layout: byte 0 picks the link type, byte 1 the length (mod 16) of a hostile
 //! process name that follows, the rest is the frame.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netcore_core::json::encode_events;
-use netcore_core::{EventContext, EventSet, LinkType, decode};
+use netcore_core::json::{Encoder, SCHEMAS};
+use netcore_core::{Direction, EventContext, EventSet, LinkType, PacketEvents, decode};
 
 fuzz_target!(|input: &[u8]| {
     let [selector, name_len, rest @ ..] = input else { return };
@@ -15,14 +15,18 @@ fuzz_target!(|input: &[u8]| {
     let (process_name, frame) = rest.split_at(usize::from(name_len % 16).min(rest.len()));
     let ctx = EventContext { process_name, host_name: "fuzz", ..Default::default() };
     let decoded = decode(link, frame);
-    let mut out = Vec::new();
-    let events = encode_events(&ctx, &decoded, EventSet::ALL, &mut out);
-    let lines: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
-    assert_eq!(lines.len(), events);
-    for line in lines {
-        assert_eq!(line.last(), Some(&b'\n'));
-        if let Err(e) = serde_json::from_slice::<serde_json::Value>(line) {
-            panic!("invalid JSON ({e}): {}", String::from_utf8_lossy(line));
+    for schema in SCHEMAS {
+        let mut out = Vec::new();
+        let events = PacketEvents::decide(&ctx, &decoded, Direction::Egress, EventSet::ALL, |e| {
+            Encoder::new(schema).encode(e, &mut out)
+        });
+        let lines: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), events);
+        for line in lines {
+            assert_eq!(line.last(), Some(&b'\n'));
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(line) {
+                panic!("invalid JSON ({e}): {}", String::from_utf8_lossy(line));
+            }
         }
     }
 });

@@ -6,8 +6,8 @@ use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use netcore_core::LinkType;
-use pcap_parser::pcapng::Block;
+use netcore_core::{Direction, LinkType};
+use pcap_parser::pcapng::{Block, PcapNGOption};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
 use super::Frame;
@@ -157,6 +157,7 @@ pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<
         })
     })?;
     let mut interfaces: Vec<Interface> = Vec::new();
+    let mut big_endian = false;
     let mut packets = 0u64;
     let mut capacity = INITIAL_BUFFER;
     loop {
@@ -181,13 +182,13 @@ pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<
                             + u64::from(record.ts_usec);
                         let link_type = iface.link_type(0).map_err(fail)?;
                         Some(Frame {
-                            link_type,
-                            timestamp_ns: iface.timestamp_ns(units),
-                            data: record.data,
+                            wire_len: record.origlen,
+                            ..Frame::bare(link_type, iface.timestamp_ns(units), record.data)
                         })
                     }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                         interfaces.clear();
+                        big_endian = shb.big_endian();
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -206,9 +207,9 @@ pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<
                         let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let caplen = (epb.caplen as usize).min(epb.data.len());
                         Some(Frame {
-                            link_type,
-                            timestamp_ns: iface.timestamp_ns(units),
-                            data: &epb.data[..caplen],
+                            wire_len: epb.origlen,
+                            direction: epb_direction(&epb.options, big_endian),
+                            ..Frame::bare(link_type, iface.timestamp_ns(units), &epb.data[..caplen])
                         })
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
@@ -217,9 +218,8 @@ pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<
                             .ok_or(fail(Problem::UnknownInterface(0)))?;
                         let link_type = iface.link_type(0).map_err(fail)?;
                         Some(Frame {
-                            link_type,
-                            timestamp_ns: 0,
-                            data: spb.data,
+                            wire_len: spb.origlen,
+                            ..Frame::bare(link_type, 0, spb.data)
                         })
                     }
                     PcapBlockOwned::NG(_) => None,
@@ -257,4 +257,22 @@ pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<
             }
         }
     }
+}
+
+/// The direction an enhanced packet block's `epb_flags` option records (bits 0–1:
+/// 1 inbound, 2 outbound), in the section's byte order.
+fn epb_direction(options: &[PcapNGOption<'_>], big_endian: bool) -> Direction {
+    const EPB_FLAGS: u16 = 2;
+    let flags = options
+        .iter()
+        .find(|o| o.code.0 == EPB_FLAGS)
+        .and_then(|o| <[u8; 4]>::try_from(o.value()).ok())
+        .map_or(0, |b| {
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        });
+    Direction::from_number((flags & 3) as u8)
 }

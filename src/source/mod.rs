@@ -1,14 +1,22 @@
-//! Capture sources. Each hands the decoder packets in place: capture files ([`file`]),
-//! the host-mode ring buffer ([`ring`]) and AF_XDP sockets ([`xsk`]).
+//! Capture sources: capture files ([`file`]), the host-mode ring buffer ([`ring`]) and
+//! AF_XDP sockets ([`xsk`]). Each hands the pipeline the same currency, a [`Frame`]
+//! borrowed from its own buffer, and knows nothing of what comes after.
 
 pub mod event_loop;
 pub mod file;
 pub mod ring;
 pub mod xsk;
 
-use netcore_core::LinkType;
+use std::fmt::Display;
+use std::io;
 
-/// One captured frame, borrowed from the source's buffer.
+use netcore_core::abi::TaskContext;
+use netcore_core::{Direction, LinkType};
+
+pub use event_loop::Wake;
+
+/// One captured frame, borrowed from the source's buffer, with what the source knows
+/// about it.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
     /// Link-layer framing of `data`.
@@ -17,4 +25,40 @@ pub struct Frame<'a> {
     pub timestamp_ns: u64,
     /// The captured bytes (possibly cut to the snap length).
     pub data: &'a [u8],
+    /// The frame's length on the wire (≥ `data.len()`).
+    pub wire_len: u32,
+    /// Which way it went, when the source knows.
+    pub direction: Direction,
+    /// The CPU it was captured on; 0 when unknown (files).
+    pub cpu: u32,
+    /// The task owning the local socket it belongs to, as the kernel saw it; zeroed
+    /// ([`TaskContext::is_known`] false) when there is none or the source cannot know.
+    pub owner: TaskContext,
+    /// The cgroup of that socket, known even when its task is not; 0 when unknown.
+    pub socket_cgroup_id: u64,
+}
+
+impl<'a> Frame<'a> {
+    /// A frame with nothing known but its bytes, framing and time.
+    pub fn bare(link_type: LinkType, timestamp_ns: u64, data: &'a [u8]) -> Self {
+        Frame {
+            link_type,
+            timestamp_ns,
+            data,
+            wire_len: data.len() as u32,
+            direction: Direction::Unknown,
+            cpu: 0,
+            owner: TaskContext::default(),
+            socket_cgroup_id: 0,
+        }
+    }
+}
+
+/// What a live source drives: once per frame, then after each poll round and each tick.
+pub trait FrameHandler {
+    /// Handles one frame, in place.
+    fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()>;
+    /// Runs after each poll round and on each tick; `source_stats` describes the
+    /// source's own drop counters (as of the last tick) for the `--stats` line.
+    fn wake(&mut self, wake: Wake, source_stats: &dyn Display) -> io::Result<()>;
 }

@@ -2,17 +2,20 @@
 //!
 //! The [`EventLoop`] waits on the ring buffer (the kernel wakes it once a batch of records
 //! has queued) and on SIGINT/SIGTERM; each round drains every record the ring holds (no
-//! syscall per record: the ring is memory-mapped), then lets the caller flush.
+//! syscall per record: the ring is memory-mapped), hands each as a [`Frame`], then lets
+//! the handler flush.
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
-use netcore_core::record::PacketRecord;
+use netcore_core::abi::PacketRecord;
+use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
 use super::event_loop::{EventLoop, Wake};
+use super::{Frame, FrameHandler};
 
 /// One captured packet, borrowed from the ring buffer.
 #[derive(Debug, Clone, Copy)]
@@ -30,20 +33,28 @@ impl<'a> Record<'a> {
         let data = &rest[..(header.captured as usize).min(rest.len())];
         Some(Record { header, data })
     }
-}
 
-/// What the loop calls: once per record, then after each drain and each tick.
-pub trait RecordHandler {
-    /// Handles one record, in place.
-    fn record(&mut self, record: Record<'_>) -> io::Result<()>;
-    /// Runs after each poll round and on each tick.
-    fn wake(&mut self, wake: Wake) -> io::Result<()>;
+    /// The record as a frame; `clock` turns its boot time into wall-clock time.
+    pub fn frame(&self, clock: &WallClock) -> Frame<'a> {
+        let header = self.header;
+        Frame {
+            link_type: LinkType::Raw,
+            timestamp_ns: clock.wall_ns(header.boot_ns),
+            data: self.data,
+            wire_len: header.length,
+            direction: Direction::from_number(header.direction),
+            cpu: header.cpu,
+            owner: header.task,
+            socket_cgroup_id: header.socket_cgroup_id,
+        }
+    }
 }
 
 /// The ring buffer and the loop that waits on it.
 pub struct RingSource {
     ring: RingBuf<MapData>,
     events: EventLoop,
+    clock: WallClock,
     /// Entries too short to hold a header: a kernel/user layout mismatch if ever non-zero.
     pub malformed: u64,
 }
@@ -56,6 +67,7 @@ impl RingSource {
         Ok(RingSource {
             ring,
             events,
+            clock: WallClock::now(),
             malformed: 0,
         })
     }
@@ -63,18 +75,19 @@ impl RingSource {
     /// Hands every record to `handler` until SIGINT or SIGTERM arrives, which it returns;
     /// the handler also wakes after each round and every tick. A handler error stops the
     /// loop.
-    pub fn run(&mut self, handler: &mut impl RecordHandler) -> io::Result<i32> {
+    pub fn run(&mut self, handler: &mut impl FrameHandler) -> io::Result<i32> {
         loop {
             self.events.wait()?;
             while let Some(entry) = self.ring.next() {
                 match Record::parse(&entry) {
-                    Some(record) => handler.record(record)?,
+                    Some(record) => handler.frame(&record.frame(&self.clock))?,
                     None => self.malformed += 1,
                 }
             }
-            handler.wake(Wake::Polled)?;
+            handler.wake(Wake::Polled, &"")?;
             if self.events.tick_due() {
-                handler.wake(Wake::Tick)?;
+                self.clock = WallClock::now(); // Follow steps of the wall clock.
+                handler.wake(Wake::Tick, &"")?;
             }
             if let Some(signal) = self.events.stop_signal() {
                 return Ok(signal);
@@ -116,7 +129,7 @@ fn clock_ns(clock: libc::clockid_t) -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netcore_core::record::PACKET_RECORD_LEN;
+    use netcore_core::abi::PACKET_RECORD_LEN;
     use zerocopy::IntoBytes;
 
     #[test]

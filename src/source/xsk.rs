@@ -11,12 +11,14 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use netcore_core::record::{FRAME_OWNER_LEN, FrameOwner};
+use netcore_core::abi::{FRAME_OWNER_LEN, FrameOwner, TaskContext};
+use netcore_core::{Direction, LinkType};
 use xsk_rs::config::{BindFlags, LibxdpFlags, QueueSize, SocketConfig, UmemConfig};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
 use super::event_loop::{EventLoop, Wake};
+use super::{Frame, FrameHandler};
 
 /// UMEM frames per queue (2 KiB each).
 const FRAMES: u32 = 4096;
@@ -66,15 +68,6 @@ impl std::fmt::Display for XskStats {
     }
 }
 
-/// What handles frames read from the sockets.
-pub trait FrameHandler {
-    /// One frame, in place, with the owner the XDP program found.
-    fn frame(&mut self, owner: &FrameOwner, frame: &[u8]) -> io::Result<()>;
-    /// After each poll round and on each tick, with the sockets' counters as of the last
-    /// tick.
-    fn wake(&mut self, wake: Wake, sockets: &XskStats) -> io::Result<()>;
-}
-
 /// The AF_XDP sockets of one interface.
 pub struct XskSource {
     queues: Vec<Queue>,
@@ -83,6 +76,8 @@ pub struct XskSource {
     pub mode: BindMode,
     /// Frames read.
     pub frames: u64,
+    /// Count frames without handing them out (the benchmark's raw receive loop).
+    discard: bool,
 }
 
 impl XskSource {
@@ -92,6 +87,7 @@ impl XskSource {
     pub fn open(
         interface: &str,
         queues: &[u32],
+        discard: bool,
         tick: Duration,
         mut register: impl FnMut(u32, i32) -> Result<()>,
     ) -> Result<Self> {
@@ -116,6 +112,7 @@ impl XskSource {
             events,
             mode,
             frames: 0,
+            discard,
         })
     }
 
@@ -134,11 +131,36 @@ impl XskSource {
                     }
                     self.frames += n as u64;
                     let mut result = Ok(());
+                    // One time and CPU per batch: the descriptors carry no timestamp.
+                    let timestamp_ns = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64);
+                    // SAFETY: sched_getcpu has no preconditions.
+                    let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32;
                     for desc in &queue.descs[..n] {
+                        if self.discard {
+                            break;
+                        }
                         // SAFETY: the kernel filled this frame and handed it to us; no one
                         // writes it until we return it to the fill ring below.
-                        let (owner, frame) = unsafe { frame_with_owner(&queue.umem, desc) };
-                        if let Err(e) = handler.frame(&owner, frame) {
+                        let (owner, data) = unsafe { frame_with_owner(&queue.umem, desc) };
+                        let frame = Frame {
+                            link_type: LinkType::Ethernet,
+                            timestamp_ns,
+                            data,
+                            wire_len: data.len() as u32,
+                            direction: Direction::Ingress,
+                            cpu,
+                            owner: TaskContext {
+                                cgroup_id: owner.cgroup_id,
+                                host_pid: owner.host_pid,
+                                host_tid: owner.host_tid,
+                                uid: owner.uid,
+                                ..TaskContext::default()
+                            },
+                            socket_cgroup_id: owner.cgroup_id,
+                        };
+                        if let Err(e) = handler.frame(&frame) {
                             result = Err(e);
                             break;
                         }

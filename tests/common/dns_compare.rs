@@ -3,7 +3,7 @@
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RData as HRData;
-use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::dns::{DnsMessage, Entry, RData, RecordType, Section};
 
 fn labels_ours(name: &netcore_core::dns::Name<'_>) -> Vec<Vec<u8>> {
     name.labels().map(<[u8]>::to_vec).collect()
@@ -19,24 +19,24 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
         "id={} qr={} op={} aa={} tc={} rd={} ra={} rcode={}",
         m.id(),
         m.qr(),
-        m.opcode(),
+        m.opcode().0,
         m.aa(),
         m.tc(),
         m.rd(),
         m.ra(),
-        m.rcode()
+        m.rcode().0
     )];
     for entry in m.entries() {
         match entry {
             Entry::Question(q) => lines.push(format!(
                 "Q {:?} {} {}",
                 labels_ours(&q.name),
-                q.qtype,
-                q.qclass
+                q.qtype.0,
+                q.qclass.0
             )),
             // hickory-proto raises an advertised UDP size below 512 to 512 (RFC 6891 §6.2.3).
-            Entry::Record(Section::Additional, r) if r.rtype == 41 => {
-                lines.push(format!("OPT {}", r.class.max(512)))
+            Entry::Record(Section::Additional, r) if r.rtype == RecordType::OPT => {
+                lines.push(format!("OPT {}", r.class.0.max(512)))
             }
             Entry::Record(section, r) => {
                 let data = match r.data() {
@@ -81,8 +81,8 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
                 lines.push(format!(
                     "{section} {:?} {} {} {} {data}",
                     labels_ours(&r.name),
-                    r.rtype,
-                    r.class,
+                    r.rtype.0,
+                    r.class.0,
                     r.ttl
                 ));
             }
@@ -171,10 +171,10 @@ pub fn classify(bytes: &[u8], error: netcore_core::dns::DnsError) -> &'static st
     match error {
         // An OPT record whose last option is cut short inside its RDATA: hickory-proto
         // ignores the partial option; ours rejects it, as gopacket (and so Tracee) does.
-        netcore_core::dns::DnsError::BadRdata(41) => "OPT RDATA ends inside an option",
+        netcore_core::dns::DnsError::BadRdata(RecordType::OPT) => "OPT RDATA ends inside an option",
         // hickory-proto does not decode URI (type 256) and keeps any RDATA; ours needs
         // its 4-byte priority and weight.
-        netcore_core::dns::DnsError::BadRdata(256) => "URI RDATA shorter than 4 bytes",
+        netcore_core::dns::DnsError::BadRdata(RecordType::URI) => "URI RDATA shorter than 4 bytes",
         _ => panic!("hickory-proto accepts, ours rejects with {error:?}: {bytes:02x?}"),
     }
 }

@@ -1,100 +1,204 @@
-//! The names Tracee prints for DNS code points: gopacket's `String()` of each, with opcode
-//! and rcode lower-cased as Tracee does.
+//! DNS code points (IANA's record types, classes, opcodes, response codes and EDNS0
+//! option codes) as newtypes over the wire integer, so an unknown value is representable.
+//! Each is defined once, in one table: its constant, its number and the name Tracee
+//! prints for it (gopacket's `String()`, with opcode and rcode lower-cased as Tracee does).
 
-/// Record type name (`type`), or "Unknown".
-pub fn type_name(rtype: u16) -> &'static str {
-    match rtype {
-        1 => "A",
-        2 => "NS",
-        3 => "MD",
-        4 => "MF",
-        5 => "CNAME",
-        6 => "SOA",
-        7 => "MB",
-        8 => "MG",
-        9 => "MR",
-        10 => "NULL",
-        11 => "WKS",
-        12 => "PTR",
-        13 => "HINFO",
-        14 => "MINFO",
-        15 => "MX",
-        16 => "TXT",
-        28 => "AAAA",
-        33 => "SRV",
-        41 => "OPT",
-        256 => "URI",
-        _ => "Unknown",
+/// Defines a code-point newtype from a table of `CONSTANT = number => "name"`.
+macro_rules! code_points {
+    (
+        $(#[$doc:meta])*
+        $type:ident($int:ty), unknown $unknown:literal {
+            $($(#[$const_doc:meta])* $constant:ident = $value:literal => $name:literal,)*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $type(pub $int);
+
+        impl $type {
+            $($(#[$const_doc])* pub const $constant: $type = $type($value);)*
+
+            /// The name Tracee prints for this code point.
+            pub fn name(self) -> &'static str {
+                match self.0 {
+                    $($value => $name,)*
+                    _ => $unknown,
+                }
+            }
+        }
+    };
+}
+
+code_points! {
+    /// A record type (`type`, `query_type`, `answer_type`).
+    RecordType(u16), unknown "Unknown" {
+        /// IPv4 address.
+        A = 1 => "A",
+        /// Name server.
+        NS = 2 => "NS",
+        /// Mail destination (obsolete).
+        MD = 3 => "MD",
+        /// Mail forwarder (obsolete).
+        MF = 4 => "MF",
+        /// Canonical name.
+        CNAME = 5 => "CNAME",
+        /// Start of authority.
+        SOA = 6 => "SOA",
+        /// Mailbox domain name.
+        MB = 7 => "MB",
+        /// Mail group member.
+        MG = 8 => "MG",
+        /// Mail rename domain name.
+        MR = 9 => "MR",
+        /// Null record.
+        NULL = 10 => "NULL",
+        /// Well-known service.
+        WKS = 11 => "WKS",
+        /// Domain name pointer.
+        PTR = 12 => "PTR",
+        /// Host information.
+        HINFO = 13 => "HINFO",
+        /// Mailbox information.
+        MINFO = 14 => "MINFO",
+        /// Mail exchange.
+        MX = 15 => "MX",
+        /// Text strings.
+        TXT = 16 => "TXT",
+        /// IPv6 address.
+        AAAA = 28 => "AAAA",
+        /// Service locator.
+        SRV = 33 => "SRV",
+        /// EDNS0 pseudo-record.
+        OPT = 41 => "OPT",
+        /// Uniform resource identifier.
+        URI = 256 => "URI",
     }
 }
 
-/// Class name (`class`), or "Unknown".
-pub fn class_name(class: u16) -> &'static str {
-    match class {
-        1 => "IN",
-        2 => "CS",
-        3 => "CH",
-        4 => "HS",
-        255 => "Any",
-        _ => "Unknown",
+code_points! {
+    /// A record class (`class`, `query_class`).
+    Class(u16), unknown "Unknown" {
+        /// Internet.
+        IN = 1 => "IN",
+        /// CSNET (obsolete).
+        CS = 2 => "CS",
+        /// Chaos.
+        CH = 3 => "CH",
+        /// Hesiod.
+        HS = 4 => "HS",
+        /// Any class (queries).
+        ANY = 255 => "Any",
     }
 }
 
-/// Opcode name (`opCode`).
-pub fn opcode_name(opcode: u8) -> &'static str {
-    match opcode {
-        0 => "query",
-        1 => "inverse query",
-        2 => "status",
-        4 => "notify",
-        5 => "update",
-        _ => "unknown",
+code_points! {
+    /// A message opcode (`opCode`).
+    Opcode(u8), unknown "unknown" {
+        /// Standard query.
+        QUERY = 0 => "query",
+        /// Inverse query (obsolete).
+        IQUERY = 1 => "inverse query",
+        /// Server status request.
+        STATUS = 2 => "status",
+        /// Zone change notification.
+        NOTIFY = 4 => "notify",
+        /// Dynamic update.
+        UPDATE = 5 => "update",
     }
 }
 
-/// Response code name (`responseCode`). Code 2 keeps gopacket's trailing space.
-pub fn rcode_name(rcode: u8) -> &'static str {
-    match rcode {
-        0 => "no error",
-        1 => "format error",
-        2 => "server failure ",
-        3 => "non-existent domain",
-        4 => "not implemented",
-        5 => "query refused",
-        6 => "name exists when it should not",
-        7 => "rr set exists when it should not",
-        8 => "rr set that should exist does not",
-        9 => "server not authoritative for zone",
-        10 => "name not contained in zone",
-        16 => "bad opt version",
-        17 => "key not recognized",
-        18 => "signature out of time window",
-        19 => "bad tkey mode",
-        20 => "duplicate key name",
-        21 => "algorithm not supported",
-        22 => "bad truncation",
-        23 => "bad cookie",
-        _ => "unknown",
+code_points! {
+    /// A response code (`responseCode`). Code 2 keeps gopacket's trailing space.
+    Rcode(u8), unknown "unknown" {
+        /// No error.
+        NOERROR = 0 => "no error",
+        /// Format error.
+        FORMERR = 1 => "format error",
+        /// Server failure.
+        SERVFAIL = 2 => "server failure ",
+        /// Non-existent domain.
+        NXDOMAIN = 3 => "non-existent domain",
+        /// Not implemented.
+        NOTIMP = 4 => "not implemented",
+        /// Query refused.
+        REFUSED = 5 => "query refused",
+        /// Name exists when it should not.
+        YXDOMAIN = 6 => "name exists when it should not",
+        /// RR set exists when it should not.
+        YXRRSET = 7 => "rr set exists when it should not",
+        /// RR set that should exist does not.
+        NXRRSET = 8 => "rr set that should exist does not",
+        /// Server not authoritative for zone.
+        NOTAUTH = 9 => "server not authoritative for zone",
+        /// Name not contained in zone.
+        NOTZONE = 10 => "name not contained in zone",
+        /// Bad OPT version (extended rcode).
+        BADVERS = 16 => "bad opt version",
+        /// Key not recognised.
+        BADKEY = 17 => "key not recognized",
+        /// Signature out of time window.
+        BADTIME = 18 => "signature out of time window",
+        /// Bad TKEY mode.
+        BADMODE = 19 => "bad tkey mode",
+        /// Duplicate key name.
+        BADNAME = 20 => "duplicate key name",
+        /// Algorithm not supported.
+        BADALG = 21 => "algorithm not supported",
+        /// Bad truncation.
+        BADTRUNC = 22 => "bad truncation",
+        /// Bad or missing server cookie.
+        BADCOOKIE = 23 => "bad cookie",
     }
 }
 
-/// EDNS0 option code name (`OPT[].code`), or "Unknown".
-pub fn option_code_name(code: u16) -> &'static str {
-    match code {
-        3 => "NSID",
-        5 => "DAU",
-        6 => "DHU",
-        7 => "N3U",
-        8 => "EDNSClientSubnet",
-        9 => "EDNSExpire",
-        10 => "Cookie",
-        11 => "EDNSKeepAlive",
-        12 => "CodePadding",
-        13 => "CodeChain",
-        14 => "CodeEDNSKeyTag",
-        16 => "EDNSClientTag",
-        17 => "EDNSServerTag",
-        26946 => "DeviceID",
-        _ => "Unknown",
+code_points! {
+    /// An EDNS0 option code (`OPT[].code`).
+    OptionCode(u16), unknown "Unknown" {
+        /// Name server identifier.
+        NSID = 3 => "NSID",
+        /// DNSSEC algorithm understood.
+        DAU = 5 => "DAU",
+        /// DS hash understood.
+        DHU = 6 => "DHU",
+        /// NSEC3 hash understood.
+        N3U = 7 => "N3U",
+        /// Client subnet.
+        CLIENT_SUBNET = 8 => "EDNSClientSubnet",
+        /// Zone expiry.
+        EXPIRE = 9 => "EDNSExpire",
+        /// Cookie.
+        COOKIE = 10 => "Cookie",
+        /// TCP keepalive.
+        KEEPALIVE = 11 => "EDNSKeepAlive",
+        /// Padding.
+        PADDING = 12 => "CodePadding",
+        /// CHAIN query.
+        CHAIN = 13 => "CodeChain",
+        /// Key tag.
+        KEY_TAG = 14 => "CodeEDNSKeyTag",
+        /// Client tag.
+        CLIENT_TAG = 16 => "EDNSClientTag",
+        /// Server tag.
+        SERVER_TAG = 17 => "EDNSServerTag",
+        /// Device id.
+        DEVICE_ID = 26946 => "DeviceID",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_unknown_values() {
+        assert_eq!(RecordType::AAAA, RecordType(28));
+        assert_eq!(RecordType::URI.name(), "URI");
+        assert_eq!(RecordType(65280).name(), "Unknown");
+        assert_eq!(Class::ANY.name(), "Any");
+        assert_eq!(Class(1232).name(), "Unknown");
+        assert_eq!(Opcode(3).name(), "unknown");
+        assert_eq!(Rcode::SERVFAIL.name(), "server failure ");
+        assert_eq!(Rcode(11).name(), "unknown");
+        assert_eq!(OptionCode::CLIENT_SUBNET.name(), "EDNSClientSubnet");
     }
 }

@@ -13,11 +13,11 @@ use core::fmt;
 use zerocopy::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-pub use codes::{class_name, opcode_name, option_code_name, rcode_name, type_name};
+pub use codes::{Class, Opcode, OptionCode, Rcode, RecordType};
 pub use name::{Name, NameError};
 pub use rdata::RData;
 
-use crate::error::Truncated;
+use crate::truncated::{Truncated, header_prefix};
 
 /// The DNS port.
 pub const PORT: u16 = 53;
@@ -65,7 +65,7 @@ pub enum DnsError {
     /// A record's RDATA length runs past the end.
     RdataTooLong,
     /// The RDATA does not fit its type (the type number).
-    BadRdata(u16),
+    BadRdata(RecordType),
 }
 
 impl DnsError {
@@ -88,7 +88,7 @@ impl fmt::Display for DnsError {
             DnsError::Name(e) => write!(f, "{e}"),
             DnsError::TruncatedRecord => f.write_str("question or record cut short"),
             DnsError::RdataTooLong => f.write_str("record data runs past the end of the message"),
-            DnsError::BadRdata(t) => write!(f, "malformed data for record type {}", type_name(*t)),
+            DnsError::BadRdata(t) => write!(f, "malformed data for record type {}", t.name()),
         }
     }
 }
@@ -120,9 +120,9 @@ pub struct Question<'a> {
     /// The name asked about.
     pub name: Name<'a>,
     /// QTYPE.
-    pub qtype: u16,
+    pub qtype: RecordType,
     /// QCLASS.
-    pub qclass: u16,
+    pub qclass: Class,
 }
 
 /// A resource record.
@@ -131,9 +131,9 @@ pub struct Record<'a> {
     /// Owner name.
     pub name: Name<'a>,
     /// TYPE.
-    pub rtype: u16,
+    pub rtype: RecordType,
     /// CLASS (the UDP payload size for OPT).
-    pub class: u16,
+    pub class: Class,
     /// TTL (extended rcode and flags for OPT).
     pub ttl: u32,
     /// The raw RDATA.
@@ -174,12 +174,7 @@ impl<'a> DnsMessage<'a> {
     /// and RDATA. Bytes after the last record (padding) are ignored, as gopacket and
     /// hickory-proto ignore them.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DnsError> {
-        let (header, _) = DnsHeader::ref_from_prefix(bytes).map_err(|_| {
-            DnsError::Truncated(Truncated {
-                need: HEADER_LEN,
-                have: bytes.len(),
-            })
-        })?;
+        let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
         let message = DnsMessage { bytes, header };
         let mut check = message.entries();
         check.checked = false;
@@ -201,8 +196,8 @@ impl<'a> DnsMessage<'a> {
         self.flag(15, 1) as u8
     }
     /// Opcode.
-    pub fn opcode(&self) -> u8 {
-        self.flag(11, 0xf) as u8
+    pub fn opcode(&self) -> Opcode {
+        Opcode(self.flag(11, 0xf) as u8)
     }
     /// Authoritative answer.
     pub fn aa(&self) -> u8 {
@@ -225,8 +220,8 @@ impl<'a> DnsMessage<'a> {
         self.flag(4, 7) as u8
     }
     /// Response code (the header's 4 bits).
-    pub fn rcode(&self) -> u8 {
-        self.flag(0, 0xf) as u8
+    pub fn rcode(&self) -> Rcode {
+        Rcode(self.flag(0, 0xf) as u8)
     }
     /// Number of questions.
     pub fn qd_count(&self) -> u16 {
@@ -313,8 +308,8 @@ impl<'a> Entries<'a> {
             self.offset = after_name + 4;
             return Ok(Entry::Question(Question {
                 name,
-                qtype: u16::from_be_bytes([fixed[0], fixed[1]]),
-                qclass: u16::from_be_bytes([fixed[2], fixed[3]]),
+                qtype: RecordType(u16::from_be_bytes([fixed[0], fixed[1]])),
+                qclass: Class(u16::from_be_bytes([fixed[2], fixed[3]])),
             }));
         }
         let (fixed, _) = RecordFixed::ref_from_prefix(&m[after_name..])
@@ -324,7 +319,7 @@ impl<'a> Entries<'a> {
         if start + len > m.len() {
             return Err(DnsError::RdataTooLong);
         }
-        let rtype = fixed.rtype.get();
+        let rtype = RecordType(fixed.rtype.get());
         if !self.checked {
             rdata::parse(m, rtype, start, len, Some(&mut self.suffixes))?;
         }
@@ -334,7 +329,7 @@ impl<'a> Entries<'a> {
             Record {
                 name,
                 rtype,
-                class: fixed.class.get(),
+                class: Class(fixed.class.get()),
                 ttl: fixed.ttl.get(),
                 raw_data: &m[start..start + len],
                 message: m,

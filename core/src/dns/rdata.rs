@@ -3,33 +3,8 @@
 //! as its raw bytes.
 
 use super::DnsError;
+use super::codes::{OptionCode, RecordType};
 use super::name::{self, Name};
-
-/// Record type numbers.
-pub mod rtype {
-    /// IPv4 address.
-    pub const A: u16 = 1;
-    /// Name server.
-    pub const NS: u16 = 2;
-    /// Canonical name.
-    pub const CNAME: u16 = 5;
-    /// Start of authority.
-    pub const SOA: u16 = 6;
-    /// Domain name pointer.
-    pub const PTR: u16 = 12;
-    /// Mail exchange.
-    pub const MX: u16 = 15;
-    /// Text strings.
-    pub const TXT: u16 = 16;
-    /// IPv6 address.
-    pub const AAAA: u16 = 28;
-    /// Service locator.
-    pub const SRV: u16 = 33;
-    /// EDNS0 pseudo-record.
-    pub const OPT: u16 = 41;
-    /// Uniform resource identifier.
-    pub const URI: u16 = 256;
-}
 
 /// Decoded record data.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +83,8 @@ impl<'a> TxtStrings<'a> {
         let strings = TxtStrings { rest: rdata };
         let mut walk = strings;
         while !walk.rest.is_empty() {
-            walk.next_string().ok_or(DnsError::BadRdata(rtype::TXT))?;
+            walk.next_string()
+                .ok_or(DnsError::BadRdata(RecordType::TXT))?;
         }
         Ok(strings)
     }
@@ -132,7 +108,7 @@ impl<'a> Iterator for TxtStrings<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptOption<'a> {
     /// Option code.
-    pub code: u16,
+    pub code: OptionCode,
     /// Option data.
     pub data: &'a [u8],
 }
@@ -148,7 +124,8 @@ impl<'a> OptOptions<'a> {
         let options = OptOptions { rest: rdata };
         let mut walk = options;
         while !walk.rest.is_empty() {
-            walk.next_option().ok_or(DnsError::BadRdata(rtype::OPT))?;
+            walk.next_option()
+                .ok_or(DnsError::BadRdata(RecordType::OPT))?;
         }
         Ok(options)
     }
@@ -161,7 +138,7 @@ impl<'a> OptOptions<'a> {
         let data = rest.get(..len)?;
         self.rest = &rest[len..];
         Some(OptOption {
-            code: u16::from_be_bytes([*c0, *c1]),
+            code: OptionCode(u16::from_be_bytes([*c0, *c1])),
             data,
         })
     }
@@ -187,7 +164,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 /// message was checked already. Names inside RDATA may point anywhere before them.
 pub(super) fn parse<'a>(
     message: &'a [u8],
-    rtype: u16,
+    rtype: RecordType,
     start: usize,
     len: usize,
     mut checking: Option<&mut name::SuffixCache>,
@@ -217,16 +194,16 @@ pub(super) fn parse<'a>(
         Ok(name)
     };
     Ok(match rtype {
-        rtype::A => RData::A(rdata.try_into().map_err(|_| bad)?),
-        rtype::AAAA => RData::Aaaa(rdata.try_into().map_err(|_| bad)?),
-        rtype::CNAME => RData::Cname(whole_name(0)?),
-        rtype::NS => RData::Ns(whole_name(0)?),
-        rtype::PTR => RData::Ptr(whole_name(0)?),
-        rtype::MX => RData::Mx {
+        RecordType::A => RData::A(rdata.try_into().map_err(|_| bad)?),
+        RecordType::AAAA => RData::Aaaa(rdata.try_into().map_err(|_| bad)?),
+        RecordType::CNAME => RData::Cname(whole_name(0)?),
+        RecordType::NS => RData::Ns(whole_name(0)?),
+        RecordType::PTR => RData::Ptr(whole_name(0)?),
+        RecordType::MX => RData::Mx {
             preference: u16_at(rdata, 0).ok_or(bad)?,
             exchange: whole_name(2)?,
         },
-        rtype::SOA => {
+        RecordType::SOA => {
             let (mname, after_m) = name_at(start)?;
             let (rname, after_r) = name_at(after_m)?;
             let numbers = &message[after_r..start + len];
@@ -244,15 +221,15 @@ pub(super) fn parse<'a>(
                 minimum: n(4),
             }
         }
-        rtype::TXT => RData::Txt(TxtStrings::check(rdata)?),
-        rtype::SRV => RData::Srv {
+        RecordType::TXT => RData::Txt(TxtStrings::check(rdata)?),
+        RecordType::SRV => RData::Srv {
             priority: u16_at(rdata, 0).ok_or(bad)?,
             weight: u16_at(rdata, 2).ok_or(bad)?,
             port: u16_at(rdata, 4).ok_or(bad)?,
             target: whole_name(6)?,
         },
-        rtype::OPT => RData::Opt(OptOptions::check(rdata)?),
-        rtype::URI => RData::Uri {
+        RecordType::OPT => RData::Opt(OptOptions::check(rdata)?),
+        RecordType::URI => RData::Uri {
             priority: u16_at(rdata, 0).ok_or(bad)?,
             weight: u16_at(rdata, 2).ok_or(bad)?,
             target: rdata.get(4..).ok_or(bad)?,

@@ -6,71 +6,59 @@ use alloc::vec::Vec;
 use super::{Event, Object, push_ip, push_ipv4, push_ipv6, push_str};
 use crate::dns::name::MAX_PRESENTATION_LEN;
 use crate::dns::rdata::RData;
-use crate::dns::{
-    DnsMessage, Entry, Name, Question, Record, Section, class_name, opcode_name, option_code_name,
-    rcode_name, type_name,
-};
-use crate::event::{EventContext, EventKind, EventSet, dns_events};
-use crate::packet::{Decoded, Network};
+use crate::dns::{DnsMessage, Entry, Name, Question, Record, Section};
+use crate::event::{EventKind, PacketEvents};
+use crate::ip;
+use crate::packet::{Decoded, Network, Transport};
 
-/// Writes the DNS events `selected` allows for `message` (see [`dns_events`]), carried by
-/// `decoded`'s TCP or UDP layer. Returns how many.
-pub(super) fn encode(
-    ctx: &EventContext<'_>,
-    decoded: &Decoded<'_>,
-    message: &DnsMessage<'_>,
-    selected: EventSet,
-    out: &mut Vec<u8>,
-) -> usize {
-    let (Some(network), Some((src_port, dst_port))) =
-        (decoded.network, decoded.transport.and_then(|t| t.ports()))
-    else {
-        return 0;
+/// Writes the arguments of DNS event `kind` of `events`; false if the packet lacks what
+/// the event needs (the decision said it has it).
+pub(super) fn args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: EventKind) -> bool {
+    let (Some(message), Some(network), Some((src_port, dst_port))) = (
+        events.dns,
+        events.packet.network,
+        events.packet.transport.and_then(|t| t.ports()),
+    ) else {
+        return false;
     };
-    let question = message.single_question();
-    // The envelope written by the first event, copied by the others.
-    let head = &mut None;
-    let mut count = 0;
-    for kind in dns_events(message).filter(|&k| selected.contains(k)) {
-        let args_num = if kind == EventKind::Dns { 5 } else { 2 };
-        let mut event = Event::begin(ctx, head, out, kind, args_num);
-        if kind == EventKind::Dns {
-            event.addresses(&network);
-            event.ports(src_port, dst_port);
-            event.arg("proto_dns", "trace.ProtoDNS", |o| proto_dns(o, message));
-        } else if let Some(question) = &question {
-            event.arg("metadata", "trace.PktMeta", |o| {
-                packet_meta(o, decoded, &network, src_port, dst_port)
-            });
-            if kind == EventKind::DnsRequest {
-                event.arg("dns_questions", "[]trace.DnsQueryData", |o| {
-                    o.push(b'[');
-                    query_data(o, question);
-                    o.push(b']');
-                });
-            } else {
-                event.arg("dns_response", "[]trace.DnsResponseData", |o| {
-                    response_data(o, message, question)
-                });
-            }
-        }
-        event.end();
-        count += 1;
+    if kind == EventKind::Dns {
+        event.addresses(&network);
+        event.ports(src_port, dst_port);
+        event.packet_metadata(events);
+        event.arg("proto_dns", "trace.ProtoDNS", |o| proto_dns(o, message));
+        return true;
     }
-    count
+    let Some(question) = message.single_question() else {
+        return false;
+    };
+    event.arg("metadata", "trace.PktMeta", |o| {
+        packet_meta(o, events.packet, &network, src_port, dst_port)
+    });
+    if kind == EventKind::DnsRequest {
+        event.arg("dns_questions", "[]trace.DnsQueryData", |o| {
+            o.push(b'[');
+            query_data(o, &question);
+            o.push(b']');
+        });
+    } else {
+        event.arg("dns_response", "[]trace.DnsResponseData", |o| {
+            response_data(o, message, &question)
+        });
+    }
+    true
 }
 
 fn proto_dns(out: &mut Vec<u8>, m: &DnsMessage<'_>) {
     let mut o = Object::open(out);
     o.num("ID", m.id().into());
     o.num("QR", m.qr().into());
-    o.str("opCode", opcode_name(m.opcode()).as_bytes());
+    o.str("opCode", m.opcode().name().as_bytes());
     o.num("AA", m.aa().into());
     o.num("TC", m.tc().into());
     o.num("RD", m.rd().into());
     o.num("RA", m.ra().into());
     o.num("Z", m.z().into());
-    o.str("responseCode", rcode_name(m.rcode()).as_bytes());
+    o.str("responseCode", m.rcode().name().as_bytes());
     o.num("QDCount", m.qd_count().into());
     o.num("ANCount", m.an_count().into());
     o.num("NSCount", m.ns_count().into());
@@ -116,8 +104,8 @@ fn question(out: &mut Vec<u8>, q: &Question<'_>) {
     let mut o = Object::open(out);
     o.key("name");
     push_name(o.out, &q.name);
-    o.str("type", type_name(q.qtype).as_bytes());
-    o.str("class", class_name(q.qclass).as_bytes());
+    o.str("type", q.qtype.name().as_bytes());
+    o.str("class", q.qclass.name().as_bytes());
     o.close();
 }
 
@@ -127,8 +115,8 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     let mut o = Object::open(out);
     o.key("name");
     push_name(o.out, &r.name);
-    o.str("type", type_name(r.rtype).as_bytes());
-    o.str("class", class_name(r.class).as_bytes());
+    o.str("type", r.rtype.name().as_bytes());
+    o.str("class", r.class.name().as_bytes());
     o.num("TTL", r.ttl.into());
     o.key("IP");
     match data {
@@ -197,7 +185,7 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
                 o.out.push(b',');
             }
             let mut opt = Object::open(o.out);
-            opt.str("code", option_code_name(option.code).as_bytes());
+            opt.str("code", option.code.name().as_bytes());
             opt.str("data", option.data);
             opt.close();
         }
@@ -265,7 +253,15 @@ fn packet_meta(
     src_port: u16,
     dst_port: u16,
 ) {
-    let (protocol, length) = decoded.protocol_and_length().unwrap_or_default();
+    // Tracee's `packet_len`: the IPv4 total length, or the IPv6 payload length.
+    let protocol = match decoded.transport {
+        Some(Transport::Tcp(_)) => ip::TCP,
+        _ => ip::UDP,
+    };
+    let length = match network {
+        Network::Ipv4(v4) => v4.total_len(),
+        Network::Ipv6(v6) => v6.payload_len(),
+    };
     let mut o = Object::open(out);
     o.key("src_ip");
     push_ip(o.out, network.src());
@@ -283,8 +279,8 @@ fn query_data(out: &mut Vec<u8>, q: &Question<'_>) {
     let mut o = Object::open(out);
     o.key("query");
     push_name(o.out, &q.name);
-    o.str("query_type", type_name(q.qtype).as_bytes());
-    o.str("query_class", class_name(q.qclass).as_bytes());
+    o.str("query_type", q.qtype.name().as_bytes());
+    o.str("query_class", q.qclass.name().as_bytes());
     o.close();
 }
 
@@ -301,7 +297,7 @@ fn response_data(out: &mut Vec<u8>, m: &DnsMessage<'_>, q: &Question<'_>) {
             out.push(b',');
         }
         let mut o = Object::open(out);
-        o.str("answer_type", type_name(r.rtype).as_bytes());
+        o.str("answer_type", r.rtype.name().as_bytes());
         o.num("ttl", r.ttl.into());
         o.key("answer");
         match r.data() {
@@ -321,11 +317,9 @@ fn response_data(out: &mut Vec<u8>, m: &DnsMessage<'_>, q: &Question<'_>) {
 /// Writes a name's presentation form as a JSON string.
 fn push_name(out: &mut Vec<u8>, name: &Name<'_>) {
     let mut buf = [0; MAX_PRESENTATION_LEN];
-    // Names of a checked message present without error.
-    push_str(
-        out,
-        name.presentation(&mut buf).unwrap_or_default().as_bytes(),
-    );
+    let text = name.presentation(&mut buf);
+    debug_assert!(text.is_ok(), "a name of a checked message presents");
+    push_str(out, text.unwrap_or_default().as_bytes());
 }
 
 fn push_optional_name(out: &mut Vec<u8>, name: Option<Name<'_>>) {

@@ -6,177 +6,170 @@
 //! not part of valid UTF-8 becomes `\ufffd`. Any input bytes give valid JSON.
 
 mod dns;
+mod schema;
+
+pub use schema::{SCHEMAS, Schema, TRACEE_0_22, TRACEE_0_24};
 
 use alloc::vec::Vec;
 use core::net::IpAddr;
 
-use crate::dns::{DnsError, DnsMessage};
-use crate::event::{EventContext, EventKind, EventSet};
+use crate::event::{EventContext, EventKind, PacketEvents};
 use crate::icmp::{IcmpView, TypeCodeName};
 use crate::icmpv6::Icmpv6View;
 use crate::ip;
 use crate::ipv4::Ipv4View;
 use crate::ipv6::Ipv6View;
-use crate::packet::{Decoded, Network, Transport};
+use crate::packet::{Network, Transport};
 use crate::tcp::{TcpView, flag};
 use crate::udp::UdpView;
 
 /// Room reserved before each event so that encoding does not reallocate mid-event.
 const EVENT_RESERVE: usize = 2048;
 
-/// What [`encode_packet`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Encoded {
-    /// Events written.
-    pub events: usize,
-    /// Why the UDP payload on port 53 was not a DNS message, when DNS events were wanted.
-    pub dns_error: Option<DnsError>,
+/// Writes decided events as Tracee JSON lines in one [`Schema`]. Formats only: what to
+/// write was decided before ([`PacketEvents`]). Keeps the rendered owner part of the
+/// envelope of recent owners ([`EventContext::owner_key`]) to copy instead of re-render.
+pub struct Encoder {
+    schema: &'static Schema,
+    owners: OwnerCache,
 }
 
-/// Writes every event of one packet that `selected` allows: network and transport layer
-/// ([`encode_events`]), then DNS over UDP, decoded only if a DNS event is selected.
-pub fn encode_packet(
-    ctx: &EventContext<'_>,
-    decoded: &Decoded<'_>,
-    selected: EventSet,
-    out: &mut Vec<u8>,
-) -> Encoded {
-    let mut encoded = Encoded {
-        events: encode_events(ctx, decoded, selected, out),
-        dns_error: None,
-    };
-    if selected.any_dns() {
-        match decoded.dns_over_udp() {
-            Some(Ok(message)) => {
-                encoded.events += encode_dns_events(ctx, decoded, &message, selected, out)
-            }
-            Some(Err(e)) => encoded.dns_error = Some(e),
-            None => {}
+impl Encoder {
+    /// An encoder writing `schema`.
+    pub fn new(schema: &'static Schema) -> Self {
+        Encoder {
+            schema,
+            owners: OwnerCache::default(),
         }
     }
-    encoded
+
+    /// The schema written.
+    pub fn schema(&self) -> &'static Schema {
+        self.schema
+    }
+
+    /// Appends one JSON line per event of `events` to `out`; returns how many.
+    pub fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize {
+        let mut head = None;
+        let mut count = 0;
+        for kind in events.kinds() {
+            let mut event = Event::begin(self, events.ctx, &mut head, out, kind);
+            let written = match kind {
+                EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
+                    dns::args(&mut event, events, kind)
+                }
+                _ => packet_args(&mut event, events, kind),
+            };
+            debug_assert!(written, "{kind:?} was decided but its layer is missing");
+            event.end();
+            count += 1;
+        }
+        count
+    }
 }
 
-/// Writes one JSON line for each network- and transport-layer event of `decoded` that
-/// `selected` allows, network layer first, into `out`. Returns how many events were
-/// written. DNS events come from [`encode_dns_events`].
-pub fn encode_events(
-    ctx: &EventContext<'_>,
-    decoded: &Decoded<'_>,
-    selected: EventSet,
-    out: &mut Vec<u8>,
-) -> usize {
-    let Some(network) = decoded.network else {
-        return 0;
+/// The arguments of a network- or transport-layer event.
+fn packet_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: EventKind) -> bool {
+    let Some(network) = events.packet.network else {
+        return false;
     };
-    let mut head = None;
-    let mut count = 0;
-    let network_kind = network.event();
-    if selected.contains(network_kind) {
-        let mut event = Event::begin(ctx, &mut head, out, network_kind, 3);
-        event.addresses(&network);
+    event.addresses(&network);
+    if matches!(kind, EventKind::Ipv4 | EventKind::Ipv6) {
+        event.packet_metadata(events);
         match network {
             Network::Ipv4(v4) => event.arg("proto_ipv4", "trace.ProtoIPv4", |o| ipv4(o, &v4)),
             Network::Ipv6(v6) => event.arg("proto_ipv6", "trace.ProtoIPv6", |o| ipv6(o, &v6)),
         }
-        event.end();
-        count += 1;
+        return true;
     }
-    if let Some(transport) = decoded.transport
-        && selected.contains(transport.event())
-    {
-        let kind = transport.event();
-        let args = if matches!(kind, EventKind::Tcp | EventKind::Udp) {
-            5
-        } else {
-            3
-        };
-        let mut event = Event::begin(ctx, &mut head, out, kind, args);
-        event.addresses(&network);
-        match transport {
-            Transport::Tcp(t) => {
-                event.ports(t.src_port(), t.dst_port());
-                event.arg("proto_tcp", "trace.ProtoTCP", |o| tcp(o, &t));
-            }
-            Transport::Udp(u) => {
-                event.ports(u.src_port(), u.dst_port());
-                event.arg("proto_udp", "trace.ProtoUDP", |o| udp(o, &u));
-            }
-            Transport::Icmp(i) => event.arg("proto_icmp", "trace.ProtoICMP", |o| icmp(o, &i)),
-            Transport::Icmpv6(i) => {
-                event.arg("proto_icmpv6", "trace.ProtoICMPv6", |o| icmpv6(o, &i))
-            }
-        }
-        event.end();
-        count += 1;
+    let Some(transport) = events.packet.transport else {
+        return false;
+    };
+    if let Some((src, dst)) = transport.ports() {
+        event.ports(src, dst);
     }
-    count
+    event.packet_metadata(events);
+    match transport {
+        Transport::Tcp(t) => event.arg("proto_tcp", "trace.ProtoTCP", |o| tcp(o, &t)),
+        Transport::Udp(u) => event.arg("proto_udp", "trace.ProtoUDP", |o| udp(o, &u)),
+        Transport::Icmp(i) => event.arg("proto_icmp", "trace.ProtoICMP", |o| icmp(o, &i)),
+        Transport::Icmpv6(i) => event.arg("proto_icmpv6", "trace.ProtoICMPv6", |o| icmpv6(o, &i)),
+    }
+    true
 }
 
-/// Writes the DNS events `selected` allows for `message`, a DNS message carried by
-/// `decoded`'s UDP layer ([`Decoded::dns_over_udp`]) or TCP layer (after reassembly, see
-/// [`crate::dns::tcp`]). Returns how many were written.
-pub fn encode_dns_events(
-    ctx: &EventContext<'_>,
-    decoded: &Decoded<'_>,
-    message: &DnsMessage<'_>,
-    selected: EventSet,
-    out: &mut Vec<u8>,
-) -> usize {
-    dns::encode(ctx, decoded, message, selected, out)
-}
-
-/// One event being written. The envelope up to `podUID` is the same for every event of a
-/// packet: the first event writes it and records where, later ones copy it.
+/// One event being written. The envelope up to the owner fields is the same for every
+/// event of a packet: the first event writes it and records where, later ones copy it.
+/// `argsNum` is patched in at the end from the arguments actually written.
 struct Event<'o> {
     out: &'o mut Vec<u8>,
-    first_arg: bool,
+    schema: &'static Schema,
+    args: u8,
+    /// Where the one-digit `argsNum` placeholder is.
+    args_num_at: usize,
 }
 
 impl<'o> Event<'o> {
     fn begin(
+        encoder: &mut Encoder,
         ctx: &EventContext<'_>,
         head: &mut Option<(usize, usize)>,
         out: &'o mut Vec<u8>,
         kind: EventKind,
-        args_num: u8,
     ) -> Self {
+        let schema = encoder.schema;
         out.reserve(EVENT_RESERVE);
         match *head {
             Some((start, end)) => out.extend_from_within(start..end),
             None => {
                 let start = out.len();
-                envelope_head(out, ctx);
+                let mut o = Object::open(out);
+                o.num("timestamp", ctx.timestamp);
+                o.num("threadStartTime", ctx.thread_start_time);
+                o.num("processorId", ctx.processor_id.into());
+                out.push(b',');
+                encoder.owners.write(schema, ctx, out);
                 *head = Some((start, out.len()));
             }
         }
         out.extend_from_slice(b",\"eventId\":\"");
-        out.extend_from_slice(kind.id().as_bytes());
+        out.extend_from_slice(schema.id(kind).as_bytes());
         out.extend_from_slice(b"\",\"eventName\":\"");
         out.extend_from_slice(kind.name().as_bytes());
         out.extend_from_slice(b"\",\"argsNum\":");
-        push_u64(out, args_num.into());
-        out.extend_from_slice(b",\"returnValue\":0,\"stackAddresses\":[0]");
-        out.extend_from_slice(b",\"contextFlags\":{\"containerStarted\":");
+        let args_num_at = out.len();
+        out.extend_from_slice(b"0,\"returnValue\":0,");
+        if schema.nested_envelope {
+            out.extend_from_slice(b"\"syscall\":\"\",");
+        }
+        out.extend_from_slice(b"\"stackAddresses\":[0],\"contextFlags\":{\"containerStarted\":");
         out.extend_from_slice(if ctx.container_started {
             b"true"
         } else {
             b"false"
         });
-        out.extend_from_slice(b",\"isCompat\":false},\"args\":[");
+        out.extend_from_slice(b",\"isCompat\":false},");
+        if schema.nested_envelope {
+            out.extend_from_slice(
+                b"\"threadEntityId\":0,\"processEntityId\":0,\"parentEntityId\":0,",
+            );
+        }
+        out.extend_from_slice(b"\"args\":[");
         Event {
             out,
-            first_arg: true,
+            schema,
+            args: 0,
+            args_num_at,
         }
     }
 
     /// Writes `{"name":…,"type":…,"value":…}`, the value written by `value`.
     #[inline(always)]
     fn arg(&mut self, name: &str, type_name: &str, value: impl FnOnce(&mut Vec<u8>)) {
-        if !self.first_arg {
+        if self.args > 0 {
             self.out.push(b',');
         }
-        self.first_arg = false;
+        self.args += 1;
         self.out.extend_from_slice(b"{\"name\":\"");
         self.out.extend_from_slice(name.as_bytes());
         self.out.extend_from_slice(b"\",\"type\":\"");
@@ -187,26 +180,73 @@ impl<'o> Event<'o> {
     }
 
     fn addresses(&mut self, network: &Network<'_>) {
-        self.arg("src", "const char*", |o| push_ip(o, network.src()));
-        self.arg("dst", "const char*", |o| push_ip(o, network.dst()));
+        let t = self.schema.address_type;
+        self.arg("src", t, |o| push_ip(o, network.src()));
+        self.arg("dst", t, |o| push_ip(o, network.dst()));
     }
 
     fn ports(&mut self, src: u16, dst: u16) {
-        self.arg("src_port", "u16", |o| push_u64(o, src.into()));
-        self.arg("dst_port", "u16", |o| push_u64(o, dst.into()));
+        let t = self.schema.port_type;
+        self.arg("src_port", t, |o| push_u64(o, src.into()));
+        self.arg("dst_port", t, |o| push_u64(o, dst.into()));
+    }
+
+    /// v0.24's `metadata` argument of the packet events: the direction.
+    fn packet_metadata(&mut self, events: &PacketEvents<'_, '_>) {
+        if self.schema.packet_metadata {
+            self.arg("metadata", "trace.PacketMetadata", |o| {
+                let mut m = Object::open(o);
+                m.num("direction", events.direction as u64);
+                m.close();
+            });
+        }
     }
 
     fn end(self) {
+        debug_assert!(self.args < 10, "argsNum has one digit");
+        self.out[self.args_num_at] = b'0' + self.args;
         self.out.extend_from_slice(b"]}\n");
     }
 }
 
-/// `{"timestamp":…` through `"podUID":"…"`, without a closing brace.
-fn envelope_head(out: &mut Vec<u8>, ctx: &EventContext<'_>) {
-    let mut o = Object::open(out);
-    o.num("timestamp", ctx.timestamp);
-    o.num("threadStartTime", ctx.thread_start_time);
-    o.num("processorId", ctx.processor_id.into());
+/// Slots of rendered owner fields, indexed by [`EventContext::owner_key`].
+const OWNER_SLOTS: usize = 64;
+
+/// The owner part of the envelope (`processId` … `podUID`, or v0.24's … `kubernetes`) of
+/// recent owners, rendered once and copied after. Direct-mapped by owner key: 64 slots,
+/// each a buffer that is reused, so a steady state allocates nothing.
+struct OwnerCache {
+    slots: [(u64, Vec<u8>); OWNER_SLOTS],
+}
+
+impl Default for OwnerCache {
+    fn default() -> Self {
+        OwnerCache {
+            slots: core::array::from_fn(|_| (0, Vec::new())),
+        }
+    }
+}
+
+impl OwnerCache {
+    /// Appends the owner part of `ctx`'s envelope to `out`.
+    fn write(&mut self, schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
+        if ctx.owner_key == 0 {
+            owner_fields(schema, ctx, out);
+            return;
+        }
+        let (key, rendered) = &mut self.slots[(ctx.owner_key % OWNER_SLOTS as u64) as usize];
+        if *key != ctx.owner_key {
+            rendered.clear();
+            owner_fields(schema, ctx, rendered);
+            *key = ctx.owner_key;
+        }
+        out.extend_from_slice(rendered);
+    }
+}
+
+/// `"processId":…` through `"podUID":"…"` (v0.24: through `"kubernetes":{…}`).
+fn owner_fields(schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
+    let mut o = Object { out, first: true };
     o.num("processId", ctx.process_id.into());
     o.num("cgroupId", ctx.cgroup_id);
     o.num("threadId", ctx.thread_id.into());
@@ -218,13 +258,47 @@ fn envelope_head(out: &mut Vec<u8>, ctx: &EventContext<'_>) {
     o.num("mountNamespace", ctx.mount_namespace.into());
     o.num("pidNamespace", ctx.pid_namespace.into());
     o.str("processName", ctx.process_name);
+    if !schema.nested_envelope {
+        o.str("hostName", ctx.host_name.as_bytes());
+        o.str("containerId", ctx.container_id.as_bytes());
+        o.str("containerImage", ctx.container_image.as_bytes());
+        o.str("containerName", ctx.container_name.as_bytes());
+        o.str("podName", ctx.pod_name.as_bytes());
+        o.str("podNamespace", ctx.pod_namespace.as_bytes());
+        o.str("podUID", ctx.pod_uid.as_bytes());
+        return;
+    }
+    // v0.24's trace.Event: Go's `omitempty` drops empty strings inside the objects.
+    o.key("executable");
+    let mut executable = Object::open(o.out);
+    executable.str("path", b"");
+    executable.close();
     o.str("hostName", ctx.host_name.as_bytes());
     o.str("containerId", ctx.container_id.as_bytes());
-    o.str("containerImage", ctx.container_image.as_bytes());
-    o.str("containerName", ctx.container_name.as_bytes());
-    o.str("podName", ctx.pod_name.as_bytes());
-    o.str("podNamespace", ctx.pod_namespace.as_bytes());
-    o.str("podUID", ctx.pod_uid.as_bytes());
+    o.key("container");
+    let mut container = Object::open(o.out);
+    for (key, value) in [
+        ("id", ctx.container_id),
+        ("name", ctx.container_name),
+        ("image", ctx.container_image),
+    ] {
+        if !value.is_empty() {
+            container.str(key, value.as_bytes());
+        }
+    }
+    container.close();
+    o.key("kubernetes");
+    let mut kubernetes = Object::open(o.out);
+    for (key, value) in [
+        ("podName", ctx.pod_name),
+        ("podNamespace", ctx.pod_namespace),
+        ("podUID", ctx.pod_uid),
+    ] {
+        if !value.is_empty() {
+            kubernetes.str(key, value.as_bytes());
+        }
+    }
+    kubernetes.close();
 }
 
 fn ipv4(out: &mut Vec<u8>, v: &Ipv4View<'_>) {

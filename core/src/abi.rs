@@ -70,14 +70,12 @@ pub struct PacketRecord {
     pub length: u32,
     /// Number of packet bytes that follow this header (≤ `length`, ≤ the snap length).
     pub captured: u32,
-    /// Interface index the packet arrived on or leaves by.
-    pub ifindex: u32,
     /// CPU the program ran on.
     pub cpu: u32,
     /// One of [`direction`].
     pub direction: u8,
     /// Explicit padding, always 0.
-    pub _pad: [u8; 7],
+    pub _pad: [u8; 3],
 }
 
 /// Size of a [`PacketRecord`] header in bytes.
@@ -240,7 +238,7 @@ mod tests {
         // IntoBytes would not derive with implicit padding; these pin the sizes the kernel
         // programs were verified with.
         assert_eq!(core::mem::size_of::<TaskContext>(), 40);
-        assert_eq!(PACKET_RECORD_LEN, 88);
+        assert_eq!(PACKET_RECORD_LEN, 80);
         assert_eq!(core::mem::size_of::<ListenerKey>(), 16);
         assert_eq!(
             FRAME_OWNER_LEN, 24,

@@ -1,5 +1,5 @@
-//! The attribution table: what the envelope needs about a task beyond what the kernel
-//! programs record (pid-namespace ids, parent, namespaces, start time, container).
+//! The task table: what the envelope needs about a task beyond what the kernel programs
+//! record (pid-namespace ids, parent, namespaces, start time, container).
 //!
 //! The kernel records the host tid, pid, uid, gid, comm and cgroup of each socket's owner;
 //! the rest comes from `/proc`, read once per thread and cached, so the per-packet cost is
@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use netcore_core::record::TaskContext;
+use netcore_core::abi::TaskContext;
 
 /// How long a cached entry is trusted before `/proc` is read again (a tid can be reused).
 const TTL: Duration = Duration::from_secs(30);
-/// Entries kept at most; older ones are swept first.
+/// Entries kept at most; older ones are swept first (then all, counted as evictions).
 const CAPACITY: usize = 65536;
 
 /// What `/proc` says about one thread.
@@ -39,18 +39,25 @@ pub struct TaskInfo {
     pub container_id: String,
     /// The thread name from `/proc` (the AF_XDP path has no kernel-recorded one).
     pub comm: Vec<u8>,
+    /// Unique to this entry (never 0 or 1): the same generation means the same kernel
+    /// view of the task and the same `/proc` reading, so the same envelope.
+    pub generation: u64,
 }
 
 struct Entry {
     info: TaskInfo,
-    comm: [u8; 16],
+    /// The kernel's view of the task the entry was read for.
+    task: TaskContext,
     read_at: Instant,
 }
 
-/// Cache of [`TaskInfo`] by host thread id.
+/// Cache of [`TaskInfo`] by host thread id, at most [`CAPACITY`] entries.
 pub struct TaskTable {
     entries: HashMap<u32, Entry>,
     ns_per_tick: u64,
+    next_generation: u64,
+    /// Entries dropped because the table was full of fresh ones.
+    pub evicted: u64,
 }
 
 impl Default for TaskTable {
@@ -60,26 +67,32 @@ impl Default for TaskTable {
         TaskTable {
             entries: HashMap::new(),
             ns_per_tick: 1_000_000_000 / (if ticks > 0 { ticks as u64 } else { 100 }),
+            next_generation: 2,
+            evicted: 0,
         }
     }
 }
 
 impl TaskTable {
-    /// The information on `task`, from the cache or `/proc`.
+    /// The information on `task`, from the cache or `/proc`: read again when the kernel's
+    /// view of the thread changed (name, cgroup, …) or the entry is older than [`TTL`].
     pub fn lookup(&mut self, task: &TaskContext, now: Instant) -> &TaskInfo {
-        let fresh = |e: &Entry| e.comm == task.comm && now.duration_since(e.read_at) < TTL;
+        let fresh = |e: &Entry| e.task == *task && now.duration_since(e.read_at) < TTL;
         if !self.entries.get(&task.host_tid).is_some_and(fresh) {
             if self.entries.len() >= CAPACITY {
                 self.entries
                     .retain(|_, e| now.duration_since(e.read_at) < TTL);
                 if self.entries.len() >= CAPACITY {
+                    self.evicted += self.entries.len() as u64;
                     self.entries.clear();
                 }
             }
-            let info = read_task(task, self.ns_per_tick);
+            let mut info = read_task(task, self.ns_per_tick);
+            info.generation = self.next_generation;
+            self.next_generation += 1;
             let entry = Entry {
                 info,
-                comm: task.comm,
+                task: *task,
                 read_at: now,
             };
             self.entries.insert(task.host_tid, entry);

@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use netcore_core::record::{COMM_LEN, ListenerKey, TaskContext};
+use netcore_core::abi::{COMM_LEN, ListenerKey, TaskContext};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 const NETLINK_SOCK_DIAG: libc::c_int = 4;

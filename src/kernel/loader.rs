@@ -14,9 +14,9 @@ use aya::programs::{
     SockOps, Xdp, XdpMode,
 };
 use aya::{Btf, Ebpf, EbpfLoader};
-use netcore_core::record::{KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter};
+use netcore_core::abi::{KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter};
 
-use crate::seed::{self, Seed};
+use super::seed::{self, Seed};
 use zerocopy::IntoBytes;
 
 /// The kernel programs' object file, built by `build.rs`.

@@ -1,0 +1,366 @@
+//! The fields filters name: the scope (envelope) fields, and each event's argument
+//! fields with how to read them from the decoded views or the DNS message.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write as _};
+use core::net::IpAddr;
+
+use super::syntax::*;
+use crate::packet::{Decoded, Network, Transport};
+use crate::tcp::flag;
+use crate::{EventContext, EventKind, ip};
+
+/// The envelope fields scope filters test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    Comm,
+    Pid,
+    Tid,
+    Uid,
+    CgroupId,
+    Container,
+    MountNs,
+    PidNs,
+}
+
+pub(super) const SCOPES: [(&str, Scope, Kind); 8] = [
+    ("comm", Scope::Comm, Kind::Text),
+    ("pid", Scope::Pid, Kind::Number),
+    ("tid", Scope::Tid, Kind::Number),
+    ("uid", Scope::Uid, Kind::Number),
+    ("cgroupId", Scope::CgroupId, Kind::Number),
+    ("container", Scope::Container, Kind::Flag),
+    ("mntns", Scope::MountNs, Kind::Number),
+    ("pidns", Scope::PidNs, Kind::Number),
+];
+
+impl Scope {
+    pub(super) fn value<'a>(self, ctx: &EventContext<'a>) -> Value<'a> {
+        match self {
+            Scope::Comm => Value::Text(ctx.process_name),
+            Scope::Pid => Value::Number(ctx.host_process_id.into()),
+            Scope::Tid => Value::Number(ctx.host_thread_id.into()),
+            Scope::Uid => Value::Number(ctx.user_id.into()),
+            Scope::CgroupId => Value::Number(ctx.cgroup_id),
+            Scope::Container => Value::Text(ctx.container_id.as_bytes()),
+            Scope::MountNs => Value::Number(ctx.mount_namespace.into()),
+            Scope::PidNs => Value::Number(ctx.pid_namespace.into()),
+        }
+    }
+}
+
+/// A field of a network-layer or transport-layer event, read from the decoded views.
+pub(super) type PacketField = fn(&Decoded<'_>, &mut TextBuf) -> Option<PacketValue>;
+
+/// A packet field's value (text goes into the caller's buffer).
+pub(super) enum PacketValue {
+    Number(u64),
+    Text,
+    Address(IpAddr),
+}
+
+/// A small text buffer for names rendered on demand (ICMP type codes, protocol names).
+pub(super) struct TextBuf {
+    pub(super) bytes: [u8; 64],
+    pub(super) len: usize,
+}
+
+impl fmt::Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+pub(super) fn text(buf: &mut TextBuf, s: impl fmt::Display) -> Option<PacketValue> {
+    buf.len = 0;
+    write!(buf, "{s}").ok()?;
+    Some(PacketValue::Text)
+}
+
+pub(super) fn num(n: impl Into<u64>) -> Option<PacketValue> {
+    Some(PacketValue::Number(n.into()))
+}
+
+pub(super) fn ipv4<'a>(d: &Decoded<'a>) -> Option<crate::ipv4::Ipv4View<'a>> {
+    match d.network? {
+        Network::Ipv4(v) => Some(v),
+        Network::Ipv6(_) => None,
+    }
+}
+
+pub(super) fn ipv6<'a>(d: &Decoded<'a>) -> Option<crate::ipv6::Ipv6View<'a>> {
+    match d.network? {
+        Network::Ipv6(v) => Some(v),
+        Network::Ipv4(_) => None,
+    }
+}
+
+pub(super) fn tcp<'a>(d: &Decoded<'a>) -> Option<crate::tcp::TcpView<'a>> {
+    match d.transport? {
+        Transport::Tcp(t) => Some(t),
+        _ => None,
+    }
+}
+
+pub(super) fn udp<'a>(d: &Decoded<'a>) -> Option<crate::udp::UdpView<'a>> {
+    match d.transport? {
+        Transport::Udp(u) => Some(u),
+        _ => None,
+    }
+}
+
+pub(super) fn icmp<'a>(d: &Decoded<'a>) -> Option<crate::icmp::IcmpView<'a>> {
+    match d.transport? {
+        Transport::Icmp(i) => Some(i),
+        _ => None,
+    }
+}
+
+pub(super) fn icmpv6<'a>(d: &Decoded<'a>) -> Option<crate::icmpv6::Icmpv6View<'a>> {
+    match d.transport? {
+        Transport::Icmpv6(i) => Some(i),
+        _ => None,
+    }
+}
+
+pub(super) fn tcp_flag(d: &Decoded<'_>, bit: u8) -> Option<PacketValue> {
+    num(tcp(d)?.has(bit) as u8)
+}
+
+/// `src`, `dst`, of every event but the DNS request/response ones.
+pub(super) const ADDRESSES: [(&str, Kind, PacketField); 2] = [
+    ("src", Kind::Address, |d, _| {
+        Some(PacketValue::Address(d.network?.src()))
+    }),
+    ("dst", Kind::Address, |d, _| {
+        Some(PacketValue::Address(d.network?.dst()))
+    }),
+];
+
+/// `src_port`, `dst_port` of the TCP, UDP and DNS events.
+pub(super) const PORTS: [(&str, Kind, PacketField); 2] = [
+    ("src_port", Kind::Number, |d, _| {
+        num(d.transport?.ports()?.0)
+    }),
+    ("dst_port", Kind::Number, |d, _| {
+        num(d.transport?.ports()?.1)
+    }),
+];
+
+pub(super) const PROTO_IPV4: &[(&str, Kind, PacketField)] = &[
+    ("version", Kind::Number, |d, _| ipv4(d).and(num(4u8))),
+    ("IHL", Kind::Number, |d, _| num(ipv4(d)?.ihl())),
+    ("TOS", Kind::Number, |d, _| num(ipv4(d)?.tos())),
+    ("length", Kind::Number, |d, _| num(ipv4(d)?.total_len())),
+    ("id", Kind::Number, |d, _| num(ipv4(d)?.id())),
+    ("flags", Kind::Number, |d, _| num(ipv4(d)?.flags())),
+    ("fragOffset", Kind::Number, |d, _| {
+        num(ipv4(d)?.frag_offset())
+    }),
+    ("TTL", Kind::Number, |d, _| num(ipv4(d)?.ttl())),
+    ("protocol", Kind::Text, |d, b| {
+        text(b, ip::protocol_name(ipv4(d)?.protocol()))
+    }),
+    ("checksum", Kind::Number, |d, _| num(ipv4(d)?.checksum())),
+    ("srcIP", Kind::Address, |d, _| {
+        Some(PacketValue::Address(ipv4(d)?.src().into()))
+    }),
+    ("dstIP", Kind::Address, |d, _| {
+        Some(PacketValue::Address(ipv4(d)?.dst().into()))
+    }),
+];
+
+pub(super) const PROTO_IPV6: &[(&str, Kind, PacketField)] = &[
+    ("version", Kind::Number, |d, _| ipv6(d).and(num(6u8))),
+    ("trafficClass", Kind::Number, |d, _| {
+        num(ipv6(d)?.traffic_class())
+    }),
+    ("flowLabel", Kind::Number, |d, _| num(ipv6(d)?.flow_label())),
+    ("length", Kind::Number, |d, _| num(ipv6(d)?.payload_len())),
+    ("nextHeader", Kind::Text, |d, b| {
+        text(b, ip::protocol_name(ipv6(d)?.next_header()))
+    }),
+    ("hopLimit", Kind::Number, |d, _| num(ipv6(d)?.hop_limit())),
+    ("srcIP", Kind::Address, |d, _| {
+        Some(PacketValue::Address(ipv6(d)?.src().into()))
+    }),
+    ("dstIP", Kind::Address, |d, _| {
+        Some(PacketValue::Address(ipv6(d)?.dst().into()))
+    }),
+];
+
+pub(super) const PROTO_TCP: &[(&str, Kind, PacketField)] = &[
+    ("srcPort", Kind::Number, |d, _| num(tcp(d)?.src_port())),
+    ("dstPort", Kind::Number, |d, _| num(tcp(d)?.dst_port())),
+    ("seq", Kind::Number, |d, _| num(tcp(d)?.seq())),
+    ("ack", Kind::Number, |d, _| num(tcp(d)?.ack())),
+    (
+        "dataOffset",
+        Kind::Number,
+        |d, _| num(tcp(d)?.data_offset()),
+    ),
+    ("FIN", Kind::Number, |d, _| tcp_flag(d, flag::FIN)),
+    ("SYN", Kind::Number, |d, _| tcp_flag(d, flag::SYN)),
+    ("RST", Kind::Number, |d, _| tcp_flag(d, flag::RST)),
+    ("PSH", Kind::Number, |d, _| tcp_flag(d, flag::PSH)),
+    ("ACK", Kind::Number, |d, _| tcp_flag(d, flag::ACK)),
+    ("URG", Kind::Number, |d, _| tcp_flag(d, flag::URG)),
+    ("ECE", Kind::Number, |d, _| tcp_flag(d, flag::ECE)),
+    ("CWR", Kind::Number, |d, _| tcp_flag(d, flag::CWR)),
+    ("NS", Kind::Number, |d, _| num(tcp(d)?.ns() as u8)),
+    ("window", Kind::Number, |d, _| num(tcp(d)?.window())),
+    ("checksum", Kind::Number, |d, _| num(tcp(d)?.checksum())),
+    ("urgent", Kind::Number, |d, _| num(tcp(d)?.urgent())),
+];
+
+pub(super) const PROTO_UDP: &[(&str, Kind, PacketField)] = &[
+    ("srcPort", Kind::Number, |d, _| num(udp(d)?.src_port())),
+    ("dstPort", Kind::Number, |d, _| num(udp(d)?.dst_port())),
+    ("length", Kind::Number, |d, _| num(udp(d)?.length())),
+    ("checksum", Kind::Number, |d, _| num(udp(d)?.checksum())),
+];
+
+pub(super) const PROTO_ICMP: &[(&str, Kind, PacketField)] = &[
+    ("typeCode", Kind::Text, |d, b| text(b, icmp(d)?.type_code())),
+    ("checksum", Kind::Number, |d, _| num(icmp(d)?.checksum())),
+    ("id", Kind::Number, |d, _| num(icmp(d)?.id())),
+    ("seq", Kind::Number, |d, _| num(icmp(d)?.seq())),
+];
+
+pub(super) const PROTO_ICMPV6: &[(&str, Kind, PacketField)] = &[
+    ("typeCode", Kind::Text, |d, b| {
+        text(b, icmpv6(d)?.type_code())
+    }),
+    ("checksum", Kind::Number, |d, _| num(icmpv6(d)?.checksum())),
+];
+
+/// The fields of a DNS message (`proto_dns.…` of net_packet_dns, and the request and
+/// response events' questions and answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DnsField {
+    Id,
+    Qr,
+    OpCode,
+    ResponseCode,
+    QuestionName,
+    QuestionType,
+    AnswerName,
+    AnswerType,
+}
+
+pub(super) const PROTO_DNS: [(&str, DnsField, Kind); 8] = [
+    ("ID", DnsField::Id, Kind::Number),
+    ("QR", DnsField::Qr, Kind::Number),
+    ("opCode", DnsField::OpCode, Kind::Text),
+    ("responseCode", DnsField::ResponseCode, Kind::Text),
+    ("questions.name", DnsField::QuestionName, Kind::Text),
+    ("questions.type", DnsField::QuestionType, Kind::Text),
+    ("answers.name", DnsField::AnswerName, Kind::Text),
+    ("answers.type", DnsField::AnswerType, Kind::Text),
+];
+
+/// Argument fields of the DNS request and response events, by their JSON path.
+pub(super) const DNS_REQUEST_ARGS: [(&str, DnsField, Kind); 2] = [
+    ("dns_questions.query", DnsField::QuestionName, Kind::Text),
+    (
+        "dns_questions.query_type",
+        DnsField::QuestionType,
+        Kind::Text,
+    ),
+];
+pub(super) const DNS_RESPONSE_ARGS: [(&str, DnsField, Kind); 4] = [
+    (
+        "dns_response.query_data.query",
+        DnsField::QuestionName,
+        Kind::Text,
+    ),
+    (
+        "dns_response.query_data.query_type",
+        DnsField::QuestionType,
+        Kind::Text,
+    ),
+    (
+        "dns_response.dns_answer.answer_type",
+        DnsField::AnswerType,
+        Kind::Text,
+    ),
+    (
+        "dns_response.dns_answer.name",
+        DnsField::AnswerName,
+        Kind::Text,
+    ),
+];
+
+/// An argument field of some event.
+#[derive(Clone, Copy)]
+pub(super) enum ArgField {
+    Packet(PacketField),
+    Dns(DnsField),
+}
+
+impl fmt::Debug for ArgField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgField::Packet(_) => f.write_str("Packet"),
+            ArgField::Dns(d) => write!(f, "Dns({d:?})"),
+        }
+    }
+}
+
+impl PartialEq for ArgField {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ArgField::Packet(a), ArgField::Packet(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (ArgField::Dns(a), ArgField::Dns(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ArgField {}
+
+/// Resolves `path` (after `EVENT.args.`) for `event`, or lists the valid paths.
+pub(super) fn arg_field(event: EventKind, path: &str) -> Result<(ArgField, Kind), Vec<String>> {
+    let packet = |table: &[(&str, Kind, PacketField)], prefix: &str| {
+        table
+            .iter()
+            .map(move |&(name, kind, f)| (format!("{prefix}{name}"), ArgField::Packet(f), kind))
+            .collect::<Vec<_>>()
+    };
+    let dns = |table: &[(&str, DnsField, Kind)], prefix: &str| {
+        table
+            .iter()
+            .map(move |&(name, f, kind)| (format!("{prefix}{name}"), ArgField::Dns(f), kind))
+            .collect::<Vec<_>>()
+    };
+    let mut fields = Vec::new();
+    if !matches!(event, EventKind::DnsRequest | EventKind::DnsResponse) {
+        fields.extend(packet(&ADDRESSES, ""));
+    }
+    if matches!(event, EventKind::Tcp | EventKind::Udp | EventKind::Dns) {
+        fields.extend(packet(&PORTS, ""));
+    }
+    match event {
+        EventKind::Ipv4 => fields.extend(packet(PROTO_IPV4, "proto_ipv4.")),
+        EventKind::Ipv6 => fields.extend(packet(PROTO_IPV6, "proto_ipv6.")),
+        EventKind::Tcp => fields.extend(packet(PROTO_TCP, "proto_tcp.")),
+        EventKind::Udp => fields.extend(packet(PROTO_UDP, "proto_udp.")),
+        EventKind::Icmp => fields.extend(packet(PROTO_ICMP, "proto_icmp.")),
+        EventKind::Icmpv6 => fields.extend(packet(PROTO_ICMPV6, "proto_icmpv6.")),
+        EventKind::Dns => fields.extend(dns(&PROTO_DNS, "proto_dns.")),
+        EventKind::DnsRequest => fields.extend(dns(&DNS_REQUEST_ARGS, "")),
+        EventKind::DnsResponse => fields.extend(dns(&DNS_RESPONSE_ARGS, "")),
+    }
+    match fields.iter().find(|(name, ..)| name == path) {
+        Some(&(_, field, kind)) => Ok((field, kind)),
+        None => Err(fields.into_iter().map(|(name, ..)| name).collect()),
+    }
+}

@@ -1,0 +1,87 @@
+//! The two Tracee JSON schemas netcore writes, as data: one encoder, two tables.
+//!
+//! - [`TRACEE_0_22`] is the reference page's format (Tracee up to v0.23): ids 2007–2015,
+//!   C-style argument types (`const char*`, `u16`), a flat envelope.
+//! - [`TRACEE_0_24`] is Tracee v0.24's (`pkg/events/core.go` and `types/trace` at tag
+//!   v0.24.1): ids from 2000, Go-style types (`string`, `uint16`), a `metadata`
+//!   (`trace.PacketMetadata{direction}`) argument on the seven packet events, and the
+//!   envelope of v0.24's `trace.Event` (`executable`, `container`, `kubernetes`,
+//!   `syscall`, entity ids).
+
+use crate::event::EventKind;
+
+/// One Tracee JSON schema: what differs between versions, nothing else.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Schema {
+    /// The name `--schema` takes.
+    pub name: &'static str,
+    /// Event ids, by [`EventKind::index`].
+    ids: [&'static str; EventKind::ALL.len()],
+    /// Type of the `src`/`dst` address arguments.
+    pub address_type: &'static str,
+    /// Type of the `src_port`/`dst_port` arguments.
+    pub port_type: &'static str,
+    /// Whether the packet events (all but the DNS request/response ones) carry the
+    /// `metadata` argument with the packet's direction, before their `proto_*` argument.
+    pub packet_metadata: bool,
+    /// Whether the envelope is v0.24's `trace.Event`: `executable`, `container` and
+    /// `kubernetes` objects in place of the flat container and pod strings, `syscall`,
+    /// and the three entity ids.
+    pub nested_envelope: bool,
+}
+
+impl Schema {
+    /// The id of `kind`, as the string the JSON carries.
+    pub fn id(&self, kind: EventKind) -> &'static str {
+        self.ids[kind.index()]
+    }
+
+    /// The schema called `name`.
+    pub fn by_name(name: &str) -> Option<&'static Schema> {
+        SCHEMAS.into_iter().find(|s| s.name == name)
+    }
+}
+
+/// Tracee ≤ v0.23, the reference page's format; the default.
+pub const TRACEE_0_22: Schema = Schema {
+    name: "tracee-0.22",
+    ids: [
+        "2007", "2008", "2009", "2010", "2011", "2012", "2013", "2014", "2015",
+    ],
+    address_type: "const char*",
+    port_type: "u16",
+    packet_metadata: false,
+    nested_envelope: false,
+};
+
+/// Tracee v0.24.
+pub const TRACEE_0_24: Schema = Schema {
+    name: "tracee-0.24",
+    ids: [
+        "2000", "2001", "2002", "2003", "2004", "2005", "2006", "2007", "2008",
+    ],
+    address_type: "string",
+    port_type: "uint16",
+    packet_metadata: true,
+    nested_envelope: true,
+};
+
+/// Every schema, the default first.
+pub const SCHEMAS: [&Schema; 2] = [&TRACEE_0_22, &TRACEE_0_24];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_event_order_of_each_version() {
+        // v0.24 numbers the user-space events from 2000 in this order (core.go), and the
+        // older versions from 2007.
+        for (i, kind) in EventKind::ALL.into_iter().enumerate() {
+            assert_eq!(TRACEE_0_22.id(kind), alloc::format!("{}", 2007 + i));
+            assert_eq!(TRACEE_0_24.id(kind), alloc::format!("{}", 2000 + i));
+        }
+        assert_eq!(Schema::by_name("tracee-0.24"), Some(&TRACEE_0_24));
+        assert_eq!(Schema::by_name("tracee-0.25"), None);
+    }
+}

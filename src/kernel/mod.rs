@@ -1,0 +1,7 @@
+//! Kernel plumbing for the live modes: what capture needs ([`preflight`]), loading and
+//! attaching the programs built from `ebpf/` ([`loader`]), and seeding their socket-owner
+//! map with the sockets that existed before netcore ([`seed`]).
+
+pub mod loader;
+pub mod preflight;
+pub mod seed;

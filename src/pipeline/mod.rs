@@ -1,0 +1,193 @@
+//! The one path every frame takes, whatever its source:
+//!
+//! ```text
+//! Frame ─▶ decode (once) ─▶ envelope (once per owner) ─▶ filter decides the events
+//!       ─▶ DNS decoded once, only when a DNS event is wanted (UDP, or TCP reassembled)
+//!       ─▶ encoder formats the decided events ─▶ output buffer ─▶ sink
+//! ```
+//!
+//! Counting happens here too ([`Summary`]).
+
+mod envelope;
+mod summary;
+
+use std::io::{self, Write};
+
+use netcore_core::dns::DnsMessage;
+use netcore_core::dns::tcp::{FlowKey, Reassembler};
+use netcore_core::filter::Filter;
+use netcore_core::packet::{Network, Transport};
+use netcore_core::tcp::flag;
+use netcore_core::{DecodeError, EventSet, PacketEvents, decode, dns};
+
+use crate::encode::Encoder;
+use crate::sink::Output;
+use crate::source::Frame;
+use envelope::Envelopes;
+pub use summary::Summary;
+
+/// Decodes frames, decides their events, and writes them.
+pub struct Pipeline<W: Write> {
+    /// Events asked for (`--events` and the filters' selection).
+    selected: EventSet,
+    filter: Filter,
+    envelopes: Envelopes,
+    reassembler: Reassembler,
+    encoder: Box<dyn Encoder>,
+    output: Output<W>,
+    /// Counts so far.
+    pub summary: Summary,
+}
+
+impl<W: Write> Pipeline<W> {
+    /// A pipeline writing the `selected` events that pass `filter`, encoded by
+    /// `encoder`, to `output`; envelopes name `host_name`.
+    pub fn new(
+        selected: EventSet,
+        filter: Filter,
+        encoder: Box<dyn Encoder>,
+        output: Output<W>,
+        host_name: String,
+    ) -> Self {
+        Pipeline {
+            selected: selected.intersect(filter.events()),
+            filter,
+            envelopes: Envelopes::new(host_name),
+            reassembler: Reassembler::new(Default::default()),
+            encoder,
+            output,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Decodes one frame and writes its events.
+    pub fn handle(&mut self, frame: &Frame<'_>) -> io::Result<()> {
+        let Pipeline {
+            selected,
+            filter,
+            envelopes,
+            reassembler,
+            encoder,
+            output,
+            summary,
+        } = self;
+        let decoded = decode(frame.link_type, frame.data);
+        summary.count(&decoded, frame.wire_len);
+        let ctx = envelopes.context(frame);
+        let mut wanted = filter.packet_events(&ctx, &decoded, *selected);
+        // DNS costs nothing unless a DNS event is wanted.
+        let dns = if wanted.any_dns() {
+            match decoded.dns_over_udp() {
+                Some(Ok(message)) => Some(message),
+                Some(Err(e)) => {
+                    summary.count_error(DecodeError::Dns(e));
+                    None
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(message) = &dns {
+            wanted = filter.dns_events(message, wanted);
+        }
+        let events = PacketEvents::new(&ctx, &decoded, dns.as_ref(), frame.direction, wanted);
+        let mut written = encoder.encode(&events, output.buffer());
+        if wanted.any_dns() {
+            let mut stage = DnsOverTcp {
+                filter,
+                encoder: encoder.as_mut(),
+                buffer: output.buffer(),
+                summary,
+            };
+            written += stage.push(reassembler, &events, wanted.intersect(EventSet::DNS));
+        }
+        summary.events += written as u64;
+        output.write_due()
+    }
+
+    /// Frames without a known owning task.
+    pub fn unowned(&self) -> u64 {
+        self.envelopes.unowned
+    }
+
+    /// Task-table entries evicted because the table was full.
+    pub fn tasks_evicted(&self) -> u64 {
+        self.envelopes.tasks_evicted()
+    }
+
+    /// Writes out everything buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.output.flush()
+    }
+}
+
+/// What DNS over TCP needs of the pipeline while the reassembler hands it messages.
+struct DnsOverTcp<'p> {
+    filter: &'p Filter,
+    encoder: &'p mut dyn Encoder,
+    buffer: &'p mut Vec<u8>,
+    summary: &'p mut Summary,
+}
+
+impl DnsOverTcp<'_> {
+    /// Writes the events of the DNS messages a TCP segment to or from port 53 completes;
+    /// `packet` is the segment's (with no DNS message), `wanted` the DNS events wanted.
+    fn push(
+        &mut self,
+        reassembler: &mut Reassembler,
+        packet: &PacketEvents<'_, '_>,
+        wanted: EventSet,
+    ) -> usize {
+        let decoded = packet.packet;
+        let (Some(network), Some(Transport::Tcp(tcp))) = (decoded.network, decoded.transport)
+        else {
+            return 0;
+        };
+        if tcp.src_port() != dns::PORT && tcp.dst_port() != dns::PORT {
+            return 0;
+        }
+        let key = flow_key(&network, tcp.src_port(), tcp.dst_port());
+        let closing = tcp.has(flag::FIN) || tcp.has(flag::RST);
+        let mut written = 0;
+        reassembler.push(
+            key,
+            tcp.seq(),
+            tcp.payload(),
+            closing,
+            packet.ctx.timestamp,
+            |bytes| match DnsMessage::parse(bytes) {
+                Ok(message) => {
+                    let wanted = self.filter.dns_events(&message, wanted);
+                    let events = PacketEvents::new(
+                        packet.ctx,
+                        decoded,
+                        Some(&message),
+                        packet.direction,
+                        wanted,
+                    );
+                    written += self.encoder.encode(&events, self.buffer);
+                }
+                Err(e) => self.summary.count_error(DecodeError::Dns(e)),
+            },
+        );
+        self.summary.dns_tcp = reassembler.stats();
+        written
+    }
+}
+
+fn flow_key(network: &Network<'_>, src_port: u16, dst_port: u16) -> FlowKey {
+    let (src, dst) = match network {
+        Network::Ipv4(v4) => (
+            std::net::Ipv4Addr::from(v4.src()).to_ipv6_mapped().octets(),
+            std::net::Ipv4Addr::from(v4.dst()).to_ipv6_mapped().octets(),
+        ),
+        Network::Ipv6(v6) => (v6.src(), v6.dst()),
+    };
+    FlowKey {
+        src,
+        dst,
+        src_port,
+        dst_port,
+    }
+}

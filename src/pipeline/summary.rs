@@ -1,0 +1,82 @@
+//! The counts of one run, printed to stderr at the end (and by `--stats`).
+
+use std::collections::BTreeMap;
+
+use netcore_core::DecodeError;
+use netcore_core::dns::tcp::Stats as DnsTcpStats;
+use netcore_core::packet::Decoded;
+
+/// Counts of one run, printed to stderr at the end.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Frames read from the source.
+    pub packets: u64,
+    /// Their bytes on the wire.
+    pub bytes: u64,
+    /// Events written.
+    pub events: u64,
+    /// Frames that carried no IP packet (ARP, LLDP, …).
+    pub not_ip: u64,
+    /// Decode errors, by [`netcore_core::DecodeError::kind`].
+    pub errors: BTreeMap<&'static str, u64>,
+    /// DNS-over-TCP reassembly counters.
+    pub dns_tcp: DnsTcpStats,
+}
+
+impl Summary {
+    /// Counts one decoded frame, `wire_len` bytes long on the wire.
+    pub fn count(&mut self, decoded: &Decoded<'_>, wire_len: u32) {
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        match decoded.error {
+            Some(e) => self.count_error(e),
+            None if decoded.network.is_none() => self.not_ip += 1,
+            None => {}
+        }
+    }
+
+    /// Counts one decode error.
+    pub fn count_error(&mut self, error: DecodeError) {
+        *self.errors.entry(error.kind()).or_default() += 1;
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let errors: u64 = self.errors.values().sum();
+        write!(
+            f,
+            "{} packets ({} bytes) read, {} events written, {} not IP, {} decode errors",
+            self.packets, self.bytes, self.events, self.not_ip, errors
+        )?;
+        if !self.errors.is_empty() {
+            let kinds: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            write!(f, " ({})", kinds.join(", "))?;
+        }
+        let t = &self.dns_tcp;
+        let dropped = t.dropped_gap
+            + t.dropped_memory
+            + t.dropped_evicted
+            + t.dropped_idle
+            + t.dropped_closed;
+        if t.reassembled + dropped + t.skipped_unsynced > 0 {
+            write!(
+                f,
+                "; DNS over TCP: {} reassembled, {dropped} partial messages dropped \
+                 (gap={} memory={} evicted={} idle={} closed={}), {} segments skipped after a loss",
+                t.reassembled,
+                t.dropped_gap,
+                t.dropped_memory,
+                t.dropped_evicted,
+                t.dropped_idle,
+                t.dropped_closed,
+                t.skipped_unsynced
+            )?;
+        }
+        Ok(())
+    }
+}

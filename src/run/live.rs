@@ -1,0 +1,223 @@
+//! Live capture. Host mode: every packet local sockets send and receive, from the
+//! cgroup_skb programs' ring buffer, attributed to the task that owns its socket. AF_XDP
+//! mode: every frame arriving on a capture interface, attributed to the local socket
+//! bound to its destination port.
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::kernel::loader::{CaptureConfig, KernelCounters, Programs};
+use crate::kernel::seed;
+use crate::pipeline::{Pipeline, Summary};
+use crate::source::ring::RingSource;
+use crate::source::xsk::{BindMode, XskSource};
+use crate::source::{Frame, FrameHandler, Wake};
+
+/// Host-mode settings from the command line.
+#[derive(Debug, Clone)]
+pub struct HostCapture {
+    /// The cgroup v2 directory to attach to (its whole subtree is captured).
+    pub cgroup: PathBuf,
+    /// Kernel program settings.
+    pub config: CaptureConfig,
+    /// Print a statistics line on stderr this often.
+    pub stats_every: Option<Duration>,
+}
+
+/// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
+/// detached when this returns, whatever happened.
+pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()> {
+    let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
+    let seeded = programs.seed(&seed::existing_sockets(&capture.cgroup))?;
+    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
+    let mut source =
+        RingSource::new(programs.take_ring()?, tick).context("setting up the event loop")?;
+    eprintln!(
+        "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB, {seeded} \
+         existing sockets attributed); Ctrl-C stops",
+        capture.cgroup.display(),
+        capture.config.snaplen,
+        capture.config.ring_bytes >> 20
+    );
+    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some());
+    let outcome = source.run(&mut live);
+    let (summary, kernel, owners) = live.finish(outcome)?;
+    let malformed = match source.malformed {
+        0 => String::new(),
+        n => format!("; {n} malformed ring entries"),
+    };
+    eprintln!(
+        "netcore: host capture: {summary}; kernel: {} packets captured, {} lost to a full ring \
+         buffer, {} filtered out; {owners}{malformed}",
+        kernel.captured, kernel.ring_full, kernel.filtered,
+    );
+    Ok(())
+}
+
+/// AF_XDP-mode settings from the command line.
+#[derive(Debug, Clone)]
+pub struct XdpCapture {
+    /// The capture interface.
+    pub interface: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// The rx queues to read.
+    pub queues: Vec<u32>,
+    /// The cgroup whose sockets attribute frames (the cgroup v2 root).
+    pub cgroup: PathBuf,
+    /// Kernel program settings (the filter applies; snaplen and ring size do not).
+    pub config: CaptureConfig,
+    /// Print a statistics line on stderr this often.
+    pub stats_every: Option<Duration>,
+    /// Consume frames without decoding them (the benchmark's raw loop).
+    pub discard: bool,
+}
+
+/// Attaches XDP and the AF_XDP sockets, captures until SIGINT/SIGTERM, prints the
+/// summary. XDP is detached when this returns, whatever happened.
+pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<()> {
+    let mut programs = Programs::load(capture.config)?;
+    programs.attach_attribution(&capture.cgroup)?;
+    programs.seed(&seed::existing_sockets(&capture.cgroup))?;
+    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
+    let mut source = XskSource::open(
+        &capture.interface,
+        &capture.queues,
+        capture.discard,
+        tick,
+        |queue, fd| programs.set_xsk(queue, fd),
+    )?;
+    let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
+    eprintln!(
+        "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}); Ctrl-C stops",
+        capture.interface,
+        source.queue_ids().collect::<Vec<_>>(),
+        match source.mode {
+            BindMode::ZeroCopy => "zero-copy",
+            BindMode::Copy => "copy",
+        },
+    );
+    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some());
+    let outcome = source.run(&mut live);
+    let (summary, _, owners) = live.finish(outcome)?;
+    let stats = source.stats();
+    eprintln!(
+        "netcore: AF_XDP capture: {} frames received; {summary}; {}; {} invalid \
+         descriptors; {owners}",
+        source.frames, stats, stats.invalid_descs,
+    );
+    Ok(())
+}
+
+/// The state of a live run.
+struct Live<W: Write> {
+    pipeline: Pipeline<W>,
+    programs: Programs,
+    print_stats: bool,
+    /// When the last statistics line was printed, and the packet count then.
+    last_stats: (Instant, u64),
+    /// Whether the reader of our output went away (`netcore --json | head`).
+    reader_closed: bool,
+    /// When the output was last written out.
+    last_flush: Instant,
+}
+
+/// How long events may wait in the output buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
+impl<W: Write> FrameHandler for Live<W> {
+    fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
+        let result = self.pipeline.handle(frame);
+        self.note(result)
+    }
+
+    fn wake(&mut self, wake: Wake, source_stats: &dyn Display) -> io::Result<()> {
+        match wake {
+            // Write out at most every FLUSH_EVERY: a write per small batch costs more than
+            // the events in it.
+            Wake::Polled if self.last_flush.elapsed() >= FLUSH_EVERY => {
+                self.last_flush = Instant::now();
+                let result = self.pipeline.flush();
+                self.note(result)
+            }
+            Wake::Polled => Ok(()),
+            Wake::Tick => {
+                if self.print_stats {
+                    self.print_stats(source_stats);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<W: Write> Live<W> {
+    /// A run writing through `pipeline`, with `programs` attached.
+    fn new(pipeline: Pipeline<W>, programs: Programs, print_stats: bool) -> Self {
+        Live {
+            pipeline,
+            programs,
+            print_stats,
+            last_stats: (Instant::now(), 0),
+            reader_closed: false,
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// Ends the run: flushes, reads the kernel counters, detaches every program. Returns
+    /// the pipeline's summary, the kernel counters and a line on packet owners; an
+    /// error of the run or of the last write, unless the reader of the output left.
+    fn finish(self, outcome: io::Result<i32>) -> Result<(Summary, KernelCounters, String)> {
+        let Live {
+            mut pipeline,
+            programs,
+            reader_closed,
+            ..
+        } = self;
+        let owners = format!(
+            "{} without an owning task, {} task-table entries evicted",
+            pipeline.unowned(),
+            pipeline.tasks_evicted()
+        );
+        let flushed = pipeline.flush();
+        let kernel = programs.counters().unwrap_or_default();
+        drop(programs); // Detach before the summary: capture is over.
+        if !reader_closed {
+            outcome.context("capturing")?;
+            flushed.context("writing events")?;
+        }
+        Ok((pipeline.summary, kernel, owners))
+    }
+
+    /// Remembers whether a write failed because the reader left.
+    fn note(&mut self, result: io::Result<()>) -> io::Result<()> {
+        if let Err(e) = &result {
+            self.reader_closed = e.kind() == io::ErrorKind::BrokenPipe;
+        }
+        result
+    }
+
+    /// One `--stats` line: totals, the packet rate since the last line, and the source's
+    /// drop counters.
+    fn print_stats(&mut self, source_stats: &dyn Display) {
+        let kernel = self.programs.counters().unwrap_or_default();
+        let summary = &self.pipeline.summary;
+        let (at, packets_before) = self.last_stats;
+        let seconds = at.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "netcore: stats: {} packets ({:.0}/s), {} events, {} without an owning task; \
+             kernel: {} lost to a full ring buffer, {} filtered out; {source_stats}",
+            summary.packets,
+            (summary.packets - packets_before) as f64 / seconds,
+            summary.events,
+            self.pipeline.unowned(),
+            kernel.ring_full,
+            kernel.filtered,
+        );
+        self.last_stats = (Instant::now(), summary.packets);
+    }
+}

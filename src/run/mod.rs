@@ -1,0 +1,5 @@
+//! The drivers: each connects a source to the pipeline for one mode and reports the run.
+//! File mode ([`file`]); host and AF_XDP mode ([`live`]).
+
+pub mod file;
+pub mod live;
