@@ -156,3 +156,100 @@ fn bad_filters_exit_2_with_the_reason() {
         );
     }
 }
+
+/// The paths of every leaf of `value` below `prefix`: object keys joined with `.`, list
+/// elements under their list's path.
+fn leaf_paths(value: &Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                leaf_paths(v, &path, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            items.iter().for_each(|v| leaf_paths(v, prefix, out));
+        }
+        _ => {
+            out.insert(prefix.to_owned());
+        }
+    }
+}
+
+#[test]
+fn filter_fields_and_json_keys_agree() {
+    // The JSON encoder and the filter each list Tracee's argument keys; this keeps the
+    // two lists one: every filterable path is written, and every scalar argument of the
+    // packet events is filterable (DNS events: the commonly filtered fields only).
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut written: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for event in events(&[]) {
+        let paths = written
+            .entry(event["eventName"].as_str().unwrap().to_owned())
+            .or_default();
+        for arg in event["args"].as_array().unwrap() {
+            leaf_paths(&arg["value"], arg["name"].as_str().unwrap(), paths);
+        }
+    }
+    assert_eq!(
+        written.len(),
+        9,
+        "every event appears in the golden capture"
+    );
+    for kind in netcore_core::EventKind::ALL {
+        let json = &written[kind.name()];
+        let filter: BTreeSet<String> = netcore_core::filter::Filter::argument_paths(kind)
+            .into_iter()
+            .collect();
+        let not_written: Vec<_> = filter.difference(json).collect();
+        assert!(
+            not_written.is_empty(),
+            "{}: filter paths the JSON lacks: {not_written:?}",
+            kind.name()
+        );
+        if !netcore_core::EventSet::DNS.contains(kind) {
+            let not_filterable: Vec<_> = json.difference(&filter).collect();
+            assert!(
+                not_filterable.is_empty(),
+                "{}: JSON keys no filter reaches: {not_filterable:?}",
+                kind.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn dns_answer_filter_matches_the_answer_as_written() {
+    let answers = |e: &Value| -> Vec<String> {
+        arg(e, "dns_response")[0]["dns_answer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["answer"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all: Vec<Value> = events(&["--events", "net_packet_dns_response"]);
+    for wanted in ["mail.example.test", "10.99.0.*", "fd99::80"] {
+        let filter =
+            format!("net_packet_dns_response.args.dns_response.dns_answer.answer={wanted}");
+        let got = events(&["--events", "net_packet_dns_response", "--filter", &filter]);
+        let pattern = wanted.trim_end_matches('*');
+        let expected: Vec<&Value> = all
+            .iter()
+            .filter(|e| {
+                answers(e)
+                    .iter()
+                    .any(|a| a == wanted || (wanted.ends_with('*') && a.starts_with(pattern)))
+            })
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{wanted}: the capture has such an answer"
+        );
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected, "{wanted}");
+    }
+}

@@ -33,7 +33,9 @@ fn netcore<const RENDER: bool>(messages: &[Vec<u8>]) -> usize {
         total += usize::from(m.id());
         for entry in m.entries() {
             total += match entry {
-                Entry::Question(q) => name_len::<RENDER>(&q.name, &mut buf) + usize::from(q.qtype.0),
+                Entry::Question(q) => {
+                    name_len::<RENDER>(&q.name, &mut buf) + usize::from(q.qtype.0)
+                }
                 Entry::Record(_, r) => {
                     name_len::<RENDER>(&r.name, &mut buf)
                         + r.ttl as usize

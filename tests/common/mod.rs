@@ -149,6 +149,18 @@ impl PcapNg {
 
     /// Adds an enhanced packet block with a timestamp in the interface's units.
     pub fn packet(&mut self, interface: u32, units: u64, data: &[u8]) {
+        self.packet_with_flags(interface, units, data, None);
+    }
+
+    /// Adds an enhanced packet block with an `epb_flags` option (bits 0–1: 1 inbound,
+    /// 2 outbound) when `flags` is given.
+    pub fn packet_with_flags(
+        &mut self,
+        interface: u32,
+        units: u64,
+        data: &[u8],
+        flags: Option<u32>,
+    ) {
         let mut body = Vec::new();
         body.extend_from_slice(&interface.to_le_bytes());
         body.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
@@ -156,6 +168,12 @@ impl PcapNg {
         body.extend_from_slice(&(data.len() as u32).to_le_bytes());
         body.extend_from_slice(&(data.len() as u32).to_le_bytes());
         body.extend_from_slice(data);
+        if let Some(flags) = flags {
+            body.resize(body.len().div_ceil(4) * 4, 0);
+            body.extend_from_slice(&[2, 0, 4, 0]);
+            body.extend_from_slice(&flags.to_le_bytes());
+            body.extend_from_slice(&[0, 0, 0, 0]);
+        }
         self.block(6, &body);
     }
 }

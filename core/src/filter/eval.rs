@@ -4,7 +4,9 @@ use super::Filter;
 use super::fields::*;
 use super::syntax::*;
 use crate::dns::name::MAX_PRESENTATION_LEN;
-use crate::dns::{DnsMessage, Entry, Section};
+use core::fmt::Write as _;
+
+use crate::dns::{DnsMessage, Entry, RData, Record, Section};
 use crate::packet::Decoded;
 use crate::{EventContext, EventSet};
 
@@ -83,6 +85,43 @@ fn dns_passes(test: &Test<ArgField>, field: DnsField, message: &DnsMessage<'_>) 
                 _ => None,
             });
             test.accepts_all_or_any(types.map(|t| Value::Text(t.name().as_bytes())))
+        }
+        DnsField::Answer => {
+            let mut answers = message.entries().filter_map(|entry| match entry {
+                Entry::Record(Section::Answer, r) => Some(r),
+                _ => None,
+            });
+            let mut check = |r: Record<'_>| {
+                let mut text = TextBuf {
+                    bytes: [0; 64],
+                    len: 0,
+                };
+                let answer: &[u8] = match r.data() {
+                    RData::A(a) => {
+                        let _ = write!(text, "{}", core::net::Ipv4Addr::from(a));
+                        &text.bytes[..text.len]
+                    }
+                    RData::Aaaa(a) => {
+                        let _ = write!(text, "{}", core::net::Ipv6Addr::from(a));
+                        &text.bytes[..text.len]
+                    }
+                    RData::Ns(n)
+                    | RData::Cname(n)
+                    | RData::Ptr(n)
+                    | RData::Mx { exchange: n, .. } => {
+                        n.presentation(&mut name_buf).unwrap_or_default().as_bytes()
+                    }
+                    // As the JSON writes it: the whole RDATA, length prefixes included.
+                    RData::Txt(_) => r.raw_data,
+                    _ => b"not implemented",
+                };
+                test.accepts(&Value::Text(answer))
+            };
+            if test.op == Op::Ne {
+                answers.all(&mut check)
+            } else {
+                answers.any(&mut check)
+            }
         }
         DnsField::QuestionName | DnsField::AnswerName => {
             // Each name is rendered into the one buffer in turn, so test them one by one.

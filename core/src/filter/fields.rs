@@ -254,6 +254,8 @@ pub(super) enum DnsField {
     QuestionType,
     AnswerName,
     AnswerType,
+    /// `dns_answer[].answer` of the response event: the address, name or TXT data.
+    Answer,
 }
 
 pub(super) const PROTO_DNS: [(&str, DnsField, Kind); 8] = [
@@ -293,8 +295,8 @@ pub(super) const DNS_RESPONSE_ARGS: [(&str, DnsField, Kind); 4] = [
         Kind::Text,
     ),
     (
-        "dns_response.dns_answer.name",
-        DnsField::AnswerName,
+        "dns_response.dns_answer.answer",
+        DnsField::Answer,
         Kind::Text,
     ),
 ];
@@ -329,6 +331,16 @@ impl Eq for ArgField {}
 
 /// Resolves `path` (after `EVENT.args.`) for `event`, or lists the valid paths.
 pub(super) fn arg_field(event: EventKind, path: &str) -> Result<(ArgField, Kind), Vec<String>> {
+    let fields = arg_fields(event);
+    match fields.iter().find(|(name, ..)| name == path) {
+        Some(&(_, field, kind)) => Ok((field, kind)),
+        None => Err(fields.into_iter().map(|(name, ..)| name).collect()),
+    }
+}
+
+/// Every argument field of `event`: its path after `EVENT.args.`, how to read it, what
+/// it holds.
+pub(super) fn arg_fields(event: EventKind) -> Vec<(String, ArgField, Kind)> {
     let packet = |table: &[(&str, Kind, PacketField)], prefix: &str| {
         table
             .iter()
@@ -359,8 +371,5 @@ pub(super) fn arg_field(event: EventKind, path: &str) -> Result<(ArgField, Kind)
         EventKind::DnsRequest => fields.extend(dns(&DNS_REQUEST_ARGS, "")),
         EventKind::DnsResponse => fields.extend(dns(&DNS_RESPONSE_ARGS, "")),
     }
-    match fields.iter().find(|(name, ..)| name == path) {
-        Some(&(_, field, kind)) => Ok((field, kind)),
-        None => Err(fields.into_iter().map(|(name, ..)| name).collect()),
-    }
+    fields
 }

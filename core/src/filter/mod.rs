@@ -144,6 +144,14 @@ impl Filter {
         Ok(())
     }
 
+    /// Every argument path filters accept for `event` (`EVENT.args.PATH`).
+    pub fn argument_paths(event: EventKind) -> Vec<String> {
+        arg_fields(event)
+            .into_iter()
+            .map(|(path, ..)| path)
+            .collect()
+    }
+
     /// The events these filters can let through: the `event=` selection plus the events
     /// of argument filters, or all when neither is given.
     pub fn events(&self) -> EventSet {
