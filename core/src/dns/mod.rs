@@ -148,8 +148,9 @@ impl<'a> Record<'a> {
     /// message was checked, so this cannot fail.
     pub fn data(&self) -> RData<'a> {
         let len = self.raw_data.len();
-        rdata::parse(self.message, self.rtype, self.rdata_start, len, None)
-            .unwrap_or(RData::Other(self.raw_data))
+        let data = rdata::parse(self.message, self.rtype, self.rdata_start, len, None);
+        debug_assert!(data.is_ok(), "the RDATA of a checked message decodes");
+        data.unwrap_or(RData::Other(self.raw_data))
     }
 }
 
@@ -343,9 +344,12 @@ impl<'a> Iterator for Entries<'a> {
     type Item = Entry<'a>;
 
     fn next(&mut self) -> Option<Entry<'a>> {
-        // The message was checked: reading cannot fail. Should it, the walk ends there.
+        // The message was checked: reading cannot fail. Should it, the walk ends there
+        // (and debug builds, the fuzzers', stop).
         if self.advance() {
-            self.read().ok()
+            let entry = self.read();
+            debug_assert!(entry.is_ok(), "an entry of a checked message reads");
+            entry.ok()
         } else {
             None
         }

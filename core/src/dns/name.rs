@@ -193,7 +193,9 @@ impl<'a> Name<'a> {
             }
         })?;
         // Only ASCII was written.
-        Ok(core::str::from_utf8(&buf[..len]).unwrap_or_default())
+        let text = core::str::from_utf8(&buf[..len]);
+        debug_assert!(text.is_ok(), "a presentation is ASCII");
+        Ok(text.unwrap_or_default())
     }
 }
 
