@@ -21,6 +21,10 @@ pub struct Icmpv6Header {
 /// Length of the ICMPv6 header.
 pub const HEADER_LEN: usize = size_of::<Icmpv6Header>();
 
+/// The neighbour-discovery message types (router solicitation to redirect, RFC 4861):
+/// a link stops working without them.
+pub const NEIGHBOR_DISCOVERY: core::ops::RangeInclusive<u8> = 133..=137;
+
 /// A checked view of an ICMPv6 message.
 #[derive(Debug, Clone, Copy)]
 pub struct Icmpv6View<'a> {

@@ -36,6 +36,14 @@ pub struct Ipv4Header {
 /// Length of the fixed IPv4 header.
 pub const HEADER_LEN: usize = size_of::<Ipv4Header>();
 
+/// The fragment-offset bits of [`Ipv4Header::flags_frag`].
+pub const FRAG_OFFSET_MASK: u16 = 0x1fff;
+
+/// The header length in bytes that a `version_ihl` byte gives (IHL × 4).
+pub const fn header_len_of(version_ihl: u8) -> usize {
+    (version_ihl & 0x0f) as usize * 4
+}
+
 /// A checked view of an IPv4 packet: header, options and payload.
 #[derive(Debug, Clone, Copy)]
 pub struct Ipv4View<'a> {
@@ -107,7 +115,7 @@ impl<'a> Ipv4View<'a> {
         if ihl < 5 {
             return Err(Ipv4Error::BadHeaderLength(ihl));
         }
-        let header_len = usize::from(ihl) * 4;
+        let header_len = header_len_of(header.version_ihl);
         Truncated::check(header_len, bytes.len()).map_err(Ipv4Error::Truncated)?;
         let total_len = header.total_len.get();
         if usize::from(total_len) < header_len {
@@ -158,7 +166,7 @@ impl<'a> Ipv4View<'a> {
     }
     /// Fragment offset in 8-byte units.
     pub fn frag_offset(&self) -> u16 {
-        self.header.flags_frag.get() & 0x1fff
+        self.header.flags_frag.get() & FRAG_OFFSET_MASK
     }
     /// True for a fragment after the first: it carries no transport header.
     pub fn is_later_fragment(&self) -> bool {
