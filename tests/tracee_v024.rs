@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::Value;
 
 /// How v0.24 reads a value.
