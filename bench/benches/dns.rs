@@ -1,6 +1,8 @@
-//! DNS decoding of typical responses and of a large one (48 PTR answers): netcore (check the message, then walk every
-//! record and read every RDATA field; names as views, like hickory-proto's `Name`) against
-//! hickory-proto's and dns-parser's message decoding, in the same run. Also netcore with
+//! DNS decoding of typical responses and of a large one (48 PTR answers): netcore (check the
+//! message, then walk every record and read every RDATA field; names as views, like
+//! hickory-proto's `Name`) against NLnet Labs' `domain` (the same walk over its lazy
+//! message: every record's RDATA parsed, names as views), hickory-proto's and
+//! dns-parser's message decoding, in the same run. Also netcore with
 //! every name rendered to text, and netcore's full Tracee JSON of the same messages.
 //! `bench/report.py` turns the medians into ns/message and ratios.
 
@@ -73,6 +75,68 @@ fn netcore<const RENDER: bool>(messages: &[Vec<u8>]) -> usize {
     total
 }
 
+/// `domain` 0.12: every question, then every record of every section with its RDATA
+/// parsed (`AllRecordData`, names as `ParsedName` views), reading what `netcore` reads.
+fn domain(messages: &[Vec<u8>]) -> usize {
+    domain_walk(messages).0
+}
+
+/// What [`domain`] reads, and how many records it parsed.
+fn domain_walk(messages: &[Vec<u8>]) -> (usize, usize) {
+    use domain::base::iana::Rtype;
+    use domain::base::name::ParsedName;
+    use domain::base::{Message, ParsedRecord, RecordData};
+    use domain::rdata::AllRecordData;
+    type Data<'a> = AllRecordData<&'a [u8], ParsedName<&'a [u8]>>;
+    let (mut total, mut records) = (0, 0);
+    for bytes in messages {
+        let Ok(m) = Message::from_octets(bytes.as_slice()) else {
+            continue;
+        };
+        total += usize::from(m.header().id());
+        let mut questions = m.question();
+        for q in &mut questions {
+            let Ok(q) = q else { break };
+            total +=
+                usize::from(q.qtype().to_int()) + (black_box(q.qname()) as *const _ as usize & 1);
+        }
+        let Ok(mut section) = questions.answer() else {
+            continue;
+        };
+        loop {
+            for record in section.clone() {
+                let Ok(record): Result<ParsedRecord<'_, &[u8]>, _> = record else {
+                    break;
+                };
+                let Ok(record) = record.into_any_record::<Data<'_>>() else {
+                    continue;
+                };
+                records += 1;
+                total += black_box(record.owner()) as *const _ as usize & 1;
+                total += record.ttl().as_secs() as usize;
+                total += match record.data() {
+                    AllRecordData::A(a) => usize::from(a.addr().octets()[3]),
+                    AllRecordData::Aaaa(a) => usize::from(a.addr().octets()[15]),
+                    AllRecordData::Cname(_) | AllRecordData::Ns(_) | AllRecordData::Ptr(_) => 1,
+                    AllRecordData::Mx(mx) => usize::from(mx.preference()),
+                    AllRecordData::Srv(srv) => usize::from(srv.port()),
+                    AllRecordData::Soa(soa) => soa.serial().into_int() as usize,
+                    AllRecordData::Txt(txt) => txt.iter().map(<[u8]>::len).sum(),
+                    AllRecordData::Opt(opt) => {
+                        opt.iter::<domain::base::opt::AllOptData<_, _>>().count()
+                    }
+                    other => usize::from(other.rtype() == Rtype::NULL),
+                };
+            }
+            match section.next_section() {
+                Ok(Some(next)) => section = next,
+                _ => break,
+            }
+        }
+    }
+    (total, records)
+}
+
 fn hickory(messages: &[Vec<u8>]) -> usize {
     messages
         .iter()
@@ -104,6 +168,16 @@ fn benches(c: &mut Criterion) {
                 hickory_proto::op::Message::from_vec(m).is_ok(),
                 "and hickory-proto decodes it too"
             );
+            let records = DnsMessage::parse(m)
+                .unwrap()
+                .entries()
+                .filter(|e| matches!(e, Entry::Record(..)))
+                .count();
+            assert_eq!(
+                domain_walk(std::slice::from_ref(m)).1,
+                records,
+                "domain parses every record's RDATA too"
+            );
         }
         let mut group = c.benchmark_group(format!("dns_decode_{name}"));
         group.throughput(Throughput::Elements(messages.len() as u64));
@@ -113,6 +187,7 @@ fn benches(c: &mut Criterion) {
         group.bench_function("netcore+names", |b| {
             b.iter(|| netcore::<true>(black_box(messages)))
         });
+        group.bench_function("domain", |b| b.iter(|| domain(black_box(messages))));
         group.bench_function("hickory-proto", |b| b.iter(|| hickory(black_box(messages))));
         group.bench_function("dns-parser", |b| b.iter(|| dns_parser(black_box(messages))));
         group.finish();

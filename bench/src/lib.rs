@@ -82,3 +82,13 @@ fn many_ptr_response(answers: u16) -> Vec<u8> {
     }
     m
 }
+
+/// Whether an Ethernet frame carries IPv6 whose fixed header is followed by extension
+/// headers (hop-by-hop for MLD, say): parsers that stop at the fixed header read those
+/// differently.
+pub fn has_ipv6_extension_headers(frame: &[u8]) -> bool {
+    matches!(
+        decode(LinkType::Ethernet, frame).network,
+        Some(Network::Ipv6(v6)) if !matches!(v6.next_header(), ip::TCP | ip::UDP | ip::ICMPV6)
+    )
+}
