@@ -104,7 +104,7 @@ fn domain_walk(messages: &[Vec<u8>]) -> (usize, usize) {
             continue;
         };
         loop {
-            for record in section.clone() {
+            for record in section {
                 let Ok(record): Result<ParsedRecord<'_, &[u8]>, _> = record else {
                     break;
                 };
