@@ -25,23 +25,25 @@ pub(super) fn args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: E
         event.addresses(&network);
         event.ports(src_port, dst_port);
         event.packet_metadata(events);
-        event.arg("proto_dns", "trace.ProtoDNS", |o| proto_dns(o, message));
+        event.arg(arg_head!("proto_dns", "trace.ProtoDNS"), |o| {
+            proto_dns(o, message)
+        });
         return true;
     }
     let Some(question) = message.single_question() else {
         return false;
     };
-    event.arg("metadata", "trace.PktMeta", |o| {
+    event.arg(arg_head!("metadata", "trace.PktMeta"), |o| {
         packet_meta(o, events.packet, &network, src_port, dst_port)
     });
     if kind == EventKind::DnsRequest {
-        event.arg("dns_questions", "[]trace.DnsQueryData", |o| {
+        event.arg(arg_head!("dns_questions", "[]trace.DnsQueryData"), |o| {
             o.push(b'[');
             query_data(o, &question);
             o.push(b']');
         });
     } else {
-        event.arg("dns_response", "[]trace.DnsResponseData", |o| {
+        event.arg(arg_head!("dns_response", "[]trace.DnsResponseData"), |o| {
             response_data(o, message, &question)
         });
     }

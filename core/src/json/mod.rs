@@ -5,6 +5,21 @@
 //! `"` `\` and control bytes, plus `<` `>` `&` U+2028 U+2029 as `\uXXXX`; a byte that is
 //! not part of valid UTF-8 becomes `\ufffd`. Any input bytes give valid JSON.
 
+/// Writes `{"name":"NAME","type":"TYPE","value":` for an argument whose type is the same
+/// in every schema: one constant.
+macro_rules! arg_head {
+    ($name:literal, $type:literal) => {
+        concat!(
+            "{\"name\":\"",
+            $name,
+            "\",\"type\":\"",
+            $type,
+            "\",\"value\":"
+        )
+        .as_bytes()
+    };
+}
+
 mod dns;
 mod schema;
 
@@ -31,7 +46,70 @@ const EVENT_RESERVE: usize = 2048;
 /// envelope of recent owners ([`EventContext::owner_key`]) to copy instead of re-render.
 pub struct Encoder {
     schema: &'static Schema,
+    prepared: Prepared,
     owners: OwnerCache,
+}
+
+/// The parts of every event that depend on the schema only, rendered once per encoder so
+/// that writing each is one copy.
+struct Prepared {
+    /// `,"eventId":"…","eventName":"…","argsNum":`, by [`EventKind::index`].
+    event_heads: [Vec<u8>; EventKind::ALL.len()],
+    /// From after the `argsNum` digit to `"containerStarted":`.
+    flags_head: &'static [u8],
+    /// From after `containerStarted`'s value to `"args":[`.
+    args_head: &'static [u8],
+    /// The heads of the `src`, `dst`, `src_port` and `dst_port` arguments.
+    src: Vec<u8>,
+    dst: Vec<u8>,
+    src_port: Vec<u8>,
+    dst_port: Vec<u8>,
+    /// Whether the packet events carry the `metadata` (direction) argument.
+    packet_metadata: bool,
+}
+
+impl Prepared {
+    fn new(schema: &Schema) -> Self {
+        let concat = |parts: &[&str]| parts.concat().into_bytes();
+        let arg = |name: &str, type_name: &str| {
+            concat(&[
+                "{\"name\":\"",
+                name,
+                "\",\"type\":\"",
+                type_name,
+                "\",\"value\":",
+            ])
+        };
+        let (flags_head, args_head): (&[u8], &[u8]) = if schema.nested_envelope {
+            (
+                b"0,\"returnValue\":0,\"syscall\":\"\",\"stackAddresses\":[0],\"contextFlags\":{\"containerStarted\":",
+                b",\"isCompat\":false},\"threadEntityId\":0,\"processEntityId\":0,\"parentEntityId\":0,\"args\":[",
+            )
+        } else {
+            (
+                b"0,\"returnValue\":0,\"stackAddresses\":[0],\"contextFlags\":{\"containerStarted\":",
+                b",\"isCompat\":false},\"args\":[",
+            )
+        };
+        Prepared {
+            event_heads: EventKind::ALL.map(|kind| {
+                concat(&[
+                    ",\"eventId\":\"",
+                    schema.id(kind),
+                    "\",\"eventName\":\"",
+                    kind.name(),
+                    "\",\"argsNum\":",
+                ])
+            }),
+            flags_head,
+            args_head,
+            src: arg("src", schema.address_type),
+            dst: arg("dst", schema.address_type),
+            src_port: arg("src_port", schema.port_type),
+            dst_port: arg("dst_port", schema.port_type),
+            packet_metadata: schema.packet_metadata,
+        }
+    }
 }
 
 impl Encoder {
@@ -39,6 +117,7 @@ impl Encoder {
     pub fn new(schema: &'static Schema) -> Self {
         Encoder {
             schema,
+            prepared: Prepared::new(schema),
             owners: OwnerCache::default(),
         }
     }
@@ -77,8 +156,12 @@ fn packet_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: Event
     if matches!(kind, EventKind::Ipv4 | EventKind::Ipv6) {
         event.packet_metadata(events);
         match network {
-            Network::Ipv4(v4) => event.arg("proto_ipv4", "trace.ProtoIPv4", |o| ipv4(o, &v4)),
-            Network::Ipv6(v6) => event.arg("proto_ipv6", "trace.ProtoIPv6", |o| ipv6(o, &v6)),
+            Network::Ipv4(v4) => {
+                event.arg(arg_head!("proto_ipv4", "trace.ProtoIPv4"), |o| ipv4(o, &v4))
+            }
+            Network::Ipv6(v6) => {
+                event.arg(arg_head!("proto_ipv6", "trace.ProtoIPv6"), |o| ipv6(o, &v6))
+            }
         }
         return true;
     }
@@ -90,10 +173,14 @@ fn packet_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: Event
     }
     event.packet_metadata(events);
     match transport {
-        Transport::Tcp(t) => event.arg("proto_tcp", "trace.ProtoTCP", |o| tcp(o, &t)),
-        Transport::Udp(u) => event.arg("proto_udp", "trace.ProtoUDP", |o| udp(o, &u)),
-        Transport::Icmp(i) => event.arg("proto_icmp", "trace.ProtoICMP", |o| icmp(o, &i)),
-        Transport::Icmpv6(i) => event.arg("proto_icmpv6", "trace.ProtoICMPv6", |o| icmpv6(o, &i)),
+        Transport::Tcp(t) => event.arg(arg_head!("proto_tcp", "trace.ProtoTCP"), |o| tcp(o, &t)),
+        Transport::Udp(u) => event.arg(arg_head!("proto_udp", "trace.ProtoUDP"), |o| udp(o, &u)),
+        Transport::Icmp(i) => {
+            event.arg(arg_head!("proto_icmp", "trace.ProtoICMP"), |o| icmp(o, &i))
+        }
+        Transport::Icmpv6(i) => event.arg(arg_head!("proto_icmpv6", "trace.ProtoICMPv6"), |o| {
+            icmpv6(o, &i)
+        }),
     }
     true
 }
@@ -103,7 +190,7 @@ fn packet_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: Event
 /// `argsNum` is patched in at the end from the arguments actually written.
 struct Event<'o> {
     out: &'o mut Vec<u8>,
-    schema: &'static Schema,
+    prepared: &'o Prepared,
     args: u8,
     /// Where the one-digit `argsNum` placeholder is.
     args_num_at: usize,
@@ -111,13 +198,12 @@ struct Event<'o> {
 
 impl<'o> Event<'o> {
     fn begin(
-        encoder: &mut Encoder,
+        encoder: &'o mut Encoder,
         ctx: &EventContext<'_>,
         head: &mut Option<(usize, usize)>,
         out: &'o mut Vec<u8>,
         kind: EventKind,
     ) -> Self {
-        let schema = encoder.schema;
         out.reserve(EVENT_RESERVE);
         match *head {
             Some((start, end)) => out.extend_from_within(start..end),
@@ -128,73 +214,57 @@ impl<'o> Event<'o> {
                 o.num("threadStartTime", ctx.thread_start_time);
                 o.num("processorId", ctx.processor_id.into());
                 out.push(b',');
-                encoder.owners.write(schema, ctx, out);
+                encoder.owners.write(encoder.schema, ctx, out);
                 *head = Some((start, out.len()));
             }
         }
-        out.extend_from_slice(b",\"eventId\":\"");
-        out.extend_from_slice(schema.id(kind).as_bytes());
-        out.extend_from_slice(b"\",\"eventName\":\"");
-        out.extend_from_slice(kind.name().as_bytes());
-        out.extend_from_slice(b"\",\"argsNum\":");
+        let prepared = &encoder.prepared;
+        out.extend_from_slice(&prepared.event_heads[kind.index()]);
         let args_num_at = out.len();
-        out.extend_from_slice(b"0,\"returnValue\":0,");
-        if schema.nested_envelope {
-            out.extend_from_slice(b"\"syscall\":\"\",");
-        }
-        out.extend_from_slice(b"\"stackAddresses\":[0],\"contextFlags\":{\"containerStarted\":");
+        out.extend_from_slice(prepared.flags_head);
         out.extend_from_slice(if ctx.container_started {
             b"true"
         } else {
             b"false"
         });
-        out.extend_from_slice(b",\"isCompat\":false},");
-        if schema.nested_envelope {
-            out.extend_from_slice(
-                b"\"threadEntityId\":0,\"processEntityId\":0,\"parentEntityId\":0,",
-            );
-        }
-        out.extend_from_slice(b"\"args\":[");
+        out.extend_from_slice(prepared.args_head);
         Event {
             out,
-            schema,
+            prepared,
             args: 0,
             args_num_at,
         }
     }
 
-    /// Writes `{"name":…,"type":…,"value":…}`, the value written by `value`.
+    /// Writes one argument: `head` is its `{"name":…,"type":…,"value":`, the value is
+    /// written by `value`.
     #[inline(always)]
-    fn arg(&mut self, name: &str, type_name: &str, value: impl FnOnce(&mut Vec<u8>)) {
+    fn arg(&mut self, head: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
         if self.args > 0 {
             self.out.push(b',');
         }
         self.args += 1;
-        self.out.extend_from_slice(b"{\"name\":\"");
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\",\"type\":\"");
-        self.out.extend_from_slice(type_name.as_bytes());
-        self.out.extend_from_slice(b"\",\"value\":");
+        self.out.extend_from_slice(head);
         value(self.out);
         self.out.push(b'}');
     }
 
     fn addresses(&mut self, network: &Network<'_>) {
-        let t = self.schema.address_type;
-        self.arg("src", t, |o| push_ip(o, network.src()));
-        self.arg("dst", t, |o| push_ip(o, network.dst()));
+        let p = self.prepared;
+        self.arg(&p.src, |o| push_ip(o, network.src()));
+        self.arg(&p.dst, |o| push_ip(o, network.dst()));
     }
 
     fn ports(&mut self, src: u16, dst: u16) {
-        let t = self.schema.port_type;
-        self.arg("src_port", t, |o| push_u64(o, src.into()));
-        self.arg("dst_port", t, |o| push_u64(o, dst.into()));
+        let p = self.prepared;
+        self.arg(&p.src_port, |o| push_u64(o, src.into()));
+        self.arg(&p.dst_port, |o| push_u64(o, dst.into()));
     }
 
     /// v0.24's `metadata` argument of the packet events: the direction.
     fn packet_metadata(&mut self, events: &PacketEvents<'_, '_>) {
-        if self.schema.packet_metadata {
-            self.arg("metadata", "trace.PacketMetadata", |o| {
+        if self.prepared.packet_metadata {
+            self.arg(arg_head!("metadata", "trace.PacketMetadata"), |o| {
                 let mut m = Object::open(o);
                 m.num("direction", events.direction as u64);
                 m.close();
@@ -343,7 +413,14 @@ fn tcp(out: &mut Vec<u8>, t: &TcpView<'_>) {
     o.num("ack", t.ack().into());
     o.num("dataOffset", t.data_offset().into());
     for (bit, name, _) in flag::ALL {
-        o.num(name, t.has(bit).into());
+        // Every flag key is three letters: one fixed-size write for `,"KEY":0`.
+        let &[a, b, c] = name.as_bytes() else {
+            debug_assert!(false, "flag keys are three bytes");
+            continue;
+        };
+        let value = b'0' + u8::from(t.has(bit));
+        o.out
+            .extend_from_slice(&[b',', b'"', a, b, c, b'"', b':', value]);
     }
     o.num("NS", t.ns().into());
     o.num("window", t.window().into());
@@ -426,13 +503,19 @@ impl<'o> Object<'o> {
 /// Writes a decimal number.
 #[inline]
 pub fn push_u64(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    // Flags and small counts are most numbers of an event.
+    if value < 10 {
+        out.push(b'0' + value as u8);
+        return;
+    }
+    // Byte by byte: a copy this short costs less than a call to memmove.
+    out.extend(itoa::Buffer::new().format(value).bytes());
 }
 
 /// Writes `bytes` as a quoted JSON string, escaped as described in the module docs.
 pub fn push_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
-    if bytes.iter().all(|&b| is_plain(b)) {
+    if all_plain(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -450,6 +533,33 @@ pub fn push_str(out: &mut Vec<u8>, bytes: &[u8]) {
 #[inline(always)]
 fn is_plain(b: u8) -> bool {
     (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
+}
+
+/// Whether every byte [`is_plain`], eight at a time: the strings of an envelope are
+/// mostly plain, and this check is most of their cost.
+#[inline]
+fn all_plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Each is non-zero where a byte is below 0x20, above 0x7e, or one to escape.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
+    let above = |x: u64, n: u8| (x.wrapping_add(ONES * u64::from(127 - n)) | x) & HIGHS;
+    let equal = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
+    let (words, rest) = bytes.as_chunks::<8>();
+    for &word in words {
+        let x = u64::from_ne_bytes(word);
+        let special = below(x, 0x20)
+            | above(x, 0x7e)
+            | equal(x, b'"')
+            | equal(x, b'\\')
+            | equal(x, b'<')
+            | equal(x, b'>')
+            | equal(x, b'&');
+        if special != 0 {
+            return false;
+        }
+    }
+    rest.iter().all(|&b| is_plain(b))
 }
 
 fn push_escaped_utf8(out: &mut Vec<u8>, text: &str) {
@@ -648,6 +758,17 @@ mod tests {
                 ipv6_string(&alloc::format!("{addr}")),
                 alloc::format!("\"{addr}\"")
             );
+        }
+    }
+
+    #[test]
+    fn the_word_at_a_time_check_agrees_with_the_byte_one() {
+        for b in 0..=255u8 {
+            for at in 0..9 {
+                let mut bytes = *b"plain-text-abc12";
+                bytes[at] = b;
+                assert_eq!(all_plain(&bytes), is_plain(b), "byte {b:#x} at {at}");
+            }
         }
     }
 
