@@ -170,6 +170,54 @@ fn cgroup2_root() -> PathBuf {
 }
 
 /// A running `netcore --json`: its events arrive on a channel, one parsed line each.
+#[test]
+fn v024_schema_carries_each_packets_direction() {
+    if !root_or_skip("v024_schema_carries_each_packets_direction") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--schema", "tracee-0.24", "--events", "net_packet_tcp"]);
+    let mut server = net
+        .command(&net.a, None, &["nc", "-l", &net.server, "7003"])
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let mut client = net
+        .command(&net.b, None, &["nc", "-N", &net.server, "7003"])
+        .stdin(stdin_with(b"which way"))
+        .spawn()
+        .unwrap();
+    let (client_pid, server_pid) = (client.id(), server.id());
+    wait_ok(&mut client, "nc client");
+    let _ = server.wait();
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        [client_pid, server_pid].iter().all(|&pid| {
+            named(events, "net_packet_tcp")
+                .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
+        })
+    });
+    let mut checked = 0;
+    for event in named(&events, "net_packet_tcp") {
+        assert_eq!(event["eventId"], "2002");
+        let local = if event["hostProcessId"] == client_pid {
+            &net.client
+        } else if event["hostProcessId"] == server_pid {
+            &net.server
+        } else {
+            continue;
+        };
+        // Sent by the owner's socket: egress (2); received by it: ingress (1).
+        let expected = if arg(event, "src") == local.as_str() {
+            2
+        } else {
+            1
+        };
+        assert_eq!(arg(event, "metadata")["direction"], expected, "{event}");
+        checked += 1;
+    }
+    assert!(checked >= 8, "both ends' segments, both ways: {events:#?}");
+}
+
 struct Netcore {
     child: Child,
     events: mpsc::Receiver<Value>,
