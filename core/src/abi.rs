@@ -60,8 +60,6 @@ pub mod direction {
 pub struct PacketRecord {
     /// Time the program saw the packet, ns since boot (`CLOCK_BOOTTIME`).
     pub boot_ns: u64,
-    /// Cookie of the socket the packet belongs to.
-    pub socket_cookie: u64,
     /// cgroup v2 id of that socket.
     pub socket_cgroup_id: u64,
     /// The socket's owner when the packet was captured; zeroed when unknown.
@@ -238,7 +236,7 @@ mod tests {
         // IntoBytes would not derive with implicit padding; these pin the sizes the kernel
         // programs were verified with.
         assert_eq!(core::mem::size_of::<TaskContext>(), 40);
-        assert_eq!(PACKET_RECORD_LEN, 80);
+        assert_eq!(PACKET_RECORD_LEN, 72);
         assert_eq!(core::mem::size_of::<ListenerKey>(), 16);
         assert_eq!(
             FRAME_OWNER_LEN, 24,

@@ -89,7 +89,6 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     }
     scratch.header = PacketRecord {
         boot_ns: unsafe { bpf_ktime_get_boot_ns() },
-        socket_cookie: cookie,
         socket_cgroup_id: unsafe { bpf_skb_cgroup_id(skb) },
         task,
         length: len,
