@@ -18,17 +18,7 @@ fn events(extra: &[&str]) -> Vec<Value> {
     let capture = golden();
     let mut args = vec!["--json", "-r", &capture];
     args.extend_from_slice(extra);
-    let out = netcore(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::events_of(&args)
 }
 
 fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {

@@ -177,24 +177,9 @@ fn v024_schema_carries_each_packets_direction() {
     }
     let net = TestNet::new();
     let netcore = Netcore::start(&["--schema", "tracee-0.24", "--events", "net_packet_tcp"]);
-    let mut server = net
-        .command(&net.a, None, &["nc", "-l", &net.server, "7003"])
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(300));
-    let mut client = net
-        .command(&net.b, None, &["nc", "-N", &net.server, "7003"])
-        .stdin(stdin_with(b"which way"))
-        .spawn()
-        .unwrap();
-    let (client_pid, server_pid) = (client.id(), server.id());
-    wait_ok(&mut client, "nc client");
-    let _ = server.wait();
+    let (client_pid, server_pid) = tcp_exchange(&net, "7003", None, b"which way");
     let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
-        [client_pid, server_pid].iter().all(|&pid| {
-            named(events, "net_packet_tcp")
-                .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
-        })
+        both_ends_closed(events, client_pid, server_pid)
     });
     let mut checked = 0;
     for event in named(&events, "net_packet_tcp") {
@@ -216,6 +201,34 @@ fn v024_schema_carries_each_packets_direction() {
         checked += 1;
     }
     assert!(checked >= 8, "both ends' segments, both ways: {events:#?}");
+}
+
+/// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in
+/// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
+/// and closes. Returns the client's and the server's pids once both have exited.
+fn tcp_exchange(net: &TestNet, port: &str, cgroup: Option<&Path>, payload: &[u8]) -> (u32, u32) {
+    let mut server = net
+        .command(&net.a, None, &["nc", "-l", &net.server, port])
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let mut client = net
+        .command(&net.b, cgroup, &["nc", "-N", &net.server, port])
+        .stdin(stdin_with(payload))
+        .spawn()
+        .unwrap();
+    let pids = (client.id(), server.id());
+    wait_ok(&mut client, "nc client");
+    let _ = server.wait();
+    pids
+}
+
+/// Whether `events` hold a FIN attributed to each end of a TCP exchange.
+fn both_ends_closed(events: &[Value], client_pid: u32, server_pid: u32) -> bool {
+    [client_pid, server_pid].iter().all(|&pid| {
+        named(events, "net_packet_tcp")
+            .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
+    })
 }
 
 struct Netcore {
@@ -400,25 +413,9 @@ fn tcp_client_in_a_child_cgroup_and_accepting_server_are_attributed() {
     let net = TestNet::new();
     let cgroup = ChildCgroup::new("netcore-test-tcp");
     let netcore = Netcore::start(&[]);
-    let mut server = net
-        .command(&net.a, None, &["nc", "-l", &net.server, "7001"])
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(300));
-    let mut client = net
-        .command(&net.b, Some(&cgroup.0), &["nc", "-N", &net.server, "7001"])
-        .stdin(stdin_with(b"hello"))
-        .spawn()
-        .unwrap();
-    let (client_pid, server_pid) = (client.id(), server.id());
-    wait_ok(&mut client, "nc client");
-    let _ = server.wait();
-
+    let (client_pid, server_pid) = tcp_exchange(&net, "7001", Some(&cgroup.0), b"hello");
     let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
-        named(events, "net_packet_tcp")
-            .any(|e| e["hostProcessId"] == server_pid && arg(e, "proto_tcp")["FIN"] == 1)
-            && named(events, "net_packet_tcp")
-                .any(|e| e["hostProcessId"] == client_pid && arg(e, "proto_tcp")["FIN"] == 1)
+        both_ends_closed(events, client_pid, server_pid)
     });
     let tcp: Vec<&Value> = named(&events, "net_packet_tcp").collect();
     let from_client: Vec<&&Value> = tcp

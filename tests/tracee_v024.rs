@@ -208,17 +208,7 @@ fn check(shape: &Shape, value: &Value, path: &str) -> Result<(), String> {
         Int if value.is_i64() || value.is_u64() => Ok(()),
         AnyList if value.is_array() => Ok(()),
         Bool if value.is_boolean() => Ok(()),
-        Struct(fields) => {
-            let Some(map) = value.as_object() else {
-                return wrong();
-            };
-            fields
-                .iter()
-                .try_for_each(|(key, field)| match map.get(*key) {
-                    Some(v) => check(field, v, &format!("{path}.{key}")),
-                    None => Ok(()),
-                })
-        }
+        Struct(fields) => check_fields(fields, value, path, |_| Ok(())),
         List(element) => match value.as_array() {
             Some(items) => items
                 .iter()
@@ -226,19 +216,29 @@ fn check(shape: &Shape, value: &Value, path: &str) -> Result<(), String> {
                 .try_for_each(|(i, v)| check(element, v, &format!("{path}[{i}]"))),
             None => wrong(),
         },
-        Obj(fields) => {
-            let Some(map) = value.as_object() else {
-                return wrong();
-            };
-            fields
-                .iter()
-                .try_for_each(|(key, field)| match map.get(*key) {
-                    Some(v) => check(field, v, &format!("{path}.{key}")),
-                    None => Err(format!("{path}: key not found in argMap {key}")),
-                })
-        }
+        Obj(fields) => check_fields(fields, value, path, |key| {
+            Err(format!("{path}: key not found in argMap {key}"))
+        }),
         _ => wrong(),
     }
+}
+
+/// Checks the `fields` of the object `value`; `missing` says what a missing key means.
+fn check_fields(
+    fields: &[(&str, Shape)],
+    value: &Value,
+    path: &str,
+    missing: impl Fn(&str) -> Result<(), String>,
+) -> Result<(), String> {
+    let Some(map) = value.as_object() else {
+        return Err(format!("{path}: {value} is not an object"));
+    };
+    fields
+        .iter()
+        .try_for_each(|(key, field)| match map.get(*key) {
+            Some(v) => check(field, v, &format!("{path}.{key}")),
+            None => missing(key),
+        })
 }
 
 /// `Argument.UnmarshalJSON` of v0.24.1.
@@ -334,17 +334,7 @@ fn unmarshal_event(event: &Value) -> Result<(), String> {
 /// The events netcore writes for a golden capture in `schema`, one JSON value each.
 fn events(capture: &str, schema: &str) -> Vec<Value> {
     let path = common::root().join(format!("tests/golden/{capture}.pcap"));
-    let out = common::netcore(&["--json", "--schema", schema, "-r", path.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::events_of(&["--json", "--schema", schema, "-r", path.to_str().unwrap()])
 }
 
 const CAPTURES: [&str; 4] = ["ethernet", "ethernet-ns", "sll", "sll2"];

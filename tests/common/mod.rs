@@ -178,6 +178,22 @@ impl PcapNg {
     }
 }
 
+/// The JSON events netcore prints with `args`, which must succeed, one value each.
+#[allow(dead_code)] // Not every test binary reads events.
+pub fn events_of(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = netcore(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// A file under the test's own temporary folder, removed with the folder at exit.
 pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("netcore-test-{}", std::process::id()));

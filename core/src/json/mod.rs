@@ -345,30 +345,31 @@ fn owner_fields(schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
     executable.close();
     o.str("hostName", ctx.host_name.as_bytes());
     o.str("containerId", ctx.container_id.as_bytes());
-    o.key("container");
-    let mut container = Object::open(o.out);
-    for (key, value) in [
+    let container = [
         ("id", ctx.container_id),
         ("name", ctx.container_name),
         ("image", ctx.container_image),
-    ] {
-        if !value.is_empty() {
-            container.str(key, value.as_bytes());
-        }
-    }
-    container.close();
-    o.key("kubernetes");
-    let mut kubernetes = Object::open(o.out);
-    for (key, value) in [
+    ];
+    omit_empty_object(&mut o, "container", container);
+    let kubernetes = [
         ("podName", ctx.pod_name),
         ("podNamespace", ctx.pod_namespace),
         ("podUID", ctx.pod_uid),
-    ] {
+    ];
+    omit_empty_object(&mut o, "kubernetes", kubernetes);
+}
+
+/// `"key":{…}` with the non-empty `fields` only, as Go's `omitempty` writes a struct of
+/// strings.
+fn omit_empty_object(o: &mut Object<'_>, key: &str, fields: [(&str, &str); 3]) {
+    o.key(key);
+    let mut object = Object::open(o.out);
+    for (name, value) in fields {
         if !value.is_empty() {
-            kubernetes.str(key, value.as_bytes());
+            object.str(name, value.as_bytes());
         }
     }
-    kubernetes.close();
+    object.close();
 }
 
 fn ipv4(out: &mut Vec<u8>, v: &Ipv4View<'_>) {
