@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use netcore_core::EventSet;
 use netcore_core::abi::MAX_SNAPLEN;
 use netcore_core::json::{SCHEMAS, Schema};
+use netcore_core::{Direction, EventSet};
 
 /// netcore: every packet a host sends and receives, as Tracee-compatible network events.
 ///
@@ -27,9 +27,23 @@ pub struct Cli {
     #[arg(long, value_name = "SCHEMA", default_value = "tracee-0.22", value_parser = parse_schema)]
     pub schema: &'static Schema,
 
-    /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp.
-    #[arg(long, value_name = "LIST", value_parser = parse_events, default_value = "all")]
-    pub events: EventSet,
+    /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp; repeatable.
+    #[arg(long = "events", value_name = "LIST", value_parser = parse_events, default_value = "all")]
+    pub events: Vec<EventSet>,
+
+    /// Stop after COUNT packets that gave events (as tcpdump's -c).
+    #[arg(short = 'c', long = "count", value_name = "COUNT",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Only packets received (in), sent (out) or both (inout, the default), as tcpdump's
+    /// -Q; packets whose direction the source does not know (classic pcap) are kept.
+    #[arg(short = 'Q', long = "direction", value_name = "DIR", value_enum)]
+    pub direction: Option<Directions>,
+
+    /// Accepted for tcpdump's habit: netcore never resolves addresses to names.
+    #[arg(short = 'n', hide = true)]
+    pub numeric: bool,
 
     /// Tracee filter, repeatable (AND): event=NAME[,NAME], EVENT.args.FIELD<op>VALUE,
     /// comm=, pid=, tid=, uid=, cgroupId=, container[=ID], mntns=, pidns=. See docs/filters.md.
@@ -37,21 +51,22 @@ pub struct Cli {
     pub filters: Vec<String>,
 
     /// Live: bytes of each packet to capture, from its IP header on.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024,
+    #[arg(long, value_name = "BYTES", default_value_t = 1024, conflicts_with = "read",
           value_parser = clap::value_parser!(u32).range(64..=MAX_SNAPLEN as i64))]
     pub snaplen: u32,
 
     /// Live: ring-buffer size in MiB (a power of two); larger absorbs longer bursts.
-    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ring_size)]
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ring_size,
+          conflicts_with = "read")]
     pub ring_size: u32,
 
     /// Live: capture only this cgroup v2 directory's subtree (default: the whole host).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "read")]
     pub cgroup: Option<PathBuf>,
 
     /// Capture the frames arriving on IFACE with AF_XDP instead of host mode. AF_XDP takes
     /// them off the host stack: for a capture or mirror interface.
-    #[arg(long, value_name = "IFACE")]
+    #[arg(long, value_name = "IFACE", conflicts_with = "read")]
     pub xdp: Option<String>,
 
     /// With --xdp: read only this rx queue (default: all).
@@ -68,8 +83,30 @@ pub struct Cli {
 
     /// Live: print a statistics line on stderr every SECONDS (default 1).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "1",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = parse_stats_interval, conflicts_with = "read")]
     pub stats: Option<u64>,
+}
+
+/// The directions `-Q` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Directions {
+    /// Received packets.
+    In,
+    /// Sent packets.
+    Out,
+    /// Both.
+    Inout,
+}
+
+impl Directions {
+    /// The one direction kept, or `None` for both.
+    pub fn only(self) -> Option<Direction> {
+        match self {
+            Directions::In => Some(Direction::Ingress),
+            Directions::Out => Some(Direction::Egress),
+            Directions::Inout => None,
+        }
+    }
 }
 
 fn parse_events(list: &str) -> Result<EventSet, String> {
@@ -77,6 +114,13 @@ fn parse_events(list: &str) -> Result<EventSet, String> {
         return Ok(EventSet::ALL);
     }
     EventSet::parse(list).map_err(|e| e.to_string())
+}
+
+fn parse_stats_interval(seconds: &str) -> Result<u64, String> {
+    match seconds.parse::<u64>() {
+        Ok(n @ 1..) => Ok(n),
+        _ => Err("a whole number of seconds, at least 1".to_owned()),
+    }
 }
 
 fn parse_schema(name: &str) -> Result<&'static Schema, String> {

@@ -4,6 +4,15 @@
 //! filter) → [`encode`] → [`sink`]. [`kernel`] loads the programs the live sources read;
 //! [`run`] drives one mode end to end.
 
+/// Writes a line to stderr, ignoring failure: a closed stderr (`netcore 2>&1 | head`) must
+/// not end the run or panic, as `eprintln!` would.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod encode;
 mod kernel;
@@ -17,13 +26,14 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use netcore_core::EventSet;
 use netcore_core::abi::KernelFilter;
 use netcore_core::filter::Filter;
 
 use cli::Cli;
 use encode::Format;
 use kernel::{loader, preflight};
-use pipeline::Pipeline;
+use pipeline::{Limits, Pipeline};
 use sink::Output;
 
 fn main() -> ExitCode {
@@ -36,13 +46,22 @@ fn main() -> ExitCode {
     let filter = match Filter::parse(&cli.filters) {
         Ok(filter) => filter,
         Err(e) => {
-            eprintln!("netcore: --filter {e}");
+            note!("netcore: --filter {e}");
             return ExitCode::from(2);
         }
     };
-    let kernel_filter = filter.kernel_filter(cli.events.intersect(filter.events()));
+    let events = cli
+        .events
+        .iter()
+        .fold(EventSet::NONE, |all, &e| all.union(e));
+    let kernel_filter = filter.kernel_filter(events.intersect(filter.events()));
+    let limits = Limits {
+        direction: cli.direction.and_then(cli::Directions::only),
+        count: cli.count,
+    };
     let pipeline = Pipeline::new(
-        cli.events,
+        events,
+        limits,
         filter,
         format.encoder(),
         Output::new(io::stdout().lock()),
@@ -64,7 +83,7 @@ fn capture_live<W: Write>(
     let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
         Ok(cgroup) => cgroup,
         Err(missing) => {
-            eprint!("netcore: {missing}");
+            note!("netcore: {}", missing.to_string().trim_end());
             return ExitCode::from(2);
         }
     };
@@ -80,7 +99,7 @@ fn capture_live<W: Write>(
                 match preflight::check_xdp_interface(interface, cli.queue, cli.force) {
                     Ok(found) => found,
                     Err(missing) => {
-                        eprint!("netcore: {missing}");
+                        note!("netcore: {}", missing.to_string().trim_end());
                         return ExitCode::from(2);
                     }
                 };
@@ -107,7 +126,7 @@ fn capture_live<W: Write>(
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("netcore: error: {e:#}");
+            note!("netcore: error: {e:#}");
             ExitCode::FAILURE
         }
     }

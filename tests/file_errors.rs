@@ -190,3 +190,142 @@ fn a_bad_dns_message_keeps_its_udp_events_and_is_counted() {
         stderr_of(&out)
     );
 }
+
+/// A file that is no capture gets its error alone, never a "0 packets read" summary first.
+fn assert_error_alone(out: &std::process::Output, message: &str) {
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(out);
+    assert!(err.contains(message), "{err}");
+    assert!(
+        !err.contains("packets ("),
+        "no summary before the error: {err}"
+    );
+}
+
+#[test]
+fn directories_short_headers_and_gzip_are_named() {
+    let dir = std::env::temp_dir();
+    assert_error_alone(
+        &netcore(&["-r", dir.to_str().unwrap()]),
+        "is a directory, not a capture file",
+    );
+    let golden = std::fs::read(common::root().join("tests/golden/ethernet.pcap")).unwrap();
+    let short = temp_file("short.pcap", &golden[..20]);
+    assert_error_alone(
+        &netcore(&["-r", short.to_str().unwrap()]),
+        "short.pcap: too short for a capture: 20 bytes",
+    );
+    let gzip = std::process::Command::new("gzip")
+        .args([
+            "-c",
+            common::root()
+                .join("tests/golden/ethernet.pcap")
+                .to_str()
+                .unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let gz = temp_file("capture.pcap.gz", &gzip.stdout);
+    assert_error_alone(
+        &netcore(&["-r", gz.to_str().unwrap()]),
+        "capture.pcap.gz: the file is gzip-compressed; decompress it first",
+    );
+    assert_error_alone(
+        &netcore(&["-r", "/nonexistent/capture.pcap"]),
+        "No such file or directory",
+    );
+}
+
+#[test]
+fn dash_reads_standard_input() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let from_file = netcore(&["--json", "-r", path.to_str().unwrap()]);
+    let from_stdin = std::process::Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .args(["--json", "-r", "-"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(from_stdin.status.success(), "{}", stderr_of(&from_stdin));
+    assert!(!from_stdin.stdout.is_empty());
+    assert_eq!(from_stdin.stdout, from_file.stdout);
+    assert!(stderr_of(&from_stdin).contains("netcore: -: 88 packets"));
+}
+
+#[test]
+fn live_only_flags_are_refused_in_file_mode() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let path = path.to_str().unwrap();
+    for flags in [
+        &["--stats"][..],
+        &["--snaplen", "128"],
+        &["--ring-size", "4"],
+        &["--cgroup", "/sys/fs/cgroup"],
+        &["--xdp", "lo"],
+        &["--xdp", "lo", "--queue", "0"],
+    ] {
+        let mut args = vec!["-r", path];
+        args.extend_from_slice(flags);
+        let out = netcore(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        assert!(
+            stderr_of(&out).contains("cannot be used with"),
+            "{flags:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    let out = netcore(&["--stats", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("a whole number of seconds, at least 1"));
+}
+
+#[test]
+fn events_repeat_count_stops_and_direction_selects() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let path = path.to_str().unwrap();
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "-r", path];
+        all.extend_from_slice(args);
+        common::events_of(&all)
+            .iter()
+            .map(|e| e["eventName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let repeated = names(&["--events", "net_packet_tcp", "--events", "net_packet_udp"]);
+    let listed = names(&["--events", "net_packet_tcp,net_packet_udp"]);
+    assert_eq!(repeated, listed);
+    assert!(repeated.contains(&"net_packet_udp".to_owned()));
+    // -c counts packets with events: three TCP packets, one event each.
+    assert_eq!(
+        names(&["--events", "net_packet_tcp", "-c", "3", "-n"]).len(),
+        3
+    );
+    // -Q: a classic pcap has no direction, so nothing is left out.
+    assert_eq!(names(&["-Q", "in"]).len(), names(&[]).len());
+    // A pcapng with epb_flags: two packets in, one out.
+    let pcap = read_pcap(&common::root().join("tests/golden/ethernet.pcap"));
+    let mut file = common::PcapNg::default();
+    file.section();
+    file.interface(1, None);
+    for (flags, r) in [1, 1, 2].into_iter().zip(&pcap.records[30..]) {
+        file.packet_with_flags(0, 1, &r.data, Some(flags));
+    }
+    let ng = temp_file("directions.pcapng", &file.bytes);
+    let count = |q: &str| {
+        netcore(&["-Q", q, "-r", ng.to_str().unwrap()])
+            .stderr
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+    };
+    assert!(
+        count("in").contains("1 of the other direction (-Q)"),
+        "{}",
+        count("in")
+    );
+    assert!(
+        count("out").contains("2 of the other direction (-Q)"),
+        "{}",
+        count("out")
+    );
+    assert!(!count("inout").contains("other direction"));
+}

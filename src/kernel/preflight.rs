@@ -45,12 +45,19 @@ pub fn check_host_capture(cgroup: Option<&Path>) -> Result<PathBuf, Missing> {
         None => {
             let root = cgroup2_root();
             if root.is_none() {
-                missing.0.push(
+                missing.0.push(if in_other_network_namespace() {
+                    "no cgroup v2 hierarchy is visible: netcore runs in another network \
+                     namespace, and `ip netns exec` remounts /sys, which hides the cgroup \
+                     and BPF file systems; enter the namespace with `nsenter \
+                     --net=/run/netns/NAME netcore …` instead (host capture sees every \
+                     namespace's sockets anyway)"
+                        .to_owned()
+                } else {
                     "no cgroup v2 hierarchy is mounted: mount one with \
                      `mount -t cgroup2 none /sys/fs/cgroup/unified` (or boot with \
                      systemd.unified_cgroup_hierarchy=1)"
-                        .to_owned(),
-                );
+                        .to_owned()
+                });
             }
             root
         }
@@ -66,6 +73,13 @@ pub fn check_host_capture(cgroup: Option<&Path>) -> Result<PathBuf, Missing> {
         Some(path) if missing.0.is_empty() => Ok(path),
         _ => Err(missing),
     }
+}
+
+/// Whether this process's network namespace is not the one of process 1 (as under
+/// `ip netns exec`).
+fn in_other_network_namespace() -> bool {
+    let ns = |path| std::fs::read_link(path).ok();
+    matches!((ns("/proc/self/ns/net"), ns("/proc/1/ns/net")), (Some(a), Some(b)) if a != b)
 }
 
 /// Names the capabilities the effective set lacks, with the fix; `None` when all are there.
@@ -155,23 +169,43 @@ pub fn check_xdp_interface(
     Ok((ifindex, queues))
 }
 
-/// Whether `/proc/net/route` or `/proc/net/ipv6_route` has a default route via `interface`.
+/// Whether `/proc/net/route` or `/proc/net/ipv6_route` has a usable default route via
+/// `interface`.
 fn carries_default_route(interface: &str) -> bool {
-    let v4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let read = |path| std::fs::read_to_string(path).unwrap_or_default();
+    default_route_in(
+        interface,
+        &read("/proc/net/route"),
+        &read("/proc/net/ipv6_route"),
+    )
+}
+
+/// Route flags (`linux/route.h`, `linux/ipv6_route.h`).
+const RTF_UP: u32 = 0x0001;
+const RTF_REJECT: u32 = 0x0200;
+
+/// Whether the route tables (`/proc/net/route` and `/proc/net/ipv6_route` text) hold a
+/// default route via `interface` that carries traffic: up and not a reject route (the
+/// kernel's `unreachable` IPv6 default on `lo` is one).
+fn default_route_in(interface: &str, v4: &str, v6: &str) -> bool {
+    let usable = |flags: &str| {
+        u32::from_str_radix(flags, 16).is_ok_and(|f| f & RTF_UP != 0 && f & RTF_REJECT == 0)
+    };
     let v4_default = v4.lines().skip(1).any(|l| {
         let fields: Vec<&str> = l.split_whitespace().collect();
         fields.len() > 7
             && fields[0] == interface
             && fields[1] == "00000000"
             && fields[7] == "00000000"
+            && usable(fields[3])
     });
-    let v6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
     let v6_default = v6.lines().any(|l| {
         let fields: Vec<&str> = l.split_whitespace().collect();
         fields.len() == 10
             && fields[9] == interface
             && fields[0].bytes().all(|b| b == b'0')
             && fields[1] == "00"
+            && usable(fields[8])
     });
     v4_default || v6_default
 }
@@ -237,6 +271,28 @@ fn is_cgroup2(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_usable_default_routes_count() {
+        // Read off a host: eth0's real defaults, and the kernel's unreachable one on lo.
+        let v4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n\
+                  eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                  eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let zeros = "00000000000000000000000000000000";
+        let v6 = format!(
+            "{zeros} 00 {zeros} 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0\n\
+             {zeros} 00 {zeros} 00 {zeros} ffffffff 00000001 00000000 00200200       lo\n"
+        );
+        assert!(default_route_in("eth0", v4, &v6));
+        assert!(default_route_in("eth0", "", &v6), "the IPv6 default alone");
+        assert!(
+            !default_route_in("lo", v4, &v6),
+            "unreachable is not a route"
+        );
+        assert!(!default_route_in("veth0", v4, &v6));
+        let rejected = v4.replace("0003", "0203");
+        assert!(!default_route_in("eth0", &rejected, ""), "a reject route");
+    }
 
     #[test]
     fn finds_cgroup2_mounts() {

@@ -18,7 +18,7 @@ use netcore_core::dns::tcp::{FlowKey, Reassembler};
 use netcore_core::filter::Filter;
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::flag;
-use netcore_core::{DecodeError, EventSet, PacketEvents, decode, dns};
+use netcore_core::{DecodeError, Direction, EventSet, PacketEvents, decode, dns};
 
 use crate::encode::Encoder;
 use crate::sink::Output;
@@ -26,10 +26,20 @@ use crate::source::Frame;
 use envelope::Envelopes;
 pub use summary::Summary;
 
+/// What the pipeline keeps of its input before decoding, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Only frames going this way (`-Q`); frames of unknown direction are kept.
+    pub direction: Option<Direction>,
+    /// Stop after this many packets with events (`-c`).
+    pub count: Option<u64>,
+}
+
 /// Decodes frames, decides their events, and writes them.
 pub struct Pipeline<W: Write> {
     /// Events asked for (`--events` and the filters' selection).
     selected: EventSet,
+    limits: Limits,
     filter: Filter,
     envelopes: Envelopes,
     reassembler: Reassembler,
@@ -44,6 +54,7 @@ impl<W: Write> Pipeline<W> {
     /// `encoder`, to `output`; envelopes name `host_name`.
     pub fn new(
         selected: EventSet,
+        limits: Limits,
         filter: Filter,
         encoder: Box<dyn Encoder>,
         output: Output<W>,
@@ -51,6 +62,7 @@ impl<W: Write> Pipeline<W> {
     ) -> Self {
         Pipeline {
             selected: selected.intersect(filter.events()),
+            limits,
             filter,
             envelopes: Envelopes::new(host_name),
             reassembler: Reassembler::new(Default::default()),
@@ -60,10 +72,23 @@ impl<W: Write> Pipeline<W> {
         }
     }
 
-    /// Decodes one frame and writes its events.
+    /// Decodes one frame and writes its events; ignores it once [`Pipeline::done`].
     pub fn handle(&mut self, frame: &Frame<'_>) -> io::Result<()> {
+        if self.done() {
+            return Ok(());
+        }
+        if let Some(wanted) = self.limits.direction
+            && frame.direction != Direction::Unknown
+            && frame.direction != wanted
+        {
+            self.summary.packets += 1;
+            self.summary.bytes += u64::from(frame.wire_len);
+            self.summary.other_direction += 1;
+            return Ok(());
+        }
         let Pipeline {
             selected,
+            limits: _,
             filter,
             envelopes,
             reassembler,
@@ -103,7 +128,15 @@ impl<W: Write> Pipeline<W> {
             written += stage.push(reassembler, &events, wanted.intersect(EventSet::DNS));
         }
         summary.events += written as u64;
+        summary.packets_with_events += u64::from(written > 0);
         output.write_due()
+    }
+
+    /// Whether `-c COUNT` packets with events have been written.
+    pub fn done(&self) -> bool {
+        self.limits
+            .count
+            .is_some_and(|count| self.summary.packets_with_events >= count)
     }
 
     /// Frames without a known owning task.

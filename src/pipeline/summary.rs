@@ -15,6 +15,10 @@ pub struct Summary {
     pub bytes: u64,
     /// Events written.
     pub events: u64,
+    /// Frames that gave at least one event (what `-c` counts).
+    pub packets_with_events: u64,
+    /// Frames left out by `-Q` for their direction.
+    pub other_direction: u64,
     /// Frames that carried no IP packet (ARP, LLDP, …).
     pub not_ip: u64,
     /// Decode errors, by [`netcore_core::DecodeError::kind`].
@@ -49,6 +53,9 @@ impl std::fmt::Display for Summary {
             "{} packets ({} bytes) read, {} events written, {} not IP, {} decode errors",
             self.packets, self.bytes, self.events, self.not_ip, errors
         )?;
+        if self.other_direction > 0 {
+            write!(f, ", {} of the other direction (-Q)", self.other_direction)?;
+        }
         if !self.errors.is_empty() {
             let kinds: Vec<String> = self
                 .errors

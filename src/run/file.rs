@@ -1,20 +1,25 @@
 //! File mode: every frame of a capture file through the pipeline, then the summary.
 
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::pipeline::Pipeline;
 use crate::source::file::read_capture;
 
-/// Decodes every frame of the capture at `path`.
+/// Decodes every frame of the capture at `path` (`-`: standard input).
 pub fn run<W: Write>(path: &Path, mut pipeline: Pipeline<W>) -> ExitCode {
     let mut write_error = None;
     let result = read_capture(path, |frame| {
-        if write_error.is_none()
-            && let Err(e) = pipeline.handle(&frame)
-        {
+        if let Err(e) = pipeline.handle(&frame) {
             write_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        if pipeline.done() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     });
     let flushed = pipeline.flush();
@@ -23,20 +28,18 @@ pub fn run<W: Write>(path: &Path, mut pipeline: Pipeline<W>) -> ExitCode {
         // A closed pipe (`netcore … | head`) is the reader's choice, not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("netcore: writing events: {e}");
+            note!("netcore: writing events: {e}");
             return ExitCode::FAILURE;
         }
     }
-    let _ = writeln!(
-        io::stderr(),
-        "netcore: {}: {}",
-        path.display(),
-        pipeline.summary
-    );
+    // A file that is no capture at all gets its error alone, no "0 packets read".
+    if result.is_ok() || pipeline.summary.packets > 0 {
+        note!("netcore: {}: {}", path.display(), pipeline.summary);
+    }
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("netcore: error: {e}");
+            note!("netcore: error: {e}");
             ExitCode::FAILURE
         }
     }

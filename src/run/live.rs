@@ -36,7 +36,7 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()>
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let mut source =
         RingSource::new(programs.take_ring()?, tick).context("setting up the event loop")?;
-    eprintln!(
+    note!(
         "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB, {seeded} \
          existing sockets attributed); Ctrl-C stops",
         capture.cgroup.display(),
@@ -50,10 +50,12 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()>
         0 => String::new(),
         n => format!("; {n} malformed ring entries"),
     };
-    eprintln!(
+    note!(
         "netcore: host capture: {summary}; kernel: {} packets captured, {} lost to a full ring \
          buffer, {} filtered out; {owners}{malformed}",
-        kernel.captured, kernel.ring_full, kernel.filtered,
+        kernel.captured,
+        kernel.ring_full,
+        kernel.filtered,
     );
     Ok(())
 }
@@ -92,7 +94,7 @@ pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<
         |queue, fd| programs.set_xsk(queue, fd),
     )?;
     let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
-    eprintln!(
+    note!(
         "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}); Ctrl-C stops",
         capture.interface,
         source.queue_ids().collect::<Vec<_>>(),
@@ -105,10 +107,12 @@ pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<
     let outcome = source.run(&mut live);
     let (summary, _, owners) = live.finish(outcome)?;
     let stats = source.stats();
-    eprintln!(
+    note!(
         "netcore: AF_XDP capture: {} frames received; {summary}; {}; {} invalid \
          descriptors; {owners}",
-        source.frames, stats, stats.invalid_descs,
+        source.frames,
+        stats,
+        stats.invalid_descs,
     );
     Ok(())
 }
@@ -151,7 +155,17 @@ impl<W: Write> FrameHandler for Live<W> {
                 }
                 Ok(())
             }
+            // Events go to stdout, which has nothing to reopen: write out what is pending.
+            Wake::Hangup => {
+                note!("netcore: SIGHUP: events written out; capture goes on");
+                let result = self.pipeline.flush();
+                self.note(result)
+            }
         }
+    }
+
+    fn finished(&self) -> bool {
+        self.pipeline.done()
     }
 }
 
@@ -208,7 +222,7 @@ impl<W: Write> Live<W> {
         let summary = &self.pipeline.summary;
         let (at, packets_before) = self.last_stats;
         let seconds = at.elapsed().as_secs_f64().max(1e-9);
-        eprintln!(
+        note!(
             "netcore: stats: {} packets ({:.0}/s), {} events, {} without an owning task; \
              kernel: {} lost to a full ring buffer, {} filtered out; {source_stats}",
             summary.packets,

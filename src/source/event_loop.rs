@@ -6,10 +6,14 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use std::fmt::Display;
+
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
+
+use super::FrameHandler;
 
 /// The longest anything waits to be read when no wake-up comes.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
@@ -22,6 +26,8 @@ pub enum Wake {
     Polled,
     /// The tick interval passed.
     Tick,
+    /// SIGHUP arrived: time to flush (and reopen) outputs.
+    Hangup,
 }
 
 /// The poller, the stop signals and the tick.
@@ -34,10 +40,10 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    /// A loop that stops on SIGINT or SIGTERM and ticks every `tick`.
+    /// A loop that stops on SIGINT or SIGTERM, reports SIGHUP, and ticks every `tick`.
     pub fn new(tick: Duration) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         Ok(EventLoop {
@@ -71,7 +77,7 @@ impl EventLoop {
     }
 
     /// Whether the tick is due; if so, the next one is scheduled.
-    pub fn tick_due(&mut self) -> bool {
+    fn tick_due(&mut self) -> bool {
         let due = Instant::now() >= self.next_tick;
         if due {
             self.next_tick += self.tick;
@@ -79,8 +85,25 @@ impl EventLoop {
         due
     }
 
-    /// The stop signal, if one arrived.
-    pub fn stop_signal(&mut self) -> Option<i32> {
-        self.signals.pending().next()
+    /// Ends a round for `handler`: a `Polled` wake, a `Tick` when due, a `Hangup` per
+    /// SIGHUP. Returns the signal that stops the loop (SIGINT, SIGTERM), or 0 once the
+    /// handler is finished; `None` to go on. `source_stats` is for the tick.
+    pub fn end_round(
+        &mut self,
+        handler: &mut impl FrameHandler,
+        source_stats: &dyn Display,
+    ) -> io::Result<Option<i32>> {
+        handler.wake(Wake::Polled, source_stats)?;
+        if self.tick_due() {
+            handler.wake(Wake::Tick, source_stats)?;
+        }
+        let mut stop = None;
+        for signal in self.signals.pending() {
+            match signal {
+                SIGHUP => handler.wake(Wake::Hangup, source_stats)?,
+                other => stop = Some(other),
+            }
+        }
+        Ok(stop.or(handler.finished().then_some(0)))
     }
 }

@@ -4,6 +4,8 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use netcore_core::{Direction, LinkType};
@@ -12,6 +14,9 @@ use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
 use super::Frame;
 
+/// A classic pcap file header, the shortest a capture can start with (a pcapng section
+/// header block is longer).
+const PCAP_HEADER_LEN: usize = 24;
 /// Read buffer to start with; grown for larger records.
 const INITIAL_BUFFER: usize = 1 << 20;
 /// The largest record the reader will grow its buffer for.
@@ -33,6 +38,12 @@ pub enum Problem {
     Io(std::io::Error),
     /// The file is empty.
     Empty,
+    /// A directory was named.
+    Directory,
+    /// The file is gzip-compressed.
+    Gzip,
+    /// The file ends inside the capture's file header.
+    ShortHeader(usize),
     /// The file starts with neither a pcap nor a pcapng header.
     NotACapture,
     /// The file ends inside a record, after `packets` complete packets.
@@ -68,6 +79,17 @@ impl fmt::Display for FileError {
         match &self.problem {
             Problem::Io(e) => write!(f, "{path}: {e}"),
             Problem::Empty => write!(f, "{path}: the file is empty"),
+            Problem::Directory => write!(f, "{path}: is a directory, not a capture file"),
+            Problem::Gzip => write!(
+                f,
+                "{path}: the file is gzip-compressed; decompress it first: \
+                 `zcat {path} | netcore -r -`"
+            ),
+            Problem::ShortHeader(len) => write!(
+                f,
+                "{path}: too short for a capture: {len} bytes, less than a pcap or pcapng \
+                 file header"
+            ),
             Problem::NotACapture => write!(f, "{path}: not a pcap or pcapng capture file"),
             Problem::Truncated { packets, leftover } => write!(
                 f,
@@ -137,22 +159,47 @@ impl Interface {
     }
 }
 
-/// Reads every packet of the capture at `path`, calling `on_frame` for each, in order.
-/// Returns the number of packets; on a fault, everything before it has been handed out.
-pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<u64, FileError> {
+/// Reads every packet of the capture at `path` (`-`: standard input), calling `on_frame`
+/// for each, in order, until it breaks. Returns the number of packets; on a fault,
+/// everything before it has been handed out.
+pub fn read_capture(
+    path: &Path,
+    mut on_frame: impl FnMut(Frame<'_>) -> ControlFlow<()>,
+) -> Result<u64, FileError> {
     let fail = |problem| FileError {
         path: path.to_owned(),
         problem,
     };
-    let file = File::open(path).map_err(|e| fail(Problem::Io(e)))?;
-    let mut reader = create_reader(INITIAL_BUFFER, file).map_err(|e| {
+    let mut input: Box<dyn Read + Send> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        if path.is_dir() {
+            return Err(fail(Problem::Directory));
+        }
+        Box::new(File::open(path).map_err(|e| fail(Problem::Io(e)))?)
+    };
+    // Look at the start first: what is not a capture gets a precise word.
+    let mut start = Vec::with_capacity(PCAP_HEADER_LEN);
+    (&mut input)
+        .take(PCAP_HEADER_LEN as u64)
+        .read_to_end(&mut start)
+        .map_err(|e| fail(Problem::Io(e)))?;
+    match start.as_slice() {
+        [] => return Err(fail(Problem::Empty)),
+        [0x1f, 0x8b, ..] => return Err(fail(Problem::Gzip)),
+        short if short.len() < PCAP_HEADER_LEN => {
+            return Err(fail(Problem::ShortHeader(short.len())));
+        }
+        _ => {}
+    }
+    let input = Rejoined {
+        start,
+        taken: 0,
+        rest: input,
+    };
+    let mut reader = create_reader(INITIAL_BUFFER, input).map_err(|e| {
         fail(match e {
-            PcapError::Eof => Problem::Empty,
             PcapError::ReadError => Problem::Io(std::io::Error::other("read failed")),
-            PcapError::Incomplete(_) => Problem::Truncated {
-                packets: 0,
-                leftover: 0,
-            },
             _ => Problem::NotACapture,
         })
     })?;
@@ -226,7 +273,9 @@ pub fn read_capture(path: &Path, mut on_frame: impl FnMut(Frame<'_>)) -> Result<
                 };
                 if let Some(frame) = frame {
                     packets += 1;
-                    on_frame(frame);
+                    if on_frame(frame).is_break() {
+                        return Ok(packets);
+                    }
                 }
                 reader.consume(offset);
             }
@@ -275,4 +324,26 @@ fn epb_direction(options: &[PcapNGOption<'_>], big_endian: bool) -> Direction {
             }
         });
     Direction::from_number((flags & 3) as u8)
+}
+
+/// The bytes looked at first, then the rest of the input, handed out together: one read
+/// gives both (pcap-parser reads a file's first block from one read).
+struct Rejoined<R> {
+    start: Vec<u8>,
+    taken: usize,
+    rest: R,
+}
+
+impl<R: Read> Read for Rejoined<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let pending = &self.start[self.taken..];
+        let n = pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&pending[..n]);
+        self.taken += n;
+        if n == 0 {
+            return self.rest.read(buf);
+        }
+        // An error of the rest comes back on the next call, with nothing pending.
+        Ok(n + self.rest.read(&mut buf[n..]).unwrap_or(0))
+    }
 }

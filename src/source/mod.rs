@@ -58,7 +58,9 @@ impl<'a> Frame<'a> {
 pub trait FrameHandler {
     /// Handles one frame, in place.
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()>;
-    /// Runs after each poll round and on each tick; `source_stats` describes the
-    /// source's own drop counters (as of the last tick) for the `--stats` line.
+    /// Runs after each poll round, on each tick and on SIGHUP; `source_stats` describes
+    /// the source's own drop counters (as of the last tick) for the `--stats` line.
     fn wake(&mut self, wake: Wake, source_stats: &dyn Display) -> io::Result<()>;
+    /// Whether the handler wants no more frames (`-c COUNT` reached).
+    fn finished(&self) -> bool;
 }

@@ -14,7 +14,7 @@ use netcore_core::abi::PacketRecord;
 use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
-use super::event_loop::{EventLoop, Wake};
+use super::event_loop::EventLoop;
 use super::{Frame, FrameHandler};
 
 /// One captured packet, borrowed from the ring buffer.
@@ -72,9 +72,9 @@ impl RingSource {
         })
     }
 
-    /// Hands every record to `handler` until SIGINT or SIGTERM arrives, which it returns;
-    /// the handler also wakes after each round and every tick. A handler error stops the
-    /// loop.
+    /// Hands every record to `handler` until SIGINT or SIGTERM arrives, which it returns
+    /// (0 when the handler finished); the handler also wakes after each round, every tick
+    /// and on SIGHUP. A handler error stops the loop.
     pub fn run(&mut self, handler: &mut impl FrameHandler) -> io::Result<i32> {
         loop {
             self.events.wait()?;
@@ -84,12 +84,8 @@ impl RingSource {
                     None => self.malformed += 1,
                 }
             }
-            handler.wake(Wake::Polled, &"")?;
-            if self.events.tick_due() {
-                self.clock = WallClock::now(); // Follow steps of the wall clock.
-                handler.wake(Wake::Tick, &"")?;
-            }
-            if let Some(signal) = self.events.stop_signal() {
+            self.clock = WallClock::now(); // Follow steps of the wall clock.
+            if let Some(signal) = self.events.end_round(handler, &"")? {
                 return Ok(signal);
             }
         }

@@ -17,7 +17,7 @@ use xsk_rs::config::{BindFlags, LibxdpFlags, QueueSize, SocketConfig, UmemConfig
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
-use super::event_loop::{EventLoop, Wake};
+use super::event_loop::EventLoop;
 use super::{Frame, FrameHandler};
 
 /// UMEM frames per queue (2 KiB each).
@@ -116,9 +116,9 @@ impl XskSource {
         })
     }
 
-    /// Reads frames into `handler` until SIGINT or SIGTERM, which it returns.
+    /// Reads frames into `handler` until SIGINT or SIGTERM, which it returns (0 when the
+    /// handler finished).
     pub fn run(&mut self, handler: &mut impl FrameHandler) -> io::Result<i32> {
-        let mut stats = XskStats::default();
         loop {
             self.events.wait()?;
             for queue in &mut self.queues {
@@ -174,12 +174,8 @@ impl XskSource {
                     result?;
                 }
             }
-            handler.wake(Wake::Polled, &stats)?;
-            if self.events.tick_due() {
-                stats = self.stats();
-                handler.wake(Wake::Tick, &stats)?;
-            }
-            if let Some(signal) = self.events.stop_signal() {
+            // The counters are read only when a `--stats` line prints them.
+            if let Some(signal) = self.events.end_round(handler, &QueueStats(&self.queues))? {
                 return Ok(signal);
             }
         }
@@ -187,8 +183,22 @@ impl XskSource {
 
     /// The sockets' kernel counters, summed.
     pub fn stats(&self) -> XskStats {
+        QueueStats(&self.queues).read()
+    }
+
+    /// The queue ids read.
+    pub fn queue_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.queues.iter().map(|q| q.id)
+    }
+}
+
+/// The kernel counters of some queues' sockets, read when displayed.
+struct QueueStats<'q>(&'q [Queue]);
+
+impl QueueStats<'_> {
+    fn read(&self) -> XskStats {
         let mut total = XskStats::default();
-        for queue in &self.queues {
+        for queue in self.0 {
             if let Ok(s) = queue.rx.fd().xdp_statistics() {
                 total.rx_dropped += s.rx_dropped();
                 total.rx_ring_full += s.rx_ring_full();
@@ -198,10 +208,11 @@ impl XskSource {
         }
         total
     }
+}
 
-    /// The queue ids read.
-    pub fn queue_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.queues.iter().map(|q| q.id)
+impl std::fmt::Display for QueueStats<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.read().fmt(f)
     }
 }
 
