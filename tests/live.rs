@@ -203,6 +203,114 @@ fn v024_schema_carries_each_packets_direction() {
     assert!(checked >= 8, "both ends' segments, both ways: {events:#?}");
 }
 
+#[test]
+fn a_closed_output_ends_the_run_cleanly() {
+    if !root_or_skip("a_closed_output_ends_the_run_cleanly") {
+        return;
+    }
+    let net = TestNet::new();
+    let mut ping = net
+        .command(
+            &net.b,
+            None,
+            &["ping", "-c", "40", "-i", "0.2", &net.server],
+        )
+        .spawn()
+        .unwrap();
+    // `netcore 2>&1 | head -3`: head leaves after the start line and two events; the
+    // next writes fail on both outputs, and netcore must end as if interrupted.
+    let script = format!(
+        "timeout 20 {} --json 2>&1 | head -3 >/dev/null; echo ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_netcore")
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let _ = (ping.kill(), ping.wait());
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        status.trim(),
+        "0",
+        "netcore's exit status (101 is a panic, 124 a hang)"
+    );
+}
+
+#[test]
+fn sighup_flushes_and_capture_goes_on() {
+    if !root_or_skip("sighup_flushes_and_capture_goes_on") {
+        return;
+    }
+    let netcore = Netcore::start(&[]);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(netcore.child.id() as i32, libc::SIGHUP) };
+    assert!(
+        netcore
+            .wait_stderr("SIGHUP: events written out", Duration::from_secs(5))
+            .is_some()
+    );
+    let (status, summary) = netcore.interrupt();
+    assert!(
+        status.success(),
+        "netcore exited with {status} after SIGHUP"
+    );
+    assert!(summary.is_some(), "the summary follows SIGINT");
+}
+
+#[test]
+fn ip_netns_exec_is_named_as_the_cause() {
+    if !root_or_skip("ip_netns_exec_is_named_as_the_cause") {
+        return;
+    }
+    let net = TestNet::new();
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &net.a,
+            env!("CARGO_BIN_EXE_netcore"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`ip netns exec` remounts /sys"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("nsenter --net=/run/netns/{}", net.a)),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unprivileged_user_with_capabilities_is_told_what_seeding_missed() {
+    if !root_or_skip("an_unprivileged_user_with_capabilities_is_told_what_seeding_missed") {
+        return;
+    }
+    // nobody, with exactly the capabilities capture needs: it captures, but cannot read
+    // the open files of root's processes to attribute their older sockets.
+    let caps = "+bpf,+perfmon,+net_admin";
+    let out = Command::new("timeout")
+        .args([
+            "3",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .args([
+            &format!("--inh-caps={caps}"),
+            &format!("--ambient-caps={caps}"),
+        ])
+        .args([env!("CARGO_BIN_EXE_netcore"), "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("capturing on cgroup"), "{stderr}");
+    assert!(
+        stderr.contains("warning: could not see the open sockets of")
+            && stderr.contains("needs CAP_SYS_PTRACE"),
+        "{stderr}"
+    );
+}
+
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in
 /// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
 /// and closes. Returns the client's and the server's pids once both have exited.

@@ -33,35 +33,37 @@ pub fn check_host_capture(cgroup: Option<&Path>) -> Result<PathBuf, Missing> {
     if let Some(caps) = missing_capabilities() {
         missing.0.push(caps);
     }
-    let cgroup = match cgroup {
-        Some(path) if is_cgroup2(path) => Some(path.to_owned()),
-        Some(path) => {
-            missing.0.push(format!(
-                "--cgroup {}: not a directory of a cgroup v2 (cgroup2) file system",
-                path.display()
-            ));
-            None
-        }
-        None => {
-            let root = cgroup2_root();
-            if root.is_none() {
-                missing.0.push(if in_other_network_namespace() {
-                    "no cgroup v2 hierarchy is visible: netcore runs in another network \
-                     namespace, and `ip netns exec` remounts /sys, which hides the cgroup \
-                     and BPF file systems; enter the namespace with `nsenter \
-                     --net=/run/netns/NAME netcore …` instead (host capture sees every \
-                     namespace's sockets anyway)"
-                        .to_owned()
+    let cgroup =
+        match cgroup {
+            Some(path) if is_cgroup2(path) => Some(path.to_owned()),
+            Some(path) => {
+                missing.0.push(format!(
+                    "--cgroup {}: not a directory of a cgroup v2 (cgroup2) file system",
+                    path.display()
+                ));
+                None
+            }
+            None => {
+                let root = cgroup2_root();
+                if root.is_none() {
+                    missing.0.push(if let Some(name) = named_network_namespace() {
+                    format!(
+                        "no cgroup v2 hierarchy is visible: netcore runs in network namespace \
+                         {name}, and `ip netns exec` remounts /sys, which hides the cgroup and \
+                         BPF file systems; enter it with `nsenter --net=/run/netns/{name} \
+                         netcore …` instead (host capture sees every namespace's sockets \
+                         anyway)"
+                    )
                 } else {
                     "no cgroup v2 hierarchy is mounted: mount one with \
                      `mount -t cgroup2 none /sys/fs/cgroup/unified` (or boot with \
                      systemd.unified_cgroup_hierarchy=1)"
                         .to_owned()
                 });
+                }
+                root
             }
-            root
-        }
-    };
+        };
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
         missing.0.push(
             "the kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): netcore needs \
@@ -75,11 +77,17 @@ pub fn check_host_capture(cgroup: Option<&Path>) -> Result<PathBuf, Missing> {
     }
 }
 
-/// Whether this process's network namespace is not the one of process 1 (as under
-/// `ip netns exec`).
-fn in_other_network_namespace() -> bool {
-    let ns = |path| std::fs::read_link(path).ok();
-    matches!((ns("/proc/self/ns/net"), ns("/proc/1/ns/net")), (Some(a), Some(b)) if a != b)
+/// The name under `/run/netns` of this process's network namespace, if it has one (as
+/// under `ip netns exec NAME`).
+fn named_network_namespace() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::fs::metadata("/proc/self/ns/net").ok()?;
+    std::fs::read_dir("/run/netns").ok()?.find_map(|entry| {
+        let entry = entry.ok()?;
+        let ns = std::fs::metadata(entry.path()).ok()?;
+        (ns.dev() == own.dev() && ns.ino() == own.ino())
+            .then(|| entry.file_name().to_string_lossy().into_owned())
+    })
 }
 
 /// Names the capabilities the effective set lacks, with the fix; `None` when all are there.

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::ErrorKind;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -99,6 +100,36 @@ pub struct Seed {
     pub owners: Vec<(u64, TaskContext)>,
     /// (netns, local port) → owner of the socket serving on it.
     pub ports: Vec<(ListenerKey, TaskContext)>,
+    /// Processes whose open files this process may not read (`/proc/PID/fd`).
+    pub unreadable_processes: usize,
+    /// Network namespaces this process could not enter to list their sockets.
+    pub unentered_namespaces: usize,
+}
+
+impl Seed {
+    /// What seeding could not see, and why, when that is anything.
+    pub fn blind_spots(&self) -> Option<String> {
+        let mut spots = Vec::new();
+        if self.unreadable_processes > 0 {
+            spots.push(format!(
+                "the open sockets of {} processes (reading another user's /proc/PID/fd \
+                 needs CAP_SYS_PTRACE)",
+                self.unreadable_processes
+            ));
+        }
+        if self.unentered_namespaces > 0 {
+            spots.push(format!(
+                "the sockets of {} network namespaces (entering one needs CAP_SYS_ADMIN)",
+                self.unentered_namespaces
+            ));
+        }
+        (!spots.is_empty()).then(|| {
+            format!(
+                "could not see {}: their packets are attributed once a task uses the socket",
+                spots.join(", nor ")
+            )
+        })
+    }
 }
 
 /// Finds every TCP and UDP socket a process holds, with its owner. `cgroup_root` is the
@@ -112,9 +143,15 @@ pub fn existing_sockets(cgroup_root: &Path) -> Seed {
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
+    let mut unreadable_processes = 0;
     for pid in pids {
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
+        let fds = match fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(fds) => fds,
+            Err(e) => {
+                // A process that exited meanwhile is no blind spot.
+                unreadable_processes += usize::from(e.kind() == ErrorKind::PermissionDenied);
+                continue;
+            }
         };
         for fd in fds.flatten() {
             let Ok(target) = fs::read_link(fd.path()) else {
@@ -133,10 +170,14 @@ pub fn existing_sockets(cgroup_root: &Path) -> Seed {
             namespaces.entry(ns.ino()).or_insert(pid);
         }
     }
-    let mut seed = Seed::default();
+    let mut seed = Seed {
+        unreadable_processes,
+        ..Seed::default()
+    };
     let mut tasks: HashMap<u32, Option<TaskContext>> = HashMap::new();
     for &pid in namespaces.values() {
         let Some((netns_cookie, sockets)) = sockets_in_namespace_of(pid) else {
+            seed.unentered_namespaces += 1;
             continue;
         };
         for socket in sockets {

@@ -5,7 +5,7 @@
 
 use std::fmt::Display;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -32,7 +32,7 @@ pub struct HostCapture {
 /// detached when this returns, whatever happened.
 pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
-    let seeded = programs.seed(&seed::existing_sockets(&capture.cgroup))?;
+    let seeded = seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let mut source =
         RingSource::new(programs.take_ring()?, tick).context("setting up the event loop")?;
@@ -60,6 +60,17 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()>
     Ok(())
 }
 
+/// Seeds the attribution maps with the sockets older than netcore; says what it could not
+/// see. Returns how many sockets it attributed.
+fn seed_existing_sockets(programs: &mut Programs, cgroup: &Path) -> Result<usize> {
+    let seed = seed::existing_sockets(cgroup);
+    let seeded = programs.seed(&seed)?;
+    if let Some(blind) = seed.blind_spots() {
+        note!("netcore: warning: {blind}");
+    }
+    Ok(seeded)
+}
+
 /// AF_XDP-mode settings from the command line.
 #[derive(Debug, Clone)]
 pub struct XdpCapture {
@@ -84,7 +95,7 @@ pub struct XdpCapture {
 pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<()> {
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
-    programs.seed(&seed::existing_sockets(&capture.cgroup))?;
+    seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let mut source = XskSource::open(
         &capture.interface,
