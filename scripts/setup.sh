@@ -16,6 +16,7 @@ apt_packages=(
     llvm-22-dev libpolly-22-dev libzstd-dev zlib1g-dev   # bpf-linker, which links the eBPF programs
     m4 clang llvm libelf-dev libbpf-dev   # xsk-rs builds libxdp and libbpf (AF_XDP)
     bpftool util-linux   # live tests: attachment checks, setpriv
+    libpcap-dev   # pcap filter expressions (compiled and run by libpcap)
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -41,6 +41,15 @@ pub struct Cli {
     #[arg(short = 'Q', long = "direction", value_name = "DIR", value_enum)]
     pub direction: Option<Directions>,
 
+    /// A pcap filter expression, as tcpdump takes it (`port 53 and host 10.0.0.1`); the
+    /// words after the options are one too.
+    #[arg(long = "bpf", value_name = "EXPR", conflicts_with = "expression")]
+    pub bpf: Option<String>,
+
+    /// A pcap filter expression (pcap-filter(7)), e.g. `udp port 53`.
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    pub expression: Vec<String>,
+
     /// Accepted for tcpdump's habit: netcore never resolves addresses to names.
     #[arg(short = 'n', hide = true)]
     pub numeric: bool,

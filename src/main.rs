@@ -26,14 +26,14 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use netcore_core::EventSet;
 use netcore_core::abi::KernelFilter;
 use netcore_core::filter::Filter;
+use netcore_core::{EventSet, LinkType};
 
 use cli::Cli;
 use encode::Format;
 use kernel::{loader, preflight};
-use pipeline::{Limits, Pipeline};
+use pipeline::{Expression, Limits, Pipeline, Selection};
 use sink::Output;
 
 fn main() -> ExitCode {
@@ -55,13 +55,35 @@ fn main() -> ExitCode {
         .iter()
         .fold(EventSet::NONE, |all, &e| all.union(e));
     let kernel_filter = filter.kernel_filter(events.intersect(filter.events()));
-    let limits = Limits {
-        direction: cli.direction.and_then(cli::Directions::only),
-        count: cli.count,
+    let text = cli.bpf.clone().unwrap_or_else(|| cli.expression.join(" "));
+    let expression = match text.trim() {
+        "" => None,
+        text => {
+            // The link type the source hands out first: raw IP from the ring buffer,
+            // Ethernet from AF_XDP and (most) files.
+            let first = match (&cli.read, &cli.xdp) {
+                (None, None) => LinkType::Raw,
+                _ => LinkType::Ethernet,
+            };
+            match Expression::compile(text, first) {
+                Ok(expression) => Some(expression),
+                Err(e) => {
+                    note!("netcore: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let selection = Selection {
+        limits: Limits {
+            direction: cli.direction.and_then(cli::Directions::only),
+            count: cli.count,
+        },
+        expression,
     };
     let pipeline = Pipeline::new(
         events,
-        limits,
+        selection,
         filter,
         format.encoder(),
         Output::new(io::stdout().lock()),

@@ -243,3 +243,46 @@ fn dns_answer_filter_matches_the_answer_as_written() {
         assert_eq!(got.iter().collect::<Vec<_>>(), expected, "{wanted}");
     }
 }
+
+#[test]
+fn pcap_expressions_select_packets_before_decoding() {
+    let all = events(&[]);
+    // Only the packets to or from UDP port 53: every transport event is UDP with port 53.
+    for args in [&["udp", "port", "53"][..], &["--bpf", "udp port 53"]] {
+        let selected = events(args);
+        assert!(
+            !selected.is_empty() && selected.len() < all.len(),
+            "{args:?}"
+        );
+        for event in &selected {
+            match event["eventName"].as_str().unwrap() {
+                "net_packet_udp" | "net_packet_dns" => assert!(
+                    arg(event, "src_port") == 53 || arg(event, "dst_port") == 53,
+                    "{event}"
+                ),
+                "net_packet_ipv4"
+                | "net_packet_ipv6"
+                | "net_packet_dns_request"
+                | "net_packet_dns_response" => {}
+                other => panic!("{args:?} let a {other} event through"),
+            }
+        }
+        // And no UDP event on port 53 of the unfiltered output is missing.
+        let port_53 = |list: &[Value]| -> Vec<Value> {
+            list.iter()
+                .filter(|e| e["eventName"] == "net_packet_udp")
+                .filter(|e| arg(e, "src_port") == 53 || arg(e, "dst_port") == 53)
+                .cloned()
+                .collect()
+        };
+        assert_eq!(port_53(&selected), port_53(&all), "{args:?}");
+    }
+    // A bad expression: libpcap's own message, exit 2.
+    let out = netcore(&["-r", &golden(), "port", "foo"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pcap filter expression 'port foo'") && err.contains("unknown port"),
+        "{err}"
+    );
+}

@@ -311,6 +311,43 @@ fn an_unprivileged_user_with_capabilities_is_told_what_seeding_missed() {
     );
 }
 
+#[test]
+fn a_pcap_expression_selects_host_mode_packets() {
+    if !root_or_skip("a_pcap_expression_selects_host_mode_packets") {
+        return;
+    }
+    let net = TestNet::new();
+    // Host mode hands out raw IP packets: libpcap compiles the expression for those.
+    let netcore = Netcore::start(&["udp", "and", "dst", "port", "7005"]);
+    let mut server = net
+        .command(&net.a, None, &["nc", "-u", "-l", &net.server, "7005"])
+        .spawn()
+        .unwrap();
+    wait_until("the UDP listener", Duration::from_secs(5), || {
+        listening_udp(Some(&net.a), 7005)
+    });
+    let (client_pid, _) = tcp_exchange(&net, "7006", None, b"not selected");
+    let mut client = net
+        .command(&net.b, None, &["nc", "-u", "-w", "1", &net.server, "7005"])
+        .stdin(stdin_with(b"selected"))
+        .spawn()
+        .unwrap();
+    wait_ok(&mut client, "nc -u client");
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        named(events, "net_packet_udp").count() >= 1
+    });
+    let _ = (server.kill(), server.wait());
+    assert!(named(&events, "net_packet_udp").any(|e| arg(e, "dst_port") == 7005));
+    assert!(
+        events.iter().all(|e| e["hostProcessId"] != client_pid),
+        "the TCP exchange on 7006 is not selected: {events:#?}"
+    );
+    assert!(
+        named(&events, "net_packet_tcp").next().is_none(),
+        "{events:#?}"
+    );
+}
+
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in
 /// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
 /// and closes. Returns the client's and the server's pids once both have exited.

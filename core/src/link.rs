@@ -20,7 +20,7 @@ pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 pub const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 
 /// The link-layer framing of a captured frame, named after its pcap `LINKTYPE_*` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkType {
     /// `LINKTYPE_ETHERNET` (1).
     Ethernet,

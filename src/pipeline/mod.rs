@@ -9,6 +9,7 @@
 //! Counting happens here too ([`Summary`]).
 
 mod envelope;
+mod expression;
 mod summary;
 
 use std::io::{self, Write};
@@ -24,6 +25,7 @@ use crate::encode::Encoder;
 use crate::sink::Output;
 use crate::source::Frame;
 use envelope::Envelopes;
+pub use expression::Expression;
 pub use summary::Summary;
 
 /// What the pipeline keeps of its input before decoding, from the command line.
@@ -35,11 +37,21 @@ pub struct Limits {
     pub count: Option<u64>,
 }
 
+/// What the pipeline keeps of its input before decoding: `-Q`, `-c`, and a pcap filter
+/// expression.
+pub struct Selection {
+    /// `-Q` and `-c`.
+    pub limits: Limits,
+    /// The pcap filter expression, if one was given.
+    pub expression: Option<Expression>,
+}
+
 /// Decodes frames, decides their events, and writes them.
 pub struct Pipeline<W: Write> {
     /// Events asked for (`--events` and the filters' selection).
     selected: EventSet,
     limits: Limits,
+    expression: Option<Expression>,
     filter: Filter,
     envelopes: Envelopes,
     reassembler: Reassembler,
@@ -54,7 +66,7 @@ impl<W: Write> Pipeline<W> {
     /// `encoder`, to `output`; envelopes name `host_name`.
     pub fn new(
         selected: EventSet,
-        limits: Limits,
+        selection: Selection,
         filter: Filter,
         encoder: Box<dyn Encoder>,
         output: Output<W>,
@@ -62,7 +74,8 @@ impl<W: Write> Pipeline<W> {
     ) -> Self {
         Pipeline {
             selected: selected.intersect(filter.events()),
-            limits,
+            limits: selection.limits,
+            expression: selection.expression,
             filter,
             envelopes: Envelopes::new(host_name),
             reassembler: Reassembler::new(Default::default()),
@@ -81,14 +94,21 @@ impl<W: Write> Pipeline<W> {
             && frame.direction != Direction::Unknown
             && frame.direction != wanted
         {
-            self.summary.packets += 1;
-            self.summary.bytes += u64::from(frame.wire_len);
-            self.summary.other_direction += 1;
+            self.summary
+                .skip(frame.wire_len, |s| &mut s.other_direction);
+            return Ok(());
+        }
+        if let Some(expression) = &mut self.expression
+            && !expression.accepts(frame.link_type, frame.data)
+        {
+            self.summary
+                .skip(frame.wire_len, |s| &mut s.expression_rejected);
             return Ok(());
         }
         let Pipeline {
             selected,
             limits: _,
+            expression: _,
             filter,
             envelopes,
             reassembler,

@@ -19,6 +19,8 @@ pub struct Summary {
     pub packets_with_events: u64,
     /// Frames left out by `-Q` for their direction.
     pub other_direction: u64,
+    /// Frames the pcap filter expression rejected.
+    pub expression_rejected: u64,
     /// Frames that carried no IP packet (ARP, LLDP, …).
     pub not_ip: u64,
     /// Decode errors, by [`netcore_core::DecodeError::kind`].
@@ -39,6 +41,13 @@ impl Summary {
         }
     }
 
+    /// Counts a frame left out before decoding, under `counter`.
+    pub fn skip(&mut self, wire_len: u32, counter: impl FnOnce(&mut Summary) -> &mut u64) {
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        *counter(self) += 1;
+    }
+
     /// Counts one decode error.
     pub fn count_error(&mut self, error: DecodeError) {
         *self.errors.entry(error.kind()).or_default() += 1;
@@ -55,6 +64,13 @@ impl std::fmt::Display for Summary {
         )?;
         if self.other_direction > 0 {
             write!(f, ", {} of the other direction (-Q)", self.other_direction)?;
+        }
+        if self.expression_rejected > 0 {
+            write!(
+                f,
+                ", {} not matching the pcap filter",
+                self.expression_rejected
+            )?;
         }
         if !self.errors.is_empty() {
             let kinds: Vec<String> = self
