@@ -14,13 +14,18 @@ use netcore_core::{Direction, EventSet};
 #[derive(Debug, Parser)]
 #[command(name = "netcore", version, about, long_about = None)]
 pub struct Cli {
-    /// Print one Tracee-compatible JSON event per line (default: one readable line per event).
+    /// Print one Tracee-compatible JSON event per line (default: one readable line per
+    /// packet, tcpdump-like, with its owner).
     #[arg(long)]
     pub json: bool,
 
     /// Decode a pcap or pcapng capture file instead of capturing live.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
+
+    /// Text output: one line per event instead of one per packet.
+    #[arg(long, conflicts_with = "json")]
+    pub text_events: bool,
 
     /// JSON schema: tracee-0.22 (the reference format, Tracee up to v0.23) or tracee-0.24
     /// (Tracee v0.24: new event ids and argument types, packet direction in `metadata`).

@@ -40,8 +40,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = if cli.json {
         Format::Json(cli.schema)
+    } else if cli.text_events {
+        Format::EventLines
     } else {
-        Format::Text
+        Format::PacketLines
     };
     let filter = match Filter::parse(&cli.filters) {
         Ok(filter) => filter,

@@ -133,9 +133,36 @@ fn events_filter_selects_event_names() {
 }
 
 #[test]
-fn text_mode_prints_one_readable_line_per_event() {
+fn text_mode_prints_one_tcpdump_like_line_per_packet() {
     let path = common::root().join("tests/golden/ethernet.pcap");
     let out = netcore(&["-r", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Every IP packet (the capture's 88 frames less 2 ARP), plus one line for each of the
+    // two DNS messages reassembled from TCP.
+    assert_eq!(lines.len(), 86 + 2, "{text}");
+    for want in [
+        "02:32:51.840086 IP 10.99.0.2.48930 > 10.99.0.1.8090: Flags [S], seq 3433480423, win 64240, length 0",
+        "02:32:51.840205 IP 10.99.0.2.48930 > 10.99.0.1.8090: Flags [P.], seq 3433480424, ack 4120036793, win 63, length 15",
+        "02:32:51.407631 IP 10.99.0.2 > 10.99.0.1: ICMP EchoRequest, id 5840, seq 1, length 64",
+        "02:32:51.615727 IP6 fd99::2 > fd99::1: ICMP6 EchoRequest, id 5841, seq 1, length 64",
+        "02:32:51.827297 IP 10.99.0.2 > 10.99.0.1: fragment id 35696, offset 1480, length 528",
+        "02:32:49.789798 IP6 :: > ff02::16: ICMP6 MulticastListenerReportV2, length 48",
+        "02:32:55.096052 IP 10.99.0.1.53 > 10.99.0.2.48648: UDP, length 74, DNS response id 18941 NOERROR MX example.test: MX mail.example.test",
+        "02:32:55.211388 IP 10.99.0.1.53 > 10.99.0.2.53647: UDP, length 55, DNS response id 5552 REFUSED A nothere.example.test",
+        "02:32:55.234998 IP 10.99.0.2.43889 > 10.99.0.1.53: DNS over TCP query id 26203 MX example.test",
+    ] {
+        assert!(lines.contains(&want), "missing: {want}\n{text}");
+    }
+    // Response codes are one word (awk-friendly), as tcpdump writes them.
+    assert!(!text.contains("no error"));
+}
+
+#[test]
+fn text_events_prints_one_readable_line_per_event() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let out = netcore(&["--text-events", "-r", path.to_str().unwrap()]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), expected("ethernet").lines().count());

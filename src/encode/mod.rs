@@ -1,8 +1,9 @@
 //! Encoders: pure formatters from decided events ([`PacketEvents`]) to bytes. Tracee
-//! JSON in either schema (`netcore_core::json`), or one readable line per event
-//! ([`text`]).
+//! JSON in either schema (`netcore_core::json`), one tcpdump-like line per packet
+//! ([`packet_line`], the default), or one line per event ([`event_lines`]).
 
-pub mod text;
+pub mod event_lines;
+pub mod packet_line;
 
 use netcore_core::PacketEvents;
 use netcore_core::json::{self, Schema};
@@ -24,8 +25,10 @@ impl Encoder for json::Encoder {
 pub enum Format {
     /// Tracee-compatible JSON, one event per line, in this schema.
     Json(&'static Schema),
-    /// One human-readable line per event.
-    Text,
+    /// One tcpdump-like line per packet, with its owner.
+    PacketLines,
+    /// One readable line per event (`--text-events`).
+    EventLines,
 }
 
 impl Format {
@@ -33,7 +36,8 @@ impl Format {
     pub fn encoder(self) -> Box<dyn Encoder> {
         match self {
             Format::Json(schema) => Box::new(json::Encoder::new(schema)),
-            Format::Text => Box::new(text::TextEncoder),
+            Format::PacketLines => Box::new(packet_line::PacketLineEncoder::new()),
+            Format::EventLines => Box::new(event_lines::EventLineEncoder),
         }
     }
 }

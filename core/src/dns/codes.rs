@@ -25,6 +25,14 @@ macro_rules! code_points {
                     _ => $unknown,
                 }
             }
+
+            /// The IANA mnemonic (`NXDOMAIN`, `AAAA`), if the value is known.
+            pub fn mnemonic(self) -> Option<&'static str> {
+                match self.0 {
+                    $($value => Some(stringify!($constant)),)*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -200,5 +208,7 @@ mod tests {
         assert_eq!(Rcode::SERVFAIL.name(), "server failure ");
         assert_eq!(Rcode(11).name(), "unknown");
         assert_eq!(OptionCode::CLIENT_SUBNET.name(), "EDNSClientSubnet");
+        assert_eq!(Rcode::NXDOMAIN.mnemonic(), Some("NXDOMAIN"));
+        assert_eq!(Rcode(11).mnemonic(), None);
     }
 }

@@ -1,5 +1,5 @@
-//! The readable text encoder: one line per event, `TIME EVENT SRC -> DST DETAILS
-//! [COMM PID]`. A pure formatter over decided events, like the JSON one.
+//! The per-event text encoder (`--text-events`): one line per event, `TIME EVENT SRC ->
+//! DST DETAILS [COMM PID]`. A pure formatter over decided events, like the JSON one.
 
 use std::io::Write;
 
@@ -10,10 +10,10 @@ use netcore_core::{EventContext, EventKind, PacketEvents};
 
 use super::Encoder;
 
-/// The text encoder.
-pub struct TextEncoder;
+/// The per-event text encoder.
+pub struct EventLineEncoder;
 
-impl Encoder for TextEncoder {
+impl Encoder for EventLineEncoder {
     fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize {
         let mut count = 0;
         for kind in events.kinds() {
