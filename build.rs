@@ -1,6 +1,6 @@
 //! Builds the kernel programs in `ebpf/` for the BPF target with the pinned nightly and
-//! bpf-linker (see scripts/toolchains.sh), for `src/loader.rs` to embed.
-//! `AYA_BUILD_SKIP=1` skips it.
+//! bpf-linker (see scripts/toolchains.sh), for `src/kernel/loader.rs` to embed.
+//! `AYA_BUILD_SKIP=1` skips it. Also records the git commit for `netcore --version`.
 
 use std::process::Command;
 
@@ -18,7 +18,24 @@ fn nightly_toolchain() -> String {
     String::from_utf8(out.stdout).expect("toolchain name is UTF-8")
 }
 
+/// The commit being built (`NETCORE_COMMIT`), or "unknown" outside a git checkout.
+fn record_git_commit() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for watched in [".git/HEAD", ".git/index"] {
+        println!("cargo:rerun-if-changed={root}/{watched}");
+    }
+    let commit = Command::new("git")
+        .args(["-C", root, "rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned());
+    println!("cargo:rustc-env=NETCORE_COMMIT={commit}");
+}
+
 fn main() {
+    record_git_commit();
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .exec()

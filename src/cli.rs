@@ -7,12 +7,34 @@ use netcore_core::abi::MAX_SNAPLEN;
 use netcore_core::json::{SCHEMAS, Schema};
 use netcore_core::{Direction, EventSet};
 
+/// Examples, exit codes and where the documentation is, after the options.
+const AFTER_HELP: &str = "\
+Examples:
+  netcore                                  every packet of every local socket, one line each
+  netcore --json --filter comm=curl        Tracee JSON of curl's packets
+  netcore --json --schema tracee-0.24      Tracee v0.24's format
+  netcore -r capture.pcapng udp port 53    a capture file, with a pcap filter expression
+  netcore --xdp mirror0 --json             AF_XDP on a capture/mirror interface
+
+Exit codes: 0 done (or interrupted, or the reader of the output left); 1 a capture file
+or the capture failed; 2 a bad argument, filter or expression, or a missing privilege.
+
+Documentation: `man netcore`; the guides (events, filters, live capture, AF_XDP, DNS) are
+in /usr/share/doc/netcore when installed from the package, docs/ in the source tree.";
+
 /// netcore: every packet a host sends and receives, as Tracee-compatible network events.
 ///
 /// Without -r it captures live (host mode, as root): every packet of every local socket,
 /// both directions, attributed to the process that owns the socket.
 #[derive(Debug, Parser)]
-#[command(name = "netcore", version, about, long_about = None)]
+#[command(
+    name = "netcore",
+    version,
+    about,
+    long_about = None,
+    disable_version_flag = true,
+    after_help = AFTER_HELP
+)]
 pub struct Cli {
     /// Print one Tracee-compatible JSON event per line (default: one readable line per
     /// packet, tcpdump-like, with its owner).
@@ -54,6 +76,14 @@ pub struct Cli {
     /// A pcap filter expression (pcap-filter(7)), e.g. `udp port 53`.
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
     pub expression: Vec<String>,
+
+    /// Print the version, the git commit and the kernel features found, then exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
+    /// Write a man page (`man`) or shell completions (`bash`, `zsh`, `fish`) to stdout.
+    #[arg(long, value_name = "WHAT", value_enum, hide = true)]
+    pub generate: Option<Generate>,
 
     /// Accepted for tcpdump's habit: netcore never resolves addresses to names.
     #[arg(short = 'n', hide = true)]
@@ -101,6 +131,19 @@ pub struct Cli {
     pub stats: Option<u64>,
 }
 
+/// What `--generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generate {
+    /// The man page (roff).
+    Man,
+    /// bash completions.
+    Bash,
+    /// zsh completions.
+    Zsh,
+    /// fish completions.
+    Fish,
+}
+
 /// The directions `-Q` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Directions {
@@ -121,6 +164,20 @@ impl Directions {
             Directions::Inout => None,
         }
     }
+}
+
+/// Writes the man page or the completions for `what` to `out`.
+pub fn generate(what: Generate, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let shell = match what {
+        Generate::Man => return clap_mangen::Man::new(command).render(out),
+        Generate::Bash => clap_complete::Shell::Bash,
+        Generate::Zsh => clap_complete::Shell::Zsh,
+        Generate::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut command, "netcore", out);
+    Ok(())
 }
 
 fn parse_events(list: &str) -> Result<EventSet, String> {

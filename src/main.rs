@@ -38,6 +38,26 @@ use sink::Output;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        println!(
+            "netcore {} (commit {})\nschemas: {}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            env!("NETCORE_COMMIT"),
+            netcore_core::json::SCHEMAS.map(|s| s.name).join(", "),
+            preflight::kernel_features()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(what) = cli.generate {
+        return match cli::generate(what, &mut io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                note!("netcore: --generate: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let format = if cli.json {
         Format::Json(cli.schema)
     } else if cli.text_events {

@@ -90,6 +90,36 @@ fn named_network_namespace() -> Option<String> {
     })
 }
 
+/// What this kernel and this process offer netcore, one line each, for `--version` (the
+/// first thing a bug report needs).
+pub fn kernel_features() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".to_owned(), |r| r.trim().to_owned());
+    let btf = if Path::new("/sys/kernel/btf/vmlinux").exists() {
+        "yes"
+    } else {
+        "no (host capture needs CONFIG_DEBUG_INFO_BTF)"
+    };
+    let cgroup = cgroup2_root().map_or_else(
+        || "not mounted (host capture needs it)".to_owned(),
+        |root| root.display().to_string(),
+    );
+    // SAFETY: socket(2) with constant arguments; the descriptor is closed right away.
+    let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW, 0) };
+    let af_xdp = if fd >= 0 {
+        // SAFETY: closing the descriptor just opened.
+        unsafe { libc::close(fd) };
+        "yes".to_owned()
+    } else {
+        format!("no ({})", std::io::Error::last_os_error())
+    };
+    let privileges = missing_capabilities().unwrap_or_else(|| "enough for capture".to_owned());
+    format!(
+        "kernel {release}\nBTF: {btf}\ncgroup v2: {cgroup}\nAF_XDP sockets: {af_xdp}\n\
+         privileges: {privileges}"
+    )
+}
+
 /// Names the capabilities the effective set lacks, with the fix; `None` when all are there.
 fn missing_capabilities() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
