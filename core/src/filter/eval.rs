@@ -30,6 +30,13 @@ impl Filter {
         if !self.scope.iter().all(|t| t.accepts(&t.field.value(ctx))) {
             return EventSet::NONE;
         }
+        if !self
+            .packet
+            .iter()
+            .all(|t| t.accepts_all_or_any(t.field.values(decoded)))
+        {
+            return EventSet::NONE;
+        }
         let mut buf = TextBuf {
             bytes: [0; 64],
             len: 0,

@@ -51,6 +51,48 @@ impl Scope {
     }
 }
 
+/// The packet fields that select every event of a packet (`host=`, `port=`, `src=`,
+/// `dst=`), where an argument filter selects one event's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PacketWide {
+    /// The source or the destination address.
+    Host,
+    /// The source address.
+    Src,
+    /// The destination address.
+    Dst,
+    /// The source or the destination port (TCP, UDP).
+    Port,
+}
+
+pub(super) const PACKET_WIDE: [(&str, PacketWide, Kind); 4] = [
+    ("host", PacketWide::Host, Kind::Address),
+    ("src", PacketWide::Src, Kind::Address),
+    ("dst", PacketWide::Dst, Kind::Address),
+    ("port", PacketWide::Port, Kind::Number),
+];
+
+impl PacketWide {
+    /// The values of this field in `decoded`: none when it has no such layer.
+    pub(super) fn values<'a>(self, decoded: &Decoded<'_>) -> impl Iterator<Item = Value<'a>> {
+        let network = decoded.network;
+        let ports = decoded.transport.and_then(|t| t.ports());
+        let (first, second) = match self {
+            PacketWide::Host => (
+                network.map(|n| Value::Address(n.src())),
+                network.map(|n| Value::Address(n.dst())),
+            ),
+            PacketWide::Src => (network.map(|n| Value::Address(n.src())), None),
+            PacketWide::Dst => (network.map(|n| Value::Address(n.dst())), None),
+            PacketWide::Port => (
+                ports.map(|(s, _)| Value::Number(s.into())),
+                ports.map(|(_, d)| Value::Number(d.into())),
+            ),
+        };
+        first.into_iter().chain(second)
+    }
+}
+
 /// A field of a network-layer or transport-layer event, read from the decoded views.
 pub(super) type PacketField = fn(&Decoded<'_>, &mut TextBuf) -> Option<PacketValue>;
 

@@ -79,10 +79,20 @@ impl Filter {
         k
     }
 
-    /// Ports one of which every selected packet must carry as source or destination:
-    /// when only TCP, UDP and DNS events are selected and each has an `=` port filter
-    /// (DNS events are only decoded on port 53).
+    /// Ports one of which every selected packet must carry as source or destination: a
+    /// `port=` filter's, or, when only TCP, UDP and DNS events are selected and each has
+    /// an `=` port filter, theirs (DNS events are only decoded on port 53).
     fn port_list(&self, selected: EventSet) -> Option<Vec<u16>> {
+        let packet_wide = self.packet.iter().find_map(|t| match (&t.values, t.op) {
+            (Values::Numbers(ns), Op::Eq) if t.field == PacketWide::Port => ns
+                .iter()
+                .map(|&n| u16::try_from(n).ok())
+                .collect::<Option<Vec<u16>>>(),
+            _ => None,
+        });
+        if let Some(ports) = packet_wide {
+            return (ports.len() <= KERNEL_FILTER_SLOTS).then_some(ports);
+        }
         let port_events = EventSet::DNS.with(EventKind::Tcp).with(EventKind::Udp);
         if selected == EventSet::NONE || selected.without(port_events) != EventSet::NONE {
             return None;

@@ -58,6 +58,9 @@ pub struct Filter {
     /// Events named by argument filters (selected even without `event=`).
     arg_events: EventSet,
     scope: Vec<Test<Scope>>,
+    /// Tests on the packet as a whole (`host=`, `port=`, …): every event of a packet that
+    /// fails one is dropped.
+    packet: Vec<Test<PacketWide>>,
     args: Vec<(EventKind, Test<ArgField>)>,
 }
 
@@ -68,6 +71,7 @@ impl Filter {
             events: None,
             arg_events: EventSet::NONE,
             scope: Vec::new(),
+            packet: Vec::new(),
             args: Vec::new(),
         };
         for expr in filters {
@@ -99,6 +103,11 @@ impl Filter {
         if left == "event" {
             return self.add_events(op, right);
         }
+        if let Some(&(_, field, kind)) = PACKET_WIDE.iter().find(|(name, ..)| *name == left) {
+            let values = parse_values(kind, op, right)?;
+            self.packet.push(Test { field, op, values });
+            return Ok(());
+        }
         if let Some(&(_, scope, kind)) = SCOPES.iter().find(|(name, ..)| *name == left) {
             let values = parse_values(kind, op, right)?;
             self.scope.push(Test {
@@ -112,7 +121,9 @@ impl Filter {
             .split_once(".args.")
             .or_else(|| left.split_once(".data."))
         else {
-            let scopes: Vec<&str> = SCOPES.iter().map(|(name, ..)| *name).collect();
+            let scopes: Vec<&str> = (SCOPES.iter().map(|(name, ..)| *name))
+                .chain(PACKET_WIDE.iter().map(|(name, ..)| *name))
+                .collect();
             return Err(format!(
                 "unknown field '{left}'; expected event, EVENT.args.FIELD, or one of {}",
                 scopes.join(", ")

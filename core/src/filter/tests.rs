@@ -352,4 +352,46 @@ fn kernel_filter_takes_only_what_is_safe_to_drop_early() {
     );
     let too_long = kernel(&["comm=a-name-longer-than-15"]);
     assert_eq!(too_long.comm_count, 0);
+    // A packet-wide port= holds for every event: its ports go to the kernel.
+    let any_event = kernel(&["port=53,853"]);
+    assert_eq!(
+        (any_event.port_count, &any_event.ports[..2]),
+        (2, &[53, 853][..])
+    );
+    assert_eq!(kernel(&["port!=22"]).port_count, 0);
+}
+
+#[test]
+fn packet_wide_filters_select_every_event_of_a_packet() {
+    let c = ctx(b"curl", 42, "");
+    let everything = set("net_packet_ipv4,net_packet_tcp");
+    assert_eq!(admitted(&["port=80"], &tcp_syn(), &c), everything);
+    assert_eq!(admitted(&["port=443"], &tcp_syn(), &c), EventSet::NONE);
+    assert_eq!(admitted(&["port!=443"], &tcp_syn(), &c), everything);
+    assert_eq!(
+        admitted(&["host=93.184.216.0/24"], &tcp_syn(), &c),
+        everything
+    );
+    assert_eq!(admitted(&["host=10.0.0.1"], &tcp_syn(), &c), everything);
+    assert_eq!(
+        admitted(&["host!=10.0.0.1"], &tcp_syn(), &c),
+        EventSet::NONE
+    );
+    assert_eq!(
+        admitted(&["src=10.0.0.1", "dst=93.184.216.34"], &tcp_syn(), &c),
+        everything
+    );
+    assert_eq!(admitted(&["dst=10.0.0.1"], &tcp_syn(), &c), EventSet::NONE);
+    // DNS events of a matching packet come too.
+    let dns = set("net_packet_ipv4,net_packet_udp,net_packet_dns,net_packet_dns_request");
+    assert_eq!(admitted(&["port=53"], &dns_query(), &c), dns);
+    // With event=, the packet filter narrows the selected events.
+    assert_eq!(
+        admitted(&["event=net_packet_tcp", "host=10.0.0.1"], &tcp_syn(), &c),
+        set("net_packet_tcp")
+    );
+    let err = Filter::parse(&["port=http"]).unwrap_err().to_string();
+    assert!(err.contains("'http' is not a number"), "{err}");
+    let err = Filter::parse(&["hots=1.2.3.4"]).unwrap_err().to_string();
+    assert!(err.contains("host, src, dst, port"), "{err}");
 }
