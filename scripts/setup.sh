@@ -17,6 +17,7 @@ apt_packages=(
     m4 clang llvm libelf-dev libbpf-dev   # xsk-rs builds libxdp and libbpf (AF_XDP)
     bpftool util-linux   # live tests: attachment checks, setpriv
     libpcap-dev   # pcap filter expressions (compiled and run by libpcap)
+    dpkg-dev podman runc   # the .deb (dpkg-shlibdeps) and the container image (scripts/check-install.sh)
 )
 missing=()
 for p in "${apt_packages[@]}"; do

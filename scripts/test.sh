@@ -28,3 +28,6 @@ done
 
 echo "== cargo test"
 cargo test --workspace --all-targets
+
+echo "== packages: the .deb and the container image, installed and run"
+bash scripts/check-install.sh

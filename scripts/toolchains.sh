@@ -8,3 +8,5 @@ CARGO_FUZZ_VERSION=0.13.2
 # Links the eBPF programs; built against Debian's llvm-22 (the nightly's LLVM major).
 BPF_LINKER_VERSION=0.13.0
 LLVM_PREFIX=/usr/lib/llvm-22
+# Builds the .deb (scripts/package.sh).
+CARGO_DEB_VERSION=3.8.0
