@@ -85,6 +85,11 @@ pub struct Cli {
     #[arg(long, value_name = "WHAT", value_enum, hide = true)]
     pub generate: Option<Generate>,
 
+    /// Host mode: only packets that cross this interface of netcore's network namespace
+    /// (`any`: all, the default).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with_all = ["read", "xdp"])]
+    pub interface: Option<String>,
+
     /// Accepted for tcpdump's habit: netcore never resolves addresses to names.
     #[arg(short = 'n', hide = true)]
     pub numeric: bool,

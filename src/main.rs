@@ -77,6 +77,20 @@ fn main() -> ExitCode {
         .iter()
         .fold(EventSet::NONE, |all, &e| all.union(e));
     let kernel_filter = filter.kernel_filter(events.intersect(filter.events()));
+    let netns_cookie = kernel::seed::netns_cookie().unwrap_or(0);
+    let interface = match cli.interface.as_deref() {
+        None | Some("any") => None,
+        Some(name) => match preflight::interface_index(name) {
+            Some(ifindex) => Some(source::Interface {
+                ifindex,
+                netns_cookie,
+            }),
+            None => {
+                note!("netcore: -i {name}: no such network interface here (see `ip link`)");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let text = cli.bpf.clone().unwrap_or_else(|| cli.expression.join(" "));
     let expression = match text.trim() {
         "" => None,
@@ -100,6 +114,7 @@ fn main() -> ExitCode {
         limits: Limits {
             direction: cli.direction.and_then(cli::Directions::only),
             count: cli.count,
+            interface,
         },
         expression,
     };
@@ -109,7 +124,10 @@ fn main() -> ExitCode {
         filter,
         format.encoder(),
         Output::new(io::stdout().lock()),
-        host_name(),
+        pipeline::Host {
+            name: host_name(),
+            netns_cookie,
+        },
     );
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipeline),

@@ -348,6 +348,50 @@ fn a_pcap_expression_selects_host_mode_packets() {
     );
 }
 
+#[test]
+fn dash_i_keeps_one_interface_of_netcores_namespace() {
+    if !root_or_skip("dash_i_keeps_one_interface_of_netcores_namespace") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["-i", "lo", "--events", "net_packet_udp,net_packet_icmp"]);
+    // Loopback traffic in netcore's namespace, and ping between the test namespaces.
+    let mut ping = net
+        .command(&net.b, None, &["ping", "-c", "3", "-i", "0.2", &net.server])
+        .spawn()
+        .unwrap();
+    let mut server = Command::new("nc")
+        .args(["-u", "-l", "127.0.0.1", "7007"])
+        .spawn()
+        .unwrap();
+    wait_until("the UDP listener", Duration::from_secs(5), || {
+        listening_udp(None, 7007)
+    });
+    let mut client = Command::new("nc")
+        .args(["-u", "-w", "1", "127.0.0.1", "7007"])
+        .stdin(stdin_with(b"on lo"))
+        .spawn()
+        .unwrap();
+    wait_ok(&mut client, "nc -u client on lo");
+    wait_ok(&mut ping, "ping between the test namespaces");
+    let on_lo = netcore.events_for("127.0.0.1", Duration::from_secs(10), |events| {
+        named(events, "net_packet_udp").any(|e| arg(e, "dst_port") == 7007)
+    });
+    let _ = (server.kill(), server.wait());
+    assert!(named(&on_lo, "net_packet_udp").any(|e| arg(e, "dst_port") == 7007));
+    let elsewhere = netcore.events_for(&net.server, Duration::from_secs(1), |_| false);
+    assert!(
+        elsewhere.is_empty(),
+        "the test namespaces' packets cross no lo of netcore's: {elsewhere:#?}"
+    );
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    assert!(
+        summary.is_some_and(|s| s.contains("on other interfaces (-i)")),
+        "the ping packets are counted as left out"
+    );
+}
+
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in
 /// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
 /// and closes. Returns the client's and the server's pids once both have exited.

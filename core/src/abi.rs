@@ -70,10 +70,15 @@ pub struct PacketRecord {
     pub captured: u32,
     /// CPU the program ran on.
     pub cpu: u32,
+    /// Index of the interface the packet arrived on or leaves by, in `netns_cookie`'s
+    /// namespace.
+    pub ifindex: u32,
+    /// Cookie of the network namespace the packet is in.
+    pub netns_cookie: u64,
     /// One of [`direction`].
     pub direction: u8,
     /// Explicit padding, always 0.
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 7],
 }
 
 /// Size of a [`PacketRecord`] header in bytes.
@@ -236,7 +241,7 @@ mod tests {
         // IntoBytes would not derive with implicit padding; these pin the sizes the kernel
         // programs were verified with.
         assert_eq!(core::mem::size_of::<TaskContext>(), 40);
-        assert_eq!(PACKET_RECORD_LEN, 72);
+        assert_eq!(PACKET_RECORD_LEN, 88);
         assert_eq!(core::mem::size_of::<ListenerKey>(), 16);
         assert_eq!(
             FRAME_OWNER_LEN, 24,

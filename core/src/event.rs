@@ -262,6 +262,9 @@ impl Direction {
     }
 }
 
+/// The interface name of a packet whose interface is not known.
+pub const ANY_INTERFACE: &str = "any";
+
 /// The decided events of one packet: what the decoder made of it, the DNS message it
 /// carries (decoded once, when a DNS event was wanted), and the events that exist and
 /// passed the filters. Encoders format exactly these events, in [`PacketEvents::kinds`]
@@ -276,6 +279,8 @@ pub struct PacketEvents<'p, 'a> {
     pub dns: Option<&'p DnsMessage<'a>>,
     /// Which way the packet went.
     pub direction: Direction,
+    /// The name of the interface it crossed; `any` when unknown (Tracee's word).
+    pub interface: &'p str,
     /// The events to write; each one exists in `packet` or `dns`.
     pub events: EventSet,
 }
@@ -306,6 +311,7 @@ impl<'p, 'a> PacketEvents<'p, 'a> {
             packet,
             dns,
             direction,
+            interface: ANY_INTERFACE,
             events: present.intersect(wanted),
         }
     }

@@ -4,8 +4,8 @@
 use aya_ebpf::EbpfContext;
 use aya_ebpf::bindings::{__sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
-    bpf_get_smp_processor_id, bpf_get_socket_cookie, bpf_ktime_get_boot_ns, bpf_skb_cgroup_id,
-    bpf_skb_load_bytes,
+    bpf_get_netns_cookie, bpf_get_smp_processor_id, bpf_get_socket_cookie, bpf_ktime_get_boot_ns,
+    bpf_skb_cgroup_id, bpf_skb_load_bytes,
 };
 use aya_ebpf::macros::{cgroup_skb, map};
 use aya_ebpf::maps::{PerCpuArray, RingBuf};
@@ -94,8 +94,11 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         length: len,
         captured: n as u32,
         cpu: unsafe { bpf_get_smp_processor_id() },
+        // SAFETY: `skb` is this program's context, valid for its run.
+        ifindex: unsafe { (*skb).ifindex },
+        netns_cookie: unsafe { bpf_get_netns_cookie(skb.cast()) },
         direction: dir,
-        _pad: [0; 3],
+        _pad: [0; 7],
     };
     // SAFETY: `Scratch` is repr(C) with the header first and no padding before `data`
     // (PacketRecord is a multiple of 8 bytes), so the header and the first n ≤

@@ -5,13 +5,15 @@
 //! 02:32:55.096052 In IP 10.99.0.1.53 > 10.99.0.2.48648: UDP, length 74, DNS response id 18941 NOERROR MX example.test: MX mail.example.test — dig[1234]
 //! ```
 //!
-//! Time of day in UTC with microseconds; `In`/`Out` when the source knows the direction;
+//! Time of day in UTC with microseconds; the interface and `In`/`Out` when the source knows
+//! them;
 //! lengths as on the wire (from the IP header), not as captured. A pure formatter over
 //! decided events: a packet with no selected event prints nothing.
 
 use std::fmt::Write as _;
 
 use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::event::ANY_INTERFACE;
 use netcore_core::ip;
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::{TcpView, flag};
@@ -55,6 +57,10 @@ impl Encoder for PacketLineEncoder {
             secs % 60,
             ns % 1_000_000_000 / 1000
         );
+        if events.interface != ANY_INTERFACE {
+            line.push_str(events.interface);
+            line.push(' ');
+        }
         match events.direction {
             Direction::Ingress => line.push_str("In "),
             Direction::Egress => line.push_str("Out "),

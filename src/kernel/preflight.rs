@@ -161,15 +161,11 @@ pub fn check_xdp_interface(
     force: bool,
 ) -> Result<(u32, Vec<u32>), Missing> {
     let problem = |text: String| Missing(vec![text]);
-    let name = std::ffi::CString::new(interface)
-        .map_err(|_| problem(format!("--xdp {interface}: not an interface name")))?;
-    // SAFETY: a valid NUL-terminated name.
-    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if ifindex == 0 {
+    let Some(ifindex) = interface_index(interface) else {
         return Err(problem(format!(
             "--xdp {interface}: no such network interface (see `ip link`)"
         )));
-    }
+    };
     if !force && carries_default_route(interface) {
         return Err(problem(format!(
             "--xdp {interface}: this interface carries a default route, and AF_XDP would take \
@@ -205,6 +201,14 @@ pub fn check_xdp_interface(
         }
     };
     Ok((ifindex, queues))
+}
+
+/// The index of the interface called `name` in this network namespace.
+pub fn interface_index(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a valid NUL-terminated name.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (ifindex != 0).then_some(ifindex)
 }
 
 /// Whether `/proc/net/route` or `/proc/net/ipv6_route` has a usable default route via

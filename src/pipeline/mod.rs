@@ -13,6 +13,7 @@ mod expression;
 mod summary;
 
 use std::io::{self, Write};
+use std::time::Instant;
 
 use netcore_core::dns::DnsMessage;
 use netcore_core::dns::tcp::{FlowKey, Reassembler};
@@ -23,10 +24,19 @@ use netcore_core::{DecodeError, Direction, EventSet, PacketEvents, decode, dns};
 
 use crate::encode::Encoder;
 use crate::sink::Output;
-use crate::source::Frame;
+use crate::source::{Frame, Interface};
+use crate::state::interfaces::InterfaceNames;
 use envelope::Envelopes;
 pub use expression::Expression;
 pub use summary::Summary;
+
+/// The host the pipeline runs on.
+pub struct Host {
+    /// Its name, as events carry it (`hostName`).
+    pub name: String,
+    /// The cookie of netcore's network namespace: its interfaces are the ones named.
+    pub netns_cookie: u64,
+}
 
 /// What the pipeline keeps of its input before decoding, from the command line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,6 +45,9 @@ pub struct Limits {
     pub direction: Option<Direction>,
     /// Stop after this many packets with events (`-c`).
     pub count: Option<u64>,
+    /// Only frames that crossed this interface (`-i`); frames of unknown interface are
+    /// kept.
+    pub interface: Option<Interface>,
 }
 
 /// What the pipeline keeps of its input before decoding: `-Q`, `-c`, and a pcap filter
@@ -52,6 +65,7 @@ pub struct Pipeline<W: Write> {
     selected: EventSet,
     limits: Limits,
     expression: Option<Expression>,
+    interfaces: InterfaceNames,
     filter: Filter,
     envelopes: Envelopes,
     reassembler: Reassembler,
@@ -70,14 +84,15 @@ impl<W: Write> Pipeline<W> {
         filter: Filter,
         encoder: Box<dyn Encoder>,
         output: Output<W>,
-        host_name: String,
+        host: Host,
     ) -> Self {
         Pipeline {
             selected: selected.intersect(filter.events()),
             limits: selection.limits,
             expression: selection.expression,
+            interfaces: InterfaceNames::new(host.netns_cookie),
             filter,
-            envelopes: Envelopes::new(host_name),
+            envelopes: Envelopes::new(host.name),
             reassembler: Reassembler::new(Default::default()),
             encoder,
             output,
@@ -98,6 +113,14 @@ impl<W: Write> Pipeline<W> {
                 .skip(frame.wire_len, |s| &mut s.other_direction);
             return Ok(());
         }
+        if let Some(only) = self.limits.interface
+            && frame.interface != Interface::UNKNOWN
+            && frame.interface != only
+        {
+            self.summary
+                .skip(frame.wire_len, |s| &mut s.other_interface);
+            return Ok(());
+        }
         if let Some(expression) = &mut self.expression
             && !expression.accepts(frame.link_type, frame.data)
         {
@@ -109,6 +132,7 @@ impl<W: Write> Pipeline<W> {
             selected,
             limits: _,
             expression: _,
+            interfaces,
             filter,
             envelopes,
             reassembler,
@@ -136,7 +160,10 @@ impl<W: Write> Pipeline<W> {
         if let Some(message) = &dns {
             wanted = filter.dns_events(message, wanted);
         }
-        let events = PacketEvents::new(&ctx, &decoded, dns.as_ref(), frame.direction, wanted);
+        let mut events = PacketEvents::new(&ctx, &decoded, dns.as_ref(), frame.direction, wanted);
+        if let Some(name) = interfaces.name(frame.interface, Instant::now()) {
+            events.interface = name;
+        }
         let mut written = encoder.encode(&events, output.buffer());
         if wanted.any_dns() {
             let mut stage = DnsOverTcp {
@@ -212,13 +239,16 @@ impl DnsOverTcp<'_> {
             |bytes| match DnsMessage::parse(bytes) {
                 Ok(message) => {
                     let wanted = self.filter.dns_events(&message, wanted);
-                    let events = PacketEvents::new(
-                        packet.ctx,
-                        decoded,
-                        Some(&message),
-                        packet.direction,
-                        wanted,
-                    );
+                    let events = PacketEvents {
+                        interface: packet.interface,
+                        ..PacketEvents::new(
+                            packet.ctx,
+                            decoded,
+                            Some(&message),
+                            packet.direction,
+                            wanted,
+                        )
+                    };
                     written += self.encoder.encode(&events, self.buffer);
                 }
                 Err(e) => self.summary.count_error(DecodeError::Dns(e)),

@@ -19,6 +19,8 @@ pub struct Summary {
     pub packets_with_events: u64,
     /// Frames left out by `-Q` for their direction.
     pub other_direction: u64,
+    /// Frames left out by `-i` for their interface.
+    pub other_interface: u64,
     /// Frames the pcap filter expression rejected.
     pub expression_rejected: u64,
     /// Frames that carried no IP packet (ARP, LLDP, …).
@@ -64,6 +66,9 @@ impl std::fmt::Display for Summary {
         )?;
         if self.other_direction > 0 {
             write!(f, ", {} of the other direction (-Q)", self.other_direction)?;
+        }
+        if self.other_interface > 0 {
+            write!(f, ", {} on other interfaces (-i)", self.other_interface)?;
         }
         if self.expression_rejected > 0 {
             write!(

@@ -15,7 +15,7 @@ use crate::kernel::seed;
 use crate::pipeline::{Pipeline, Summary};
 use crate::source::ring::RingSource;
 use crate::source::xsk::{BindMode, XskSource};
-use crate::source::{Frame, FrameHandler, Wake};
+use crate::source::{Frame, FrameHandler, Interface, Wake};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -97,8 +97,13 @@ pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<
     programs.attach_attribution(&capture.cgroup)?;
     seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
+    let index = Interface {
+        ifindex: capture.ifindex,
+        netns_cookie: seed::netns_cookie().context("reading SO_NETNS_COOKIE")?,
+    };
     let mut source = XskSource::open(
         &capture.interface,
+        index,
         &capture.queues,
         capture.discard,
         tick,

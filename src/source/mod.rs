@@ -29,6 +29,8 @@ pub struct Frame<'a> {
     pub wire_len: u32,
     /// Which way it went, when the source knows.
     pub direction: Direction,
+    /// The interface it crossed, when the source knows.
+    pub interface: Interface,
     /// The CPU it was captured on; 0 when unknown (files).
     pub cpu: u32,
     /// The task owning the local socket it belongs to, as the kernel saw it; zeroed
@@ -47,11 +49,30 @@ impl<'a> Frame<'a> {
             data,
             wire_len: data.len() as u32,
             direction: Direction::Unknown,
+            interface: Interface::UNKNOWN,
             cpu: 0,
             owner: TaskContext::default(),
             socket_cgroup_id: 0,
         }
     }
+}
+
+/// A network interface: its index within a network namespace, named by the namespace's
+/// cookie (indexes repeat across namespaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Interface {
+    /// The interface index; 0 when unknown.
+    pub ifindex: u32,
+    /// The cookie of its network namespace.
+    pub netns_cookie: u64,
+}
+
+impl Interface {
+    /// What a source that cannot tell hands out.
+    pub const UNKNOWN: Interface = Interface {
+        ifindex: 0,
+        netns_cookie: 0,
+    };
 }
 
 /// What a live source drives: once per frame, then after each poll round and each tick.

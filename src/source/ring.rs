@@ -15,7 +15,7 @@ use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler};
+use super::{Frame, FrameHandler, Interface};
 
 /// One captured packet, borrowed from the ring buffer.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +43,10 @@ impl<'a> Record<'a> {
             data: self.data,
             wire_len: header.length,
             direction: Direction::from_number(header.direction),
+            interface: Interface {
+                ifindex: header.ifindex,
+                netns_cookie: header.netns_cookie,
+            },
             cpu: header.cpu,
             owner: header.task,
             socket_cgroup_id: header.socket_cgroup_id,

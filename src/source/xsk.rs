@@ -18,7 +18,7 @@ use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler};
+use super::{Frame, FrameHandler, Interface};
 
 /// UMEM frames per queue (2 KiB each).
 const FRAMES: u32 = 4096;
@@ -76,16 +76,19 @@ pub struct XskSource {
     pub mode: BindMode,
     /// Frames read.
     pub frames: u64,
+    /// The capture interface.
+    interface: Interface,
     /// Count frames without handing them out (the benchmark's raw receive loop).
     discard: bool,
 }
 
 impl XskSource {
-    /// Opens a socket on each of `queues` of `interface`, zero-copy if the driver can,
+    /// Opens a socket on each of `queues` of `interface` (`index`), zero-copy if the driver can,
     /// with every frame on the fill ring, ticking every `tick`. `register` inserts each
     /// socket into the XSKMAP.
     pub fn open(
         interface: &str,
+        index: Interface,
         queues: &[u32],
         discard: bool,
         tick: Duration,
@@ -112,6 +115,7 @@ impl XskSource {
             events,
             mode,
             frames: 0,
+            interface: index,
             discard,
         })
     }
@@ -150,6 +154,7 @@ impl XskSource {
                             data,
                             wire_len: data.len() as u32,
                             direction: Direction::Ingress,
+                            interface: self.interface,
                             cpu,
                             owner: TaskContext {
                                 cgroup_id: owner.cgroup_id,

@@ -1,4 +1,6 @@
-//! State kept across packets: who owns what ([`tasks`]). DNS-over-TCP reassembly lives
-//! in `netcore_core::dns::tcp`; the pipeline holds one.
+//! State kept across packets: who owns what ([`tasks`]), what interfaces are called
+//! ([`interfaces`]). DNS-over-TCP reassembly lives in `netcore_core::dns::tcp`; the
+//! pipeline holds one.
 
+pub mod interfaces;
 pub mod tasks;

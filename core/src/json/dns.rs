@@ -9,7 +9,7 @@ use crate::dns::rdata::RData;
 use crate::dns::{DnsMessage, Entry, Name, Question, Record, Section};
 use crate::event::{EventKind, PacketEvents};
 use crate::ip;
-use crate::packet::{Decoded, Network, Transport};
+use crate::packet::{Network, Transport};
 
 /// Writes the arguments of DNS event `kind` of `events`; false if the packet lacks what
 /// the event needs (the decision said it has it).
@@ -34,7 +34,7 @@ pub(super) fn args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: E
         return false;
     };
     event.arg(arg_head!("metadata", "trace.PktMeta"), |o| {
-        packet_meta(o, events.packet, &network, src_port, dst_port)
+        packet_meta(o, events, &network, src_port, dst_port)
     });
     if kind == EventKind::DnsRequest {
         event.arg(arg_head!("dns_questions", "[]trace.DnsQueryData"), |o| {
@@ -250,13 +250,13 @@ fn soa(out: &mut Vec<u8>, data: &RData<'_>) {
 
 fn packet_meta(
     out: &mut Vec<u8>,
-    decoded: &Decoded<'_>,
+    events: &PacketEvents<'_, '_>,
     network: &Network<'_>,
     src_port: u16,
     dst_port: u16,
 ) {
     // Tracee's `packet_len`: the IPv4 total length, or the IPv6 payload length.
-    let protocol = match decoded.transport {
+    let protocol = match events.packet.transport {
         Some(Transport::Tcp(_)) => ip::TCP,
         _ => ip::UDP,
     };
@@ -273,7 +273,7 @@ fn packet_meta(
     o.num("dst_port", dst_port.into());
     o.num("protocol", protocol.into());
     o.num("packet_len", length.into());
-    o.str("iface", b"any");
+    o.str("iface", events.interface.as_bytes());
     o.close();
 }
 

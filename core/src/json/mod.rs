@@ -763,6 +763,39 @@ mod tests {
     }
 
     #[test]
+    fn dns_packet_metadata_names_the_interface() {
+        // A DNS query for `a` over IPv4/UDP, port 4096 → 53.
+        let mut packet = alloc::vec![
+            0x45, 0, 0, 47, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x10, 0, 0, 53, 0,
+            27, 0, 0,
+        ];
+        packet.extend_from_slice(&[
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ]);
+        let decoded = crate::decode(crate::LinkType::Ipv4, &packet);
+        let ctx = EventContext::default();
+        let request = crate::EventSet::NONE.with(EventKind::DnsRequest);
+        for (interface, want) in [("eth0", "\"iface\":\"eth0\""), ("any", "\"iface\":\"any\"")] {
+            let mut out = Vec::new();
+            PacketEvents::decide(
+                &ctx,
+                &decoded,
+                crate::Direction::Egress,
+                request,
+                |events| {
+                    let events = PacketEvents {
+                        interface,
+                        ..*events
+                    };
+                    Encoder::new(&TRACEE_0_22).encode(&events, &mut out)
+                },
+            );
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(want), "{text}");
+        }
+    }
+
+    #[test]
     fn the_word_at_a_time_check_agrees_with_the_byte_one() {
         for b in 0..=255u8 {
             for at in 0..9 {
