@@ -3,12 +3,12 @@
 
 use std::io::Write;
 
-use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::dns::{DnsMessage, Entry, Section};
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{EventContext, EventKind, PacketEvents};
 
-use super::Encoder;
+use super::{AnswerText, Encoder};
 
 /// The per-event text encoder.
 pub struct EventLineEncoder;
@@ -147,27 +147,7 @@ fn write_dns(
                 );
             }
             Entry::Record(Section::Answer, r) => {
-                let _ = match r.data() {
-                    RData::A(a) => write!(out, " {}", std::net::Ipv4Addr::from(a)),
-                    RData::Aaaa(a) => write!(out, " {}", std::net::Ipv6Addr::from(a)),
-                    RData::Cname(n)
-                    | RData::Ns(n)
-                    | RData::Ptr(n)
-                    | RData::Mx { exchange: n, .. } => {
-                        write!(out, " {}", n.presentation(&mut name).unwrap_or("?"))
-                    }
-                    RData::Srv { port, target, .. } => {
-                        write!(
-                            out,
-                            " {}:{port}",
-                            target.presentation(&mut name).unwrap_or("?")
-                        )
-                    }
-                    RData::Txt(mut strings) => strings.try_for_each(|s| {
-                        write!(out, " \"{}\"", String::from_utf8_lossy(s).escape_debug())
-                    }),
-                    _ => write!(out, " {}", r.rtype.name()),
-                };
+                let _ = write!(out, " {}", AnswerText(&r));
             }
             Entry::Record(..) => {}
         }

@@ -5,7 +5,11 @@
 pub mod event_lines;
 pub mod packet_line;
 
+use std::fmt;
+
 use netcore_core::PacketEvents;
+use netcore_core::dns::name::MAX_PRESENTATION_LEN;
+use netcore_core::dns::{RData, Record};
 use netcore_core::json::{self, Schema};
 
 /// Formats decided events.
@@ -38,6 +42,38 @@ impl Format {
             Format::Json(schema) => Box::new(json::Encoder::new(schema)),
             Format::PacketLines => Box::new(packet_line::PacketLineEncoder::new()),
             Format::EventLines => Box::new(event_lines::EventLineEncoder),
+        }
+    }
+}
+
+/// The data of a DNS answer as the text encoders print it: the address, the name (with
+/// `:port` for SRV), the quoted TXT strings, else its size.
+pub struct AnswerText<'r, 'a>(pub &'r Record<'a>);
+
+impl fmt::Display for AnswerText<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut name = [0; MAX_PRESENTATION_LEN];
+        match self.0.data() {
+            RData::A(a) => write!(f, "{}", std::net::Ipv4Addr::from(a)),
+            RData::Aaaa(a) => write!(f, "{}", std::net::Ipv6Addr::from(a)),
+            RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) | RData::Mx { exchange: n, .. } => {
+                f.write_str(n.presentation(&mut name).unwrap_or("?"))
+            }
+            RData::Srv { port, target, .. } => {
+                write!(
+                    f,
+                    "{}:{port}",
+                    target.presentation(&mut name).unwrap_or("?")
+                )
+            }
+            RData::Txt(strings) => {
+                for (i, s) in strings.enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(f, "{sep}\"{}\"", String::from_utf8_lossy(s).escape_debug())?;
+                }
+                Ok(())
+            }
+            _ => write!(f, "({} bytes)", self.0.raw_data.len()),
         }
     }
 }

@@ -12,14 +12,14 @@
 
 use std::fmt::Write as _;
 
-use netcore_core::dns::{DnsMessage, Entry, RData, Section};
+use netcore_core::dns::{DnsMessage, Entry, Section};
 use netcore_core::event::ANY_INTERFACE;
 use netcore_core::ip;
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::{TcpView, flag};
 use netcore_core::{Direction, EventSet, PacketEvents};
 
-use super::Encoder;
+use super::{AnswerText, Encoder};
 
 /// The one-line-per-packet encoder.
 pub struct PacketLineEncoder {
@@ -250,35 +250,7 @@ fn dns(line: &mut String, message: &DnsMessage<'_>) {
             Entry::Record(Section::Answer, r) => {
                 line.push_str(if answers == 0 { ":" } else { "," });
                 answers += 1;
-                let _ = write!(line, " {} ", r.rtype.name());
-                let _ = match r.data() {
-                    RData::A(a) => write!(line, "{}", std::net::Ipv4Addr::from(a)),
-                    RData::Aaaa(a) => write!(line, "{}", std::net::Ipv6Addr::from(a)),
-                    RData::Cname(n)
-                    | RData::Ns(n)
-                    | RData::Ptr(n)
-                    | RData::Mx { exchange: n, .. } => {
-                        write!(line, "{}", n.presentation(&mut name).unwrap_or("?"))
-                    }
-                    RData::Srv { port, target, .. } => write!(
-                        line,
-                        "{}:{port}",
-                        target.presentation(&mut name).unwrap_or("?")
-                    ),
-                    RData::Txt(strings) => {
-                        let mut result = Ok(());
-                        for (i, s) in strings.enumerate() {
-                            let sep = if i == 0 { "" } else { " " };
-                            result = write!(
-                                line,
-                                "{sep}\"{}\"",
-                                String::from_utf8_lossy(s).escape_debug()
-                            );
-                        }
-                        result
-                    }
-                    _ => write!(line, "({} bytes)", r.raw_data.len()),
-                };
+                let _ = write!(line, " {} {}", r.rtype.name(), AnswerText(&r));
             }
             Entry::Record(..) => {}
         }
