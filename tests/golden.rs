@@ -216,3 +216,57 @@ fn vlan_tagged_frames_decode_like_untagged_ones() {
         assert_eq!(events_of(&path), expected("ethernet"), "tag {tag:02x?}");
     }
 }
+
+#[test]
+fn fcs_bits_of_the_pcap_link_type_are_read_and_the_fcs_left_out() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let original = common::events_of(&["--json", "-r", path.to_str().unwrap()]);
+    let mut pcap = read_pcap(&path);
+    // Ethernet with a 4-byte FCS announced: P bit set, FCS length 2 (16-bit words).
+    pcap.linktype = 0x2400_0001;
+    for r in &mut pcap.records {
+        r.data.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    }
+    let with_fcs = common::temp_file("fcs.pcap", &write_pcap(&pcap, false));
+    assert_eq!(
+        common::events_of(&["--json", "-r", with_fcs.to_str().unwrap()]),
+        original
+    );
+    // Upper bits without the P bit: still Ethernet (the low 16 bits), nothing refused.
+    pcap.linktype = 0x3000_0001;
+    let flagged = common::temp_file("flagged.pcap", &write_pcap(&pcap, false));
+    let events = common::events_of(&["--json", "-r", flagged.to_str().unwrap()]);
+    assert_eq!(events.len(), original.len());
+}
+
+#[test]
+fn bsd_loopback_captures_decode_like_their_ethernet_originals() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let original = common::events_of(&["--json", "-r", path.to_str().unwrap()]);
+    let pcap = read_pcap(&path);
+    for (linktype, v4, v6) in [
+        (0, 2u32.to_le_bytes(), 30u32.to_le_bytes()), // NULL from a macOS host
+        (0, 2u32.to_be_bytes(), 24u32.to_be_bytes()), // NULL from a big-endian BSD
+        (108, 2u32.to_be_bytes(), 24u32.to_be_bytes()), // LOOP
+    ] {
+        let mut looped = read_pcap(&path);
+        looped.linktype = linktype;
+        looped.records = pcap
+            .records
+            .iter()
+            .filter_map(|r| {
+                let family = match r.data[12..14] {
+                    [0x08, 0x00] => v4,
+                    [0x86, 0xdd] => v6,
+                    _ => return None, // ARP has no loopback form
+                };
+                let mut record = r.clone();
+                record.data = [&family[..], &r.data[14..]].concat();
+                Some(record)
+            })
+            .collect();
+        let file = common::temp_file(&format!("loop{linktype}.pcap"), &write_pcap(&looped, false));
+        let events = common::events_of(&["--json", "-r", file.to_str().unwrap()]);
+        assert_eq!(events, original, "link type {linktype}, family {v4:?}");
+    }
+}

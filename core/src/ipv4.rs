@@ -118,13 +118,18 @@ impl<'a> Ipv4View<'a> {
         let header_len = header_len_of(header.version_ihl);
         Truncated::check(header_len, bytes.len()).map_err(Ipv4Error::Truncated)?;
         let total_len = header.total_len.get();
-        if usize::from(total_len) < header_len {
+        // Total length 0 is how captures of TSO/GSO super-packets look (the NIC fills it
+        // in later): the packet is what was captured, as tshark reads it.
+        let end = if total_len == 0 {
+            bytes.len()
+        } else if usize::from(total_len) < header_len {
             return Err(Ipv4Error::BadTotalLength {
                 total_len,
                 header_len,
             });
-        }
-        let end = usize::from(total_len).min(bytes.len());
+        } else {
+            usize::from(total_len).min(bytes.len())
+        };
         Ok(Ipv4View {
             header,
             options: &bytes[HEADER_LEN..header_len],
@@ -140,7 +145,8 @@ impl<'a> Ipv4View<'a> {
     pub fn options(&self) -> &'a [u8] {
         self.options
     }
-    /// The payload as captured: up to the total length, possibly cut short.
+    /// The payload as captured: up to the total length, possibly cut short (all that was
+    /// captured when the total length is 0, a TSO/GSO super-packet).
     pub fn payload(&self) -> &'a [u8] {
         self.payload
     }
@@ -167,6 +173,11 @@ impl<'a> Ipv4View<'a> {
     /// Fragment offset in 8-byte units.
     pub fn frag_offset(&self) -> u16 {
         self.header.flags_frag.get() & FRAG_OFFSET_MASK
+    }
+    /// Whether the total length is 0: a TSO/GSO super-packet captured before the NIC
+    /// split it, whose length is what was captured.
+    pub fn is_segmentation_offload(&self) -> bool {
+        self.header.total_len.get() == 0
     }
     /// True for a fragment after the first: it carries no transport header.
     pub fn is_later_fragment(&self) -> bool {
@@ -252,6 +263,22 @@ mod tests {
                 header_len: 24
             }
         );
+    }
+
+    #[test]
+    fn total_length_zero_is_a_segmentation_offload_packet() {
+        // A TSO super-packet: total length 0, 20 header bytes and 3000 of payload captured.
+        let mut p = alloc::vec![
+            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2
+        ];
+        p.resize(20 + 3000, 0xab);
+        let v = Ipv4View::parse(&p).unwrap();
+        assert!(v.is_segmentation_offload());
+        assert_eq!(v.payload().len(), 3000);
+        p[3] = 40;
+        let v = Ipv4View::parse(&p).unwrap();
+        assert!(!v.is_segmentation_offload());
+        assert_eq!(v.payload().len(), 20);
     }
 
     #[test]

@@ -22,10 +22,15 @@ pub const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 /// The link-layer framing of a captured frame, named after its pcap `LINKTYPE_*` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkType {
+    /// `LINKTYPE_NULL` (0): BSD loopback, a 4-byte address family in the writer's byte
+    /// order (macOS `lo0`, Tracee's `--capture network`).
+    Null,
     /// `LINKTYPE_ETHERNET` (1).
     Ethernet,
     /// `LINKTYPE_RAW` (101): an IPv4 or IPv6 packet, told apart by its version nibble.
     Raw,
+    /// `LINKTYPE_LOOP` (108): OpenBSD loopback, the family in network byte order.
+    Loop,
     /// `LINKTYPE_LINUX_SLL` (113): Linux cooked capture v1.
     LinuxSll,
     /// `LINKTYPE_IPV4` (228).
@@ -38,9 +43,11 @@ pub enum LinkType {
 
 impl LinkType {
     /// Every link type the decoder supports.
-    pub const ALL: [LinkType; 6] = [
+    pub const ALL: [LinkType; 8] = [
+        LinkType::Null,
         LinkType::Ethernet,
         LinkType::Raw,
+        LinkType::Loop,
         LinkType::LinuxSll,
         LinkType::Ipv4,
         LinkType::Ipv6,
@@ -55,8 +62,10 @@ impl LinkType {
     /// The pcap `LINKTYPE_*` number.
     pub fn linktype(self) -> u32 {
         match self {
+            LinkType::Null => 0,
             LinkType::Ethernet => 1,
             LinkType::Raw => 101,
+            LinkType::Loop => 108,
             LinkType::LinuxSll => 113,
             LinkType::Ipv4 => 228,
             LinkType::Ipv6 => 229,
@@ -67,8 +76,10 @@ impl LinkType {
     /// The `LINKTYPE_*` name, for messages.
     pub fn name(self) -> &'static str {
         match self {
+            LinkType::Null => "NULL",
             LinkType::Ethernet => "ETHERNET",
             LinkType::Raw => "RAW",
+            LinkType::Loop => "LOOP",
             LinkType::LinuxSll => "LINUX_SLL",
             LinkType::Ipv4 => "IPV4",
             LinkType::Ipv6 => "IPV6",
@@ -207,6 +218,16 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
         }
         LinkType::Ipv4 => (ETHERTYPE_IPV4, frame),
         LinkType::Ipv6 => (ETHERTYPE_IPV6, frame),
+        LinkType::Null | LinkType::Loop => {
+            let (family, rest) = header_prefix::<[u8; 4]>(frame).map_err(LinkError::Truncated)?;
+            let big = u32::from_be_bytes(*family);
+            // NULL is in the writer's byte order: whichever order names a family.
+            let family = match (link_type, address_family_ethertype(big)) {
+                (LinkType::Loop, _) | (_, Some(_)) => big,
+                _ => u32::from_le_bytes(*family),
+            };
+            (address_family_ethertype(family).unwrap_or(0), rest)
+        }
         LinkType::Raw => {
             let first = *frame
                 .first()
@@ -219,6 +240,16 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
         }
     };
     strip_vlan_tags(ethertype, rest)
+}
+
+/// The EtherType of a BSD address family: `AF_INET` (2) is IPv4, and `AF_INET6` is 24
+/// (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS) or 10 (Linux); others are not IP.
+fn address_family_ethertype(family: u32) -> Option<u16> {
+    match family {
+        2 => Some(ETHERTYPE_IPV4),
+        10 | 24 | 28 | 30 => Some(ETHERTYPE_IPV6),
+        _ => None,
+    }
 }
 
 fn strip_vlan_tags(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
@@ -257,6 +288,42 @@ mod tests {
             (l.ethertype, l.vlan_tags, l.payload),
             (ETHERTYPE_IPV4, 0, &[0x45u8][..])
         );
+    }
+
+    #[test]
+    fn bsd_loopback_families_in_either_byte_order() {
+        for (link, header, ethertype) in [
+            (LinkType::Null, [2, 0, 0, 0], ETHERTYPE_IPV4), // little-endian writer
+            (LinkType::Null, [0, 0, 0, 2], ETHERTYPE_IPV4), // big-endian writer
+            (LinkType::Null, [30, 0, 0, 0], ETHERTYPE_IPV6), // macOS
+            (LinkType::Null, [0, 0, 0, 24], ETHERTYPE_IPV6), // OpenBSD
+            (LinkType::Null, [28, 0, 0, 0], ETHERTYPE_IPV6), // FreeBSD
+            (LinkType::Loop, [0, 0, 0, 2], ETHERTYPE_IPV4),
+            (LinkType::Loop, [0, 0, 0, 24], ETHERTYPE_IPV6),
+            (LinkType::Null, [7, 0, 0, 0], 0), // not IP
+        ] {
+            let mut f = header.to_vec();
+            f.push(0x45);
+            let l = decode_link(link, &f).unwrap();
+            assert_eq!(
+                (l.ethertype, l.payload),
+                (ethertype, &[0x45u8][..]),
+                "{header:?}"
+            );
+        }
+        // LOOP is network byte order only: a little-endian 2 is no family.
+        assert_eq!(
+            decode_link(LinkType::Loop, &[2, 0, 0, 0])
+                .unwrap()
+                .ethertype,
+            0
+        );
+        assert!(matches!(
+            decode_link(LinkType::Null, &[2, 0]),
+            Err(LinkError::Truncated(_))
+        ));
+        assert_eq!(LinkType::from_linktype(0), Some(LinkType::Null));
+        assert_eq!(LinkType::from_linktype(108), Some(LinkType::Loop));
     }
 
     #[test]

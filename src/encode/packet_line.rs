@@ -107,6 +107,8 @@ fn addresses(line: &mut String, network: &Network<'_>, transport: Option<&Transp
 /// between it and `captured` (the captured bytes from that layer on).
 fn wire_len_from(network: &Network<'_>, captured: usize) -> usize {
     let (ip_payload_field, ip_payload_captured) = match network {
+        // TSO/GSO: no length on the wire yet; the captured bytes are the packet.
+        Network::Ipv4(v) if v.is_segmentation_offload() => (v.payload().len(), v.payload().len()),
         Network::Ipv4(v) => (
             usize::from(v.total_len()).saturating_sub(usize::from(v.ihl()) * 4),
             v.payload().len(),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use netcore_core::DecodeError;
 use netcore_core::dns::tcp::Stats as DnsTcpStats;
-use netcore_core::packet::Decoded;
+use netcore_core::packet::{Decoded, Network};
 
 /// Counts of one run, printed to stderr at the end.
 #[derive(Debug, Default)]
@@ -25,6 +25,8 @@ pub struct Summary {
     pub expression_rejected: u64,
     /// Frames that carried no IP packet (ARP, LLDP, …).
     pub not_ip: u64,
+    /// IPv4 packets with total length 0 (TSO/GSO super-packets), read as captured.
+    pub segmentation_offload: u64,
     /// Decode errors, by [`netcore_core::DecodeError::kind`].
     pub errors: BTreeMap<&'static str, u64>,
     /// DNS-over-TCP reassembly counters.
@@ -36,6 +38,9 @@ impl Summary {
     pub fn count(&mut self, decoded: &Decoded<'_>, wire_len: u32) {
         self.packets += 1;
         self.bytes += u64::from(wire_len);
+        if let Some(Network::Ipv4(v4)) = decoded.network {
+            self.segmentation_offload += u64::from(v4.is_segmentation_offload());
+        }
         match decoded.error {
             Some(e) => self.count_error(e),
             None if decoded.network.is_none() => self.not_ip += 1,
@@ -64,6 +69,13 @@ impl std::fmt::Display for Summary {
             "{} packets ({} bytes) read, {} events written, {} not IP, {} decode errors",
             self.packets, self.bytes, self.events, self.not_ip, errors
         )?;
+        if self.segmentation_offload > 0 {
+            write!(
+                f,
+                ", {} with IPv4 total length 0 (TSO/GSO, read as captured)",
+                self.segmentation_offload
+            )?;
+        }
         if self.other_direction > 0 {
             write!(f, ", {} of the other direction (-Q)", self.other_direction)?;
         }

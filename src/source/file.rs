@@ -137,7 +137,10 @@ impl std::error::Error for FileError {}
 /// How to read one capture interface: its link type and time base.
 #[derive(Debug, Clone, Copy)]
 struct Interface {
+    /// The `LINKTYPE_*` number (the low 16 bits of a pcap header's field).
     linktype: u32,
+    /// Bytes of frame check sequence at the end of each frame, to leave out.
+    fcs_len: u32,
     /// Timestamp units per second.
     units_per_second: u64,
     /// Seconds added to every timestamp (pcapng `if_tsoffset`).
@@ -150,6 +153,15 @@ impl Interface {
             linktype: self.linktype,
             interface,
         })
+    }
+
+    /// A captured frame without its frame check sequence, and its length on the wire
+    /// without it: the FCS is the last `fcs_len` bytes on the wire, so a frame cut short
+    /// may hold part of it, or none.
+    fn without_fcs<'a>(&self, data: &'a [u8], wire_len: u32) -> (&'a [u8], u32) {
+        let wire_len = wire_len.saturating_sub(self.fcs_len);
+        let keep = data.len().min(wire_len as usize);
+        (&data[..keep], wire_len)
     }
 
     fn timestamp_ns(&self, units: u64) -> u64 {
@@ -212,8 +224,10 @@ pub fn read_capture(
             Ok((offset, block)) => {
                 let frame = match block {
                     PcapBlockOwned::LegacyHeader(header) => {
+                        let (linktype, fcs_len) = pcap_linktype(header.network.0 as u32);
                         interfaces = vec![Interface {
-                            linktype: header.network.0 as u32,
+                            linktype,
+                            fcs_len,
                             units_per_second: if header.is_nanosecond_precision() {
                                 1_000_000_000
                             } else {
@@ -228,9 +242,10 @@ pub fn read_capture(
                         let units = u64::from(record.ts_sec) * iface.units_per_second
                             + u64::from(record.ts_usec);
                         let link_type = iface.link_type(0).map_err(fail)?;
+                        let (data, wire_len) = iface.without_fcs(record.data, record.origlen);
                         Some(Frame {
-                            wire_len: record.origlen,
-                            ..Frame::bare(link_type, iface.timestamp_ns(units), record.data)
+                            wire_len,
+                            ..Frame::bare(link_type, iface.timestamp_ns(units), data)
                         })
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
@@ -240,7 +255,8 @@ pub fn read_capture(
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                         interfaces.push(Interface {
-                            linktype: idb.linktype.0 as u32,
+                            linktype: u32::from(idb.linktype.0 as u16),
+                            fcs_len: if_fcslen(&idb.options),
                             units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
                             offset_seconds: idb.ts_offset(),
                         });
@@ -253,10 +269,11 @@ pub fn read_capture(
                         let link_type = iface.link_type(epb.if_id).map_err(fail)?;
                         let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let caplen = (epb.caplen as usize).min(epb.data.len());
+                        let (data, wire_len) = iface.without_fcs(&epb.data[..caplen], epb.origlen);
                         Some(Frame {
-                            wire_len: epb.origlen,
+                            wire_len,
                             direction: epb_direction(&epb.options, big_endian),
-                            ..Frame::bare(link_type, iface.timestamp_ns(units), &epb.data[..caplen])
+                            ..Frame::bare(link_type, iface.timestamp_ns(units), data)
                         })
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
@@ -264,9 +281,10 @@ pub fn read_capture(
                             .first()
                             .ok_or(fail(Problem::UnknownInterface(0)))?;
                         let link_type = iface.link_type(0).map_err(fail)?;
+                        let (data, wire_len) = iface.without_fcs(spb.data, spb.origlen);
                         Some(Frame {
-                            wire_len: spb.origlen,
-                            ..Frame::bare(link_type, 0, spb.data)
+                            wire_len,
+                            ..Frame::bare(link_type, 0, data)
                         })
                     }
                     PcapBlockOwned::NG(_) => None,
@@ -346,4 +364,29 @@ impl<R: Read> Read for Rejoined<R> {
         // An error of the rest comes back on the next call, with nothing pending.
         Ok(n + self.rest.read(&mut buf[n..]).unwrap_or(0))
     }
+}
+
+/// The link type and the FCS length (bytes) a pcap header's link-type field gives: the
+/// link type is the low 16 bits; when the P bit (0x04000000) is set, the top 4 bits are
+/// the FCS length in 16-bit words (pcap-savefile(5)). Other upper bits are ignored, so a
+/// capture is never refused for them.
+fn pcap_linktype(field: u32) -> (u32, u32) {
+    const FCS_PRESENT: u32 = 0x0400_0000;
+    let fcs_len = if field & FCS_PRESENT != 0 {
+        (field >> 28) * 2
+    } else {
+        0
+    };
+    (field & 0xffff, fcs_len)
+}
+
+/// The pcapng `if_fcslen` option (code 13): bytes of FCS each frame of the interface ends
+/// with.
+fn if_fcslen(options: &[PcapNGOption<'_>]) -> u32 {
+    const IF_FCSLEN: u16 = 13;
+    options
+        .iter()
+        .find(|o| o.code.0 == IF_FCSLEN)
+        .and_then(|o| o.value().first().copied())
+        .map_or(0, u32::from)
 }
