@@ -1,7 +1,8 @@
 //! Domain names (RFC 1035 §3.1, §4.1.4): labels and compression pointers, walked over the
-//! message bytes without copying. Every walk checks that pointers go strictly backwards,
-//! follows at most [`MAX_POINTERS`] of them, accepts labels of at most 63 bytes and names of
-//! at most 255 bytes on the wire.
+//! message bytes without copying. Pointers may go backwards or forwards (as tshark and
+//! gopacket, Tracee's decoder, accept them); every walk follows at most [`MAX_POINTERS`] of
+//! them, which ends any loop, and accepts labels of at most 63 bytes and names of at most
+//! 255 bytes on the wire.
 //!
 //! Names are presented in the RFC 1035 master-file form, without the trailing dot (the root
 //! is ""): inside a label, `.` becomes `\.`, `\` becomes `\\`, `"` becomes `\"`, and any byte
@@ -27,9 +28,7 @@ pub enum NameError {
     Truncated,
     /// A label length with the reserved 0b01/0b10 prefix.
     BadLabelType(u8),
-    /// A compression pointer that does not point strictly backwards.
-    ForwardPointer,
-    /// More than [`MAX_POINTERS`] compression pointers.
+    /// More than [`MAX_POINTERS`] compression pointers (a pointer loop, say).
     TooManyPointers,
     /// More than [`MAX_NAME_LEN`] bytes on the wire.
     TooLong,
@@ -40,9 +39,6 @@ impl fmt::Display for NameError {
         match self {
             NameError::Truncated => f.write_str("name runs past the end of the message"),
             NameError::BadLabelType(b) => write!(f, "reserved label type 0x{b:02x}"),
-            NameError::ForwardPointer => {
-                f.write_str("compression pointer does not point backwards")
-            }
             NameError::TooManyPointers => {
                 write!(f, "more than {MAX_POINTERS} compression pointers")
             }
@@ -128,9 +124,7 @@ impl<'a> Name<'a> {
                 0xc0 => {
                     let low = *message.get(pos + 1).ok_or(NameError::Truncated)?;
                     let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                    if target >= pos {
-                        return Err(NameError::ForwardPointer);
-                    }
+                    // Forwards too; a loop ends at MAX_POINTERS.
                     pointers += 1;
                     if pointers > MAX_POINTERS {
                         return Err(NameError::TooManyPointers);
@@ -301,12 +295,27 @@ mod tests {
     }
 
     #[test]
+    fn compression_pointers_forwards() {
+        // "www" then a pointer to "example.com" further on, as some encoders write it.
+        let m = b"\x03www\xc0\x06\x07example\x03com\x00";
+        assert_eq!(present(m, 0).unwrap(), "www.example.com");
+        assert_eq!(Name::parse(m, 0).unwrap().1, 6);
+        let labels: Vec<&[u8]> = Name::parse(m, 0).unwrap().0.labels().collect();
+        assert_eq!(labels, [&b"www"[..], b"example", b"com"]);
+    }
+
+    #[test]
     fn impossible_names() {
         assert_eq!(present(b"\x03ww", 0), Err(NameError::Truncated));
         assert_eq!(present(b"\x03www", 0), Err(NameError::Truncated));
         assert_eq!(present(b"\xc0", 0), Err(NameError::Truncated));
-        assert_eq!(present(b"\xc0\x00", 0), Err(NameError::ForwardPointer));
-        assert_eq!(present(b"\x00\xc0\x05", 1), Err(NameError::ForwardPointer));
+        // A pointer to itself, and two pointing at each other: loops, ended by the bound.
+        assert_eq!(present(b"\xc0\x00", 0), Err(NameError::TooManyPointers));
+        assert_eq!(
+            present(b"\xc0\x02\xc0\x00", 0),
+            Err(NameError::TooManyPointers)
+        );
+        assert_eq!(present(b"\x00\xc0\x05", 1), Err(NameError::Truncated));
         assert_eq!(present(b"\x41a", 0), Err(NameError::BadLabelType(0x41)));
         let mut long = Vec::new();
         for _ in 0..5 {
@@ -315,8 +324,7 @@ mod tests {
         }
         long.push(0);
         assert_eq!(present(&long, 0), Err(NameError::TooLong));
-        // A loop of pointers is impossible when they only go backwards, but a long chain
-        // of them is not: each pointer points to the one before it.
+        // A long chain without a loop: each pointer points to the one before it.
         let mut chain = alloc::vec![0u8];
         for i in 0..70u16 {
             let target = if i == 0 { 0 } else { 1 + 2 * (i - 1) };
