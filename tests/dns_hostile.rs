@@ -94,11 +94,17 @@ fn hostile_labels_use_master_file_escapes() {
     let dns = dns_event(&events);
     assert_eq!(dns["questions"][0]["name"], want);
     assert_eq!(dns["answers"][0]["name"], want);
-    let request = events
+    // A response: its query is in the response event (requests are queries only).
+    assert!(
+        events
+            .iter()
+            .all(|e| e["eventName"] != "net_packet_dns_request")
+    );
+    let response = events
         .iter()
-        .find(|e| e["eventName"] == "net_packet_dns_request")
+        .find(|e| e["eventName"] == "net_packet_dns_response")
         .unwrap();
-    assert_eq!(request["args"][1]["value"][0]["query"], want);
+    assert_eq!(response["args"][1]["value"][0]["query_data"]["query"], want);
     assert_eq!(events[0]["processName"], "evil\"\n\u{fffd}");
 }
 

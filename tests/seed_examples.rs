@@ -139,7 +139,7 @@ fn dns_message(v: &Value) -> Vec<u8> {
     let opcode = (0..16u8)
         .find(|&c| dns::Opcode(c).name() == v["opCode"])
         .unwrap();
-    let rcode = (0..16u8)
+    let rcode = (0..16u16)
         .find(|&c| dns::Rcode(c).name() == v["responseCode"])
         .unwrap();
     let word = Flags {
@@ -150,7 +150,7 @@ fn dns_message(v: &Value) -> Vec<u8> {
         rd: f("RD"),
         ra: f("RA"),
         z: f("Z"),
-        rcode: rcode.into(),
+        rcode,
     }
     .word();
     let counts = [f("QDCount"), f("ANCount"), f("NSCount"), f("ARCount")];
@@ -411,8 +411,9 @@ fn context(event: &Value) -> EventContext<'_> {
     }
 }
 
-/// Our event for the example, reduced to the example's args when it uses the 3-arg form.
-fn reproduce(example: &Value) -> Value {
+/// Our event for the example, reduced to the example's args when it uses the 3-arg form;
+/// `None` when netcore writes no such event for the packet.
+fn reproduce(example: &Value) -> Option<Value> {
     let kind = EventKind::from_name(example["eventName"].as_str().unwrap()).unwrap();
     let packet = build_packet(example);
     let link = if packet[0] >> 4 == 4 {
@@ -444,6 +445,9 @@ fn reproduce(example: &Value) -> Value {
         EventSet::NONE.with(kind),
         |events| Encoder::new(&TRACEE_0_22).encode(events, &mut out),
     );
+    if events == 0 {
+        return None;
+    }
     assert_eq!(events, 1);
     assert_eq!(out.last(), Some(&b'\n'));
     let mut ours: Value = serde_json::from_slice(&out).unwrap();
@@ -460,14 +464,31 @@ fn reproduce(example: &Value) -> Value {
             .retain(|a| wanted.contains(&&a["name"]));
         ours["argsNum"] = Value::from(wanted.len());
     }
-    ours
+    Some(ours)
+}
+
+/// The reference page's second `net_packet_dns_request` example is a reply (from port 53,
+/// QR = 1) that an old Tracee printed as a request. Tracee documents the event as
+/// queries only, and so does netcore: this example is the one deliberate deviation.
+fn is_reply_printed_as_request(example: &Value) -> bool {
+    example["eventName"] == "net_packet_dns_request" && arg(example, "metadata")["src_port"] == 53
 }
 
 #[test]
 fn every_seed_example_reproduces_exactly() {
-    let mut checked = 0;
+    let (mut checked, mut deviations) = (0, 0);
     for (line, example) in examples() {
-        let ours = reproduce(&example);
+        if is_reply_printed_as_request(&example) {
+            assert_eq!(
+                reproduce(&example),
+                None,
+                "line {}: replies give no request event",
+                line + 1
+            );
+            deviations += 1;
+            continue;
+        }
+        let ours = reproduce(&example).unwrap_or_else(|| panic!("no event for line {}", line + 1));
         // Serialized with preserve_order, so key order is compared too.
         assert_eq!(
             serde_json::to_string(&ours).unwrap(),
@@ -477,7 +498,7 @@ fn every_seed_example_reproduces_exactly() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 47, "the seed has 47 examples");
+    assert_eq!((checked, deviations), (46, 1), "the seed has 47 examples");
 }
 
 #[test]

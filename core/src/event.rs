@@ -94,13 +94,14 @@ impl EventKind {
 }
 
 /// The DNS events a message yields, in order: `net_packet_dns` always; with exactly one
-/// question, `net_packet_dns_request` (replies included, as in the reference's examples;
-/// newer Tracee limits it to QR = 0) and, for a response, `net_packet_dns_response`.
+/// question, `net_packet_dns_request` for a query (QR = 0: Tracee's documented rule; the
+/// reference page's second request example is a reply an old Tracee printed by mistake)
+/// or `net_packet_dns_response` for a response.
 pub fn dns_events(message: &DnsMessage<'_>) -> impl Iterator<Item = EventKind> {
     let one_question = message.single_question().is_some();
     [
         (EventKind::Dns, true),
-        (EventKind::DnsRequest, one_question),
+        (EventKind::DnsRequest, one_question && message.qr() == 0),
         (EventKind::DnsResponse, one_question && message.qr() == 1),
     ]
     .into_iter()

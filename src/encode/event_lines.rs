@@ -133,7 +133,7 @@ fn write_dns(
             "response"
         },
         message.id(),
-        message.rcode().name().trim_end()
+        message.response_code().name().trim_end()
     );
     let mut name = [0; netcore_core::dns::name::MAX_PRESENTATION_LEN];
     for entry in message.entries() {

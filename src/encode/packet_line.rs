@@ -232,7 +232,7 @@ fn dns(line: &mut String, message: &DnsMessage<'_>) {
         message.id()
     );
     if message.qr() == 1 {
-        let rcode = message.rcode();
+        let rcode = message.response_code();
         let _ = write!(line, " {}", rcode.mnemonic().unwrap_or("RCODE"));
         if rcode.mnemonic().is_none() {
             let _ = write!(line, "{}", rcode.0);

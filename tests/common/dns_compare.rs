@@ -141,6 +141,8 @@ pub fn hickory(m: &Message) -> Vec<String> {
                     "{:?}",
                     t.txt_data.iter().map(|s| &s[..]).collect::<Vec<_>>()
                 ),
+                // Ours reads HINFO's two character-strings as TXT's, as gopacket does.
+                HRData::HINFO(h) => format!("{:?}", [&h.cpu[..], &h.os[..]]),
                 HRData::SRV(s) => format!(
                     "{} {} {} {:?}",
                     s.priority,

@@ -76,10 +76,33 @@ code_points! {
         AAAA = 28 => "AAAA",
         /// Service locator.
         SRV = 33 => "SRV",
+        /// Naming authority pointer (names beyond gopacket's from here on, so that
+        /// modern records are not all "Unknown").
+        NAPTR = 35 => "NAPTR",
         /// EDNS0 pseudo-record.
         OPT = 41 => "OPT",
+        /// Delegation signer.
+        DS = 43 => "DS",
+        /// SSH key fingerprint.
+        SSHFP = 44 => "SSHFP",
+        /// DNSSEC signature.
+        RRSIG = 46 => "RRSIG",
+        /// Next secure record.
+        NSEC = 47 => "NSEC",
+        /// DNSSEC public key.
+        DNSKEY = 48 => "DNSKEY",
+        /// Hashed next secure record.
+        NSEC3 = 50 => "NSEC3",
+        /// TLS certificate association.
+        TLSA = 52 => "TLSA",
+        /// Service binding.
+        SVCB = 64 => "SVCB",
+        /// HTTPS service binding.
+        HTTPS = 65 => "HTTPS",
         /// Uniform resource identifier.
         URI = 256 => "URI",
+        /// Certification authority authorisation.
+        CAA = 257 => "CAA",
     }
 }
 
@@ -117,7 +140,7 @@ code_points! {
 
 code_points! {
     /// A response code (`responseCode`). Code 2 keeps gopacket's trailing space.
-    Rcode(u8), unknown "unknown" {
+    Rcode(u16), unknown "unknown" {
         /// No error.
         NOERROR = 0 => "no error",
         /// Format error.

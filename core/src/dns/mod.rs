@@ -168,6 +168,9 @@ pub enum Entry<'a> {
 pub struct DnsMessage<'a> {
     bytes: &'a [u8],
     header: &'a DnsHeader,
+    /// The upper 8 bits of the response code, from the OPT record's TTL (RFC 6891 §6.1.3);
+    /// 0 without one.
+    extended_rcode: u8,
 }
 
 impl<'a> DnsMessage<'a> {
@@ -176,11 +179,19 @@ impl<'a> DnsMessage<'a> {
     /// hickory-proto ignore them.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DnsError> {
         let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
-        let message = DnsMessage { bytes, header };
+        let mut message = DnsMessage {
+            bytes,
+            header,
+            extended_rcode: 0,
+        };
         let mut check = message.entries();
         check.checked = false;
         while check.advance() {
-            check.read()?;
+            if let Entry::Record(Section::Additional, r) = check.read()?
+                && r.rtype == RecordType::OPT
+            {
+                message.extended_rcode = (r.ttl >> 24) as u8;
+            }
         }
         Ok(message)
     }
@@ -222,7 +233,12 @@ impl<'a> DnsMessage<'a> {
     }
     /// Response code (the header's 4 bits).
     pub fn rcode(&self) -> Rcode {
-        Rcode(self.flag(0, 0xf) as u8)
+        Rcode(self.flag(0, 0xf))
+    }
+    /// The response code: the header's 4 bits, extended by the OPT record's 8 when the
+    /// message has one (BADVERS = 16 and up exist only so).
+    pub fn response_code(&self) -> Rcode {
+        Rcode(u16::from(self.extended_rcode) << 4 | self.flag(0, 0xf))
     }
     /// Number of questions.
     pub fn qd_count(&self) -> u16 {

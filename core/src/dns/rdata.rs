@@ -72,19 +72,19 @@ pub enum RData<'a> {
     Other(&'a [u8]),
 }
 
-/// The `<character-string>`s of a TXT record.
+/// The `<character-string>`s of a TXT record (or of HINFO's CPU and OS, which gopacket,
+/// and so Tracee, presents the same way).
 #[derive(Debug, Clone, Copy)]
 pub struct TxtStrings<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> TxtStrings<'a> {
-    fn check(rdata: &'a [u8]) -> Result<Self, DnsError> {
+    fn check(rdata: &'a [u8], rtype: RecordType) -> Result<Self, DnsError> {
         let strings = TxtStrings { rest: rdata };
         let mut walk = strings;
         while !walk.rest.is_empty() {
-            walk.next_string()
-                .ok_or(DnsError::BadRdata(RecordType::TXT))?;
+            walk.next_string().ok_or(DnsError::BadRdata(rtype))?;
         }
         Ok(strings)
     }
@@ -226,7 +226,7 @@ pub(super) fn parse<'a>(
                 minimum: n(4),
             }
         }
-        RecordType::TXT => RData::Txt(TxtStrings::check(rdata)?),
+        RecordType::TXT | RecordType::HINFO => RData::Txt(TxtStrings::check(rdata, rtype)?),
         RecordType::SRV => RData::Srv {
             priority: u16_at(rdata, 0).ok_or(bad)?,
             weight: u16_at(rdata, 2).ok_or(bad)?,

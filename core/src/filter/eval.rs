@@ -84,7 +84,9 @@ fn dns_passes(test: &Test<ArgField>, field: DnsField, message: &DnsMessage<'_>) 
         DnsField::Id => test.accepts(&Value::Number(message.id().into())),
         DnsField::Qr => test.accepts(&Value::Number(message.qr().into())),
         DnsField::OpCode => test.accepts(&Value::Text(message.opcode().name().as_bytes())),
-        DnsField::ResponseCode => test.accepts(&Value::Text(message.rcode().name().as_bytes())),
+        DnsField::ResponseCode => {
+            test.accepts(&Value::Text(message.response_code().name().as_bytes()))
+        }
         DnsField::QuestionType | DnsField::AnswerType => {
             let types = message.entries().filter_map(|entry| match (field, entry) {
                 (DnsField::QuestionType, Entry::Question(q)) => Some(q.qtype),

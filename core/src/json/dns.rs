@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use super::{Event, Object, push_ip, push_ipv4, push_ipv6, push_str};
 use crate::dns::name::MAX_PRESENTATION_LEN;
 use crate::dns::rdata::RData;
-use crate::dns::{DnsMessage, Entry, Name, Question, Record, Section};
+use crate::dns::{DnsMessage, Entry, Name, Question, Record, RecordType, Section};
 use crate::event::{EventKind, PacketEvents};
 use crate::ip;
 use crate::packet::{Network, Transport};
@@ -60,7 +60,7 @@ fn proto_dns(out: &mut Vec<u8>, m: &DnsMessage<'_>) {
     o.num("RD", m.rd().into());
     o.num("RA", m.ra().into());
     o.num("Z", m.z().into());
-    o.str("responseCode", m.rcode().name().as_bytes());
+    o.str("responseCode", m.response_code().name().as_bytes());
     o.num("QDCount", m.qd_count().into());
     o.num("ANCount", m.an_count().into());
     o.num("NSCount", m.ns_count().into());
@@ -207,7 +207,7 @@ fn record(out: &mut Vec<u8>, r: &Record<'_>) {
     uri.num("weight", weight.into());
     uri.str("target", target);
     uri.close();
-    // gopacket keeps a TXT record's whole RDATA, length prefixes included.
+    // gopacket keeps a TXT (or HINFO) record's whole RDATA, length prefixes included.
     let txt = if matches!(data, RData::Txt(_)) {
         r.raw_data
     } else {
@@ -308,7 +308,7 @@ fn response_data(out: &mut Vec<u8>, m: &DnsMessage<'_>, q: &Question<'_>) {
             RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) | RData::Mx { exchange: n, .. } => {
                 push_name(o.out, &n)
             }
-            RData::Txt(_) => push_str(o.out, r.raw_data),
+            RData::Txt(_) if r.rtype == RecordType::TXT => push_str(o.out, r.raw_data),
             _ => o.out.extend_from_slice(b"\"not implemented\""),
         }
         o.close();
