@@ -85,6 +85,13 @@ pub struct Cli {
     #[arg(long, value_name = "WHAT", value_enum, hide = true)]
     pub generate: Option<Generate>,
 
+    /// Events of tunnelled packets (VXLAN, Geneve, GRE/ERSPAN, IP-in-IP, Teredo): the outer
+    /// packet (Tracee's view), the inner one (a mirror interface's), or both. Default: both
+    /// for files and AF_XDP; outer in host mode, where inner packets of a local overlay
+    /// are seen at their own sockets too.
+    #[arg(long, value_name = "WHICH", value_enum)]
+    pub tunnel: Option<crate::pipeline::Tunnels>,
+
     /// Host mode: only packets that cross this interface of netcore's network namespace
     /// (`any`: all, the default).
     #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with_all = ["read", "xdp"])]

@@ -33,7 +33,7 @@ use netcore_core::{EventSet, LinkType};
 use cli::Cli;
 use encode::Format;
 use kernel::{loader, preflight};
-use pipeline::{Expression, Limits, Pipeline, Selection};
+use pipeline::{Expression, Limits, Pipeline, Selection, Tunnels};
 use sink::Output;
 
 fn main() -> ExitCode {
@@ -76,7 +76,18 @@ fn main() -> ExitCode {
         .events
         .iter()
         .fold(EventSet::NONE, |all, &e| all.union(e));
-    let kernel_filter = filter.kernel_filter(events.intersect(filter.events()));
+    let host_mode = cli.read.is_none() && cli.xdp.is_none();
+    let tunnels = cli.tunnel.unwrap_or(if host_mode {
+        Tunnels::Outer
+    } else {
+        Tunnels::Both
+    });
+    let mut kernel_filter = filter.kernel_filter(events.intersect(filter.events()));
+    if tunnels != Tunnels::Outer {
+        // Selected traffic may hide inside UDP or GRE: the kernel cannot tell by class or port.
+        kernel_filter.protocols = netcore_core::abi::l4::ALL;
+        kernel_filter.port_count = 0;
+    }
     let netns_cookie = kernel::seed::netns_cookie().unwrap_or(0);
     let interface = match cli.interface.as_deref() {
         None | Some("any") => None,
@@ -115,6 +126,7 @@ fn main() -> ExitCode {
             direction: cli.direction.and_then(cli::Directions::only),
             count: cli.count,
             interface,
+            tunnels,
         },
         expression,
     };

@@ -33,6 +33,7 @@ pub mod link;
 pub mod packet;
 pub mod tcp;
 pub mod truncated;
+pub mod tunnel;
 pub mod udp;
 
 pub use error::DecodeError;

@@ -18,6 +18,14 @@ pub const ETHERTYPE_VLAN: u16 = 0x8100;
 pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ EtherType still seen on some switches.
 pub const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+/// EtherType of an MPLS unicast label stack.
+pub const ETHERTYPE_MPLS: u16 = 0x8847;
+/// EtherType of an MPLS multicast label stack.
+pub const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+/// EtherType of a PPPoE session.
+pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Most MPLS labels walked before the stack is given up on.
+pub const MAX_MPLS_LABELS: usize = 16;
 
 /// The link-layer framing of a captured frame, named after its pcap `LINKTYPE_*` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,15 +51,16 @@ pub enum LinkType {
 
 impl LinkType {
     /// Every link type the decoder supports.
+    /// (Newer ones last: the fuzzers' seed corpora pick link types by position.)
     pub const ALL: [LinkType; 8] = [
-        LinkType::Null,
         LinkType::Ethernet,
         LinkType::Raw,
-        LinkType::Loop,
         LinkType::LinuxSll,
         LinkType::Ipv4,
         LinkType::Ipv6,
         LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::Loop,
     ];
 
     /// The link type for a pcap/pcapng `LINKTYPE_*` number, if supported.
@@ -175,6 +184,8 @@ pub enum LinkError {
     TruncatedVlan(Truncated),
     /// A raw-IP frame whose first nibble is neither 4 nor 6.
     UnknownRawVersion(u8),
+    /// An MPLS label stack with no bottom within [`MAX_MPLS_LABELS`] labels.
+    TooManyMplsLabels,
 }
 
 impl LinkError {
@@ -184,6 +195,7 @@ impl LinkError {
             LinkError::Truncated(_) => "link.truncated",
             LinkError::TruncatedVlan(_) => "link.truncated_vlan",
             LinkError::UnknownRawVersion(_) => "link.unknown_raw_version",
+            LinkError::TooManyMplsLabels => "link.too_many_mpls_labels",
         }
     }
 }
@@ -194,6 +206,9 @@ impl fmt::Display for LinkError {
             LinkError::Truncated(t) => write!(f, "header {t}"),
             LinkError::TruncatedVlan(t) => write!(f, "VLAN tag {t}"),
             LinkError::UnknownRawVersion(v) => write!(f, "raw IP frame with version {v}"),
+            LinkError::TooManyMplsLabels => {
+                write!(f, "MPLS label stack deeper than {MAX_MPLS_LABELS} labels")
+            }
         }
     }
 }
@@ -242,6 +257,36 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
     strip_vlan_tags(ethertype, rest)
 }
 
+/// Strips an MPLS label stack (4 bytes a label, up to the bottom-of-stack bit); what follows
+/// is IP by its version nibble (anything else, a pseudowire say, is not IP: EtherType 0).
+fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+    for _ in 0..MAX_MPLS_LABELS {
+        let (label, rest) = header_prefix::<[u8; 4]>(payload).map_err(LinkError::Truncated)?;
+        payload = rest;
+        if label[2] & 0x01 != 0 {
+            let ethertype = match payload.first().map(|b| b >> 4) {
+                Some(4) => ETHERTYPE_IPV4,
+                Some(6) => ETHERTYPE_IPV6,
+                _ => 0,
+            };
+            return Ok((ethertype, payload));
+        }
+    }
+    Err(LinkError::TooManyMplsLabels)
+}
+
+/// Strips a PPPoE session header (6 bytes) and the PPP protocol field: IPv4 (0x0021) and
+/// IPv6 (0x0057) are IP, anything else (LCP, …) is not.
+fn strip_pppoe(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+    let (header, rest) = header_prefix::<[u8; 8]>(payload).map_err(LinkError::Truncated)?;
+    let ethertype = match u16::from_be_bytes([header[6], header[7]]) {
+        0x0021 => ETHERTYPE_IPV4,
+        0x0057 => ETHERTYPE_IPV6,
+        _ => 0,
+    };
+    Ok((ethertype, rest))
+}
+
 /// The EtherType of a BSD address family: `AF_INET` (2) is IPv4, and `AF_INET6` is 24
 /// (NetBSD, OpenBSD), 28 (FreeBSD), 30 (macOS) or 10 (Linux); others are not IP.
 fn address_family_ethertype(family: u32) -> Option<u16> {
@@ -265,6 +310,11 @@ fn strip_vlan_tags(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'
         ethertype = tag.ethertype.get();
         payload = rest;
     }
+    let (ethertype, payload) = match ethertype {
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => strip_mpls(payload)?,
+        ETHERTYPE_PPPOE_SESSION => strip_pppoe(payload)?,
+        other => (other, payload),
+    };
     Ok(LinkFrame {
         ethertype,
         vlan_tags,

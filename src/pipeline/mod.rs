@@ -17,10 +17,13 @@ use std::time::Instant;
 
 use netcore_core::dns::DnsMessage;
 use netcore_core::dns::tcp::{FlowKey, Reassembler};
+use netcore_core::event::ANY_INTERFACE;
 use netcore_core::filter::Filter;
-use netcore_core::packet::{Network, Transport};
+use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
-use netcore_core::{DecodeError, Direction, EventSet, PacketEvents, decode, dns};
+use netcore_core::{
+    DecodeError, Direction, EventContext, EventSet, PacketEvents, decode, dns, tunnel,
+};
 
 use crate::encode::Encoder;
 use crate::sink::Output;
@@ -48,6 +51,20 @@ pub struct Limits {
     /// Only frames that crossed this interface (`-i`); frames of unknown interface are
     /// kept.
     pub interface: Option<Interface>,
+    /// Which packets of a tunnel give events (`--tunnel`).
+    pub tunnels: Tunnels,
+}
+
+/// Which packets of a tunnel give events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Tunnels {
+    /// The outer packet only, as Tracee reports it.
+    #[default]
+    Outer,
+    /// The packet inside only (what a mirror interface's user wants).
+    Inner,
+    /// Both, outer first (tshark's view).
+    Both,
 }
 
 /// What the pipeline keeps of its input before decoding: `-Q`, `-c`, and a pcap filter
@@ -130,7 +147,7 @@ impl<W: Write> Pipeline<W> {
         }
         let Pipeline {
             selected,
-            limits: _,
+            limits,
             expression: _,
             interfaces,
             filter,
@@ -140,40 +157,44 @@ impl<W: Write> Pipeline<W> {
             output,
             summary,
         } = self;
-        let decoded = decode(frame.link_type, frame.data);
+        let mut decoded = decode(frame.link_type, frame.data);
         summary.count(&decoded, frame.wire_len);
         let ctx = envelopes.context(frame);
-        let mut wanted = filter.packet_events(&ctx, &decoded, *selected);
-        // DNS costs nothing unless a DNS event is wanted.
-        let dns = if wanted.any_dns() {
-            match decoded.dns_over_udp() {
-                Some(Ok(message)) => Some(message),
-                Some(Err(e)) => {
-                    summary.count_error(DecodeError::Dns(e));
-                    None
-                }
-                None => None,
-            }
-        } else {
-            None
+        let interface = interfaces
+            .name(frame.interface, Instant::now())
+            .unwrap_or(ANY_INTERFACE);
+        let mut layers = LayerWriter {
+            selected: *selected,
+            filter,
+            encoder: encoder.as_mut(),
+            buffer: output.buffer(),
+            summary,
+            reassembler,
         };
-        if let Some(message) = &dns {
-            wanted = filter.dns_events(message, wanted);
-        }
-        let mut events = PacketEvents::new(&ctx, &decoded, dns.as_ref(), frame.direction, wanted);
-        if let Some(name) = interfaces.name(frame.interface, Instant::now()) {
-            events.interface = name;
-        }
-        let mut written = encoder.encode(&events, output.buffer());
-        if wanted.any_dns() {
-            let mut stage = DnsOverTcp {
-                filter,
-                encoder: encoder.as_mut(),
-                buffer: output.buffer(),
-                summary,
+        let mut written = 0;
+        // The packet, then the packets it carries (VXLAN, GRE, …), as `--tunnel` says.
+        for depth in 0..=MAX_TUNNEL_DEPTH {
+            let inner = match limits.tunnels {
+                Tunnels::Outer => None,
+                _ => tunnel::inner(&decoded),
             };
-            written += stage.push(reassembler, &events, wanted.intersect(EventSet::DNS));
+            if !(limits.tunnels == Tunnels::Inner && inner.is_some()) {
+                written += layers.write(&ctx, &decoded, frame.direction, interface);
+            }
+            let Some(inner) = inner else {
+                break;
+            };
+            if depth == MAX_TUNNEL_DEPTH {
+                layers.summary.tunnels_too_deep += 1;
+                break;
+            }
+            layers.summary.decapsulated += 1;
+            decoded = decode(inner.link_type, inner.frame);
+            if let Some(error) = decoded.error {
+                layers.summary.count_error(error);
+            }
         }
+        let summary = layers.summary;
         summary.events += written as u64;
         summary.packets_with_events += u64::from(written > 0);
         output.write_due()
@@ -202,23 +223,62 @@ impl<W: Write> Pipeline<W> {
     }
 }
 
-/// What DNS over TCP needs of the pipeline while the reassembler hands it messages.
-struct DnsOverTcp<'p> {
+/// Most packets inside packets decapsulated (a tunnel in a tunnel …); deeper ones are
+/// counted and left encapsulated.
+pub const MAX_TUNNEL_DEPTH: usize = 4;
+
+/// Writes the events of one decoded layer: the stages after the decoder, borrowed from
+/// the pipeline for one frame.
+struct LayerWriter<'p> {
+    selected: EventSet,
     filter: &'p Filter,
     encoder: &'p mut dyn Encoder,
     buffer: &'p mut Vec<u8>,
     summary: &'p mut Summary,
+    reassembler: &'p mut Reassembler,
 }
 
-impl DnsOverTcp<'_> {
+impl LayerWriter<'_> {
+    /// Filters, decodes the DNS message (once, when a DNS event is wanted), encodes; returns
+    /// how many events were written.
+    fn write(
+        &mut self,
+        ctx: &EventContext<'_>,
+        decoded: &Decoded<'_>,
+        direction: Direction,
+        interface: &str,
+    ) -> usize {
+        let mut wanted = self.filter.packet_events(ctx, decoded, self.selected);
+        // DNS costs nothing unless a DNS event is wanted.
+        let dns = if wanted.any_dns() {
+            match decoded.dns_over_udp() {
+                Some(Ok(message)) => Some(message),
+                Some(Err(e)) => {
+                    self.summary.count_error(DecodeError::Dns(e));
+                    None
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(message) = &dns {
+            wanted = self.filter.dns_events(message, wanted);
+        }
+        let events = PacketEvents {
+            interface,
+            ..PacketEvents::new(ctx, decoded, dns.as_ref(), direction, wanted)
+        };
+        let mut written = self.encoder.encode(&events, self.buffer);
+        if wanted.any_dns() {
+            written += self.dns_over_tcp(&events, wanted.intersect(EventSet::DNS));
+        }
+        written
+    }
+
     /// Writes the events of the DNS messages a TCP segment to or from port 53 completes;
     /// `packet` is the segment's (with no DNS message), `wanted` the DNS events wanted.
-    fn push(
-        &mut self,
-        reassembler: &mut Reassembler,
-        packet: &PacketEvents<'_, '_>,
-        wanted: EventSet,
-    ) -> usize {
+    fn dns_over_tcp(&mut self, packet: &PacketEvents<'_, '_>, wanted: EventSet) -> usize {
         let decoded = packet.packet;
         let (Some(network), Some(Transport::Tcp(tcp))) = (decoded.network, decoded.transport)
         else {
@@ -230,6 +290,14 @@ impl DnsOverTcp<'_> {
         let key = flow_key(&network, tcp.src_port(), tcp.dst_port());
         let closing = tcp.has(flag::FIN) || tcp.has(flag::RST);
         let mut written = 0;
+        let LayerWriter {
+            filter,
+            encoder,
+            buffer,
+            summary,
+            reassembler,
+            ..
+        } = self;
         reassembler.push(
             key,
             tcp.seq(),
@@ -238,7 +306,7 @@ impl DnsOverTcp<'_> {
             packet.ctx.timestamp,
             |bytes| match DnsMessage::parse(bytes) {
                 Ok(message) => {
-                    let wanted = self.filter.dns_events(&message, wanted);
+                    let wanted = filter.dns_events(&message, wanted);
                     let events = PacketEvents {
                         interface: packet.interface,
                         ..PacketEvents::new(
@@ -249,12 +317,12 @@ impl DnsOverTcp<'_> {
                             wanted,
                         )
                     };
-                    written += self.encoder.encode(&events, self.buffer);
+                    written += encoder.encode(&events, buffer);
                 }
-                Err(e) => self.summary.count_error(DecodeError::Dns(e)),
+                Err(e) => summary.count_error(DecodeError::Dns(e)),
             },
         );
-        self.summary.dns_tcp = reassembler.stats();
+        summary.dns_tcp = reassembler.stats();
         written
     }
 }

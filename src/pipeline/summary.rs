@@ -19,6 +19,10 @@ pub struct Summary {
     pub packets_with_events: u64,
     /// Frames left out by `-Q` for their direction.
     pub other_direction: u64,
+    /// Packets found inside other packets and decoded (VXLAN, GRE, IP-in-IP, …).
+    pub decapsulated: u64,
+    /// Packets nested deeper than the pipeline decapsulates, left as they were.
+    pub tunnels_too_deep: u64,
     /// Frames left out by `-i` for their interface.
     pub other_interface: u64,
     /// Frames the pcap filter expression rejected.
@@ -74,6 +78,16 @@ impl std::fmt::Display for Summary {
                 f,
                 ", {} with IPv4 total length 0 (TSO/GSO, read as captured)",
                 self.segmentation_offload
+            )?;
+        }
+        if self.decapsulated > 0 {
+            write!(f, ", {} decapsulated", self.decapsulated)?;
+        }
+        if self.tunnels_too_deep > 0 {
+            write!(
+                f,
+                ", {} nested too deep to decapsulate",
+                self.tunnels_too_deep
             )?;
         }
         if self.other_direction > 0 {

@@ -1,0 +1,183 @@
+//! Encapsulations: the packet inside a decoded packet, when there is one. Each function
+//! here finds where the inner frame starts and how it is framed; [`crate::decode`] then
+//! decodes it like any other frame. MPLS label stacks and PPPoE sessions sit below IP and
+//! are stripped by [`crate::link`].
+//!
+//! | encapsulation | carried in | inner framing |
+//! |---|---|---|
+//! | VXLAN (RFC 7348) | UDP port 4789 | Ethernet |
+//! | Geneve (RFC 8926) | UDP port 6081 | Ethernet, or IP by its protocol type |
+//! | GRE (RFC 2784/2890) | IP protocol 47 | IPv4, IPv6, Ethernet (transparent bridging) |
+//! | ERSPAN types I, II, III | GRE 0x88BE / 0x22EB | Ethernet |
+//! | IP-in-IP, IPv6-in-IP (RFC 2003/4213) | IP protocol 4 / 41 | IPv4 / IPv6 |
+//! | Teredo (RFC 4380) | UDP port 3544 | IPv6 (after any indicators) |
+
+use crate::ipv6;
+use crate::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkType};
+use crate::packet::{Decoded, Network, Transport};
+
+/// UDP port of VXLAN.
+pub const VXLAN_PORT: u16 = 4789;
+/// UDP port of Geneve.
+pub const GENEVE_PORT: u16 = 6081;
+/// UDP port of Teredo.
+pub const TEREDO_PORT: u16 = 3544;
+/// IP protocol number of GRE.
+pub const GRE: u8 = 47;
+/// IP protocol number of IPv4 encapsulated in IP.
+pub const IPIP: u8 = 4;
+/// IP protocol number of IPv6 encapsulated in IP.
+pub const IPV6_IN_IP: u8 = 41;
+/// EtherType (GRE protocol type) of transparent Ethernet bridging.
+const TRANSPARENT_ETHERNET: u16 = 0x6558;
+/// GRE protocol type of ERSPAN types I and II.
+const ERSPAN_II: u16 = 0x88be;
+/// GRE protocol type of ERSPAN type III.
+const ERSPAN_III: u16 = 0x22eb;
+
+/// How the inner packet was carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encapsulation {
+    /// VXLAN over UDP.
+    Vxlan,
+    /// Geneve over UDP.
+    Geneve,
+    /// GRE (ERSPAN included).
+    Gre,
+    /// IPv4 or IPv6 directly in IP.
+    IpInIp,
+    /// Teredo: IPv6 over UDP.
+    Teredo,
+}
+
+/// The packet carried inside another.
+#[derive(Debug, Clone, Copy)]
+pub struct Inner<'a> {
+    /// How it was carried.
+    pub encapsulation: Encapsulation,
+    /// Its framing.
+    pub link_type: LinkType,
+    /// Its bytes, as captured.
+    pub frame: &'a [u8],
+}
+
+/// The packet `decoded` carries, if it is an encapsulation this module knows and the
+/// encapsulation header is whole.
+pub fn inner<'a>(decoded: &Decoded<'a>) -> Option<Inner<'a>> {
+    if let Some(Transport::Udp(udp)) = decoded.transport {
+        let ports = (udp.src_port(), udp.dst_port());
+        let payload = udp.payload();
+        return if ports.1 == VXLAN_PORT {
+            vxlan(payload)
+        } else if ports.1 == GENEVE_PORT {
+            geneve(payload)
+        } else if ports.0 == TEREDO_PORT || ports.1 == TEREDO_PORT {
+            teredo(payload)
+        } else {
+            None
+        };
+    }
+    if decoded.transport.is_some() {
+        return None;
+    }
+    let (protocol, payload) = match decoded.network? {
+        Network::Ipv4(v4) if !v4.is_later_fragment() => (v4.protocol(), v4.payload()),
+        Network::Ipv6(v6) => match v6.upper_layer() {
+            Ok(upper) if !upper.later_fragment => (upper.protocol, upper.payload),
+            _ => return None,
+        },
+        Network::Ipv4(_) => return None,
+    };
+    let ip_in_ip = |link_type| {
+        Some(Inner {
+            encapsulation: Encapsulation::IpInIp,
+            link_type,
+            frame: payload,
+        })
+    };
+    match protocol {
+        IPIP => ip_in_ip(LinkType::Ipv4),
+        IPV6_IN_IP => ip_in_ip(LinkType::Ipv6),
+        GRE => gre(payload),
+        _ => None,
+    }
+}
+
+fn carried(encapsulation: Encapsulation, link_type: LinkType, frame: &[u8]) -> Option<Inner<'_>> {
+    Some(Inner {
+        encapsulation,
+        link_type,
+        frame,
+    })
+}
+
+/// The link type for an EtherType that carries a whole packet.
+fn by_ethertype(ethertype: u16) -> Option<LinkType> {
+    match ethertype {
+        ETHERTYPE_IPV4 => Some(LinkType::Ipv4),
+        ETHERTYPE_IPV6 => Some(LinkType::Ipv6),
+        TRANSPARENT_ETHERNET => Some(LinkType::Ethernet),
+        _ => None,
+    }
+}
+
+/// VXLAN: an 8-byte header whose I flag says the VNI is valid, then Ethernet.
+fn vxlan(payload: &[u8]) -> Option<Inner<'_>> {
+    let (header, frame) = payload.split_at_checked(8)?;
+    (header[0] & 0x08 != 0).then_some(())?;
+    carried(Encapsulation::Vxlan, LinkType::Ethernet, frame)
+}
+
+/// Geneve: version 0, options of `opt_len` × 4 bytes, then the protocol type's packet.
+fn geneve(payload: &[u8]) -> Option<Inner<'_>> {
+    let &[version_optlen, _, p0, p1, ..] = payload else {
+        return None;
+    };
+    if version_optlen >> 6 != 0 {
+        return None;
+    }
+    let header_len = 8 + usize::from(version_optlen & 0x3f) * 4;
+    let link_type = by_ethertype(u16::from_be_bytes([p0, p1]))?;
+    carried(Encapsulation::Geneve, link_type, payload.get(header_len..)?)
+}
+
+/// GRE: flags and version, the protocol type, then the optional checksum, key and
+/// sequence number; ERSPAN inside adds its own header before the mirrored Ethernet frame.
+fn gre(payload: &[u8]) -> Option<Inner<'_>> {
+    let &[f0, f1, p0, p1, ..] = payload else {
+        return None;
+    };
+    if f1 & 0x07 != 0 {
+        return None; // Version 1 is PPTP's enhanced GRE: not a packet carrier here.
+    }
+    let (checksum, key, sequence) = (f0 & 0x80 != 0, f0 & 0x20 != 0, f0 & 0x10 != 0);
+    let header_len = 4 + 4 * (usize::from(checksum) + usize::from(key) + usize::from(sequence));
+    let rest = payload.get(header_len..)?;
+    let protocol = u16::from_be_bytes([p0, p1]);
+    let ethernet = |skip: usize| carried(Encapsulation::Gre, LinkType::Ethernet, rest.get(skip..)?);
+    match protocol {
+        // Type I has no sequence number and no header of its own; type II has 8 bytes.
+        ERSPAN_II if !sequence => ethernet(0),
+        ERSPAN_II => ethernet(8),
+        // Type III: 12 bytes, and 8 more when the O flag says a platform subheader follows.
+        ERSPAN_III => {
+            let o_flag = rest.get(11)? & 0x01 != 0;
+            ethernet(if o_flag { 20 } else { 12 })
+        }
+        other => carried(Encapsulation::Gre, by_ethertype(other)?, rest),
+    }
+}
+
+/// Teredo: IPv6 over UDP, possibly after an authentication indicator (0x0001) and an origin
+/// indication (0x0000, 8 bytes).
+fn teredo(payload: &[u8]) -> Option<Inner<'_>> {
+    let mut rest = payload;
+    if let [0x00, 0x01, id_len, auth_len, ..] = *rest {
+        rest = rest.get(4 + usize::from(id_len) + usize::from(auth_len) + 9..)?;
+    }
+    if let [0x00, 0x00, ..] = rest {
+        rest = rest.get(8..)?;
+    }
+    (rest.first()? >> 4 == 6 && rest.len() >= ipv6::HEADER_LEN).then_some(())?;
+    carried(Encapsulation::Teredo, LinkType::Ipv6, rest)
+}
