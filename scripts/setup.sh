@@ -18,6 +18,7 @@ apt_packages=(
     bpftool util-linux   # live tests: attachment checks, setpriv
     libpcap-dev   # pcap filter expressions (compiled and run by libpcap)
     dpkg-dev podman runc   # the .deb (dpkg-shlibdeps) and the container image (scripts/check-install.sh)
+    busybox-static   # the live tests' container image (podman import of a busybox root)
 )
 missing=()
 for p in "${apt_packages[@]}"; do

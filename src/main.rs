@@ -139,6 +139,11 @@ fn main() -> ExitCode {
         pipeline::Host {
             name: host_name(),
             netns_cookie,
+            cgroup_root: if cli.read.is_none() {
+                preflight::cgroup2_root()
+            } else {
+                None
+            },
         },
     );
     match cli.read.as_deref() {

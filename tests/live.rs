@@ -392,6 +392,99 @@ fn dash_i_keeps_one_interface_of_netcores_namespace() {
     );
 }
 
+/// A container image holding busybox and nothing else, imported (no registry) under a
+/// name unique to this test process; removed on drop.
+struct BusyboxImage(String);
+
+impl BusyboxImage {
+    fn new() -> BusyboxImage {
+        let name = format!("localhost/netcore-test-busybox:{}", std::process::id());
+        let root = std::env::temp_dir().join(format!("netcore-busybox-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+        for applet in ["sh", "nc", "sleep", "echo"] {
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+        }
+        let script = format!("tar -C {} -c . | podman import - {name}", root.display());
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "podman import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&root);
+        BusyboxImage(name)
+    }
+}
+
+impl Drop for BusyboxImage {
+    fn drop(&mut self) {
+        let _ = Command::new("podman").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn a_short_lived_process_in_a_container_is_attributed_to_it() {
+    if !root_or_skip("a_short_lived_process_in_a_container_is_attributed_to_it") {
+        return;
+    }
+    let image = BusyboxImage::new();
+    let netcore = Netcore::start(&["--events", "net_packet_tcp", "--filter", "container"]);
+    let cidfile = std::env::temp_dir().join(format!("netcore-cid-{}", std::process::id()));
+    let _ = std::fs::remove_file(&cidfile);
+    // A listener and a client that lives for one connection, inside the container.
+    let out = Command::new("podman")
+        .args([
+            "--runtime",
+            "runc",
+            "--cgroup-manager=cgroupfs",
+            "run",
+            "--rm",
+        ])
+        .args([
+            "--network=none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+        ])
+        .args(["--cidfile", cidfile.to_str().unwrap(), &image.0])
+        .args([
+            "sh",
+            "-c",
+            "nc -l -p 7010 & sleep 0.3; echo hi | nc 127.0.0.1 7010; sleep 0.3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "podman run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = std::fs::read_to_string(&cidfile).unwrap().trim().to_owned();
+    let _ = std::fs::remove_file(&cidfile);
+    assert_eq!(id.len(), 64, "{id}");
+    let events = netcore.events_for("127.0.0.1", Duration::from_secs(10), |events| {
+        named(events, "net_packet_tcp")
+            .filter(|e| arg(e, "dst_port") == 7010 || arg(e, "src_port") == 7010)
+            .count()
+            >= 6
+    });
+    let ours: Vec<&Value> = named(&events, "net_packet_tcp")
+        .filter(|e| arg(e, "dst_port") == 7010 || arg(e, "src_port") == 7010)
+        .collect();
+    assert!(ours.len() >= 6, "the connection's segments: {events:#?}");
+    for event in &ours {
+        assert_eq!(event["containerId"], id.as_str(), "{event}");
+        assert_eq!(event["contextFlags"]["containerStarted"], true, "{event}");
+    }
+    // The client (it sent the SYN) lived only for that connection, and is attributed too.
+    assert!(
+        ours.iter()
+            .any(|e| arg(e, "proto_tcp")["SYN"] == 1 && arg(e, "dst_port") == 7010)
+    );
+}
+
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in
 /// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
 /// and closes. Returns the client's and the server's pids once both have exited.

@@ -254,7 +254,7 @@ fn default_route_in(interface: &str, v4: &str, v6: &str) -> bool {
 
 /// The mount point of the cgroup v2 hierarchy: `/sys/fs/cgroup` on unified systems,
 /// `/sys/fs/cgroup/unified` on hybrid ones, else the first cgroup2 mount.
-fn cgroup2_root() -> Option<PathBuf> {
+pub fn cgroup2_root() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let mounts: Vec<PathBuf> = mountinfo.lines().filter_map(cgroup2_mount_point).collect();
     ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]

@@ -39,6 +39,8 @@ pub struct Host {
     pub name: String,
     /// The cookie of netcore's network namespace: its interfaces are the ones named.
     pub netns_cookie: u64,
+    /// The cgroup v2 mount, where containers are found (live modes).
+    pub cgroup_root: Option<std::path::PathBuf>,
 }
 
 /// What the pipeline keeps of its input before decoding, from the command line.
@@ -109,7 +111,7 @@ impl<W: Write> Pipeline<W> {
             expression: selection.expression,
             interfaces: InterfaceNames::new(host.netns_cookie),
             filter,
-            envelopes: Envelopes::new(host.name),
+            envelopes: Envelopes::new(host.name, host.cgroup_root),
             reassembler: Reassembler::new(Default::default()),
             encoder,
             output,
@@ -212,9 +214,9 @@ impl<W: Write> Pipeline<W> {
         self.envelopes.unowned
     }
 
-    /// Task-table entries evicted because the table was full.
-    pub fn tasks_evicted(&self) -> u64 {
-        self.envelopes.tasks_evicted()
+    /// Task- and container-table entries evicted because a table was full.
+    pub fn tables_evicted(&self) -> u64 {
+        self.envelopes.evicted()
     }
 
     /// Writes out everything buffered.

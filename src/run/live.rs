@@ -209,9 +209,9 @@ impl<W: Write> Live<W> {
             ..
         } = self;
         let owners = format!(
-            "{} without an owning task, {} task-table entries evicted",
+            "{} without an owning task, {} task/container-table entries evicted",
             pipeline.unowned(),
-            pipeline.tasks_evicted()
+            pipeline.tables_evicted()
         );
         let flushed = pipeline.flush();
         let kernel = programs.counters().unwrap_or_default();

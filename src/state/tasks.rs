@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use netcore_core::abi::TaskContext;
 
+use super::containers::container_in;
+
 /// How long a cached entry is trusted before `/proc` is read again (a tid can be reused).
 const TTL: Duration = Duration::from_secs(30);
 /// Entries kept at most; older ones are swept first (then all, counted as evictions).
@@ -130,11 +132,7 @@ fn read_task(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
         info.comm = comm.strip_suffix(b"\n").unwrap_or(&comm).to_vec();
     }
     if let Ok(cgroup) = std::fs::read_to_string(format!("/proc/{}/cgroup", task.host_pid)) {
-        info.container_id = cgroup
-            .lines()
-            .find_map(container_id)
-            .unwrap_or_default()
-            .to_owned();
+        info.container_id = cgroup.lines().find_map(container_id).unwrap_or_default();
     }
     info
 }
@@ -201,16 +199,10 @@ fn start_time_ticks(stat: &str) -> Option<u64> {
     after_comm.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// The container id a `/proc/PID/cgroup` line names: a 64-hex-digit path component, bare
-/// or wrapped by a runtime (`docker-ID.scope`, `cri-containerd-ID.scope`, `crio-ID`,
-/// `libpod-ID.scope`).
-fn container_id(line: &str) -> Option<&str> {
+/// The container id a `/proc/PID/cgroup` line names (see [`container_in`]).
+fn container_id(line: &str) -> Option<String> {
     let path = line.splitn(3, ':').nth(2)?;
-    path.split('/').rev().find_map(|component| {
-        let id = component.strip_suffix(".scope").unwrap_or(component);
-        let id = id.rsplit(['-', ':']).next()?;
-        (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
-    })
+    container_in(path).map(|c| c.id)
 }
 
 #[cfg(test)]
@@ -228,7 +220,7 @@ mod tests {
             format!("0::/machine.slice/libpod-{ID}.scope/container"),
             format!("12:pids:/kubepods/burstable/pod1/crio-{ID}"),
         ] {
-            assert_eq!(container_id(&line), Some(ID), "{line}");
+            assert_eq!(container_id(&line).as_deref(), Some(ID), "{line}");
         }
         assert_eq!(
             container_id("0::/user.slice/user-1000.slice/session-2.scope"),
