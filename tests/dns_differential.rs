@@ -114,17 +114,7 @@ fn generated_messages() -> Vec<Vec<u8>> {
         }
     }
     // A query, a message with many answers, and an empty one.
-    let mut q = MessageBuilder::new(
-        7,
-        Flags {
-            rd: 1,
-            ..Flags::default()
-        }
-        .word(),
-        [1, 0, 0, 0],
-        true,
-    );
-    q.question("www.example.test", 1, 1);
+    let q = MessageBuilder::query(7, "www.example.test", 1);
     out.push(q.bytes);
     let mut many = MessageBuilder::new(
         8,

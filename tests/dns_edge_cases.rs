@@ -128,17 +128,7 @@ fn modern_record_types_are_named() {
 
 #[test]
 fn the_request_event_is_for_queries_only() {
-    let mut query = MessageBuilder::new(
-        7,
-        Flags {
-            rd: 1,
-            ..Flags::default()
-        }
-        .word(),
-        [1, 0, 0, 0],
-        true,
-    );
-    query.question("example.test", 1, 1);
+    let query = MessageBuilder::query(7, "example.test", 1);
     let of_query = events(&query.bytes, false);
     assert!(named(&of_query, "net_packet_dns_request").is_some());
     assert!(named(&of_query, "net_packet_dns_response").is_none());

@@ -73,35 +73,21 @@ impl std::fmt::Display for Summary {
             "{} packets ({} bytes) read, {} events written, {} not IP, {} decode errors",
             self.packets, self.bytes, self.events, self.not_ip, errors
         )?;
-        if self.segmentation_offload > 0 {
-            write!(
-                f,
-                ", {} with IPv4 total length 0 (TSO/GSO, read as captured)",
-                self.segmentation_offload
-            )?;
-        }
-        if self.decapsulated > 0 {
-            write!(f, ", {} decapsulated", self.decapsulated)?;
-        }
-        if self.tunnels_too_deep > 0 {
-            write!(
-                f,
-                ", {} nested too deep to decapsulate",
-                self.tunnels_too_deep
-            )?;
-        }
-        if self.other_direction > 0 {
-            write!(f, ", {} of the other direction (-Q)", self.other_direction)?;
-        }
-        if self.other_interface > 0 {
-            write!(f, ", {} on other interfaces (-i)", self.other_interface)?;
-        }
-        if self.expression_rejected > 0 {
-            write!(
-                f,
-                ", {} not matching the pcap filter",
-                self.expression_rejected
-            )?;
+        // Counts that only matter when they are not zero.
+        for (count, what) in [
+            (
+                self.segmentation_offload,
+                "with IPv4 total length 0 (TSO/GSO, read as captured)",
+            ),
+            (self.decapsulated, "decapsulated"),
+            (self.tunnels_too_deep, "nested too deep to decapsulate"),
+            (self.other_direction, "of the other direction (-Q)"),
+            (self.other_interface, "on other interfaces (-i)"),
+            (self.expression_rejected, "not matching the pcap filter"),
+        ] {
+            if count > 0 {
+                write!(f, ", {count} {what}")?;
+            }
         }
         if !self.errors.is_empty() {
             let kinds: Vec<String> = self

@@ -49,6 +49,17 @@ impl MessageBuilder {
         }
     }
 
+    /// A recursive query (RD set) for `name` of `qtype`, class IN.
+    pub fn query(id: u16, name: &str, qtype: u16) -> Self {
+        let flags = Flags {
+            rd: 1,
+            ..Flags::default()
+        };
+        let mut query = MessageBuilder::new(id, flags.word(), [1, 0, 0, 0], true);
+        query.question(name, qtype, 1);
+        query
+    }
+
     /// Writes a dotted name, reusing an earlier suffix through a pointer.
     pub fn name(&mut self, name: &str) {
         let labels: Vec<&str> = if name.is_empty() {
