@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the .deb and the container image, installs/runs each, and removes them again:
+# `cargo install`s netcore, builds the .deb and the container image, installs/runs each,
+# and removes them again:
 # what a user gets must start and decode a capture. Run as root (dpkg, podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,13 @@ cleanup() {
     podman rmi -f "$tag" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+
+# cargo install: the kernel programs are built once and embedded in the one binary.
+root=$(mktemp -d)
+cargo install --path . --locked --root "$root" --target-dir target --quiet
+"$root/bin/netcore" -r "$capture" -c 3 >/dev/null
+echo "cargo install: $("$root/bin/netcore" --version | head -1)"
+rm -rf "$root"
 
 deb=$(bash scripts/package.sh | tail -1)
 echo "package: $deb ($(du -h "$deb" | cut -f1))"
