@@ -17,13 +17,15 @@ trap cleanup EXIT
 root=$(mktemp -d)
 cargo install --path . --locked --root "$root" --target-dir target --quiet
 "$root/bin/netcore" -r "$capture" -c 3 >/dev/null
-echo "cargo install: $("$root/bin/netcore" --version | head -1)"
+version=$("$root/bin/netcore" --version)
+echo "cargo install: ${version%%$'\n'*}"
 rm -rf "$root"
 
 deb=$(bash scripts/package.sh | tail -1)
 echo "package: $deb ($(du -h "$deb" | cut -f1))"
 dpkg -i "$deb" >/dev/null
-/usr/bin/netcore --version | head -1
+version=$(/usr/bin/netcore --version)
+echo "${version%%$'\n'*}"
 /usr/bin/netcore -r "$capture" -c 3 >/dev/null
 test -s /usr/share/man/man1/netcore.1.gz
 test -s /usr/share/bash-completion/completions/netcore
@@ -35,7 +37,9 @@ echo "package: installed, ran, removed"
 bash scripts/image.sh "$tag" >/dev/null 2>&1
 podman=(podman --runtime runc --cgroup-manager=cgroupfs run --rm
     --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
-"${podman[@]}" "$tag" --version | head -1
+# Whole outputs, never piped into head: podman fails when its reader leaves early.
+version=$("${podman[@]}" "$tag" --version)
+echo "${version%%$'\n'*}"
 lines=$("${podman[@]}" -v "$PWD/tests/golden:/captures:ro" "$tag" -r /captures/ethernet.pcap -c 3 2>/dev/null | wc -l)
 if [ "$lines" -ne 3 ]; then
     echo "image: expected 3 lines from the golden capture, got $lines" >&2

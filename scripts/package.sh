@@ -19,4 +19,5 @@ gzip -9nf "$assets/netcore.1"
 "$netcore" --generate zsh > "$assets/_netcore"
 "$netcore" --generate fish > "$assets/netcore.fish"
 cargo deb --no-build --quiet --output target/debian/ >&2
-ls -t target/debian/netcore_*.deb | head -1
+newest=$(ls -t target/debian/netcore_*.deb)
+echo "${newest%%$'\n'*}"

@@ -27,7 +27,14 @@ for target in $(cargo +"$NIGHTLY_TOOLCHAIN" fuzz list); do
 done
 
 echo "== cargo test"
-cargo test --workspace --all-targets
+results=$(mktemp)
+cargo test --workspace --all-targets 2>&1 | tee "$results"
+# Every test binary's "test result" line, summed for the closing line below.
+totals=$(awk '/^test result:/ { passed += $4; failed += $6 } END { print passed + 0, failed + 0 }' "$results")
+rm -f "$results"
 
 echo "== packages: the .deb and the container image, installed and run"
 bash scripts/check-install.sh
+
+read -r passed failed <<<"$totals"
+echo "tests: $passed passed, $failed failed"
