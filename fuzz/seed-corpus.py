@@ -7,7 +7,7 @@ import hashlib
 import pathlib
 import struct
 
-LINK_TYPES = [1, 101, 113, 228, 229, 276, 0, 108]  # order of netcore_core::LinkType::ALL
+LINK_TYPES = [1, 101, 113, 228, 229, 276, 0, 108, 9, 50, 105, 127, 239]  # order of netcore_core::LinkType::ALL
 out = pathlib.Path("fuzz/corpus/packet")
 out.mkdir(parents=True, exist_ok=True)
 dns_dirs = [pathlib.Path("fuzz/corpus/dns"), pathlib.Path("fuzz/corpus/dns_differential")]

@@ -41,7 +41,9 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
-    /// Decode a pcap or pcapng capture file instead of capturing live.
+    /// Decode a pcap or pcapng capture file (`-`: standard input) instead of capturing live.
+    /// Link types: ETHERNET (FCS left out when announced), RAW, IPV4, IPV6, LINUX_SLL,
+    /// LINUX_SLL2, NULL, LOOP, PPP, PPP_HDLC, IEEE802_11, IEEE802_11_RADIOTAP, NFLOG.
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
 

@@ -270,3 +270,76 @@ fn bsd_loopback_captures_decode_like_their_ethernet_originals() {
         assert_eq!(events, original, "link type {linktype}, family {v4:?}");
     }
 }
+
+#[test]
+fn ppp_wifi_and_nflog_captures_decode_like_their_ethernet_originals() {
+    let path = common::root().join("tests/golden/ethernet.pcap");
+    let original = common::events_of(&["--json", "-r", path.to_str().unwrap()]);
+    let pcap = read_pcap(&path);
+    // Each rewrites an Ethernet frame's IP packet (`ip`, version `v`) into the link type.
+    type Frame = fn(u8, &[u8]) -> Vec<u8>;
+    let cases: [(u32, Frame); 6] = [
+        (9, |v, ip| {
+            [&(if v == 4 { [0, 0x21] } else { [0, 0x57] })[..], ip].concat()
+        }),
+        (50, |v, ip| {
+            [
+                &[0xff, 0x03][..],
+                &(if v == 4 { [0, 0x21] } else { [0, 0x57] }),
+                ip,
+            ]
+            .concat()
+        }),
+        (105, |v, ip| wifi_frame(false, ip, v)),
+        (105, |v, ip| wifi_frame(true, ip, v)),
+        (127, |v, ip| {
+            [&[0, 0, 8, 0, 0, 0, 0, 0][..], &wifi_frame(true, ip, v)].concat()
+        }),
+        (239, |v, ip| {
+            // Header (family, version, resource id), a prefix TLV, then the payload TLV.
+            let mut f = vec![if v == 4 { 2 } else { 10 }, 0, 0, 0];
+            f.extend_from_slice(&[8, 0, 10, 0, b'n', b'c', 0, 0]);
+            f.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+            f.extend_from_slice(&[9, 0]);
+            f.extend_from_slice(ip);
+            f.resize(f.len().next_multiple_of(4), 0);
+            f
+        }),
+    ];
+    for (linktype, rewrite) in cases {
+        let mut framed = read_pcap(&path);
+        framed.linktype = linktype;
+        framed.records = pcap
+            .records
+            .iter()
+            .filter_map(|r| {
+                let v = match r.data[12..14] {
+                    [0x08, 0x00] => 4,
+                    [0x86, 0xdd] => 6,
+                    _ => return None,
+                };
+                let mut record = r.clone();
+                record.data = rewrite(v, &r.data[14..]);
+                Some(record)
+            })
+            .collect();
+        let file = common::temp_file(&format!("link{linktype}.pcap"), &write_pcap(&framed, false));
+        let events = common::events_of(&["--json", "-r", file.to_str().unwrap()]);
+        assert_eq!(events, original, "link type {linktype}");
+    }
+}
+
+/// An 802.11 data frame to the AP (ToDS: three addresses, sequence control; QoS data adds
+/// its 2-byte QoS control) carrying IP packet `ip` (version `v`) behind LLC/SNAP.
+fn wifi_frame(qos: bool, ip: &[u8], v: u8) -> Vec<u8> {
+    let mut f = vec![if qos { 0x88 } else { 0x08 }, 0x01, 0, 0];
+    f.extend_from_slice(&[2; 18]);
+    f.extend_from_slice(&[0x10, 0]);
+    if qos {
+        f.extend_from_slice(&[0, 0]);
+    }
+    f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+    f.extend_from_slice(if v == 4 { &[0x08, 0x00] } else { &[0x86, 0xdd] });
+    f.extend_from_slice(ip);
+    f
+}

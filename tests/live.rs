@@ -289,7 +289,7 @@ fn an_unprivileged_user_with_capabilities_is_told_what_seeding_missed() {
     let caps = "+bpf,+perfmon,+net_admin";
     let out = Command::new("timeout")
         .args([
-            "3",
+            "5",
             "setpriv",
             "--reuid=65534",
             "--regid=65534",

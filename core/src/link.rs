@@ -39,6 +39,16 @@ pub enum LinkType {
     Raw,
     /// `LINKTYPE_LOOP` (108): OpenBSD loopback, the family in network byte order.
     Loop,
+    /// `LINKTYPE_PPP` (9): a PPP protocol field (after an optional 0xff 0x03).
+    Ppp,
+    /// `LINKTYPE_PPP_HDLC` (50): PPP in HDLC-like framing (0xff 0x03, then the protocol).
+    PppHdlc,
+    /// `LINKTYPE_IEEE802_11` (105): 802.11 frames; data frames carry LLC/SNAP.
+    Ieee80211,
+    /// `LINKTYPE_IEEE802_11_RADIOTAP` (127): a radiotap header, then an 802.11 frame.
+    Radiotap,
+    /// `LINKTYPE_NFLOG` (239): Linux netfilter log messages (`tcpdump -i nflog`).
+    Nflog,
     /// `LINKTYPE_LINUX_SLL` (113): Linux cooked capture v1.
     LinuxSll,
     /// `LINKTYPE_IPV4` (228).
@@ -52,7 +62,7 @@ pub enum LinkType {
 impl LinkType {
     /// Every link type the decoder supports.
     /// (Newer ones last: the fuzzers' seed corpora pick link types by position.)
-    pub const ALL: [LinkType; 8] = [
+    pub const ALL: [LinkType; 13] = [
         LinkType::Ethernet,
         LinkType::Raw,
         LinkType::LinuxSll,
@@ -61,6 +71,11 @@ impl LinkType {
         LinkType::LinuxSll2,
         LinkType::Null,
         LinkType::Loop,
+        LinkType::Ppp,
+        LinkType::PppHdlc,
+        LinkType::Ieee80211,
+        LinkType::Radiotap,
+        LinkType::Nflog,
     ];
 
     /// The link type for a pcap/pcapng `LINKTYPE_*` number, if supported.
@@ -75,6 +90,11 @@ impl LinkType {
             LinkType::Ethernet => 1,
             LinkType::Raw => 101,
             LinkType::Loop => 108,
+            LinkType::Ppp => 9,
+            LinkType::PppHdlc => 50,
+            LinkType::Ieee80211 => 105,
+            LinkType::Radiotap => 127,
+            LinkType::Nflog => 239,
             LinkType::LinuxSll => 113,
             LinkType::Ipv4 => 228,
             LinkType::Ipv6 => 229,
@@ -89,6 +109,11 @@ impl LinkType {
             LinkType::Ethernet => "ETHERNET",
             LinkType::Raw => "RAW",
             LinkType::Loop => "LOOP",
+            LinkType::Ppp => "PPP",
+            LinkType::PppHdlc => "PPP_HDLC",
+            LinkType::Ieee80211 => "IEEE802_11",
+            LinkType::Radiotap => "IEEE802_11_RADIOTAP",
+            LinkType::Nflog => "NFLOG",
             LinkType::LinuxSll => "LINUX_SLL",
             LinkType::Ipv4 => "IPV4",
             LinkType::Ipv6 => "IPV6",
@@ -243,6 +268,27 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
             };
             (address_family_ethertype(family).unwrap_or(0), rest)
         }
+        LinkType::Ppp | LinkType::PppHdlc => {
+            let framed = match frame {
+                [0xff, 0x03, rest @ ..] => rest,
+                _ => frame,
+            };
+            let (protocol, rest) =
+                header_prefix::<[u8; 2]>(framed).map_err(LinkError::Truncated)?;
+            (ppp_ethertype(u16::from_be_bytes(*protocol)), rest)
+        }
+        LinkType::Ieee80211 => ieee80211(frame)?,
+        LinkType::Radiotap => {
+            // The radiotap header's length is a little-endian u16 at offset 2.
+            let (header, _) = header_prefix::<[u8; 4]>(frame).map_err(LinkError::Truncated)?;
+            let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
+            let rest = frame.get(len..).ok_or(LinkError::Truncated(Truncated {
+                need: len,
+                have: frame.len(),
+            }))?;
+            ieee80211(rest)?
+        }
+        LinkType::Nflog => nflog(frame)?,
         LinkType::Raw => {
             let first = *frame
                 .first()
@@ -255,6 +301,74 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
         }
     };
     strip_vlan_tags(ethertype, rest)
+}
+
+/// The EtherType of a PPP protocol field: IPv4 (0x0021) and IPv6 (0x0057) are IP, the rest
+/// (LCP, IPCP, …) is not.
+fn ppp_ethertype(protocol: u16) -> u16 {
+    match protocol {
+        0x0021 => ETHERTYPE_IPV4,
+        0x0057 => ETHERTYPE_IPV6,
+        _ => 0,
+    }
+}
+
+/// An 802.11 frame: data frames (type 2) carry an LLC/SNAP header whose EtherType names
+/// the payload; management and control frames, and protected (encrypted) data, are not
+/// IP.
+fn ieee80211(frame: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+    let (control, _) = header_prefix::<[u8; 2]>(frame).map_err(LinkError::Truncated)?;
+    let (frame_type, subtype, flags) = ((control[0] >> 2) & 3, control[0] >> 4, control[1]);
+    if frame_type != 2 || flags & 0x40 != 0 || subtype & 0x04 != 0 {
+        return Ok((0, &[]));
+    }
+    // 24 bytes; a fourth address when both DS bits are set; QoS control for QoS data
+    // subtypes; HT control when a QoS frame has the order bit.
+    let qos = subtype & 0x08 != 0;
+    let header_len = 24
+        + if flags & 0x03 == 0x03 { 6 } else { 0 }
+        + if qos { 2 } else { 0 }
+        + if qos && flags & 0x80 != 0 { 4 } else { 0 };
+    let body = frame
+        .get(header_len..)
+        .ok_or(LinkError::Truncated(Truncated {
+            need: header_len,
+            have: frame.len(),
+        }))?;
+    match body {
+        [0xaa, 0xaa, 0x03, _, _, _, e0, e1, rest @ ..] => {
+            Ok((u16::from_be_bytes([*e0, *e1]), rest))
+        }
+        _ => Ok((0, body)),
+    }
+}
+
+/// A Linux NFLOG message: a 4-byte header (address family, version, resource id), then
+/// TLVs (little-endian length and type, padded to 4 bytes); the packet is the payload TLV
+/// (type 9), IPv4 or IPv6 by the family.
+fn nflog(frame: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+    const NFULA_PAYLOAD: u16 = 9;
+    let (header, mut tlvs) = header_prefix::<[u8; 4]>(frame).map_err(LinkError::Truncated)?;
+    let ethertype = match header[0] {
+        2 => ETHERTYPE_IPV4,
+        10 => ETHERTYPE_IPV6,
+        _ => 0,
+    };
+    while let [l0, l1, t0, t1, ..] = *tlvs {
+        let len = usize::from(u16::from_le_bytes([l0, l1]));
+        if len < 4 {
+            break; // A malformed TLV: no payload found.
+        }
+        let value = tlvs.get(4..len).ok_or(LinkError::Truncated(Truncated {
+            need: len,
+            have: tlvs.len(),
+        }))?;
+        if u16::from_le_bytes([t0, t1]) & 0x7fff == NFULA_PAYLOAD {
+            return Ok((ethertype, value));
+        }
+        tlvs = tlvs.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    Ok((0, &[]))
 }
 
 /// Strips an MPLS label stack (4 bytes a label, up to the bottom-of-stack bit); what follows
@@ -377,6 +491,52 @@ mod tests {
     }
 
     #[test]
+    fn wifi_frames_that_are_not_ip_and_odd_nflog_messages() {
+        let mut beacon = alloc::vec![0x80, 0x00];
+        beacon.extend_from_slice(&[0; 40]);
+        assert_eq!(
+            decode_link(LinkType::Ieee80211, &beacon).unwrap().ethertype,
+            0
+        );
+        let mut protected = alloc::vec![0x08, 0x41];
+        protected.extend_from_slice(&[0; 40]);
+        assert_eq!(
+            decode_link(LinkType::Ieee80211, &protected)
+                .unwrap()
+                .ethertype,
+            0
+        );
+        assert!(matches!(
+            decode_link(LinkType::Ieee80211, &[0x08, 0x01, 0, 0]),
+            Err(LinkError::Truncated(_))
+        ));
+        // NFLOG: no payload TLV, a TLV shorter than its own header, a TLV cut short.
+        assert_eq!(
+            decode_link(LinkType::Nflog, &[2, 0, 0, 0, 8, 0, 10, 0, 1, 2, 3, 4])
+                .unwrap()
+                .ethertype,
+            0
+        );
+        assert_eq!(
+            decode_link(LinkType::Nflog, &[2, 0, 0, 0, 2, 0, 9, 0])
+                .unwrap()
+                .ethertype,
+            0
+        );
+        assert!(matches!(
+            decode_link(LinkType::Nflog, &[2, 0, 0, 0, 40, 0, 9, 0, 0x45]),
+            Err(LinkError::Truncated(_))
+        ));
+        // PPP control protocols are not IP.
+        assert_eq!(
+            decode_link(LinkType::Ppp, &[0xc0, 0x21, 1])
+                .unwrap()
+                .ethertype,
+            0
+        );
+    }
+
+    #[test]
     fn stacked_qinq_and_dot1q() {
         let mut f = MACS.to_vec();
         f.extend_from_slice(&[
@@ -439,7 +599,7 @@ mod tests {
         for t in LinkType::ALL {
             assert_eq!(LinkType::from_linktype(t.linktype()), Some(t));
         }
-        assert_eq!(LinkType::from_linktype(105), None);
+        assert_eq!(LinkType::from_linktype(189), None); // USB: not supported
     }
 
     #[test]
