@@ -19,6 +19,7 @@ apt_packages=(
     libpcap-dev   # pcap filter expressions (compiled and run by libpcap)
     dpkg-dev podman runc   # the .deb (dpkg-shlibdeps) and the container image (scripts/check-install.sh)
     busybox-static   # the live tests' container image (podman import of a busybox root)
+    tshark   # the differential test against Wireshark (tests/tshark_differential.rs)
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -303,12 +303,14 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
     strip_vlan_tags(ethertype, rest)
 }
 
-/// The EtherType of a PPP protocol field: IPv4 (0x0021) and IPv6 (0x0057) are IP, the rest
-/// (LCP, IPCP, …) is not.
+/// The EtherType of a PPP protocol field: IPv4 (0x0021), IPv6 (0x0057) and MPLS (0x0281
+/// unicast, 0x0283 multicast) are carried on; the rest (LCP, IPCP, …) is not IP.
 fn ppp_ethertype(protocol: u16) -> u16 {
     match protocol {
         0x0021 => ETHERTYPE_IPV4,
         0x0057 => ETHERTYPE_IPV6,
+        0x0281 => ETHERTYPE_MPLS,
+        0x0283 => ETHERTYPE_MPLS_MULTICAST,
         _ => 0,
     }
 }
@@ -389,16 +391,14 @@ fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
     Err(LinkError::TooManyMplsLabels)
 }
 
-/// Strips a PPPoE session header (6 bytes) and the PPP protocol field: IPv4 (0x0021) and
-/// IPv6 (0x0057) are IP, anything else (LCP, …) is not.
+/// Strips a PPPoE session header (6 bytes) and the PPP protocol field (see
+/// [`ppp_ethertype`]).
 fn strip_pppoe(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
     let (header, rest) = header_prefix::<[u8; 8]>(payload).map_err(LinkError::Truncated)?;
-    let ethertype = match u16::from_be_bytes([header[6], header[7]]) {
-        0x0021 => ETHERTYPE_IPV4,
-        0x0057 => ETHERTYPE_IPV6,
-        _ => 0,
-    };
-    Ok((ethertype, rest))
+    Ok((
+        ppp_ethertype(u16::from_be_bytes([header[6], header[7]])),
+        rest,
+    ))
 }
 
 /// The EtherType of a BSD address family: `AF_INET` (2) is IPv4, and `AF_INET6` is 24
@@ -424,9 +424,13 @@ fn strip_vlan_tags(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'
         ethertype = tag.ethertype.get();
         payload = rest;
     }
+    // PPP (a PPPoE session, or the PPP link types) may carry MPLS, so PPPoE comes first.
+    let (ethertype, payload) = match ethertype {
+        ETHERTYPE_PPPOE_SESSION => strip_pppoe(payload)?,
+        other => (other, payload),
+    };
     let (ethertype, payload) = match ethertype {
         ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => strip_mpls(payload)?,
-        ETHERTYPE_PPPOE_SESSION => strip_pppoe(payload)?,
         other => (other, payload),
     };
     Ok(LinkFrame {
@@ -533,6 +537,14 @@ mod tests {
                 .unwrap()
                 .ethertype,
             0
+        );
+        // MPLS over PPP (0x0281), as in tcpdump's mpls-traceroute capture: IPv4 under
+        // one label.
+        let mpls = [0xff, 0x03, 0x02, 0x81, 0x18, 0x96, 0x01, 0x01, 0x45, 0];
+        let frame = decode_link(LinkType::PppHdlc, &mpls).unwrap();
+        assert_eq!(
+            (frame.ethertype, frame.payload),
+            (ETHERTYPE_IPV4, &mpls[8..])
         );
     }
 
