@@ -4,8 +4,8 @@
 //! tunnels included, field for field: IPv4 (addresses, TTL, id, total length, checksum),
 //! IPv6 (addresses, hop limit, payload length, flow label), TCP (ports, raw seq/ack, nine
 //! flags, window, checksum, urgent pointer), UDP (ports, length, checksum) and DNS (id, QR,
-//! question names, the four counts). The one intended difference is
-//! [`accept_tso_lengths`].
+//! question names, the four counts, and every record's name and TTL in every section). The
+//! one intended difference is [`accept_tso_lengths`].
 //!
 //! Captures where the two are known to differ live in `differs/`, each with its reason in
 //! [`KNOWN_DIFFERENCES`], and must still differ, so the gap stays visible.
@@ -74,7 +74,10 @@ fn tshark_available() -> bool {
 fn netcore_layers(path: &str) -> Layers {
     const TCP_FLAGS: [&str; 9] = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"];
     let mut layers = Layers::new();
+    // Every DNS record of a packet but OPT (all its messages, all sections): names, TTLs.
+    let mut records = BTreeMap::<u128, (Vec<String>, Vec<String>)>::new();
     for event in common::events_of(&["--json", "--tunnel", "both", "-r", path]) {
+        let time = u128::from(event["timestamp"].as_u64().unwrap());
         let args: BTreeMap<&str, &serde_json::Value> = event["args"]
             .as_array()
             .unwrap()
@@ -115,6 +118,15 @@ fn netcore_layers(path: &str) -> Layers {
             }
             "net_packet_dns" => {
                 let dns = args["proto_dns"];
+                let (names, ttls) = records.entry(time).or_default();
+                for section in ["answers", "authorities", "additionals"] {
+                    for record in dns[section].as_array().unwrap() {
+                        if record["type"] != "OPT" {
+                            names.push(record["name"].as_str().unwrap().to_owned());
+                            ttls.push(record["TTL"].to_string());
+                        }
+                    }
+                }
                 let names: Vec<&str> = (dns["questions"].as_array().unwrap().iter())
                     .map(|q| q["name"].as_str().unwrap())
                     .collect();
@@ -137,15 +149,20 @@ fn netcore_layers(path: &str) -> Layers {
             }
             _ => continue,
         };
-        let time = event["timestamp"].as_u64().unwrap();
-        layers.entry(u128::from(time)).or_default().push(layer);
+        layers.entry(time).or_default().push(layer);
+    }
+    for (time, (names, ttls)) in records {
+        if !names.is_empty() {
+            let layer = format!("records {} {}", names.join("|"), ttls.join(","));
+            layers.entry(time).or_default().push(layer);
+        }
     }
     layers.values_mut().for_each(|l| l.sort());
     layers
 }
 
 /// tshark's fields, in the order [`tshark_layers`] reads them.
-const TSHARK_FIELDS: [&str; 31] = [
+const TSHARK_FIELDS: [&str; 37] = [
     "frame.time_epoch",
     "ip.src",
     "ip.dst",
@@ -177,6 +194,12 @@ const TSHARK_FIELDS: [&str; 31] = [
     "dns.count.answers",
     "dns.count.auth_rr",
     "dns.count.add_rr",
+    "dns.resp.type",
+    "dns.resp.name",
+    "dns.resp.ttl",
+    "dns.srv.service",
+    "dns.srv.proto",
+    "dns.srv.name",
 ];
 
 /// A tshark number, decimal or `0x` hexadecimal.
@@ -275,10 +298,54 @@ fn tshark_layers(path: &str) -> Layers {
             let [id, qd, an, ns, ar] = [v[0], v[1], v[2], v[3], v[4]];
             packet.push(format!("dns {id} {qr} {names} {qd} {an} {ns} {ar}"));
         }
+        packet.extend(tshark_records(&fields));
     }
     layers.retain(|_, l| !l.is_empty());
     layers.values_mut().for_each(|l| l.sort());
     layers
+}
+
+/// tshark's DNS records of one packet but OPT, as `netcore_layers` writes them. tshark
+/// gives OPT a name but no TTL, and gives SRV no `dns.resp.name` but its owner name in
+/// three parts; hence a cursor per field.
+fn tshark_records(fields: &BTreeMap<&str, &str>) -> Option<String> {
+    let list = |name: &str| -> Vec<&str> {
+        let value = fields[name];
+        if value.is_empty() {
+            Vec::new()
+        } else {
+            value.split(',').collect()
+        }
+    };
+    let (names, ttls) = (list("dns.resp.name"), list("dns.resp.ttl"));
+    let srv = [
+        list("dns.srv.service"),
+        list("dns.srv.proto"),
+        list("dns.srv.name"),
+    ];
+    let (mut name, mut ttl, mut service) = (names.iter(), ttls.iter(), 0);
+    let (mut out_names, mut out_ttls) = (Vec::new(), Vec::new());
+    for record_type in list("dns.resp.type") {
+        match record_type {
+            "41" => {
+                name.next();
+            }
+            "33" => {
+                out_names.push(format!(
+                    "{}.{}.{}",
+                    srv[0][service], srv[1][service], srv[2][service]
+                ));
+                service += 1;
+                out_ttls.push(ttl.next().unwrap().to_string());
+            }
+            _ => {
+                out_names.push(name.next().unwrap().replace("<Root>", ""));
+                out_ttls.push(ttl.next().unwrap().to_string());
+            }
+        }
+    }
+    (!out_names.is_empty())
+        .then(|| format!("records {} {}", out_names.join("|"), out_ttls.join(",")))
 }
 
 /// The one intended difference: an IPv4 total length of 0 (a TSO/GSO super-packet) is
