@@ -239,43 +239,55 @@ fn fcs_bits_of_the_pcap_link_type_are_read_and_the_fcs_left_out() {
     assert_eq!(events.len(), original.len());
 }
 
-#[test]
-fn bsd_loopback_captures_decode_like_their_ethernet_originals() {
+/// Rewrites each IP frame of the Ethernet golden capture into `linktype` (`rewrite` gets
+/// the IP version and the IP packet; ARP, which has no such form, is left out) and
+/// asserts that the result decodes to the original's events.
+fn assert_decodes_like_the_ethernet_original(
+    linktype: u32,
+    case: &str,
+    rewrite: impl Fn(u8, &[u8]) -> Vec<u8>,
+) {
     let path = common::root().join("tests/golden/ethernet.pcap");
     let original = common::events_of(&["--json", "-r", path.to_str().unwrap()]);
-    let pcap = read_pcap(&path);
-    for (linktype, v4, v6) in [
-        (0, 2u32.to_le_bytes(), 30u32.to_le_bytes()), // NULL from a macOS host
-        (0, 2u32.to_be_bytes(), 24u32.to_be_bytes()), // NULL from a big-endian BSD
-        (108, 2u32.to_be_bytes(), 24u32.to_be_bytes()), // LOOP
+    let mut framed = read_pcap(&path);
+    framed.linktype = linktype;
+    framed.records = std::mem::take(&mut framed.records)
+        .into_iter()
+        .filter_map(|mut record| {
+            let v = match record.data[12..14] {
+                [0x08, 0x00] => 4,
+                [0x86, 0xdd] => 6,
+                _ => return None,
+            };
+            record.data = rewrite(v, &record.data[14..]);
+            Some(record)
+        })
+        .collect();
+    let file = common::temp_file(&format!("{case}.pcap"), &write_pcap(&framed, false));
+    let events = common::events_of(&["--json", "-r", file.to_str().unwrap()]);
+    assert_eq!(events, original, "{case} (link type {linktype})");
+}
+
+#[test]
+fn bsd_loopback_captures_decode_like_their_ethernet_originals() {
+    for (linktype, case, v4, v6) in [
+        (0, "null-macos", 2u32.to_le_bytes(), 30u32.to_le_bytes()),
+        (
+            0,
+            "null-big-endian-bsd",
+            2u32.to_be_bytes(),
+            24u32.to_be_bytes(),
+        ),
+        (108, "loop", 2u32.to_be_bytes(), 24u32.to_be_bytes()),
     ] {
-        let mut looped = read_pcap(&path);
-        looped.linktype = linktype;
-        looped.records = pcap
-            .records
-            .iter()
-            .filter_map(|r| {
-                let family = match r.data[12..14] {
-                    [0x08, 0x00] => v4,
-                    [0x86, 0xdd] => v6,
-                    _ => return None, // ARP has no loopback form
-                };
-                let mut record = r.clone();
-                record.data = [&family[..], &r.data[14..]].concat();
-                Some(record)
-            })
-            .collect();
-        let file = common::temp_file(&format!("loop{linktype}.pcap"), &write_pcap(&looped, false));
-        let events = common::events_of(&["--json", "-r", file.to_str().unwrap()]);
-        assert_eq!(events, original, "link type {linktype}, family {v4:?}");
+        assert_decodes_like_the_ethernet_original(linktype, case, |v, ip| {
+            [&(if v == 4 { v4 } else { v6 })[..], ip].concat()
+        });
     }
 }
 
 #[test]
 fn ppp_wifi_and_nflog_captures_decode_like_their_ethernet_originals() {
-    let path = common::root().join("tests/golden/ethernet.pcap");
-    let original = common::events_of(&["--json", "-r", path.to_str().unwrap()]);
-    let pcap = read_pcap(&path);
     // Each rewrites an Ethernet frame's IP packet (`ip`, version `v`) into the link type.
     type Frame = fn(u8, &[u8]) -> Vec<u8>;
     let cases: [(u32, Frame); 6] = [
@@ -307,25 +319,7 @@ fn ppp_wifi_and_nflog_captures_decode_like_their_ethernet_originals() {
         }),
     ];
     for (linktype, rewrite) in cases {
-        let mut framed = read_pcap(&path);
-        framed.linktype = linktype;
-        framed.records = pcap
-            .records
-            .iter()
-            .filter_map(|r| {
-                let v = match r.data[12..14] {
-                    [0x08, 0x00] => 4,
-                    [0x86, 0xdd] => 6,
-                    _ => return None,
-                };
-                let mut record = r.clone();
-                record.data = rewrite(v, &r.data[14..]);
-                Some(record)
-            })
-            .collect();
-        let file = common::temp_file(&format!("link{linktype}.pcap"), &write_pcap(&framed, false));
-        let events = common::events_of(&["--json", "-r", file.to_str().unwrap()]);
-        assert_eq!(events, original, "link type {linktype}");
+        assert_decodes_like_the_ethernet_original(linktype, &format!("link{linktype}"), rewrite);
     }
 }
 
