@@ -20,6 +20,8 @@ apt_packages=(
     dpkg-dev podman runc   # the .deb (dpkg-shlibdeps) and the container image (scripts/check-install.sh)
     busybox-static   # the live tests' container image (podman import of a busybox root)
     tshark   # the differential test against Wireshark (tests/tshark_differential.rs)
+    protobuf-compiler   # containerd-client's gRPC bindings (build time)
+    containerd   # the live tests' containerd containers (ctr)
 )
 missing=()
 for p in "${apt_packages[@]}"; do

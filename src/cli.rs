@@ -104,7 +104,8 @@ pub struct Cli {
     pub numeric: bool,
 
     /// Tracee filter, repeatable (AND): event=NAME[,NAME], EVENT.args.FIELD<op>VALUE,
-    /// comm=, pid=, tid=, uid=, cgroupId=, container[=ID], mntns=, pidns=. See docs/filters.md.
+    /// comm=, executable=, pid=, tid=, uid=, cgroupId=, container[=ID|new], containerName=,
+    /// containerImage=, podName=, podNamespace=, podUID=, mntns=, pidns=. See docs/filters.md.
     #[arg(long = "filter", value_name = "EXPR")]
     pub filters: Vec<String>,
 
@@ -138,6 +139,33 @@ pub struct Cli {
     /// With --xdp: count frames without decoding them (benchmark baseline).
     #[arg(long, requires = "xdp", hide = true)]
     pub xdp_discard: bool,
+
+    /// Live: Docker's API socket, asked for container names, images and pods.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/run/docker.sock",
+        conflicts_with = "read"
+    )]
+    pub docker_socket: PathBuf,
+
+    /// Live: Podman's API socket (`podman system service`).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/podman/podman.sock",
+        conflicts_with = "read"
+    )]
+    pub podman_socket: PathBuf,
+
+    /// Live: containerd's API socket (Kubernetes through CRI included).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/run/containerd/containerd.sock",
+        conflicts_with = "read"
+    )]
+    pub containerd_socket: PathBuf,
 
     /// Live: print a statistics line on stderr every SECONDS (default 1).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "1",

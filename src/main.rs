@@ -35,6 +35,7 @@ use encode::Format;
 use kernel::{loader, preflight};
 use pipeline::{Expression, Limits, Pipeline, Selection, Tunnels};
 use sink::Output;
+use state::runtimes::{Lookups, Sockets};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -130,6 +131,28 @@ fn main() -> ExitCode {
         },
         expression,
     };
+    // Live modes describe containers through their runtimes' APIs, on a thread of its own.
+    let cgroup_root = match cli.read {
+        Some(_) => None,
+        None => preflight::cgroup2_root(),
+    };
+    let runtimes = match cli.read {
+        Some(_) => None,
+        None => {
+            let sockets = Sockets {
+                docker: cli.docker_socket.clone(),
+                podman: cli.podman_socket.clone(),
+                containerd: cli.containerd_socket.clone(),
+            };
+            match Lookups::start(sockets, cgroup_root.clone()) {
+                Ok(lookups) => Some(lookups),
+                Err(e) => {
+                    note!("netcore: warning: containers will carry their ids only: {e}");
+                    None
+                }
+            }
+        }
+    };
     let pipeline = Pipeline::new(
         events,
         selection,
@@ -139,11 +162,8 @@ fn main() -> ExitCode {
         pipeline::Host {
             name: host_name(),
             netns_cookie,
-            cgroup_root: if cli.read.is_none() {
-                preflight::cgroup2_root()
-            } else {
-                None
-            },
+            cgroup_root,
+            runtimes,
         },
     );
     match cli.read.as_deref() {

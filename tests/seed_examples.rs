@@ -407,6 +407,10 @@ fn context(event: &Value) -> EventContext<'_> {
         pod_namespace: s("podNamespace"),
         pod_uid: s("podUID"),
         container_started: event["contextFlags"]["containerStarted"].as_bool().unwrap(),
+        // Not in the v0.22 JSON.
+        container_image_digest: "",
+        container_new: false,
+        executable: b"",
         owner_key: 0,
     }
 }

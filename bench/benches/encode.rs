@@ -34,11 +34,14 @@ fn context() -> EventContext<'static> {
         host_name: "worker-7.prod.example",
         container_id: CONTAINER_ID,
         container_image: "registry.example/team/web:1.24.3",
+        container_image_digest: "sha256:9b2a6c1e0f3d4b5a6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3",
         container_name: "web",
         pod_name: "web-6c9f7d5b8-x2k4q",
         pod_namespace: "shop",
         pod_uid: "2a0e5a4b-8d7c-4e1f-9b3a-6c5d4e3f2a1b",
         container_started: true,
+        container_new: false,
+        executable: b"/usr/bin/curl",
         owner_key: 0,
     }
 }

@@ -12,7 +12,10 @@ pub const COMM_LEN: usize = 16;
 /// Largest number of packet bytes a [`PacketRecord`] can carry (`--snaplen` at most).
 pub const MAX_SNAPLEN: usize = 4096;
 
-/// The task that owns a socket, as the socket hooks saw it in process context.
+/// The task that owns a socket, as the socket hooks saw it in process context. The fields
+/// after `comm` come from the task's `task_struct`, read at the offsets in
+/// [`task_offset`]; all zero when the kernel's BTF did not give those offsets (user space
+/// then reads `/proc`).
 #[repr(C)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -30,6 +33,20 @@ pub struct TaskContext {
     pub gid: u32,
     /// The thread's name, NUL-padded.
     pub comm: [u8; COMM_LEN],
+    /// When the thread started, ns since boot (`task_struct.start_boottime`).
+    pub start_time_ns: u64,
+    /// Process id in the task's own pid namespace.
+    pub ns_pid: u32,
+    /// Thread id in the task's own pid namespace.
+    pub ns_tid: u32,
+    /// Parent process id in the task's own pid namespace; 0 when the parent is outside it.
+    pub ns_ppid: u32,
+    /// Parent process id in the initial pid namespace.
+    pub host_ppid: u32,
+    /// Inode of the task's mount namespace.
+    pub mount_ns: u32,
+    /// Inode of the task's pid namespace; 0 when the kernel side could not read it.
+    pub pid_ns: u32,
 }
 
 impl TaskContext {
@@ -43,6 +60,45 @@ impl TaskContext {
         let end = self.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
         &self.comm[..end]
     }
+}
+
+/// Indexes of the byte offsets the socket hooks read a `task_struct` with (the kernel
+/// programs' `TASK_OFFSETS`). User space finds them in the running kernel's BTF at load
+/// time, which is what makes one object work on every kernel; [`task_offset::READY`] is 0
+/// when it could not, and then the hooks read nothing.
+pub mod task_offset {
+    /// 1 when the offsets below are set.
+    pub const READY: usize = 0;
+    /// `task_struct.real_parent`.
+    pub const TASK_REAL_PARENT: usize = 1;
+    /// `task_struct.group_leader`.
+    pub const TASK_GROUP_LEADER: usize = 2;
+    /// `task_struct.thread_pid`.
+    pub const TASK_THREAD_PID: usize = 3;
+    /// `task_struct.tgid`.
+    pub const TASK_TGID: usize = 4;
+    /// `task_struct.start_boottime`.
+    pub const TASK_START_BOOTTIME: usize = 5;
+    /// `task_struct.nsproxy`.
+    pub const TASK_NSPROXY: usize = 6;
+    /// `nsproxy.mnt_ns`.
+    pub const NSPROXY_MNT_NS: usize = 7;
+    /// `mnt_namespace.ns.inum`.
+    pub const MNT_NS_INUM: usize = 8;
+    /// `pid.level`.
+    pub const PID_LEVEL: usize = 9;
+    /// `pid.numbers` (an array of `upid`, one per pid-namespace level).
+    pub const PID_NUMBERS: usize = 10;
+    /// `sizeof(struct upid)`.
+    pub const UPID_SIZE: usize = 11;
+    /// `upid.nr`.
+    pub const UPID_NR: usize = 12;
+    /// `upid.ns`.
+    pub const UPID_NS: usize = 13;
+    /// `pid_namespace.ns.inum`.
+    pub const PID_NS_INUM: usize = 14;
+    /// Number of entries.
+    pub const COUNT: usize = 15;
 }
 
 /// The direction a captured packet travelled, relative to the host.
@@ -240,8 +296,8 @@ mod tests {
     fn layouts_have_no_implicit_padding() {
         // IntoBytes would not derive with implicit padding; these pin the sizes the kernel
         // programs were verified with.
-        assert_eq!(core::mem::size_of::<TaskContext>(), 40);
-        assert_eq!(PACKET_RECORD_LEN, 88);
+        assert_eq!(core::mem::size_of::<TaskContext>(), 72);
+        assert_eq!(PACKET_RECORD_LEN, 120);
         assert_eq!(core::mem::size_of::<ListenerKey>(), 16);
         assert_eq!(
             FRAME_OWNER_LEN, 24,

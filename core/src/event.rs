@@ -220,8 +220,10 @@ pub struct EventContext<'a> {
     pub host_name: &'a str,
     /// Container id, "" when none.
     pub container_id: &'a str,
-    /// Container image.
+    /// Container image (name and tag).
     pub container_image: &'a str,
+    /// The container image's digest (`sha256:…`), "" when not known.
+    pub container_image_digest: &'a str,
     /// Container name.
     pub container_name: &'a str,
     /// Kubernetes pod name.
@@ -232,6 +234,10 @@ pub struct EventContext<'a> {
     pub pod_uid: &'a str,
     /// Whether the container had started when the task was seen.
     pub container_started: bool,
+    /// Whether the container started after netcore did (the `container=new` filter).
+    pub container_new: bool,
+    /// The path of the process's executable, "" when not known.
+    pub executable: &'a [u8],
     /// Names the owner fields (everything but `timestamp` and `processor_id`): contexts
     /// with the same non-zero key carry the same owner, so an encoder may reuse what it
     /// rendered for the last one. 0: never reused.

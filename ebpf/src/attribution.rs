@@ -5,13 +5,23 @@
 use aya_ebpf::EbpfContext;
 use aya_ebpf::bindings::{BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB};
 use aya_ebpf::helpers::generated::{
-    bpf_get_current_cgroup_id, bpf_get_netns_cookie, bpf_get_socket_cookie,
+    bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_netns_cookie, bpf_get_socket_cookie,
 };
-use aya_ebpf::helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid};
+use aya_ebpf::helpers::{
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_kernel,
+};
 use aya_ebpf::macros::{btf_tracepoint, cgroup_sock, cgroup_sock_addr, map, sock_ops};
 use aya_ebpf::maps::LruHashMap;
 use aya_ebpf::programs::{BtfTracePointContext, SockAddrContext, SockContext, SockOpsContext};
-use netcore_core::abi::{ListenerKey, TaskContext};
+use netcore_core::abi::{ListenerKey, TaskContext, task_offset};
+
+/// Byte offsets into `task_struct` and the structures it points to, indexed by
+/// [`task_offset`]; user space sets them from the kernel's BTF at load time.
+#[unsafe(no_mangle)]
+static TASK_OFFSETS: [u32; task_offset::COUNT] = [0; task_offset::COUNT];
+
+/// Deepest pid-namespace level read (the kernel's `MAX_PID_NS_LEVEL`).
+const MAX_PID_NS_LEVEL: u64 = 32;
 
 /// Socket cookie → the task that last used the socket.
 #[map]
@@ -45,7 +55,7 @@ pub fn listener(key: &ListenerKey) -> Option<TaskContext> {
 fn current_task() -> TaskContext {
     let pid_tgid = bpf_get_current_pid_tgid();
     let uid_gid = bpf_get_current_uid_gid();
-    TaskContext {
+    let mut task = TaskContext {
         // SAFETY: a helper without arguments.
         cgroup_id: unsafe { bpf_get_current_cgroup_id() },
         host_pid: (pid_tgid >> 32) as u32,
@@ -53,7 +63,78 @@ fn current_task() -> TaskContext {
         uid: uid_gid as u32,
         gid: (uid_gid >> 32) as u32,
         comm: bpf_get_current_comm().unwrap_or_default(),
+        ..TaskContext::default()
+    };
+    if offset(task_offset::READY) != 0 {
+        read_namespaces(&mut task);
     }
+    task
+}
+
+/// The byte offset at `index` of [`TASK_OFFSETS`].
+#[inline(always)]
+fn offset(index: usize) -> u64 {
+    // SAFETY: a read of a static set at load time; `index` < COUNT at every call site.
+    u64::from(unsafe { core::ptr::read_volatile(&TASK_OFFSETS[index]) })
+}
+
+/// A `T` at kernel address `address`, zero when it cannot be read.
+#[inline(always)]
+fn kernel_read<T: Default>(address: u64) -> T {
+    // SAFETY: the helper checks the address and fails instead of faulting.
+    unsafe { bpf_probe_read_kernel(address as *const T) }.unwrap_or_default()
+}
+
+/// The field at `TASK_OFFSETS[field]` of the structure at `base`.
+#[inline(always)]
+fn field<T: Default>(base: u64, field: usize) -> T {
+    if base == 0 {
+        return T::default();
+    }
+    kernel_read(base + offset(field))
+}
+
+/// The address of entry `level` of a `struct pid`'s `numbers` array.
+#[inline(always)]
+fn upid_at(pid: u64, level: u64) -> u64 {
+    pid + offset(task_offset::PID_NUMBERS) + level * offset(task_offset::UPID_SIZE)
+}
+
+/// Completes `task` from the current `task_struct`: ids in its own pid namespace, its
+/// parent, its namespaces and start time, the way `/proc/PID/status` and `ns/` show them.
+#[inline(always)]
+fn read_namespaces(task: &mut TaskContext) {
+    // SAFETY: a helper without arguments; the address is only ever read through
+    // bpf_probe_read_kernel.
+    let current = unsafe { bpf_get_current_task() };
+    let thread_pid: u64 = field(current, task_offset::TASK_THREAD_PID);
+    let level = u64::from(field::<u32>(thread_pid, task_offset::PID_LEVEL));
+    if thread_pid == 0 || level > MAX_PID_NS_LEVEL {
+        return;
+    }
+    let own_upid = upid_at(thread_pid, level);
+    let pid_ns: u64 = field(own_upid, task_offset::UPID_NS);
+    task.ns_tid = field(own_upid, task_offset::UPID_NR);
+    let leader: u64 = field(current, task_offset::TASK_GROUP_LEADER);
+    let leader_pid: u64 = field(leader, task_offset::TASK_THREAD_PID);
+    task.ns_pid = field(upid_at(leader_pid, level), task_offset::UPID_NR);
+    // The parent's process id as the task's namespace numbers it, if the parent is in it.
+    let parent: u64 = field(current, task_offset::TASK_REAL_PARENT);
+    task.host_ppid = field(parent, task_offset::TASK_TGID);
+    let parent_leader: u64 = field(parent, task_offset::TASK_GROUP_LEADER);
+    let parent_pid: u64 = field(parent_leader, task_offset::TASK_THREAD_PID);
+    let parent_level = u64::from(field::<u32>(parent_pid, task_offset::PID_LEVEL));
+    if parent_pid != 0 && parent_level >= level {
+        let parent_upid = upid_at(parent_pid, level);
+        if field::<u64>(parent_upid, task_offset::UPID_NS) == pid_ns {
+            task.ns_ppid = field(parent_upid, task_offset::UPID_NR);
+        }
+    }
+    let nsproxy: u64 = field(current, task_offset::TASK_NSPROXY);
+    let mount_ns: u64 = field(nsproxy, task_offset::NSPROXY_MNT_NS);
+    task.mount_ns = field(mount_ns, task_offset::MNT_NS_INUM);
+    task.start_time_ns = field(current, task_offset::TASK_START_BOOTTIME);
+    task.pid_ns = field(pid_ns, task_offset::PID_NS_INUM);
 }
 
 /// Records the current task as the owner of the socket with `cookie`, unless it already is.
@@ -62,14 +143,14 @@ fn own(cookie: u64) {
     if cookie == 0 {
         return;
     }
-    let task = current_task();
-    if task.host_tid == 0 {
+    let host_tid = bpf_get_current_pid_tgid() as u32;
+    if host_tid == 0 {
         return; // Kernel threads own nothing.
     }
-    if owner_of(cookie).is_some_and(|known| known.host_tid == task.host_tid) {
+    if owner_of(cookie).is_some_and(|known| known.host_tid == host_tid) {
         return;
     }
-    let _ = OWNERS.insert(&cookie, &task, 0);
+    let _ = OWNERS.insert(&cookie, &current_task(), 0);
 }
 
 /// The cookie of the socket of a program context the helper accepts.

@@ -14,9 +14,12 @@ use aya::programs::{
     SockOps, Xdp, XdpMode,
 };
 use aya::{Btf, Ebpf, EbpfLoader};
-use netcore_core::abi::{KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter};
+use netcore_core::abi::{
+    KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter, task_offset,
+};
 
 use super::seed::{self, Seed};
+use super::task_offsets;
 use zerocopy::IntoBytes;
 
 /// The kernel programs' object file, built by `build.rs`.
@@ -76,11 +79,21 @@ impl Programs {
         let btf = Btf::from_sys_fs().context("reading the kernel's BTF")?;
         // The XDP program finds local sockets by this namespace's cookie.
         let netns_cookie = seed::netns_cookie().context("reading SO_NETNS_COOKIE")?;
+        // Without the offsets the hooks record ids only, and user space reads `/proc`.
+        let task_offsets = task_offsets::from_btf(Path::new("/sys/kernel/btf/vmlinux"))
+            .unwrap_or_else(|e| {
+                eprintln!(
+                    "netcore: namespace ids will come from /proc (racy for short-lived \
+                     processes): {e:#}"
+                );
+                [0; task_offset::COUNT]
+            });
         let mut ebpf = EbpfLoader::new()
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("KFILTER", config.kernel_filter.as_bytes(), true)
             .override_global("XDP_NETNS_COOKIE", &netns_cookie, true)
+            .override_global("TASK_OFFSETS", &task_offsets, true)
             .map_max_entries("EVENTS", config.ring_bytes)
             .load(OBJECT)
             .context("loading the eBPF programs")?;

@@ -342,6 +342,8 @@ fn task_of(pid: u32, cgroup_root: &Path) -> Option<TaskContext> {
         uid: first("Uid:")?,
         gid: first("Gid:")?,
         comm,
+        // User space reads the rest from /proc: the process is alive.
+        ..TaskContext::default()
     })
 }
 

@@ -10,7 +10,8 @@ use netcore_core::EventContext;
 use std::path::PathBuf;
 
 use crate::source::Frame;
-use crate::state::containers::Containers;
+use crate::state::containers::{Container, Containers};
+use crate::state::runtimes::Lookups;
 use crate::state::tasks::TaskTable;
 
 /// The owner key of a frame without an owning task or socket (every file-mode frame):
@@ -20,21 +21,28 @@ const NO_OWNER_KEY: u64 = 1;
 /// Builds envelopes.
 pub struct Envelopes {
     tasks: TaskTable,
-    containers: Containers,
+    /// The containers, with what their runtimes said of them.
+    pub containers: Containers,
     host_name: String,
     /// Frames without a known owning task.
     pub unowned: u64,
+    /// Frames of a container whose runtime had not answered yet (they carry its id only).
+    pub before_description: u64,
+    /// Frames of a container its runtime had described.
+    pub described: u64,
 }
 
 impl Envelopes {
     /// Envelopes naming `host_name`, with containers found below the cgroup v2 mount
-    /// `cgroup_root` (none in file mode).
-    pub fn new(host_name: String, cgroup_root: Option<PathBuf>) -> Self {
+    /// `cgroup_root` (none in file mode) and described through `lookups`.
+    pub fn new(host_name: String, cgroup_root: Option<PathBuf>, lookups: Option<Lookups>) -> Self {
         Envelopes {
             tasks: TaskTable::default(),
-            containers: Containers::new(cgroup_root),
+            containers: Containers::new(cgroup_root, lookups),
             host_name,
             unowned: 0,
+            before_description: 0,
+            described: 0,
         }
     }
 
@@ -63,20 +71,15 @@ impl Envelopes {
             // than the hooks; its socket's cgroup still names the container. Files: always
             // (only the live summary reports it).
             self.unowned += 1;
+            self.containers.apply_answers();
             if let Some(container) = self.containers.lookup(frame.socket_cgroup_id) {
-                ctx.container_id = &container.id;
-                ctx.pod_uid = &container.pod_uid;
-                ctx.container_started = true;
+                count_description(container, &mut self.described, &mut self.before_description);
+                with_container(&mut ctx, container);
             }
             return ctx;
         }
+        let revision = self.containers.apply_answers();
         let info = self.tasks.lookup(task, Instant::now());
-        // The container of the task's cgroup, from the kernel's view; /proc's only when the
-        // cgroup is outside the hierarchy netcore walks.
-        let (container_id, pod_uid) = match self.containers.lookup(task.cgroup_id) {
-            Some(container) => (container.id.as_str(), container.pod_uid.as_str()),
-            None => (info.container_id.as_str(), ""),
-        };
         // The AF_XDP path records no thread name: take /proc's.
         let comm = match task.comm() {
             [] => &info.comm[..],
@@ -95,12 +98,47 @@ impl Envelopes {
             mount_namespace: info.mount_ns,
             pid_namespace: info.pid_ns,
             process_name: comm,
-            container_id,
-            pod_uid,
-            container_started: !container_id.is_empty(),
-            owner_key: info.generation,
+            executable: &info.executable,
             ..ctx
         };
+        // The container of the task's cgroup, from the kernel's view; /proc's only when the
+        // cgroup is outside the hierarchy netcore walks.
+        match self.containers.lookup(task.cgroup_id) {
+            Some(container) => {
+                count_description(container, &mut self.described, &mut self.before_description);
+                with_container(&mut ctx, container);
+            }
+            None => {
+                ctx.container_id = &info.container_id;
+                ctx.container_started = !info.container_id.is_empty();
+            }
+        }
+        // A runtime's answer changes what the owner's envelope says.
+        ctx.owner_key = info.generation ^ (revision << 40);
         ctx
     }
+}
+
+/// Counts a frame of `container` as described by its runtime or not yet.
+fn count_description(container: &Container, described: &mut u64, before: &mut u64) {
+    *(if container.answered {
+        described
+    } else {
+        before
+    }) += 1;
+}
+
+/// `ctx` with `container`'s fields.
+fn with_container<'s>(ctx: &mut EventContext<'s>, container: &'s Container) {
+    let description = &container.description;
+    ctx.container_id = &container.id;
+    ctx.container_name = &description.name;
+    ctx.container_image = &description.image;
+    ctx.container_image_digest = &description.image_digest;
+    ctx.pod_name = &description.pod_name;
+    ctx.pod_namespace = &description.pod_namespace;
+    ctx.pod_uid = &description.pod_uid;
+    // Tracee: set for containers that existed before it or started since.
+    ctx.container_started = true;
+    ctx.container_new = container.is_new;
 }

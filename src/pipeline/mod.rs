@@ -29,6 +29,7 @@ use crate::encode::Encoder;
 use crate::sink::Output;
 use crate::source::{Frame, Interface};
 use crate::state::interfaces::InterfaceNames;
+use crate::state::runtimes::Lookups;
 use envelope::Envelopes;
 pub use expression::Expression;
 pub use summary::Summary;
@@ -41,6 +42,8 @@ pub struct Host {
     pub netns_cookie: u64,
     /// The cgroup v2 mount, where containers are found (live modes).
     pub cgroup_root: Option<std::path::PathBuf>,
+    /// Where containers are described (live modes).
+    pub runtimes: Option<Lookups>,
 }
 
 /// What the pipeline keeps of its input before decoding, from the command line.
@@ -111,7 +114,7 @@ impl<W: Write> Pipeline<W> {
             expression: selection.expression,
             interfaces: InterfaceNames::new(host.netns_cookie),
             filter,
-            envelopes: Envelopes::new(host.name, host.cgroup_root),
+            envelopes: Envelopes::new(host.name, host.cgroup_root, host.runtimes),
             reassembler: Reassembler::new(Default::default()),
             encoder,
             output,
@@ -219,9 +222,65 @@ impl<W: Write> Pipeline<W> {
         self.envelopes.evicted()
     }
 
+    /// What became of the containers' runtime lookups, for the summary.
+    pub fn containers(&mut self) -> ContainerReport {
+        self.envelopes.containers.apply_answers();
+        let envelopes = &self.envelopes;
+        let containers = &envelopes.containers;
+        let mut latencies = containers.counts.latencies.clone();
+        latencies.sort_unstable();
+        ContainerReport {
+            asked: containers.counts.asked,
+            described: containers.counts.described,
+            unknown: containers.counts.unknown,
+            dropped: containers.lookups_dropped(),
+            median_latency: latencies.get(latencies.len() / 2).copied(),
+            frames_described: envelopes.described,
+            frames_before_description: envelopes.before_description,
+        }
+    }
+
     /// Writes out everything buffered.
     pub fn flush(&mut self) -> io::Result<()> {
         self.output.flush()
+    }
+}
+
+/// What became of the containers' runtime lookups in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerReport {
+    /// Containers the runtimes were asked about.
+    pub asked: u64,
+    /// … that a runtime described.
+    pub described: u64,
+    /// … that no runtime knew.
+    pub unknown: u64,
+    /// … not asked because the lookup queue was full.
+    pub dropped: u64,
+    /// The median time from question to answer.
+    pub median_latency: Option<std::time::Duration>,
+    /// Frames of containers already described.
+    pub frames_described: u64,
+    /// Frames of containers whose description was not in yet (they carry the id only).
+    pub frames_before_description: u64,
+}
+
+impl std::fmt::Display for ContainerReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "containers: {} described by their runtimes, {} unknown to them, {} asked at \
+             their first packet (the others as their cgroup appeared), {} not asked (queue full)",
+            self.described, self.unknown, self.asked, self.dropped
+        )?;
+        if let Some(median) = self.median_latency {
+            write!(f, ", median lookup {:.1} ms", median.as_secs_f64() * 1e3)?;
+        }
+        write!(
+            f,
+            "; their packets: {} described, {} before the runtime answered",
+            self.frames_described, self.frames_before_description
+        )
     }
 }
 

@@ -209,9 +209,10 @@ impl<W: Write> Live<W> {
             ..
         } = self;
         let owners = format!(
-            "{} without an owning task, {} task/container-table entries evicted",
+            "{} without an owning task, {} task/container-table entries evicted; {}",
             pipeline.unowned(),
-            pipeline.tables_evicted()
+            pipeline.tables_evicted(),
+            pipeline.containers()
         );
         let flushed = pipeline.flush();
         let kernel = programs.counters().unwrap_or_default();

@@ -1,10 +1,12 @@
 //! The task table: what the envelope needs about a task beyond what the kernel programs
 //! record (pid-namespace ids, parent, namespaces, start time, container).
 //!
-//! The kernel records the host tid, pid, uid, gid, comm and cgroup of each socket's owner;
-//! the rest comes from `/proc`, read once per thread and cached, so the per-packet cost is
-//! one hash lookup. A thread that exits before netcore first sees its packets keeps the
-//! kernel's fields; its namespace fields fall back to the host ids (documented in
+//! The socket hooks record the owner's ids, names, parent, namespaces and start time from
+//! its `task_struct` when the kernel's BTF gives the offsets (every kernel netcore runs
+//! on in host mode), so a process that exits right after its packet is described as well
+//! as a long-lived one. Otherwise (the AF_XDP path, sockets older than netcore) the rest
+//! comes from `/proc`, read once per thread and cached, so the per-packet cost is one hash
+//! lookup; a thread that exits before netcore reads it keeps the host ids (documented in
 //! docs/live.md).
 
 use std::collections::HashMap;
@@ -41,6 +43,8 @@ pub struct TaskInfo {
     pub container_id: String,
     /// The thread name from `/proc` (the AF_XDP path has no kernel-recorded one).
     pub comm: Vec<u8>,
+    /// The process's executable (`/proc/PID/exe`), empty once the process is gone.
+    pub executable: Vec<u8>,
     /// Unique to this entry (never 0 or 1): the same generation means the same kernel
     /// view of the task and the same `/proc` reading, so the same envelope.
     pub generation: u64,
@@ -103,23 +107,49 @@ impl TaskTable {
     }
 }
 
-/// Reads `/proc` for `task`; fields it cannot read fall back to the host view.
+/// What the kernel recorded of `task`, or, when it could not read the `task_struct`
+/// (no BTF offsets; the AF_XDP path), what `/proc` says.
 fn read_task(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
-    let proc_task = format!("/proc/{}/task/{}", task.host_pid, task.host_tid);
+    if task.pid_ns != 0 {
+        return TaskInfo {
+            executable: executable(task.host_pid),
+            pid: task.ns_pid,
+            tid: task.ns_tid,
+            ppid: task.ns_ppid,
+            host_ppid: task.host_ppid,
+            mount_ns: task.mount_ns,
+            pid_ns: task.pid_ns,
+            start_time_ns: task.start_time_ns,
+            ..TaskInfo::default()
+        };
+    }
+    read_proc(task, ns_per_tick)
+}
+
+/// Reads `/proc` for `task`; fields it cannot read fall back to the host view. The
+/// process-level fields (parent, namespaces, container) come from the process's
+/// directory, so that threads of one process agree even when one has exited.
+fn read_proc(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
+    let proc_process = format!("/proc/{}", task.host_pid);
+    let proc_task = format!("{proc_process}/task/{}", task.host_tid);
     let mut info = TaskInfo {
         pid: task.host_pid,
         tid: task.host_tid,
         ..TaskInfo::default()
     };
-    if let Ok(status) = std::fs::read_to_string(format!("{proc_task}/status")) {
+    if let Ok(status) = std::fs::read_to_string(format!("{proc_process}/status")) {
         let status = Status::parse(&status);
         info.pid = status.innermost_tgid.unwrap_or(task.host_pid);
-        info.tid = status.innermost_pid.unwrap_or(task.host_tid);
         info.host_ppid = status.ppid;
         info.ppid = parent_in_namespace(status.ppid, status.ns_depth);
     }
+    if let Ok(status) = std::fs::read_to_string(format!("{proc_task}/status")) {
+        info.tid = Status::parse(&status)
+            .innermost_pid
+            .unwrap_or(task.host_tid);
+    }
     let ns_inode = |ns: &str| {
-        std::fs::metadata(format!("{proc_task}/ns/{ns}"))
+        std::fs::metadata(format!("{proc_process}/ns/{ns}"))
             .map(|m| m.ino() as u32)
             .unwrap_or(0)
     };
@@ -131,10 +161,18 @@ fn read_task(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
     if let Ok(comm) = std::fs::read(format!("{proc_task}/comm")) {
         info.comm = comm.strip_suffix(b"\n").unwrap_or(&comm).to_vec();
     }
-    if let Ok(cgroup) = std::fs::read_to_string(format!("/proc/{}/cgroup", task.host_pid)) {
+    if let Ok(cgroup) = std::fs::read_to_string(format!("{proc_process}/cgroup")) {
         info.container_id = cgroup.lines().find_map(container_id).unwrap_or_default();
     }
+    info.executable = executable(task.host_pid);
     info
+}
+
+/// The path of process `pid`'s executable; empty when it is gone (or a kernel thread).
+fn executable(pid: u32) -> Vec<u8> {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|path| path.into_os_string().into_encoded_bytes())
+        .unwrap_or_default()
 }
 
 /// The fields of `/proc/PID/task/TID/status` the envelope needs.
@@ -276,9 +314,37 @@ mod tests {
         assert!(info.pid_ns != 0 && info.start_time_ns != 0);
         let comm = std::fs::read("/proc/self/comm").unwrap();
         assert_eq!(info.comm, comm.trim_ascii_end());
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(info.executable, exe.into_os_string().into_encoded_bytes());
         // Cached: the same entry comes back without reading /proc.
         assert_eq!(table.entries.len(), 1);
         assert_eq!(table.lookup(&task, now), &info);
+    }
+
+    #[test]
+    fn the_kernels_view_needs_no_proc() {
+        // A task that no longer exists: everything comes from what the hooks recorded.
+        let task = TaskContext {
+            host_pid: u32::MAX - 1,
+            host_tid: u32::MAX - 2,
+            ns_pid: 7,
+            ns_tid: 8,
+            ns_ppid: 1,
+            host_ppid: 4200,
+            mount_ns: 4026532001,
+            pid_ns: 4026532002,
+            start_time_ns: 123_456_789,
+            ..TaskContext::default()
+        };
+        let info = TaskTable::default().lookup(&task, Instant::now()).clone();
+        assert_eq!(
+            (info.pid, info.tid, info.ppid, info.host_ppid),
+            (7, 8, 1, 4200)
+        );
+        assert_eq!(
+            (info.mount_ns, info.pid_ns, info.start_time_ns),
+            (4026532001, 4026532002, 123_456_789)
+        );
     }
 
     #[test]

@@ -16,22 +16,37 @@ use crate::{EventContext, EventKind, ip};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scope {
     Comm,
+    Executable,
     Pid,
     Tid,
     Uid,
     CgroupId,
     Container,
+    /// 1 when the container started after netcore (`container=new`), else 0.
+    NewContainer,
+    ContainerName,
+    ContainerImage,
+    PodName,
+    PodNamespace,
+    PodUid,
     MountNs,
     PidNs,
 }
 
-pub(super) const SCOPES: [(&str, Scope, Kind); 8] = [
+pub(super) const SCOPES: [(&str, Scope, Kind); 15] = [
     ("comm", Scope::Comm, Kind::Text),
+    ("executable", Scope::Executable, Kind::Text),
+    ("exe", Scope::Executable, Kind::Text),
     ("pid", Scope::Pid, Kind::Number),
     ("tid", Scope::Tid, Kind::Number),
     ("uid", Scope::Uid, Kind::Number),
     ("cgroupId", Scope::CgroupId, Kind::Number),
     ("container", Scope::Container, Kind::Flag),
+    ("containerName", Scope::ContainerName, Kind::Text),
+    ("containerImage", Scope::ContainerImage, Kind::Text),
+    ("podName", Scope::PodName, Kind::Text),
+    ("podNamespace", Scope::PodNamespace, Kind::Text),
+    ("podUID", Scope::PodUid, Kind::Text),
     ("mntns", Scope::MountNs, Kind::Number),
     ("pidns", Scope::PidNs, Kind::Number),
 ];
@@ -40,11 +55,18 @@ impl Scope {
     pub(super) fn value<'a>(self, ctx: &EventContext<'a>) -> Value<'a> {
         match self {
             Scope::Comm => Value::Text(ctx.process_name),
+            Scope::Executable => Value::Text(ctx.executable),
             Scope::Pid => Value::Number(ctx.host_process_id.into()),
             Scope::Tid => Value::Number(ctx.host_thread_id.into()),
             Scope::Uid => Value::Number(ctx.user_id.into()),
             Scope::CgroupId => Value::Number(ctx.cgroup_id),
             Scope::Container => Value::Text(ctx.container_id.as_bytes()),
+            Scope::NewContainer => Value::Number(ctx.container_new.into()),
+            Scope::ContainerName => Value::Text(ctx.container_name.as_bytes()),
+            Scope::ContainerImage => Value::Text(ctx.container_image.as_bytes()),
+            Scope::PodName => Value::Text(ctx.pod_name.as_bytes()),
+            Scope::PodNamespace => Value::Text(ctx.pod_namespace.as_bytes()),
+            Scope::PodUid => Value::Text(ctx.pod_uid.as_bytes()),
             Scope::MountNs => Value::Number(ctx.mount_namespace.into()),
             Scope::PidNs => Value::Number(ctx.pid_namespace.into()),
         }

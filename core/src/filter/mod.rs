@@ -94,6 +94,14 @@ impl Filter {
             });
             return Ok(());
         }
+        if expr == "container=new" {
+            self.scope.push(Test {
+                field: Scope::NewContainer,
+                op: Op::Eq,
+                values: Values::Numbers(vec![1]),
+            });
+            return Ok(());
+        }
         let Some((left, op, right)) = Op::split(expr) else {
             return Err("expected FIELD OP VALUE with OP one of = != < > <= >=".to_owned());
         };

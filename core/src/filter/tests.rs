@@ -237,11 +237,24 @@ fn scope_filters_on_the_task() {
     let packet = tcp_syn();
     let all = set("net_packet_ipv4,net_packet_tcp");
     let curl = ctx(b"curl", 42, "");
-    let boxed = ctx(
-        b"nginx",
-        9,
-        "4f6d2b0a41a1c1a7e2e8f9b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3",
-    );
+    let curl = EventContext {
+        executable: b"/usr/bin/curl",
+        ..curl
+    };
+    let boxed = EventContext {
+        container_name: "web",
+        container_image: "docker.io/library/nginx:1.27",
+        pod_name: "web-7d4b9",
+        pod_namespace: "shop",
+        pod_uid: "2a0e5a4b-8d7c-4e1f-9b3a-6c5d4e3f2a1b",
+        container_new: true,
+        executable: b"/usr/sbin/nginx",
+        ..ctx(
+            b"nginx",
+            9,
+            "4f6d2b0a41a1c1a7e2e8f9b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3",
+        )
+    };
     for (expr, on_curl, in_container) in [
         ("comm=curl", true, false),
         ("comm=curl,nginx", true, true),
@@ -255,6 +268,15 @@ fn scope_filters_on_the_task() {
         ("cgroupId=77", true, true),
         ("container", false, true),
         ("container=4f6d*", false, true),
+        ("container=new", false, true),
+        ("containerName=web", false, true),
+        ("containerName!=web", true, false),
+        ("containerImage=*nginx:1.27", false, true),
+        ("podName=web-*", false, true),
+        ("podNamespace=shop,default", false, true),
+        ("podUID=2a0e5a4b-8d7c-4e1f-9b3a-6c5d4e3f2a1b", false, true),
+        ("executable=/usr/bin/curl", true, false),
+        ("exe=*/nginx", false, true),
         ("mntns=4026531841", true, true),
         ("pidns=1", false, false),
     ] {
@@ -302,7 +324,7 @@ fn bad_filters_name_the_problem() {
     assert!(error("event>net_packet_tcp").contains("events take = or != only"));
     assert!(error("pid").contains("expected FIELD OP VALUE"));
     assert!(error("pid=").contains("no value after the operator"));
-    assert!(error("user=root").contains("unknown field 'user'; expected event, EVENT.args.FIELD, or one of comm, pid, tid, uid, cgroupId, container, mntns, pidns"));
+    assert!(error("user=root").contains("unknown field 'user'; expected event, EVENT.args.FIELD, or one of comm, executable, exe, pid, tid, uid, cgroupId, container, containerName, containerImage, podName, podNamespace, podUID, mntns, pidns"));
     assert!(error("net_packet_tcpx.args.dst_port=1").contains("unknown event 'net_packet_tcpx'"));
 }
 

@@ -341,7 +341,7 @@ fn owner_fields(schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
     // v0.24's trace.Event: Go's `omitempty` drops empty strings inside the objects.
     o.key("executable");
     let mut executable = Object::open(o.out);
-    executable.str("path", b"");
+    executable.str("path", ctx.executable);
     executable.close();
     o.str("hostName", ctx.host_name.as_bytes());
     o.str("containerId", ctx.container_id.as_bytes());
@@ -349,22 +349,23 @@ fn owner_fields(schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
         ("id", ctx.container_id),
         ("name", ctx.container_name),
         ("image", ctx.container_image),
+        ("imageDigest", ctx.container_image_digest),
     ];
-    omit_empty_object(&mut o, "container", container);
+    omit_empty_object(&mut o, "container", &container);
     let kubernetes = [
         ("podName", ctx.pod_name),
         ("podNamespace", ctx.pod_namespace),
         ("podUID", ctx.pod_uid),
     ];
-    omit_empty_object(&mut o, "kubernetes", kubernetes);
+    omit_empty_object(&mut o, "kubernetes", &kubernetes);
 }
 
 /// `"key":{…}` with the non-empty `fields` only, as Go's `omitempty` writes a struct of
 /// strings.
-fn omit_empty_object(o: &mut Object<'_>, key: &str, fields: [(&str, &str); 3]) {
+fn omit_empty_object(o: &mut Object<'_>, key: &str, fields: &[(&str, &str)]) {
     o.key(key);
     let mut object = Object::open(o.out);
-    for (name, value) in fields {
+    for &(name, value) in fields {
         if !value.is_empty() {
             object.str(name, value.as_bytes());
         }
