@@ -21,7 +21,7 @@ apt_packages=(
     busybox-static   # the live tests' container image (podman import of a busybox root)
     tshark   # the differential test against Wireshark (tests/tshark_differential.rs)
     protobuf-compiler   # containerd-client's gRPC bindings (build time)
-    containerd   # the live tests' containerd containers (ctr)
+    containerd docker.io   # tests/containers.rs: containerd (ctr) and Docker daemons
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -5,30 +5,18 @@
 //! These tests need root (eBPF, cgroups, netns). Outside CI they skip with a loud message
 //! when not root; under `CI=true` they fail instead.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Whether this process may run the live tests; panics under CI when it may not.
-fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: live capture tests must run as root under CI=true");
-    }
-    eprintln!("\n*** SKIPPED {test}: live capture tests need root (they run in CI) ***\n");
-    false
-}
+mod common;
+use common::live::{Netcore, arg, named, root_or_skip};
 
 /// A suffix for interface and namespace names, and a /24 prefix (`10.X.Y`, X from
 /// `first..first + 50`), both unique to one test network of this process.
@@ -392,99 +380,6 @@ fn dash_i_keeps_one_interface_of_netcores_namespace() {
     );
 }
 
-/// A container image holding busybox and nothing else, imported (no registry) under a
-/// name unique to this test process; removed on drop.
-struct BusyboxImage(String);
-
-impl BusyboxImage {
-    fn new() -> BusyboxImage {
-        let name = format!("localhost/netcore-test-busybox:{}", std::process::id());
-        let root = std::env::temp_dir().join(format!("netcore-busybox-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("bin")).unwrap();
-        std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-        for applet in ["sh", "nc", "sleep", "echo"] {
-            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-        }
-        let script = format!("tar -C {} -c . | podman import - {name}", root.display());
-        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "podman import: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = std::fs::remove_dir_all(&root);
-        BusyboxImage(name)
-    }
-}
-
-impl Drop for BusyboxImage {
-    fn drop(&mut self) {
-        let _ = Command::new("podman").args(["rmi", "-f", &self.0]).output();
-    }
-}
-
-#[test]
-fn a_short_lived_process_in_a_container_is_attributed_to_it() {
-    if !root_or_skip("a_short_lived_process_in_a_container_is_attributed_to_it") {
-        return;
-    }
-    let image = BusyboxImage::new();
-    let netcore = Netcore::start(&["--events", "net_packet_tcp", "--filter", "container"]);
-    let cidfile = std::env::temp_dir().join(format!("netcore-cid-{}", std::process::id()));
-    let _ = std::fs::remove_file(&cidfile);
-    // A listener and a client that lives for one connection, inside the container.
-    let out = Command::new("podman")
-        .args([
-            "--runtime",
-            "runc",
-            "--cgroup-manager=cgroupfs",
-            "run",
-            "--rm",
-        ])
-        .args([
-            "--network=none",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-        ])
-        .args(["--cidfile", cidfile.to_str().unwrap(), &image.0])
-        .args([
-            "sh",
-            "-c",
-            "nc -l -p 7010 & sleep 0.3; echo hi | nc 127.0.0.1 7010; sleep 0.3",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "podman run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = std::fs::read_to_string(&cidfile).unwrap().trim().to_owned();
-    let _ = std::fs::remove_file(&cidfile);
-    assert_eq!(id.len(), 64, "{id}");
-    let events = netcore.events_for("127.0.0.1", Duration::from_secs(10), |events| {
-        named(events, "net_packet_tcp")
-            .filter(|e| arg(e, "dst_port") == 7010 || arg(e, "src_port") == 7010)
-            .count()
-            >= 6
-    });
-    let ours: Vec<&Value> = named(&events, "net_packet_tcp")
-        .filter(|e| arg(e, "dst_port") == 7010 || arg(e, "src_port") == 7010)
-        .collect();
-    assert!(ours.len() >= 6, "the connection's segments: {events:#?}");
-    for event in &ours {
-        assert_eq!(event["containerId"], id.as_str(), "{event}");
-        assert_eq!(event["contextFlags"]["containerStarted"], true, "{event}");
-    }
-    // The client (it sent the SYN) lived only for that connection, and is attributed too.
-    assert!(
-        ours.iter()
-            .any(|e| arg(e, "proto_tcp")["SYN"] == 1 && arg(e, "dst_port") == 7010)
-    );
-}
-
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in
 /// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
 /// and closes. Returns the client's and the server's pids once both have exited.
@@ -511,131 +406,6 @@ fn both_ends_closed(events: &[Value], client_pid: u32, server_pid: u32) -> bool 
         named(events, "net_packet_tcp")
             .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
     })
-}
-
-struct Netcore {
-    child: Child,
-    events: mpsc::Receiver<Value>,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Netcore {
-    fn start(extra: &[&str]) -> Netcore {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netcore"))
-            .arg("--json")
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting netcore");
-        let (event_tx, events) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let event: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("netcore printed invalid JSON ({e}): {line}"));
-                if event_tx.send(event).is_err() {
-                    break;
-                }
-            }
-        });
-        let (err_tx, stderr) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if err_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let netcore = Netcore {
-            child,
-            events,
-            stderr,
-        };
-        let ready = netcore.wait_stderr("capturing on", Duration::from_secs(20));
-        assert!(ready.is_some(), "netcore did not start capturing");
-        netcore
-    }
-
-    /// Waits for a stderr line containing `needle`.
-    fn wait_stderr(&self, needle: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        while let Ok(line) = self
-            .stderr
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            eprintln!("[netcore] {line}");
-            if line.contains(needle) {
-                return Some(line);
-            }
-        }
-        None
-    }
-
-    /// Collects events touching `address` until `done` holds for them or `timeout` passes.
-    fn events_for(
-        &self,
-        address: &str,
-        timeout: Duration,
-        done: impl Fn(&[Value]) -> bool,
-    ) -> Vec<Value> {
-        let deadline = Instant::now() + timeout;
-        let mut mine = Vec::new();
-        while !done(&mine) {
-            let Ok(event) = self
-                .events
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            else {
-                break;
-            };
-            if touches(&event, address) {
-                mine.push(event);
-            }
-        }
-        mine
-    }
-
-    /// Sends SIGINT and returns the exit status and the summary line.
-    fn interrupt(mut self) -> (std::process::ExitStatus, Option<String>) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let summary = self.wait_stderr(" capture: ", Duration::from_secs(10));
-        (self.child.wait().unwrap(), summary)
-    }
-}
-
-impl Drop for Netcore {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of argument `name` of an event (Null when absent).
-fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {
-    event["args"]
-        .as_array()
-        .and_then(|args| args.iter().find(|a| a["name"] == name))
-        .map_or(&Value::Null, |a| &a["value"])
-}
-
-/// Whether `event` is from or to `address` (DNS request/response events carry their
-/// addresses in `metadata`).
-fn touches(event: &Value, address: &str) -> bool {
-    let metadata = arg(event, "metadata");
-    [
-        arg(event, "src"),
-        arg(event, "dst"),
-        &metadata["src_ip"],
-        &metadata["dst_ip"],
-    ]
-    .iter()
-    .any(|a| a.as_str() == Some(address))
-}
-
-fn named<'a>(events: &'a [Value], name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    events.iter().filter(move |e| e["eventName"] == name)
 }
 
 /// Whether a UDP socket listens on `port` in namespace `ns` (`None`: this one).

@@ -205,3 +205,4 @@ pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
 
 pub mod dns_builder;
 pub mod dns_compare;
+pub mod live;
