@@ -26,6 +26,7 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
         m.ra(),
         m.rcode().0
     )];
+    let mut opt = None;
     for entry in m.entries() {
         match entry {
             Entry::Question(q) => lines.push(format!(
@@ -34,9 +35,11 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
                 q.qtype.0,
                 q.qclass.0
             )),
-            // hickory-proto raises an advertised UDP size below 512 to 512 (RFC 6891 §6.2.3).
+            // hickory-proto raises an advertised UDP size below 512 to 512 (RFC 6891 §6.2.3),
+            // and keeps the OPT record apart from the other additional records: it is
+            // compared last, wherever it was in the message.
             Entry::Record(Section::Additional, r) if r.rtype == RecordType::OPT => {
-                lines.push(format!("OPT {}", r.class.0.max(512)))
+                opt = Some(format!("OPT {}", r.class.0.max(512)))
             }
             Entry::Record(section, r) => {
                 let data = match r.data() {
@@ -88,6 +91,7 @@ pub fn ours(m: &DnsMessage<'_>) -> Vec<String> {
             }
         }
     }
+    lines.extend(opt);
     lines
 }
 
