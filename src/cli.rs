@@ -7,6 +7,8 @@ use netcore_core::abi::MAX_SNAPLEN;
 use netcore_core::json::{SCHEMAS, Schema};
 use netcore_core::{Direction, EventSet};
 
+use crate::state::flows::DEFAULT_MAX_FLOWS;
+
 /// Examples, exit codes and where the documentation is, after the options.
 const AFTER_HELP: &str = "\
 Examples:
@@ -57,7 +59,9 @@ pub struct Cli {
     pub schema: &'static Schema,
 
     /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp; repeatable.
-    #[arg(long = "events", value_name = "LIST", value_parser = parse_events, default_value = "all")]
+    /// `all` (the default) is the nine packet events; the flow events (net_flow,
+    /// net_flow_tcp_begin, net_flow_tcp_end) are printed when named here or in a filter.
+    #[arg(long = "events", value_name = "LIST", value_parser = parse_events)]
     pub events: Vec<EventSet>,
 
     /// Stop after COUNT packets that gave events (as tcpdump's -c).
@@ -139,6 +143,20 @@ pub struct Cli {
     /// With --xdp: count frames without decoding them (benchmark baseline).
     #[arg(long, requires = "xdp", hide = true)]
     pub xdp_discard: bool,
+
+    /// Most flows tracked at once for the flow events (net_flow, net_flow_tcp_begin/_end);
+    /// a new flow finding the table full is not tracked, and counted.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FLOWS as u32,
+          value_parser = clap::value_parser!(u32).range(1..) )]
+    pub max_flows: u32,
+
+    /// The Community ID v1 seed of net_flow records.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    pub community_id_seed: u16,
+
+    /// Also write a net_flow record of each open flow every SECONDS (besides its last).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_stats_interval)]
+    pub flow_report: Option<u64>,
 
     /// Live: Docker's API socket, asked for container names, images and pods.
     #[arg(
@@ -224,7 +242,7 @@ pub fn generate(what: Generate, out: &mut impl std::io::Write) -> std::io::Resul
 
 fn parse_events(list: &str) -> Result<EventSet, String> {
     if list == "all" {
-        return Ok(EventSet::ALL);
+        return Ok(EventSet::PACKETS);
     }
     EventSet::parse(list).map_err(|e| e.to_string())
 }

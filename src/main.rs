@@ -33,7 +33,7 @@ use netcore_core::{EventSet, LinkType};
 use cli::Cli;
 use encode::Format;
 use kernel::{loader, preflight};
-use pipeline::{Expression, Limits, Pipeline, Selection, Tunnels};
+use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Tunnels};
 use sink::Output;
 use state::runtimes::{Lookups, Sockets};
 
@@ -73,10 +73,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let events = cli
-        .events
-        .iter()
-        .fold(EventSet::NONE, |all, &e| all.union(e));
+    // Without --events: the packet events, and the flow events the filters name.
+    let events = match cli.events.is_empty() {
+        true => EventSet::PACKETS.union(filter.named_events()),
+        false => cli
+            .events
+            .iter()
+            .fold(EventSet::NONE, |all, &e| all.union(e)),
+    };
     let host_mode = cli.read.is_none() && cli.xdp.is_none();
     let tunnels = cli.tunnel.unwrap_or(if host_mode {
         Tunnels::Outer
@@ -130,6 +134,11 @@ fn main() -> ExitCode {
             tunnels,
         },
         expression,
+        flows: FlowOptions {
+            max_flows: cli.max_flows as usize,
+            community_id_seed: cli.community_id_seed,
+            report_every_ns: cli.flow_report.map(|s| s * 1_000_000_000),
+        },
     };
     // Live modes describe containers through their runtimes' APIs, on a thread of its own.
     let cgroup_root = match cli.read {

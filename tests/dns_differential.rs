@@ -140,8 +140,8 @@ fn generated_messages() -> Vec<Vec<u8>> {
     out.push(MessageBuilder::new(9, 0, [0; 4], true).bytes);
     // Found by the dns_differential fuzzer: an UPDATE with two OPT records.
     out.push(vec![
-        255, 127, 42, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 41, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0,
+        255, 127, 42, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 41, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0,
     ]);
     out
 }

@@ -331,10 +331,15 @@ fn unmarshal_event(event: &Value) -> Result<(), String> {
     args.iter().try_for_each(unmarshal_argument)
 }
 
-/// The events netcore writes for a golden capture in `schema`, one JSON value each.
+/// The events netcore writes for a golden capture in `schema`, one JSON value each: the
+/// nine packet events and the three flow events.
 fn events(capture: &str, schema: &str) -> Vec<Value> {
     let path = common::root().join(format!("tests/golden/{capture}.pcap"));
-    common::events_of(&["--json", "--schema", schema, "-r", path.to_str().unwrap()])
+    let flows = "net_flow,net_flow_tcp_begin,net_flow_tcp_end";
+    let args = [
+        "--json", "--schema", schema, "--events", "all", "--events", flows,
+    ];
+    common::events_of(&[&args[..], &["-r", path.to_str().unwrap()]].concat())
 }
 
 const CAPTURES: [&str; 4] = ["ethernet", "ethernet-ns", "sll", "sll2"];
@@ -355,8 +360,8 @@ fn v024_accepts_every_event_of_the_v024_schema() {
                 .or_default() += 1;
         }
     }
-    // Every one of the nine events was among those checked.
-    assert_eq!(checked.len(), 9, "{checked:?}");
+    // Every one of the nine packet events and the three flow events was checked.
+    assert_eq!(checked.len(), 12, "{checked:?}");
 }
 
 #[test]
@@ -372,9 +377,17 @@ fn v024_rejects_the_seed_schema_where_tracee_said_it_does() {
         };
     }
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+    // The flow events carry `u16` ports in the seed-era schema too, as Tracee wrote them.
     assert_eq!(
         rejected,
-        names(&["net_packet_dns", "net_packet_tcp", "net_packet_udp"])
+        names(&[
+            "net_flow",
+            "net_flow_tcp_begin",
+            "net_flow_tcp_end",
+            "net_packet_dns",
+            "net_packet_tcp",
+            "net_packet_udp"
+        ])
     );
     assert!(accepted.contains("net_packet_ipv4") && accepted.contains("net_packet_dns_response"));
 }

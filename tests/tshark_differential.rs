@@ -507,3 +507,80 @@ fn the_known_differences_still_differ() {
         );
     }
 }
+
+/// The Community IDs Wireshark computes for a capture's TCP, UDP, ICMP and ICMPv6
+/// packets (its `communityid` post-dissector), as a set.
+fn tshark_community_ids(path: &str) -> std::collections::BTreeSet<String> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r", path, "--enable-protocol", "communityid"])
+        .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
+        .args([
+            "-Y",
+            "tcp or udp or icmp or icmpv6",
+            "-T",
+            "fields",
+            "-e",
+            "communityid",
+        ])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .flat_map(|l| l.split(','))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Community IDs of netcore's `net_flow` records for a capture, with `--tunnel`.
+fn netcore_community_ids(path: &str, tunnel: &str) -> std::collections::BTreeSet<String> {
+    common::events_of(&[
+        "--json", "--events", "net_flow", "--tunnel", tunnel, "-r", path,
+    ])
+    .iter()
+    .map(|e| {
+        let args = e["args"].as_array().unwrap();
+        let id = args.iter().find(|a| a["name"] == "community_id").unwrap();
+        id["value"].as_str().unwrap().to_owned()
+    })
+    .collect()
+}
+
+#[test]
+fn flow_community_ids_match_wiresharks() {
+    if !tshark_available() {
+        return;
+    }
+    let mut captures = captures_in(&common::root().join("tests/data/tcpdump"));
+    captures.extend(captures_in(&common::root().join("tests/golden")));
+    let (mut flows, mut differing) = (0, Vec::new());
+    for capture in &captures {
+        let path = capture.to_str().unwrap();
+        // Wireshark hashes a tunnelled packet's innermost IP packet (the tunnel's own
+        // packet when it carries no IP, e.g. ARP): every flow of the innermost packets is
+        // one of its ids, and each of its ids is one of netcore's flows, inner or outer.
+        let inner = netcore_community_ids(path, "inner");
+        let both = netcore_community_ids(path, "both");
+        flows += both.len();
+        let theirs = tshark_community_ids(path);
+        if !inner.is_subset(&theirs) || !theirs.is_subset(&both) {
+            differing.push(format!(
+                "{path}:\n  only netcore {:?}\n  only tshark  {:?}",
+                inner.difference(&theirs).collect::<Vec<_>>(),
+                theirs.difference(&both).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(flows > 100, "the captures hold flows: {flows}");
+    assert!(differing.is_empty(), "{}", differing.join("\n"));
+    eprintln!(
+        "{} captures, {flows} flows: every Community ID as Wireshark's",
+        captures.len()
+    );
+}

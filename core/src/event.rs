@@ -108,7 +108,49 @@ pub fn dns_events(message: &DnsMessage<'_>) -> impl Iterator<Item = EventKind> {
     .filter_map(|(kind, applies)| applies.then_some(kind))
 }
 
-/// A set of selected events.
+/// The flow events, in id order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// `net_flow`: netcore's connection record.
+    Record,
+    /// `net_flow_tcp_begin`: Tracee's, at a TCP handshake's SYN+ACK.
+    TcpBegin,
+    /// `net_flow_tcp_end`: Tracee's, when a TCP connection ends.
+    TcpEnd,
+}
+
+impl FlowKind {
+    /// Every flow event.
+    pub const ALL: [FlowKind; 3] = [FlowKind::Record, FlowKind::TcpBegin, FlowKind::TcpEnd];
+
+    /// The event's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowKind::Record => "net_flow",
+            FlowKind::TcpBegin => "net_flow_tcp_begin",
+            FlowKind::TcpEnd => "net_flow_tcp_end",
+        }
+    }
+
+    /// The flow event called `name`.
+    pub fn from_name(name: &str) -> Option<FlowKind> {
+        FlowKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Position in [`FlowKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl FlowKind {
+    const fn bit(self) -> u16 {
+        1 << (EventKind::ALL.len() + self as usize)
+    }
+}
+
+/// A set of selected events: packet events ([`EventKind`]) and flow events
+/// ([`FlowKind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventSet(u16);
 
@@ -122,13 +164,18 @@ impl fmt::Display for UnknownEvent<'_> {
         for kind in EventKind::ALL {
             write!(f, " {}", kind.name())?;
         }
+        for kind in FlowKind::ALL {
+            write!(f, " {}", kind.name())?;
+        }
         Ok(())
     }
 }
 
 impl EventSet {
-    /// Every event.
-    pub const ALL: EventSet = EventSet((1 << EventKind::ALL.len()) - 1);
+    /// Every event, packet and flow events.
+    pub const ALL: EventSet = EventSet((1 << (EventKind::ALL.len() + FlowKind::ALL.len())) - 1);
+    /// The packet events (what `--events all` selects).
+    pub const PACKETS: EventSet = EventSet((1 << EventKind::ALL.len()) - 1);
     /// No event.
     pub const NONE: EventSet = EventSet(0);
 
@@ -146,6 +193,21 @@ impl EventSet {
         ]
         .into_iter()
         .any(|k| self.contains(k))
+    }
+
+    /// True if flow event `kind` is selected.
+    pub fn contains_flow(self, kind: FlowKind) -> bool {
+        self.0 & kind.bit() != 0
+    }
+
+    /// True if any flow event is selected.
+    pub fn any_flow(self) -> bool {
+        self.without(EventSet::PACKETS) != EventSet::NONE
+    }
+
+    /// This set with flow event `kind` added.
+    pub fn with_flow(self, kind: FlowKind) -> EventSet {
+        EventSet(self.0 | kind.bit())
     }
 
     /// This set with `kind` added.
@@ -177,9 +239,9 @@ impl EventSet {
         list.split(',')
             .map(str::trim)
             .try_fold(EventSet::NONE, |set, name| {
-                EventKind::from_name(name)
-                    .map(|k| set.with(k))
-                    .ok_or(UnknownEvent(name))
+                let packet = EventKind::from_name(name).map(|k| set.with(k));
+                let flow = || FlowKind::from_name(name).map(|k| set.with_flow(k));
+                packet.or_else(flow).ok_or(UnknownEvent(name))
             })
     }
 }

@@ -20,6 +20,8 @@ pub const ICMPV6: u8 = 58;
 pub const IPV6_NONXT: u8 = 59;
 /// IPv6 destination options.
 pub const IPV6_OPTS: u8 = 60;
+/// SCTP.
+pub const SCTP: u8 = 132;
 
 /// The name Tracee prints for an IP protocol number (`protocol` in ProtoIPv4,
 /// `nextHeader` in ProtoIPv6): gopacket's `IPProtocol.String()`.

@@ -22,6 +22,8 @@ pub mod error;
 pub mod event;
 #[cfg(feature = "alloc")]
 pub mod filter;
+#[cfg(feature = "alloc")]
+pub mod flow;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ip;
@@ -32,6 +34,7 @@ pub mod json;
 pub mod link;
 pub mod packet;
 pub mod tcp;
+pub mod tls;
 pub mod truncated;
 pub mod tunnel;
 pub mod udp;

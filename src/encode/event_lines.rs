@@ -4,9 +4,11 @@
 use std::io::Write;
 
 use netcore_core::dns::{DnsMessage, Entry, Section};
+use netcore_core::flow::{Flow, FlowKind};
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{EventContext, EventKind, PacketEvents};
+use std::net::SocketAddr;
 
 use super::{AnswerText, Encoder};
 
@@ -37,7 +39,7 @@ fn write_packet(events: &PacketEvents<'_, '_>, kind: EventKind, out: &mut Vec<u8
         return false;
     };
     if matches!(kind, EventKind::Ipv4 | EventKind::Ipv6) {
-        text_prefix(out, ctx, kind);
+        text_prefix(out, ctx, kind.name());
         let _ = write!(out, "{} -> {}", network.src(), network.dst());
         let _ = match network {
             Network::Ipv4(v) => write!(
@@ -63,7 +65,7 @@ fn write_packet(events: &PacketEvents<'_, '_>, kind: EventKind, out: &mut Vec<u8
     let Some(transport) = packet.transport else {
         return false;
     };
-    text_prefix(out, ctx, kind);
+    text_prefix(out, ctx, kind.name());
     let (src, dst) = (network.src(), network.dst());
     let _ = match transport {
         Transport::Tcp(t) => {
@@ -121,7 +123,7 @@ fn write_dns(
     else {
         return false;
     };
-    text_prefix(out, events.ctx, kind);
+    text_prefix(out, events.ctx, kind.name());
     let _ = write!(
         out,
         "{} -> {} {} id={} rcode={}",
@@ -156,8 +158,73 @@ fn write_dns(
     true
 }
 
-fn text_prefix(out: &mut Vec<u8>, ctx: &EventContext<'_>, kind: EventKind) {
-    let _ = write!(out, "{} {} ", utc_timestamp(ctx.timestamp), kind.name());
+fn text_prefix(out: &mut Vec<u8>, ctx: &EventContext<'_>, name: &str) {
+    let _ = write!(out, "{} {name} ", utc_timestamp(ctx.timestamp));
+}
+
+/// One line for a flow event: `TIME EVENT SRC:PORT -> DST:PORT PROTO DETAILS [COMM PID]`,
+/// with the counters, state and names for `net_flow`.
+pub fn write_flow(
+    kind: FlowKind,
+    flow: &Flow<'_>,
+    ctx: &EventContext<'_>,
+    responder: Option<&EventContext<'_>>,
+    out: &mut Vec<u8>,
+) {
+    text_prefix(out, ctx, kind.name());
+    let (orig, resp) = (flow.orig, flow.resp);
+    let _ = write!(
+        out,
+        "{} -> {} {} {}",
+        SocketAddr::from(orig),
+        SocketAddr::from(resp),
+        netcore_core::ip::protocol_name(flow.protocol),
+        flow.direction.name()
+    );
+    if kind == FlowKind::Record {
+        let (o, r) = (flow.orig_counts, flow.resp_counts);
+        let _ = write!(
+            out,
+            " {} {} {:.3}s pkts={}/{} bytes={}/{} {} {}",
+            flow.conn_state,
+            flow.history,
+            flow.duration_ns() as f64 / 1e9,
+            o.packets,
+            r.packets,
+            o.bytes,
+            r.bytes,
+            flow.community_id,
+            flow.reason.name()
+        );
+        for (label, names) in [("src_dns", flow.orig_names), ("dst_dns", flow.resp_names)] {
+            if !names.is_empty() {
+                let _ = write!(out, " {label}={}", names.join(",").escape_debug());
+            }
+        }
+        if !flow.server_name.is_empty() {
+            let _ = write!(
+                out,
+                " sni={}",
+                String::from_utf8_lossy(flow.server_name).escape_debug()
+            );
+        }
+        if !flow.http_host.is_empty() {
+            let _ = write!(
+                out,
+                " host={}",
+                String::from_utf8_lossy(flow.http_host).escape_debug()
+            );
+        }
+        if let Some(peer) = responder.filter(|p| p.host_process_id != 0) {
+            let _ = write!(
+                out,
+                " responder=[{} {}]",
+                String::from_utf8_lossy(peer.process_name).escape_debug(),
+                peer.host_process_id
+            );
+        }
+    }
+    text_suffix(out, ctx);
 }
 
 fn text_suffix(out: &mut Vec<u8>, ctx: &EventContext<'_>) {

@@ -7,20 +7,46 @@ pub mod packet_line;
 
 use std::fmt;
 
-use netcore_core::PacketEvents;
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::dns::{RData, Record};
+use netcore_core::flow::{Flow, FlowKind};
 use netcore_core::json::{self, Schema};
+use netcore_core::{EventContext, PacketEvents};
 
 /// Formats decided events.
 pub trait Encoder {
     /// Appends the encoding of every event of `events` to `out`; returns how many.
     fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize;
+
+    /// Appends flow event `kind` of `flow`, with the envelope `ctx` (the local end's
+    /// owner) and the responder's owner when it is local too. The text encoders write one
+    /// readable line.
+    fn encode_flow(
+        &mut self,
+        kind: FlowKind,
+        flow: &Flow<'_>,
+        ctx: &EventContext<'_>,
+        responder: Option<&EventContext<'_>>,
+        out: &mut Vec<u8>,
+    ) {
+        event_lines::write_flow(kind, flow, ctx, responder, out);
+    }
 }
 
 impl Encoder for json::Encoder {
     fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize {
         json::Encoder::encode(self, events, out)
+    }
+
+    fn encode_flow(
+        &mut self,
+        kind: FlowKind,
+        flow: &Flow<'_>,
+        ctx: &EventContext<'_>,
+        responder: Option<&EventContext<'_>>,
+        out: &mut Vec<u8>,
+    ) {
+        json::Encoder::encode_flow(self, kind, flow, ctx, responder, out);
     }
 }
 

@@ -46,6 +46,11 @@ impl Envelopes {
         }
     }
 
+    /// The host name events carry.
+    pub fn host_name(&self) -> &str {
+        &self.host_name
+    }
+
     /// Entries the task and container tables evicted because they were full.
     pub fn evicted(&self) -> u64 {
         self.tasks.evicted + self.containers.evicted

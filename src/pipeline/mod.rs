@@ -28,10 +28,12 @@ use netcore_core::{
 use crate::encode::Encoder;
 use crate::sink::Output;
 use crate::source::{Frame, Interface};
+use crate::state::flows::{FlowConfig, FlowTable};
 use crate::state::interfaces::InterfaceNames;
 use crate::state::runtimes::Lookups;
 use envelope::Envelopes;
 pub use expression::Expression;
+use netcore_core::flow::{Flow, FlowKind};
 pub use summary::Summary;
 
 /// The host the pipeline runs on.
@@ -73,12 +75,25 @@ pub enum Tunnels {
 }
 
 /// What the pipeline keeps of its input before decoding: `-Q`, `-c`, and a pcap filter
-/// expression.
+/// expression; and how flows are tracked when a flow event is selected.
 pub struct Selection {
     /// `-Q` and `-c`.
     pub limits: Limits,
     /// The pcap filter expression, if one was given.
     pub expression: Option<Expression>,
+    /// `--max-flows`, `--community-id-seed`, `--flow-report`.
+    pub flows: FlowOptions,
+}
+
+/// The flow table's settings from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowOptions {
+    /// Most flows tracked at once.
+    pub max_flows: usize,
+    /// The Community ID seed.
+    pub community_id_seed: u16,
+    /// Write a record of each open flow this often (ns).
+    pub report_every_ns: Option<u64>,
 }
 
 /// Decodes frames, decides their events, and writes them.
@@ -91,10 +106,14 @@ pub struct Pipeline<W: Write> {
     filter: Filter,
     envelopes: Envelopes,
     reassembler: Reassembler,
+    /// Tracked when a flow event is selected.
+    flows: Option<FlowTable>,
     encoder: Box<dyn Encoder>,
     output: Output<W>,
     /// Counts so far.
     pub summary: Summary,
+    /// The time of the last frame handled, ns since the epoch.
+    last_timestamp_ns: u64,
 }
 
 impl<W: Write> Pipeline<W> {
@@ -108,17 +127,30 @@ impl<W: Write> Pipeline<W> {
         output: Output<W>,
         host: Host,
     ) -> Self {
+        let selected = selected.intersect(filter.events());
+        let flows = selected.any_flow().then(|| {
+            FlowTable::new(FlowConfig {
+                record: selected.contains_flow(FlowKind::Record),
+                tcp_begin: selected.contains_flow(FlowKind::TcpBegin),
+                tcp_end: selected.contains_flow(FlowKind::TcpEnd),
+                max_flows: selection.flows.max_flows,
+                community_id_seed: selection.flows.community_id_seed,
+                report_every_ns: selection.flows.report_every_ns,
+            })
+        });
         Pipeline {
-            selected: selected.intersect(filter.events()),
+            selected,
             limits: selection.limits,
             expression: selection.expression,
             interfaces: InterfaceNames::new(host.netns_cookie),
             filter,
             envelopes: Envelopes::new(host.name, host.cgroup_root, host.runtimes),
             reassembler: Reassembler::new(Default::default()),
+            flows,
             encoder,
             output,
             summary: Summary::default(),
+            last_timestamp_ns: 0,
         }
     }
 
@@ -127,6 +159,7 @@ impl<W: Write> Pipeline<W> {
         if self.done() {
             return Ok(());
         }
+        self.last_timestamp_ns = self.last_timestamp_ns.max(frame.timestamp_ns);
         if let Some(wanted) = self.limits.direction
             && frame.direction != Direction::Unknown
             && frame.direction != wanted
@@ -158,9 +191,11 @@ impl<W: Write> Pipeline<W> {
             filter,
             envelopes,
             reassembler,
+            flows,
             encoder,
             output,
             summary,
+            last_timestamp_ns: _,
         } = self;
         let mut decoded = decode(frame.link_type, frame.data);
         summary.count(&decoded, frame.wire_len);
@@ -175,6 +210,9 @@ impl<W: Write> Pipeline<W> {
             buffer: output.buffer(),
             summary,
             reassembler,
+            flows: flows
+                .as_mut()
+                .map(|table| (table, frame.timestamp_ns, frame.interface.netns_cookie)),
         };
         let mut written = 0;
         // The packet, then the packets it carries (VXLAN, GRE, …), as `--tunnel` says.
@@ -240,6 +278,42 @@ impl<W: Write> Pipeline<W> {
         }
     }
 
+    /// Writes the flow records due at `now_ns` (idle flows, periodic reports): live
+    /// capture calls it every second.
+    pub fn tick(&mut self, now_ns: u64) {
+        if let Some(flows) = &mut self.flows {
+            let mut writer =
+                FlowWriter::new(&self.filter, self.encoder.as_mut(), self.output.buffer());
+            flows.sweep(
+                now_ns,
+                self.envelopes.host_name(),
+                &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
+            );
+            self.summary.events += writer.written as u64;
+        }
+    }
+
+    /// The time of the last frame handled, ns since the epoch (0 before the first).
+    pub fn last_timestamp_ns(&self) -> u64 {
+        self.last_timestamp_ns
+    }
+
+    /// Ends the run's flows: writes the record of every flow still tracked, as of
+    /// `now_ns` (the last packet's time in file mode, the clock's in live modes).
+    pub fn finish(&mut self, now_ns: u64) {
+        if let Some(flows) = &mut self.flows {
+            let mut writer =
+                FlowWriter::new(&self.filter, self.encoder.as_mut(), self.output.buffer());
+            flows.finish(
+                now_ns,
+                self.envelopes.host_name(),
+                &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
+            );
+            self.summary.events += writer.written as u64;
+            self.summary.flows = flows.stats;
+        }
+    }
+
     /// Writes out everything buffered.
     pub fn flush(&mut self) -> io::Result<()> {
         self.output.flush()
@@ -284,6 +358,40 @@ impl std::fmt::Display for ContainerReport {
     }
 }
 
+/// Writes the flow events the flow table hands out that pass the filters.
+struct FlowWriter<'p> {
+    filter: &'p Filter,
+    encoder: &'p mut dyn Encoder,
+    buffer: &'p mut Vec<u8>,
+    /// Events written.
+    written: usize,
+}
+
+impl<'p> FlowWriter<'p> {
+    fn new(filter: &'p Filter, encoder: &'p mut dyn Encoder, buffer: &'p mut Vec<u8>) -> Self {
+        FlowWriter {
+            filter,
+            encoder,
+            buffer,
+            written: 0,
+        }
+    }
+
+    fn write(
+        &mut self,
+        kind: FlowKind,
+        flow: &Flow<'_>,
+        ctx: &EventContext<'_>,
+        responder: Option<&EventContext<'_>>,
+    ) {
+        if self.filter.flow_passes(kind, flow) {
+            self.encoder
+                .encode_flow(kind, flow, ctx, responder, self.buffer);
+            self.written += 1;
+        }
+    }
+}
+
 /// Most packets inside packets decapsulated (a tunnel in a tunnel …); deeper ones are
 /// counted and left encapsulated.
 pub const MAX_TUNNEL_DEPTH: usize = 4;
@@ -297,6 +405,8 @@ struct LayerWriter<'p> {
     buffer: &'p mut Vec<u8>,
     summary: &'p mut Summary,
     reassembler: &'p mut Reassembler,
+    /// The flow table, the frame's time and network namespace, when flows are tracked.
+    flows: Option<(&'p mut FlowTable, u64, u64)>,
 }
 
 impl LayerWriter<'_> {
@@ -333,6 +443,29 @@ impl LayerWriter<'_> {
         let mut written = self.encoder.encode(&events, self.buffer);
         if wanted.any_dns() {
             written += self.dns_over_tcp(&events, wanted.intersect(EventSet::DNS));
+        }
+        if let Some((flows, now_ns, netns)) = &mut self.flows
+            && self
+                .filter
+                .packet_events(ctx, decoded, EventSet::ALL.without(EventSet::PACKETS))
+                != EventSet::NONE
+        {
+            // Flows learn names from DNS answers: decode the message if no event did.
+            let names_from = match dns {
+                Some(message) => Some(message),
+                None => decoded.dns_over_udp().and_then(Result::ok),
+            };
+            let mut writer = FlowWriter::new(self.filter, &mut *self.encoder, &mut *self.buffer);
+            flows.packet(
+                *now_ns,
+                *netns,
+                decoded,
+                names_from.as_ref(),
+                direction,
+                ctx,
+                &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
+            );
+            written += writer.written;
         }
         written
     }

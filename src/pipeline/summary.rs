@@ -6,6 +6,8 @@ use netcore_core::DecodeError;
 use netcore_core::dns::tcp::Stats as DnsTcpStats;
 use netcore_core::packet::{Decoded, Network};
 
+use crate::state::flows::FlowStats;
+
 /// Counts of one run, printed to stderr at the end.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -35,6 +37,8 @@ pub struct Summary {
     pub errors: BTreeMap<&'static str, u64>,
     /// DNS-over-TCP reassembly counters.
     pub dns_tcp: DnsTcpStats,
+    /// The flow table's counters (when flows were tracked).
+    pub flows: FlowStats,
 }
 
 impl Summary {
@@ -96,6 +100,15 @@ impl std::fmt::Display for Summary {
                 .map(|(k, n)| format!("{k}={n}"))
                 .collect();
             write!(f, " ({})", kinds.join(", "))?;
+        }
+        let flows = &self.flows;
+        if flows.created > 0 {
+            write!(
+                f,
+                "; flows: {} tracked, {} ended idle, {} not tracked (table full), {} DNS-name \
+                 cache entries forgotten (full)",
+                flows.created, flows.idle, flows.untracked, flows.names_evicted
+            )?;
         }
         let t = &self.dns_tcp;
         let dropped = t.dropped_gap

@@ -22,6 +22,9 @@ pub fn run<W: Write>(path: &Path, mut pipeline: Pipeline<W>) -> ExitCode {
             ControlFlow::Continue(())
         }
     });
+    if write_error.is_none() {
+        pipeline.finish(pipeline.last_timestamp_ns());
+    }
     let flushed = pipeline.flush();
     match write_error.map_or(flushed, Err) {
         Ok(()) => {}

@@ -166,6 +166,7 @@ impl<W: Write> FrameHandler for Live<W> {
             }
             Wake::Polled => Ok(()),
             Wake::Tick => {
+                self.pipeline.tick(wall_clock_ns());
                 if self.print_stats {
                     self.print_stats(source_stats);
                 }
@@ -208,6 +209,7 @@ impl<W: Write> Live<W> {
             reader_closed,
             ..
         } = self;
+        pipeline.finish(wall_clock_ns());
         let owners = format!(
             "{} without an owning task, {} task/container-table entries evicted; {}",
             pipeline.unowned(),
@@ -251,4 +253,11 @@ impl<W: Write> Live<W> {
         );
         self.last_stats = (Instant::now(), summary.packets);
     }
+}
+
+/// The wall clock, ns since the epoch (the time events carry).
+fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

@@ -1,11 +1,12 @@
 //! State kept across packets: who owns what ([`tasks`]), which container a cgroup is
 //! ([`containers`], new ones noticed by [`cgroup_watch`]) and what its runtime says of it
 //! ([`runtimes`]), what interfaces are
-//! called ([`interfaces`]). DNS-over-TCP reassembly lives in `netcore_core::dns::tcp`;
+//! called ([`interfaces`]), the flows and the names DNS gave their addresses ([`flows`]). DNS-over-TCP reassembly lives in `netcore_core::dns::tcp`;
 //! the pipeline holds one.
 
 pub mod cgroup_watch;
 pub mod containers;
+pub mod flows;
 pub mod interfaces;
 pub mod runtimes;
 pub mod tasks;

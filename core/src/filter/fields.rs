@@ -8,6 +8,7 @@ use core::fmt::{self, Write as _};
 use core::net::IpAddr;
 
 use super::syntax::*;
+use crate::flow::{Flow, FlowKind};
 use crate::packet::{Decoded, Network, Transport};
 use crate::tcp::flag;
 use crate::{EventContext, EventKind, ip};
@@ -436,4 +437,104 @@ pub(super) fn arg_fields(event: EventKind) -> Vec<(String, ArgField, Kind)> {
         EventKind::DnsResponse => fields.extend(dns(&DNS_RESPONSE_ARGS, "")),
     }
     fields
+}
+
+/// A field of a flow event, read from its [`Flow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FlowField {
+    Src,
+    Dst,
+    SrcPort,
+    DstPort,
+    ConnDirection,
+    SrcDns,
+    DstDns,
+    Proto,
+    ConnState,
+    History,
+    CommunityId,
+    Sni,
+    Alpn,
+    HttpHost,
+    Reason,
+    Duration,
+    OrigPackets,
+    OrigBytes,
+    RespPackets,
+    RespBytes,
+}
+
+/// The arguments of Tracee's TCP flow events (and the first of `net_flow`'s).
+const TRACEE_FLOW_FIELDS: [(&str, FlowField, Kind); 7] = [
+    ("conn_direction", FlowField::ConnDirection, Kind::Text),
+    ("src", FlowField::Src, Kind::Address),
+    ("dst", FlowField::Dst, Kind::Address),
+    ("src_port", FlowField::SrcPort, Kind::Number),
+    ("dst_port", FlowField::DstPort, Kind::Number),
+    ("src_dns", FlowField::SrcDns, Kind::Text),
+    ("dst_dns", FlowField::DstDns, Kind::Text),
+];
+
+/// `net_flow`'s arguments beyond Tracee's.
+const RECORD_FIELDS: [(&str, FlowField, Kind); 13] = [
+    ("proto", FlowField::Proto, Kind::Text),
+    ("conn_state", FlowField::ConnState, Kind::Text),
+    ("history", FlowField::History, Kind::Text),
+    ("community_id", FlowField::CommunityId, Kind::Text),
+    ("sni", FlowField::Sni, Kind::Text),
+    ("alpn", FlowField::Alpn, Kind::Text),
+    ("http_host", FlowField::HttpHost, Kind::Text),
+    ("reason", FlowField::Reason, Kind::Text),
+    ("duration", FlowField::Duration, Kind::Number),
+    ("orig_packets", FlowField::OrigPackets, Kind::Number),
+    ("orig_bytes", FlowField::OrigBytes, Kind::Number),
+    ("resp_packets", FlowField::RespPackets, Kind::Number),
+    ("resp_bytes", FlowField::RespBytes, Kind::Number),
+];
+
+/// The filterable arguments of flow event `kind`.
+pub(super) fn flow_fields(kind: FlowKind) -> Vec<(&'static str, FlowField, Kind)> {
+    let mut fields = TRACEE_FLOW_FIELDS.to_vec();
+    if kind == FlowKind::Record {
+        fields.extend(RECORD_FIELDS);
+    }
+    fields
+}
+
+impl FlowField {
+    /// The values of this field in `flow` (several for the name lists).
+    pub(super) fn values<'a>(self, flow: &'a Flow<'a>) -> Vec<Value<'a>> {
+        let text = |s: &'a str| alloc::vec![Value::Text(s.as_bytes())];
+        let number = |n: u64| alloc::vec![Value::Number(n)];
+        match self {
+            FlowField::Src => alloc::vec![Value::Address(flow.orig.0)],
+            FlowField::Dst => alloc::vec![Value::Address(flow.resp.0)],
+            FlowField::SrcPort => number(flow.orig.1.into()),
+            FlowField::DstPort => number(flow.resp.1.into()),
+            FlowField::ConnDirection => text(flow.direction.name()),
+            FlowField::SrcDns => flow
+                .orig_names
+                .iter()
+                .map(|n| Value::Text(n.as_bytes()))
+                .collect(),
+            FlowField::DstDns => flow
+                .resp_names
+                .iter()
+                .map(|n| Value::Text(n.as_bytes()))
+                .collect(),
+            FlowField::Proto => text(ip::protocol_name(flow.protocol)),
+            FlowField::ConnState => text(flow.conn_state),
+            FlowField::History => text(flow.history),
+            FlowField::CommunityId => text(flow.community_id),
+            FlowField::Sni => alloc::vec![Value::Text(flow.server_name)],
+            FlowField::Alpn => flow.alpn.iter().map(|p| Value::Text(p)).collect(),
+            FlowField::HttpHost => alloc::vec![Value::Text(flow.http_host)],
+            FlowField::Reason => text(flow.reason.name()),
+            FlowField::Duration => number(flow.duration_ns()),
+            FlowField::OrigPackets => number(flow.orig_counts.packets),
+            FlowField::OrigBytes => number(flow.orig_counts.bytes),
+            FlowField::RespPackets => number(flow.resp_counts.packets),
+            FlowField::RespBytes => number(flow.resp_counts.bytes),
+        }
+    }
 }

@@ -31,6 +31,10 @@ impl Filter {
                 }
             })
             .fold(0, |all, class| all | class);
+        // Flows count every TCP, UDP and ICMP packet (and learn names from DNS answers).
+        if selected.any_flow() {
+            k.protocols = l4::ALL;
+        }
         if let Some(ports) = self.port_list(selected) {
             k.port_count = ports.len() as u32;
             k.ports[..ports.len()].copy_from_slice(&ports);

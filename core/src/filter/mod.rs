@@ -30,6 +30,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::flow::{Flow, FlowKind};
 use crate::{EventKind, EventSet};
 
 use fields::*;
@@ -62,6 +63,10 @@ pub struct Filter {
     /// fails one is dropped.
     packet: Vec<Test<PacketWide>>,
     args: Vec<(EventKind, Test<ArgField>)>,
+    /// Tests on flow events' arguments.
+    flow_args: Vec<(FlowKind, Test<FlowField>)>,
+    /// Events named by `event=` lists.
+    named: EventSet,
 }
 
 impl Filter {
@@ -73,6 +78,8 @@ impl Filter {
             scope: Vec::new(),
             packet: Vec::new(),
             args: Vec::new(),
+            flow_args: Vec::new(),
+            named: EventSet::NONE,
         };
         for expr in filters {
             let expr = expr.as_ref();
@@ -137,6 +144,9 @@ impl Filter {
                 scopes.join(", ")
             ));
         };
+        if let Some(flow) = FlowKind::from_name(event) {
+            return self.add_flow_arg(flow, path, op, right);
+        }
         let event = EventKind::from_name(event)
             .ok_or_else(|| crate::event::UnknownEvent(event).to_string())?;
         let (field, kind) = arg_field(event, path).map_err(|valid| {
@@ -152,10 +162,49 @@ impl Filter {
         Ok(())
     }
 
+    fn add_flow_arg(
+        &mut self,
+        flow: FlowKind,
+        path: &str,
+        op: Op,
+        right: &str,
+    ) -> Result<(), String> {
+        let fields = flow_fields(flow);
+        let Some(&(_, field, kind)) = fields.iter().find(|(name, ..)| *name == path) else {
+            let valid: Vec<&str> = fields.iter().map(|(name, ..)| *name).collect();
+            return Err(format!(
+                "{} has no argument '{path}'; valid: {}",
+                flow.name(),
+                valid.join(", ")
+            ));
+        };
+        let values = parse_values(kind, op, right)?;
+        self.arg_events = self.arg_events.with_flow(flow);
+        self.flow_args.push((flow, Test { field, op, values }));
+        Ok(())
+    }
+
+    /// The events these filters name: in `event=` lists or argument filters (what they
+    /// select beyond `--events`' default, the packet events).
+    pub fn named_events(&self) -> EventSet {
+        self.named.union(self.arg_events)
+    }
+
+    /// Whether flow event `kind` of `flow` passes the argument filters on that event.
+    pub fn flow_passes(&self, kind: FlowKind, flow: &Flow<'_>) -> bool {
+        self.flow_args
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .all(|(_, t)| t.accepts_all_or_any(t.field.values(flow).into_iter()))
+    }
+
     fn add_events(&mut self, op: Op, list: &str) -> Result<(), String> {
         let set = EventSet::parse(list).map_err(|e| e.to_string())?;
         let set = match op {
-            Op::Eq => set,
+            Op::Eq => {
+                self.named = self.named.union(set);
+                set
+            }
             Op::Ne => EventSet::ALL.without(set),
             _ => return Err("events take = or != only".to_owned()),
         };

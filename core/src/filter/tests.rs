@@ -305,7 +305,15 @@ fn bad_filters_name_the_problem() {
         error("event=net_packet_tcpp"),
         "event=net_packet_tcpp: unknown event 'net_packet_tcpp'; valid events are: \
          net_packet_ipv4 net_packet_ipv6 net_packet_tcp net_packet_udp net_packet_icmp \
-         net_packet_icmpv6 net_packet_dns net_packet_dns_request net_packet_dns_response"
+         net_packet_icmpv6 net_packet_dns net_packet_dns_request net_packet_dns_response \
+         net_flow net_flow_tcp_begin net_flow_tcp_end"
+    );
+    assert_eq!(
+        error("net_flow.args.port=443"),
+        "net_flow.args.port=443: net_flow has no argument 'port'; valid: conn_direction, src, \
+         dst, src_port, dst_port, src_dns, dst_dns, proto, conn_state, history, community_id, \
+         sni, alpn, http_host, reason, duration, orig_packets, orig_bytes, resp_packets, \
+         resp_bytes"
     );
     let unknown_arg = error("net_packet_udp.args.dport=53");
     assert!(unknown_arg.starts_with("net_packet_udp.args.dport=53: net_packet_udp has no argument 'dport'; valid: src, dst, src_port, dst_port, proto_udp.srcPort"), "{unknown_arg}");
@@ -416,4 +424,55 @@ fn packet_wide_filters_select_every_event_of_a_packet() {
     assert!(err.contains("'http' is not a number"), "{err}");
     let err = Filter::parse(&["hots=1.2.3.4"]).unwrap_err().to_string();
     assert!(err.contains("host, src, dst, port"), "{err}");
+}
+
+#[test]
+fn flow_argument_filters() {
+    use crate::flow::{ConnDirection, Counts, Flow, Reason};
+    use alloc::string::String;
+    let names = [String::from("api.example.test")];
+    let flow = Flow {
+        protocol: crate::ip::TCP,
+        orig: ("10.0.0.2".parse().unwrap(), 40000),
+        resp: ("203.0.113.7".parse().unwrap(), 443),
+        start_ns: 0,
+        last_ns: 2_000_000_000,
+        orig_counts: Counts::default(),
+        resp_counts: Counts {
+            packets: 3,
+            ip_bytes: 220,
+            bytes: 100,
+        },
+        conn_state: "SF",
+        history: "ShADdFf",
+        community_id: "1:x",
+        orig_names: &[],
+        resp_names: &names,
+        server_name: b"api.example.test",
+        alpn: &[],
+        http_host: b"",
+        direction: ConnDirection::Outgoing,
+        reason: Reason::Closed,
+    };
+    let passes =
+        |expr: &str, kind: FlowKind| Filter::parse(&[expr]).unwrap().flow_passes(kind, &flow);
+    for (expr, expected) in [
+        ("net_flow.args.dst_port=443", true),
+        ("net_flow.args.dst_port=80", false),
+        ("net_flow.args.sni=*.example.test", true),
+        ("net_flow.args.dst_dns=api.*", true),
+        ("net_flow.args.src_dns=api.*", false),
+        ("net_flow.args.dst=203.0.113.0/24", true),
+        ("net_flow.args.resp_bytes>99", true),
+        ("net_flow.args.duration<1000", false),
+        ("net_flow.args.conn_state!=SF,S1", false),
+        ("net_flow.args.conn_direction=outgoing", true),
+    ] {
+        assert_eq!(passes(expr, FlowKind::Record), expected, "{expr}");
+    }
+    // A filter on one flow event leaves the others alone, and selects its event.
+    assert!(passes("net_flow.args.dst_port=80", FlowKind::TcpBegin));
+    let filter = Filter::parse(&["net_flow_tcp_end.args.dst_port=443"]).unwrap();
+    assert!(filter.events().contains_flow(FlowKind::TcpEnd));
+    assert!(!filter.events().contains_flow(FlowKind::Record));
 }

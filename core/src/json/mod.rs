@@ -21,6 +21,7 @@ macro_rules! arg_head {
 }
 
 mod dns;
+mod flow;
 mod schema;
 
 pub use schema::{SCHEMAS, Schema, TRACEE_0_22, TRACEE_0_24};
@@ -29,6 +30,7 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 
 use crate::event::{EventContext, EventKind, PacketEvents};
+use crate::flow::FlowKind;
 use crate::icmp::{IcmpView, TypeCodeName};
 use crate::icmpv6::Icmpv6View;
 use crate::ip;
@@ -55,6 +57,8 @@ pub struct Encoder {
 struct Prepared {
     /// `,"eventId":"…","eventName":"…","argsNum":`, by [`EventKind::index`].
     event_heads: [Vec<u8>; EventKind::ALL.len()],
+    /// The same for the flow events, by [`FlowKind::index`].
+    flow_heads: [Vec<u8>; FlowKind::ALL.len()],
     /// From after the `argsNum` digit to `"containerStarted":`.
     flags_head: &'static [u8],
     /// From after `containerStarted`'s value to `"args":[`.
@@ -101,6 +105,15 @@ impl Prepared {
                     "\",\"argsNum\":",
                 ])
             }),
+            flow_heads: FlowKind::ALL.map(|kind| {
+                concat(&[
+                    ",\"eventId\":\"",
+                    schema.flow_id(kind),
+                    "\",\"eventName\":\"",
+                    kind.name(),
+                    "\",\"argsNum\":",
+                ])
+            }),
             flags_head,
             args_head,
             src: arg("src", schema.address_type),
@@ -132,7 +145,7 @@ impl Encoder {
         let mut head = None;
         let mut count = 0;
         for kind in events.kinds() {
-            let mut event = Event::begin(self, events.ctx, &mut head, out, kind);
+            let mut event = Event::begin(self, events.ctx, &mut head, out, Head::Packet(kind));
             let written = match kind {
                 EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
                     dns::args(&mut event, events, kind)
@@ -185,6 +198,15 @@ fn packet_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: Event
     true
 }
 
+/// Which event's head an [`Event`] begins with.
+#[derive(Clone, Copy)]
+enum Head {
+    /// A packet event.
+    Packet(EventKind),
+    /// A flow event with this many arguments.
+    Flow(FlowKind, u8),
+}
+
 /// One event being written. The envelope up to the owner fields is the same for every
 /// event of a packet: the first event writes it and records where, later ones copy it.
 /// `argsNum` is patched in at the end from the arguments actually written.
@@ -202,7 +224,7 @@ impl<'o> Event<'o> {
         ctx: &EventContext<'_>,
         head: &mut Option<(usize, usize)>,
         out: &'o mut Vec<u8>,
-        kind: EventKind,
+        kind: Head,
     ) -> Self {
         out.reserve(EVENT_RESERVE);
         match *head {
@@ -219,9 +241,21 @@ impl<'o> Event<'o> {
             }
         }
         let prepared = &encoder.prepared;
-        out.extend_from_slice(&prepared.event_heads[kind.index()]);
-        let args_num_at = out.len();
-        out.extend_from_slice(prepared.flags_head);
+        let (event_head, args_num) = match kind {
+            Head::Packet(kind) => (&prepared.event_heads[kind.index()], None),
+            Head::Flow(kind, args) => (&prepared.flow_heads[kind.index()], Some(args)),
+        };
+        out.extend_from_slice(event_head);
+        // A packet event's count is patched in at the end (one digit); a flow event's,
+        // which may need two, is known and written now.
+        let args_num_at = match args_num {
+            None => out.len(),
+            Some(n) => {
+                push_u64(out, u64::from(n));
+                usize::MAX
+            }
+        };
+        out.extend_from_slice(&prepared.flags_head[usize::from(args_num.is_some())..]);
         out.extend_from_slice(if ctx.container_started {
             b"true"
         } else {
@@ -273,8 +307,10 @@ impl<'o> Event<'o> {
     }
 
     fn end(self) {
-        debug_assert!(self.args < 10, "argsNum has one digit");
-        self.out[self.args_num_at] = b'0' + self.args;
+        if let Some(digit) = self.out.get_mut(self.args_num_at) {
+            debug_assert!(self.args < 10, "argsNum has one digit");
+            *digit = b'0' + self.args;
+        }
         self.out.extend_from_slice(b"]}\n");
     }
 }

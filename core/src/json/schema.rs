@@ -9,6 +9,7 @@
 //!   `syscall`, entity ids).
 
 use crate::event::EventKind;
+use crate::flow::FlowKind;
 
 /// One Tracee JSON schema: what differs between versions, nothing else.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +18,12 @@ pub struct Schema {
     pub name: &'static str,
     /// Event ids, by [`EventKind::index`].
     ids: [&'static str; EventKind::ALL.len()],
+    /// Flow event ids, by [`FlowKind::index`]; `net_flow` is netcore's own (2100).
+    flow_ids: [&'static str; FlowKind::ALL.len()],
+    /// Type of 64-bit counters and times (`net_flow`).
+    pub u64_type: &'static str,
+    /// Type of lists of names (`src_dns`, `dst_dns`).
+    pub names_type: &'static str,
     /// Type of the `src`/`dst` address arguments.
     pub address_type: &'static str,
     /// Type of the `src_port`/`dst_port` arguments.
@@ -36,6 +43,11 @@ impl Schema {
         self.ids[kind.index()]
     }
 
+    /// The id of flow event `kind`.
+    pub fn flow_id(&self, kind: FlowKind) -> &'static str {
+        self.flow_ids[kind.index()]
+    }
+
     /// The schema called `name`.
     pub fn by_name(name: &str) -> Option<&'static Schema> {
         SCHEMAS.into_iter().find(|s| s.name == name)
@@ -48,6 +60,11 @@ pub const TRACEE_0_22: Schema = Schema {
     ids: [
         "2007", "2008", "2009", "2010", "2011", "2012", "2013", "2014", "2015",
     ],
+    // The reference's numbering puts net_packet_ipv4 at 2007, seven after Tracee's
+    // `iota + 2000` of v0.19–v0.23; the flow events keep that offset (2013 + 7, 2014 + 7).
+    flow_ids: ["2100", "2020", "2021"],
+    u64_type: "u64",
+    names_type: "const char **",
     address_type: "const char*",
     port_type: "u16",
     packet_metadata: false,
@@ -60,6 +77,10 @@ pub const TRACEE_0_24: Schema = Schema {
     ids: [
         "2000", "2001", "2002", "2003", "2004", "2005", "2006", "2007", "2008",
     ],
+    // v0.24.1's core.go: NetFlowTCPBegin 2013, NetFlowTCPEnd 2014.
+    flow_ids: ["2100", "2013", "2014"],
+    u64_type: "uint64",
+    names_type: "[]string",
     address_type: "string",
     port_type: "uint16",
     packet_metadata: true,

@@ -1,0 +1,119 @@
+//! Flows: what a connection's packets add up to, and the events that report it —
+//! netcore's `net_flow` record (Zeek `conn.log` semantics where they overlap) and
+//! Tracee's `net_flow_tcp_begin` / `net_flow_tcp_end`. The table that tracks flows lives
+//! with the rest of the state in the binary; this module holds what is pure: the
+//! connection state machine ([`conn`]), the Community ID ([`community_id`]) and the
+//! records the encoders write ([`FlowEvent`]).
+
+pub mod community_id;
+pub mod conn;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::net::IpAddr;
+
+pub use crate::event::FlowKind;
+
+/// Why a `net_flow` record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The connection ended (FIN both ways, or a RST).
+    Closed,
+    /// Nothing was seen for the protocol's idle timeout.
+    Idle,
+    /// A periodic report of a flow still open (`--flow-report`).
+    Report,
+    /// The capture ended (end of file, or netcore stopping).
+    End,
+}
+
+impl Reason {
+    /// The name the record carries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Closed => "closed",
+            Reason::Idle => "idle",
+            Reason::Report => "report",
+            Reason::End => "end",
+        }
+    }
+}
+
+/// Which way a connection goes, relative to the host: Tracee's `conn_direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnDirection {
+    /// Opened by a local socket.
+    Outgoing,
+    /// Opened by a peer, accepted by a local socket.
+    Incoming,
+    /// Not known (a capture file without direction information).
+    Unknown,
+}
+
+impl ConnDirection {
+    /// Tracee's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnDirection::Outgoing => "outgoing",
+            ConnDirection::Incoming => "incoming",
+            ConnDirection::Unknown => "unknown",
+        }
+    }
+}
+
+/// What one side of a flow sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes of the IP packets (headers included).
+    pub ip_bytes: u64,
+    /// Bytes of transport payload.
+    pub bytes: u64,
+}
+
+/// A flow as its events report it; `orig` opened it (sent its first packet, or its SYN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow<'a> {
+    /// IP protocol number.
+    pub protocol: u8,
+    /// The originator's address and port (ICMP: the first packet's type).
+    pub orig: (IpAddr, u16),
+    /// The responder's address and port (ICMP: the first packet's code).
+    pub resp: (IpAddr, u16),
+    /// The first packet's time, ns since the Unix epoch.
+    pub start_ns: u64,
+    /// The last packet's time, ns since the Unix epoch.
+    pub last_ns: u64,
+    /// What the originator sent.
+    pub orig_counts: Counts,
+    /// What the responder sent.
+    pub resp_counts: Counts,
+    /// Zeek's `conn_state`.
+    pub conn_state: &'a str,
+    /// Zeek's `history`.
+    pub history: &'a str,
+    /// Community ID v1, "" when it could not be computed.
+    pub community_id: &'a str,
+    /// Names that resolved to the originator's address (DNS answers seen).
+    pub orig_names: &'a [String],
+    /// Names that resolved to the responder's address.
+    pub resp_names: &'a [String],
+    /// The TLS ClientHello's server name, "" when none was seen.
+    pub server_name: &'a [u8],
+    /// The ALPN protocols the TLS client offered.
+    pub alpn: &'a [Vec<u8>],
+    /// The HTTP request's `Host`, "" when none was seen.
+    pub http_host: &'a [u8],
+    /// Relative to the host.
+    pub direction: ConnDirection,
+    /// Why the record is written.
+    pub reason: Reason,
+}
+
+impl Flow<'_> {
+    /// How long the flow has lasted, ns.
+    pub fn duration_ns(&self) -> u64 {
+        self.last_ns.saturating_sub(self.start_ns)
+    }
+}

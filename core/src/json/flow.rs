@@ -1,0 +1,149 @@
+//! The flow events as JSON lines: Tracee's `net_flow_tcp_begin`/`net_flow_tcp_end` and
+//! netcore's `net_flow` record, with the envelope of the flow's local end.
+
+use alloc::vec::Vec;
+
+use super::{Encoder, Event, Head, Object, push_ip, push_str, push_u64};
+use crate::event::EventContext;
+use crate::flow::{Flow, FlowKind};
+use crate::ip;
+
+/// Arguments of Tracee's TCP flow events.
+const TCP_FLOW_ARGS: u8 = 7;
+/// Arguments of `net_flow`, without and with `responder`.
+const RECORD_ARGS: u8 = 23;
+
+impl Encoder {
+    /// Appends one JSON line for flow event `kind` of `flow` to `out`. `ctx` is the
+    /// envelope: the owner of the flow's local end (the originator's when both are
+    /// local). `responder` is the responder's owner when it is local too (`net_flow`
+    /// names it in its `responder` argument).
+    pub fn encode_flow(
+        &mut self,
+        kind: FlowKind,
+        flow: &Flow<'_>,
+        ctx: &EventContext<'_>,
+        responder: Option<&EventContext<'_>>,
+        out: &mut Vec<u8>,
+    ) {
+        let schema = self.schema;
+        let args = match kind {
+            FlowKind::Record => RECORD_ARGS + u8::from(responder.is_some()),
+            FlowKind::TcpBegin | FlowKind::TcpEnd => TCP_FLOW_ARGS,
+        };
+        let mut event = Event::begin(self, ctx, &mut None, out, Head::Flow(kind, args));
+        let text = |event: &mut Event<'_>, name: &str, value: &[u8]| {
+            event.arg(&head(name, schema.address_type), |o| push_str(o, value))
+        };
+        let names = |event: &mut Event<'_>, name: &str, names: &mut dyn Iterator<Item = &[u8]>| {
+            event.arg(&head(name, schema.names_type), |o| {
+                o.push(b'[');
+                for (i, name) in names.enumerate() {
+                    if i > 0 {
+                        o.push(b',');
+                    }
+                    push_str(o, name);
+                }
+                o.push(b']');
+            })
+        };
+        match kind {
+            FlowKind::TcpBegin | FlowKind::TcpEnd => {
+                text(
+                    &mut event,
+                    "conn_direction",
+                    flow.direction.name().as_bytes(),
+                );
+                endpoints(&mut event, flow);
+                names(
+                    &mut event,
+                    "src_dns",
+                    &mut flow.orig_names.iter().map(|n| n.as_bytes()),
+                );
+                names(
+                    &mut event,
+                    "dst_dns",
+                    &mut flow.resp_names.iter().map(|n| n.as_bytes()),
+                );
+            }
+            FlowKind::Record => {
+                let number = |event: &mut Event<'_>, name: &str, value: u64| {
+                    event.arg(&head(name, schema.u64_type), |o| push_u64(o, value))
+                };
+                text(
+                    &mut event,
+                    "proto",
+                    ip::protocol_name(flow.protocol).as_bytes(),
+                );
+                endpoints(&mut event, flow);
+                text(
+                    &mut event,
+                    "conn_direction",
+                    flow.direction.name().as_bytes(),
+                );
+                number(&mut event, "start_time", flow.start_ns);
+                number(&mut event, "duration", flow.duration_ns());
+                for (side, counts) in [("orig", flow.orig_counts), ("resp", flow.resp_counts)] {
+                    number(&mut event, &[side, "_packets"].concat(), counts.packets);
+                    number(&mut event, &[side, "_ip_bytes"].concat(), counts.ip_bytes);
+                    number(&mut event, &[side, "_bytes"].concat(), counts.bytes);
+                }
+                text(&mut event, "conn_state", flow.conn_state.as_bytes());
+                text(&mut event, "history", flow.history.as_bytes());
+                text(&mut event, "community_id", flow.community_id.as_bytes());
+                names(
+                    &mut event,
+                    "src_dns",
+                    &mut flow.orig_names.iter().map(|n| n.as_bytes()),
+                );
+                names(
+                    &mut event,
+                    "dst_dns",
+                    &mut flow.resp_names.iter().map(|n| n.as_bytes()),
+                );
+                text(&mut event, "sni", flow.server_name);
+                names(&mut event, "alpn", &mut flow.alpn.iter().map(|p| &p[..]));
+                text(&mut event, "http_host", flow.http_host);
+                text(&mut event, "reason", flow.reason.name().as_bytes());
+                if let Some(peer) = responder {
+                    event.arg(arg_head!("responder", "netcore.Process"), |o| {
+                        let mut p = Object::open(o);
+                        p.num("processId", peer.process_id.into());
+                        p.num("threadId", peer.thread_id.into());
+                        p.num("hostProcessId", peer.host_process_id.into());
+                        p.num("hostThreadId", peer.host_thread_id.into());
+                        p.num("userId", peer.user_id.into());
+                        p.str("processName", peer.process_name);
+                        p.str("containerId", peer.container_id.as_bytes());
+                        p.str("containerName", peer.container_name.as_bytes());
+                        p.str("podName", peer.pod_name.as_bytes());
+                        p.str("podNamespace", peer.pod_namespace.as_bytes());
+                        p.close();
+                    });
+                }
+            }
+        }
+        event.end();
+    }
+}
+
+/// `src`, `dst`, `src_port`, `dst_port`: originator to responder.
+fn endpoints(event: &mut Event<'_>, flow: &Flow<'_>) {
+    let p = event.prepared;
+    event.arg(&p.src, |o| push_ip(o, flow.orig.0));
+    event.arg(&p.dst, |o| push_ip(o, flow.resp.0));
+    event.ports(flow.orig.1, flow.resp.1);
+}
+
+/// `{"name":"NAME","type":"TYPE","value":`.
+fn head(name: &str, type_name: &str) -> Vec<u8> {
+    [
+        "{\"name\":\"",
+        name,
+        "\",\"type\":\"",
+        type_name,
+        "\",\"value\":",
+    ]
+    .concat()
+    .into_bytes()
+}

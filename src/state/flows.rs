@@ -1,0 +1,707 @@
+//! The flow table: one entry per TCP, UDP or ICMP conversation (per network namespace),
+//! fed every decoded packet when a flow event is selected, and the names DNS answers gave
+//! each address ([`DnsNames`]). It decides when the flow events are due and hands them to
+//! a callback; the encoders format them.
+//!
+//! Bounds: at most `--max-flows` entries (default [`DEFAULT_MAX_FLOWS`], ~600 bytes each
+//! plus the owners' strings); a new flow that finds the table full, after idle flows are
+//! swept out, is not tracked and is counted. Idle timeouts as Zeek's: TCP 5 min, UDP and
+//! ICMP 1 min. A closed connection lingers [`CLOSE_LINGER_NS`] for its last ACKs before
+//! its record is written.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use netcore_core::dns::name::MAX_PRESENTATION_LEN;
+use netcore_core::dns::{self, DnsMessage, RData, Section};
+use netcore_core::flow::community_id::{CommunityId, community_id, icmp_counterpart};
+use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
+use netcore_core::flow::{ConnDirection, Counts, Flow, FlowKind, Reason};
+use netcore_core::packet::{Decoded, Network, Transport};
+use netcore_core::tcp::flag;
+use netcore_core::{Direction, EventContext, ip, tls};
+
+/// Default `--max-flows`: a busy host's connections, ~60 MB at most.
+pub const DEFAULT_MAX_FLOWS: usize = 100_000;
+/// How long a closed connection's entry stays for its trailing packets, ns.
+pub const CLOSE_LINGER_NS: u64 = 2_000_000_000;
+/// Idle timeouts, ns.
+const TCP_IDLE_NS: u64 = 300_000_000_000;
+const OTHER_IDLE_NS: u64 = 60_000_000_000;
+/// Idle flows are swept out at most this often (packet time), ns.
+const SWEEP_EVERY_NS: u64 = 1_000_000_000;
+/// Addresses the DNS-name cache holds at most, and names per address.
+const MAX_ADDRESSES: usize = 65_536;
+const MAX_NAMES: usize = 8;
+
+/// Flow-table settings from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    /// Which flow events are selected.
+    pub record: bool,
+    /// Tracee's `net_flow_tcp_begin` / `net_flow_tcp_end`.
+    pub tcp_begin: bool,
+    /// See above.
+    pub tcp_end: bool,
+    /// Most flows tracked at once.
+    pub max_flows: usize,
+    /// The Community ID seed.
+    pub community_id_seed: u16,
+    /// Write a record of each open flow this often (ns), besides its last.
+    pub report_every_ns: Option<u64>,
+}
+
+/// Who owns one end of a flow: the envelope fields of its local socket's owner, owned.
+#[derive(Debug, Clone, Default)]
+pub struct Owner {
+    thread_start_time: u64,
+    process_id: u32,
+    cgroup_id: u64,
+    thread_id: u32,
+    parent_process_id: u32,
+    host_process_id: u32,
+    host_thread_id: u32,
+    host_parent_process_id: u32,
+    user_id: u32,
+    mount_namespace: u32,
+    pid_namespace: u32,
+    process_name: Vec<u8>,
+    executable: Vec<u8>,
+    container_id: String,
+    container_image: String,
+    container_image_digest: String,
+    container_name: String,
+    pod_name: String,
+    pod_namespace: String,
+    pod_uid: String,
+    container_started: bool,
+    container_new: bool,
+}
+
+impl Owner {
+    fn of(ctx: &EventContext<'_>) -> Owner {
+        Owner {
+            thread_start_time: ctx.thread_start_time,
+            process_id: ctx.process_id,
+            cgroup_id: ctx.cgroup_id,
+            thread_id: ctx.thread_id,
+            parent_process_id: ctx.parent_process_id,
+            host_process_id: ctx.host_process_id,
+            host_thread_id: ctx.host_thread_id,
+            host_parent_process_id: ctx.host_parent_process_id,
+            user_id: ctx.user_id,
+            mount_namespace: ctx.mount_namespace,
+            pid_namespace: ctx.pid_namespace,
+            process_name: ctx.process_name.to_vec(),
+            executable: ctx.executable.to_vec(),
+            container_id: ctx.container_id.to_owned(),
+            container_image: ctx.container_image.to_owned(),
+            container_image_digest: ctx.container_image_digest.to_owned(),
+            container_name: ctx.container_name.to_owned(),
+            pod_name: ctx.pod_name.to_owned(),
+            pod_namespace: ctx.pod_namespace.to_owned(),
+            pod_uid: ctx.pod_uid.to_owned(),
+            container_started: ctx.container_started,
+            container_new: ctx.container_new,
+        }
+    }
+
+    /// The envelope of an event about this owner at `timestamp`.
+    fn context<'s>(&'s self, timestamp: u64, host_name: &'s str) -> EventContext<'s> {
+        EventContext {
+            timestamp,
+            thread_start_time: self.thread_start_time,
+            process_id: self.process_id,
+            cgroup_id: self.cgroup_id,
+            thread_id: self.thread_id,
+            parent_process_id: self.parent_process_id,
+            host_process_id: self.host_process_id,
+            host_thread_id: self.host_thread_id,
+            host_parent_process_id: self.host_parent_process_id,
+            user_id: self.user_id,
+            mount_namespace: self.mount_namespace,
+            pid_namespace: self.pid_namespace,
+            process_name: &self.process_name,
+            executable: &self.executable,
+            host_name,
+            container_id: &self.container_id,
+            container_image: &self.container_image,
+            container_image_digest: &self.container_image_digest,
+            container_name: &self.container_name,
+            pod_name: &self.pod_name,
+            pod_namespace: &self.pod_namespace,
+            pod_uid: &self.pod_uid,
+            container_started: self.container_started,
+            container_new: self.container_new,
+            ..EventContext::default()
+        }
+    }
+}
+
+/// A flow's key: the protocol and both endpoints, the lower first, in one network
+/// namespace. ICMP flows are keyed by the address pair alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    netns: u64,
+    protocol: u8,
+    low: (IpAddr, u16),
+    high: (IpAddr, u16),
+}
+
+/// One tracked flow.
+struct Tracked {
+    orig: (IpAddr, u16),
+    resp: (IpAddr, u16),
+    start_ns: u64,
+    last_ns: u64,
+    last_report_ns: u64,
+    counts: [Counts; 2],
+    conn: Conn,
+    community_id: Option<CommunityId>,
+    names: [Vec<String>; 2],
+    server_name: Vec<u8>,
+    alpn: Vec<Vec<u8>>,
+    http_host: Vec<u8>,
+    /// Whether each end is a local socket, as the packets' directions told.
+    local: [bool; 2],
+    owners: [Option<Owner>; 2],
+    /// Whether the originator's first payload was looked at (TLS, HTTP).
+    payload_seen: bool,
+    /// When the connection ended (both FINs or a RST), if it did.
+    closed_at: Option<u64>,
+}
+
+impl Tracked {
+    fn side_index(side: Side) -> usize {
+        match side {
+            Side::Orig => 0,
+            Side::Resp => 1,
+        }
+    }
+
+    /// The record view of this flow, for `reason`.
+    fn view(&self, protocol: u8, reason: Reason) -> Flow<'_> {
+        let [orig_counts, resp_counts] = self.counts;
+        Flow {
+            protocol,
+            orig: self.orig,
+            resp: self.resp,
+            start_ns: self.start_ns,
+            last_ns: self.last_ns,
+            orig_counts,
+            resp_counts,
+            conn_state: self.conn.state(orig_counts.bytes, resp_counts.bytes),
+            history: self.conn.history(),
+            community_id: self.community_id.as_ref().map_or("", |c| c.as_str()),
+            orig_names: &self.names[0],
+            resp_names: &self.names[1],
+            server_name: &self.server_name,
+            alpn: &self.alpn,
+            http_host: &self.http_host,
+            direction: match self.local {
+                [true, _] => ConnDirection::Outgoing,
+                [false, true] => ConnDirection::Incoming,
+                [false, false] => ConnDirection::Unknown,
+            },
+            reason,
+        }
+    }
+}
+
+/// A flow event that is due: its kind, the flow, the envelope (the local end's owner, the
+/// originator's first) and the responder's owner when both ends are local.
+pub type Emit<'e> =
+    dyn FnMut(FlowKind, &Flow<'_>, &EventContext<'_>, Option<&EventContext<'_>>) + 'e;
+
+/// What the flow table did, for the summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Flows tracked.
+    pub created: u64,
+    /// New flows not tracked because the table was full.
+    pub untracked: u64,
+    /// Flows ended by an idle timeout.
+    pub idle: u64,
+    /// Addresses the DNS-name cache forgot because it was full.
+    pub names_evicted: u64,
+}
+
+/// The flow table and the DNS-name cache.
+pub struct FlowTable {
+    config: FlowConfig,
+    flows: HashMap<Key, Tracked>,
+    names: DnsNames,
+    last_sweep_ns: u64,
+    /// Counts so far.
+    pub stats: FlowStats,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(config: FlowConfig) -> Self {
+        FlowTable {
+            config,
+            flows: HashMap::new(),
+            names: DnsNames::default(),
+            last_sweep_ns: 0,
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Accounts one packet seen at `now_ns` in network namespace `netns`, travelling
+    /// `direction`, owned by `ctx` (its local socket's owner, if any); emits the flow
+    /// events it makes due. `dns` is the DNS message it carries, if decoded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn packet(
+        &mut self,
+        now_ns: u64,
+        netns: u64,
+        decoded: &Decoded<'_>,
+        dns: Option<&DnsMessage<'_>>,
+        direction: Direction,
+        ctx: &EventContext<'_>,
+        emit: &mut Emit<'_>,
+    ) {
+        if let Some(message) = dns {
+            self.stats.names_evicted += self.names.learn(netns, message, now_ns);
+        }
+        if now_ns >= self.last_sweep_ns + SWEEP_EVERY_NS {
+            self.sweep(now_ns, ctx.host_name, emit);
+        }
+        let Some(packet) = Packet::of(decoded) else {
+            return;
+        };
+        let key = packet.key(netns);
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.config.max_flows {
+                self.sweep(now_ns, ctx.host_name, emit);
+            }
+            if self.flows.len() >= self.config.max_flows {
+                self.stats.untracked += 1;
+                return;
+            }
+            let entry = self.new_entry(&packet, netns, now_ns);
+            self.stats.created += 1;
+            self.flows.insert(key, entry);
+        }
+        let Some(entry) = self.flows.get_mut(&key) else {
+            return;
+        };
+        // ICMP: by address, or on one address (loopback) by the first message's type.
+        let from_orig = if !packet.is_icmp() {
+            packet.src == entry.orig
+        } else if packet.src.0 != packet.dst.0 {
+            packet.src.0 == entry.orig.0
+        } else {
+            packet.src.1 == entry.orig.1
+        };
+        let side = if from_orig { Side::Orig } else { Side::Resp };
+        let index = Tracked::side_index(side);
+        entry.last_ns = now_ns;
+        let counts = &mut entry.counts[index];
+        counts.packets += 1;
+        counts.ip_bytes += packet.ip_bytes;
+        counts.bytes += packet.payload_bytes;
+        let was_over = entry.conn.is_over();
+        entry
+            .conn
+            .packet(side, packet.tcp_flags, packet.payload_bytes > 0);
+        // The local end is the sender of an egress packet, the receiver of an ingress one.
+        let local = match direction {
+            Direction::Egress => Some(index),
+            Direction::Ingress => Some(1 - index),
+            Direction::Unknown => None,
+        };
+        if let Some(local) = local {
+            entry.local[local] = true;
+            if entry.owners[local].is_none()
+                && (ctx.host_thread_id != 0 || !ctx.container_id.is_empty())
+            {
+                entry.owners[local] = Some(Owner::of(ctx));
+            }
+        }
+        if side == Side::Orig && !entry.payload_seen && !packet.payload.is_empty() {
+            entry.payload_seen = true;
+            look_into_payload(entry, packet.protocol, packet.payload);
+        }
+        let protocol = packet.protocol;
+        let syn_ack = packet.tcp_flags & (flag::SYN | flag::ACK) == flag::SYN | flag::ACK;
+        if protocol == ip::TCP && syn_ack && self.config.tcp_begin && side == Side::Resp {
+            emit_tracee(entry, protocol, FlowKind::TcpBegin, direction, ctx, emit);
+        }
+        if entry.conn.is_over() && !was_over {
+            entry.closed_at = Some(now_ns);
+            if protocol == ip::TCP && self.config.tcp_end {
+                emit_tracee(entry, protocol, FlowKind::TcpEnd, direction, ctx, emit);
+            }
+        }
+    }
+
+    /// Writes the records of idle and closed flows, and the periodic reports, due at
+    /// `now_ns`; live capture calls it every second, packets as their time advances.
+    pub fn sweep(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
+        self.last_sweep_ns = now_ns;
+        let config = self.config;
+        let mut due = Vec::new();
+        for (key, entry) in &self.flows {
+            let idle_after = if key.protocol == ip::TCP {
+                TCP_IDLE_NS
+            } else {
+                OTHER_IDLE_NS
+            };
+            let reason = match entry.closed_at {
+                Some(at) if now_ns >= at + CLOSE_LINGER_NS => Reason::Closed,
+                _ if now_ns >= entry.last_ns + idle_after => Reason::Idle,
+                None if config
+                    .report_every_ns
+                    .is_some_and(|every| now_ns >= entry.last_report_ns + every) =>
+                {
+                    Reason::Report
+                }
+                _ => continue,
+            };
+            due.push((entry.start_ns, *key, reason));
+        }
+        // In the order the flows began, so that a run's output does not depend on hashing.
+        due.sort_by_key(|&(start, key, _)| (start, key.low, key.high, key.protocol));
+        for (_, key, reason) in due {
+            if reason == Reason::Report {
+                if let Some(entry) = self.flows.get_mut(&key) {
+                    entry.last_report_ns = now_ns;
+                    if config.record {
+                        emit_record(entry, key.protocol, reason, now_ns, host_name, emit);
+                    }
+                }
+            } else if let Some(entry) = self.flows.remove(&key) {
+                self.stats.idle += u64::from(reason == Reason::Idle);
+                if config.record {
+                    emit_record(&entry, key.protocol, reason, now_ns, host_name, emit);
+                }
+            }
+        }
+    }
+
+    /// Writes the record of every flow still tracked (the capture ended) and empties the
+    /// table. Flows whose connection had ended are `closed`, the others `end`.
+    pub fn finish(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
+        let mut flows: Vec<(Key, Tracked)> = self.flows.drain().collect();
+        // In the order they began, as a log of the capture reads best.
+        flows.sort_by_key(|(_, e)| e.start_ns);
+        if self.config.record {
+            for (key, entry) in &flows {
+                let reason = match entry.closed_at {
+                    Some(_) => Reason::Closed,
+                    None => Reason::End,
+                };
+                let at = now_ns.max(entry.last_ns);
+                emit_record(entry, key.protocol, reason, at, host_name, emit);
+            }
+        }
+    }
+
+    fn new_entry(&self, packet: &Packet<'_>, netns: u64, now_ns: u64) -> Tracked {
+        // A SYN+ACK first: its receiver opened the connection (Zeek's `^`).
+        let flipped = packet.protocol == ip::TCP
+            && packet.tcp_flags & (flag::SYN | flag::ACK) == flag::SYN | flag::ACK;
+        let (orig, resp) = if flipped {
+            (packet.dst, packet.src)
+        } else {
+            (packet.src, packet.dst)
+        };
+        let transport = match packet.protocol {
+            ip::TCP => ConnTransport::Tcp,
+            ip::UDP => ConnTransport::Udp,
+            _ => ConnTransport::Other,
+        };
+        Tracked {
+            orig,
+            resp,
+            start_ns: now_ns,
+            last_ns: now_ns,
+            last_report_ns: now_ns,
+            counts: [Counts::default(); 2],
+            conn: Conn::new(transport, flipped),
+            community_id: community_id(self.config.community_id_seed, packet.protocol, orig, resp),
+            names: [
+                self.names.lookup(netns, orig.0, now_ns),
+                self.names.lookup(netns, resp.0, now_ns),
+            ],
+            server_name: Vec::new(),
+            alpn: Vec::new(),
+            http_host: Vec::new(),
+            local: [false; 2],
+            owners: [None, None],
+            payload_seen: false,
+            closed_at: None,
+        }
+    }
+}
+
+/// Emits Tracee's `net_flow_tcp_begin`/`_end` for `entry`, with the envelope of the
+/// packet that made it due (`ctx`), as Tracee derives them from that packet.
+fn emit_tracee(
+    entry: &Tracked,
+    protocol: u8,
+    kind: FlowKind,
+    direction: Direction,
+    ctx: &EventContext<'_>,
+    emit: &mut Emit<'_>,
+) {
+    let mut flow = entry.view(protocol, Reason::Closed);
+    // Relative to the host: an outgoing SYN+ACK answers a connection from outside.
+    flow.direction = match (kind, direction) {
+        (_, Direction::Unknown) => ConnDirection::Unknown,
+        (FlowKind::TcpBegin, Direction::Ingress) => ConnDirection::Outgoing,
+        (FlowKind::TcpBegin, _) => ConnDirection::Incoming,
+        _ => flow.direction,
+    };
+    emit(kind, &flow, ctx, None);
+}
+
+/// Emits the `net_flow` record of `entry`: the envelope is the originator's owner when it
+/// is local, else the responder's; `responder` names the responder's when both are.
+fn emit_record(
+    entry: &Tracked,
+    protocol: u8,
+    reason: Reason,
+    now_ns: u64,
+    host_name: &str,
+    emit: &mut Emit<'_>,
+) {
+    let flow = entry.view(protocol, reason);
+    let [orig, resp] = &entry.owners;
+    let none = EventContext {
+        timestamp: now_ns,
+        host_name,
+        ..EventContext::default()
+    };
+    match (orig, resp) {
+        (Some(o), Some(r)) => {
+            let responder = r.context(now_ns, host_name);
+            emit(
+                FlowKind::Record,
+                &flow,
+                &o.context(now_ns, host_name),
+                Some(&responder),
+            );
+        }
+        (Some(owner), None) | (None, Some(owner)) => emit(
+            FlowKind::Record,
+            &flow,
+            &owner.context(now_ns, host_name),
+            None,
+        ),
+        (None, None) => emit(FlowKind::Record, &flow, &none, None),
+    }
+}
+
+/// The originator's first payload: a TLS ClientHello's server name and ALPN, or an HTTP
+/// request's `Host`.
+fn look_into_payload(entry: &mut Tracked, protocol: u8, payload: &[u8]) {
+    if protocol != ip::TCP {
+        return;
+    }
+    if let Some(hello) = tls::client_hello(payload) {
+        entry.server_name = hello.server_name.unwrap_or_default().to_vec();
+        entry.alpn = hello.alpn().map(<[u8]>::to_vec).collect();
+    } else if let Some(host) = http_host(payload) {
+        entry.http_host = host.to_vec();
+    }
+}
+
+/// The `Host` header of the HTTP/1.x request at the start of `payload`, if it is one and
+/// the header is in it.
+fn http_host(payload: &[u8]) -> Option<&[u8]> {
+    let line_end = payload.windows(2).position(|w| w == b"\r\n")?;
+    let request_line = &payload[..line_end];
+    if !request_line.ends_with(b" HTTP/1.1") && !request_line.ends_with(b" HTTP/1.0") {
+        return None;
+    }
+    payload[line_end + 2..]
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| {
+            let (name, value) = line.split_at_checked(line.iter().position(|&b| b == b':')?)?;
+            name.eq_ignore_ascii_case(b"host")
+                .then(|| value[1..].trim_ascii())
+        })
+}
+
+/// What the flow table reads of a packet.
+struct Packet<'a> {
+    protocol: u8,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    ip_bytes: u64,
+    payload_bytes: u64,
+    tcp_flags: u8,
+    payload: &'a [u8],
+}
+
+impl<'a> Packet<'a> {
+    /// The flow-relevant parts of `decoded`: TCP, UDP, ICMP and ICMPv6 only.
+    fn of(decoded: &Decoded<'a>) -> Option<Packet<'a>> {
+        let network = decoded.network?;
+        let (ip_bytes, ip_payload) = match network {
+            Network::Ipv4(v4) => {
+                let total = u64::from(v4.total_len());
+                (total, total.saturating_sub(u64::from(v4.ihl()) * 4))
+            }
+            Network::Ipv6(v6) => {
+                let payload = u64::from(v6.payload_len());
+                (payload + 40, payload)
+            }
+        };
+        let (protocol, ports, payload_bytes, tcp_flags, payload) = match decoded.transport? {
+            Transport::Tcp(t) => {
+                let declared = ip_payload.saturating_sub(u64::from(t.data_offset()) * 4);
+                let bytes = declared.max(t.payload().len() as u64);
+                (
+                    ip::TCP,
+                    (t.src_port(), t.dst_port()),
+                    bytes,
+                    t.flags(),
+                    t.payload(),
+                )
+            }
+            Transport::Udp(u) => {
+                let bytes = u64::from(u.length()).saturating_sub(8);
+                (ip::UDP, (u.src_port(), u.dst_port()), bytes, 0, u.payload())
+            }
+            Transport::Icmp(i) => {
+                let ports = (u16::from(i.icmp_type()), u16::from(i.code()));
+                (ip::ICMP, ports, ip_payload.saturating_sub(8), 0, &[][..])
+            }
+            Transport::Icmpv6(i) => {
+                let ports = (u16::from(i.icmp_type()), u16::from(i.code()));
+                (ip::ICMPV6, ports, ip_payload.saturating_sub(8), 0, &[][..])
+            }
+        };
+        Some(Packet {
+            protocol,
+            src: (network.src(), ports.0),
+            dst: (network.dst(), ports.1),
+            ip_bytes,
+            payload_bytes,
+            tcp_flags,
+            payload,
+        })
+    }
+
+    /// The flow's key. An ICMP request and its reply are one flow, keyed by the address
+    /// pair and the request/reply type pair (as the Community ID pairs them); a one-way
+    /// message type (unreachable, …) by the address pair, its type and code.
+    fn key(&self, netns: u64) -> Key {
+        let (low, high) = (self.src.min(self.dst), self.src.max(self.dst));
+        if !self.is_icmp() {
+            return Key {
+                netns,
+                protocol: self.protocol,
+                low,
+                high,
+            };
+        }
+        let (kind, code) = (self.src.1 as u8, self.dst.1 as u8);
+        let types = match icmp_counterpart(self.protocol, kind) {
+            Some(other) => (kind.min(other), kind.max(other)),
+            None => (kind, code),
+        };
+        let (ip_low, ip_high) = (self.src.0.min(self.dst.0), self.src.0.max(self.dst.0));
+        Key {
+            netns,
+            protocol: self.protocol,
+            low: (ip_low, u16::from(types.0)),
+            high: (ip_high, u16::from(types.1)),
+        }
+    }
+
+    fn is_icmp(&self) -> bool {
+        self.protocol == ip::ICMP || self.protocol == ip::ICMPV6
+    }
+}
+
+/// The names DNS answers gave each address, per network namespace, until their TTL
+/// runs out: at most [`MAX_ADDRESSES`] addresses of [`MAX_NAMES`] names each; full, it
+/// forgets them all (counted).
+#[derive(Default)]
+pub struct DnsNames {
+    by_address: HashMap<(u64, IpAddr), Vec<(String, u64)>>,
+}
+
+impl DnsNames {
+    /// Learns the A and AAAA answers of `message` (a response) seen at `now_ns`: each
+    /// address gets the record's owner name and the name the client asked for. Returns
+    /// how many addresses were forgotten to make room.
+    fn learn(&mut self, netns: u64, message: &DnsMessage<'_>, now_ns: u64) -> u64 {
+        if message.qr() != 1 {
+            return 0;
+        }
+        let mut buf = [0u8; MAX_PRESENTATION_LEN];
+        let asked = message
+            .single_question()
+            .and_then(|q| q.name.presentation(&mut buf).ok().map(str::to_owned));
+        let mut forgotten = 0;
+        for entry in message.entries() {
+            let dns::Entry::Record(Section::Answer, record) = entry else {
+                continue;
+            };
+            let address = match record.data() {
+                RData::A(a) => IpAddr::from(a),
+                RData::Aaaa(a) => IpAddr::from(a),
+                _ => continue,
+            };
+            let Ok(owner) = record.name.presentation(&mut buf) else {
+                continue;
+            };
+            let expires = now_ns + u64::from(record.ttl.max(1)) * 1_000_000_000;
+            if self.by_address.len() >= MAX_ADDRESSES
+                && !self.by_address.contains_key(&(netns, address))
+            {
+                forgotten += self.by_address.len() as u64;
+                self.by_address.clear();
+            }
+            let names = self.by_address.entry((netns, address)).or_default();
+            for name in [Some(owner), asked.as_deref()].into_iter().flatten() {
+                let name = name.trim_end_matches('.');
+                if let Some((_, at)) = names.iter_mut().find(|(n, _)| n == name) {
+                    *at = (*at).max(expires);
+                } else if names.len() < MAX_NAMES {
+                    names.push((name.to_owned(), expires));
+                }
+            }
+        }
+        forgotten
+    }
+
+    /// The names of `address` whose TTL has not run out at `now_ns`.
+    fn lookup(&self, netns: u64, address: IpAddr, now_ns: u64) -> Vec<String> {
+        self.by_address
+            .get(&(netns, address))
+            .map(|names| {
+                names
+                    .iter()
+                    .filter(|(_, expires)| *expires > now_ns)
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_an_http_request() {
+        let request = b"GET /index.html HTTP/1.1\r\nUser-Agent: x\r\nhOsT:  example.com \r\n\r\n";
+        assert_eq!(http_host(request), Some(&b"example.com"[..]));
+        assert_eq!(http_host(b"HTTP/1.1 200 OK\r\nHost: x\r\n\r\n"), None);
+        assert_eq!(
+            http_host(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\nHost: late\r\n"),
+            None
+        );
+        assert_eq!(http_host(b"GET / HTTP/1.1"), None);
+    }
+}
