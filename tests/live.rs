@@ -506,6 +506,58 @@ fn tcp_client_in_a_child_cgroup_and_accepting_server_are_attributed() {
 }
 
 #[test]
+fn a_tcp_connection_is_a_flow_in_each_namespace_with_its_owner() {
+    if !root_or_skip("a_tcp_connection_is_a_flow_in_each_namespace_with_its_owner") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--events", "net_flow,net_flow_tcp_begin,net_flow_tcp_end"]);
+    let (client_pid, server_pid) = tcp_exchange(&net, "7003", None, b"hello");
+    // Each end's namespace sees the connection: two flows, each with its local owner,
+    // written once the closed connection has lingered (the next ticks).
+    let events = netcore.events_for(&net.server, Duration::from_secs(15), |events| {
+        named(events, "net_flow").count() >= 2
+    });
+    let records: Vec<&Value> = named(&events, "net_flow").collect();
+    assert_eq!(records.len(), 2, "{events:#?}");
+    for (direction, owner) in [("outgoing", client_pid), ("incoming", server_pid)] {
+        let record = records
+            .iter()
+            .find(|e| arg(e, "conn_direction") == direction)
+            .unwrap_or_else(|| panic!("no {direction} flow: {records:#?}"));
+        assert_eq!(record["hostProcessId"], owner, "{record}");
+        assert_eq!(record["processName"], "nc");
+        assert_eq!(arg(record, "src"), net.client.as_str());
+        assert_eq!(arg(record, "dst"), net.server.as_str());
+        assert_eq!(arg(record, "dst_port"), 7003);
+        assert_eq!(arg(record, "conn_state"), "SF", "{record}");
+        assert_eq!(arg(record, "orig_bytes"), 5, "hello: {record}");
+        assert_eq!(arg(record, "reason"), "closed");
+    }
+    assert_eq!(
+        arg(records[0], "community_id"),
+        arg(records[1], "community_id"),
+        "one connection, one Community ID"
+    );
+    // Tracee's begin event at the SYN+ACK, in each namespace, owned by that side.
+    let begins: Vec<(String, u64)> = named(&events, "net_flow_tcp_begin")
+        .map(|e| {
+            let direction = arg(e, "conn_direction").as_str().unwrap().to_owned();
+            (direction, e["hostProcessId"].as_u64().unwrap())
+        })
+        .collect();
+    assert!(
+        begins.contains(&("incoming".to_owned(), u64::from(server_pid)))
+            && begins.contains(&("outgoing".to_owned(), u64::from(client_pid))),
+        "{begins:?}"
+    );
+    assert_eq!(named(&events, "net_flow_tcp_end").count(), 2, "{events:#?}");
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    assert!(summary.is_some_and(|s| s.contains("flows: ")));
+}
+
+#[test]
 fn udp_ping_and_dns_are_attributed_to_client_and_server() {
     if !root_or_skip("udp_ping_and_dns_are_attributed_to_client_and_server") {
         return;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 
 use crate::kernel::loader::{CaptureConfig, KernelCounters, Programs};
 use crate::kernel::seed;
-use crate::pipeline::{Pipeline, Summary};
+use crate::pipeline::{ContainerReport, Pipeline, Summary};
 use crate::source::ring::RingSource;
 use crate::source::xsk::{BindMode, XskSource};
 use crate::source::{Frame, FrameHandler, Interface, Wake};
@@ -210,12 +210,16 @@ impl<W: Write> Live<W> {
             ..
         } = self;
         pipeline.finish(wall_clock_ns());
-        let owners = format!(
-            "{} without an owning task, {} task/container-table entries evicted; {}",
+        let containers = pipeline.containers();
+        let mut owners = format!(
+            "{} without an owning task, {} task/container-table entries evicted",
             pipeline.unowned(),
             pipeline.tables_evicted(),
-            pipeline.containers()
         );
+        // Containers only when there were any.
+        if containers != ContainerReport::default() {
+            owners.push_str(&format!("; {containers}"));
+        }
         let flushed = pipeline.flush();
         let kernel = programs.counters().unwrap_or_default();
         drop(programs); // Detach before the summary: capture is over.

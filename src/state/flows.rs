@@ -3,9 +3,10 @@
 //! each address ([`DnsNames`]). It decides when the flow events are due and hands them to
 //! a callback; the encoders format them.
 //!
-//! Bounds: at most `--max-flows` entries (default [`DEFAULT_MAX_FLOWS`], ~600 bytes each
-//! plus the owners' strings); a new flow that finds the table full, after idle flows are
-//! swept out, is not tracked and is counted. Idle timeouts as Zeek's: TCP 5 min, UDP and
+//! Bounds: at most `--max-flows` entries (default [`DEFAULT_MAX_FLOWS`]); an entry takes
+//! ~380 bytes with its key, plus ~300 bytes for each local end's owner and the names and
+//! server name it holds: 40–100 MB at the default. A new flow that finds the table full,
+//! after idle flows are swept out, is not tracked and is counted. Idle timeouts as Zeek's: TCP 5 min, UDP and
 //! ICMP 1 min. A closed connection lingers [`CLOSE_LINGER_NS`] for its last ACKs before
 //! its record is written.
 
@@ -21,7 +22,7 @@ use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
 use netcore_core::{Direction, EventContext, ip, tls};
 
-/// Default `--max-flows`: a busy host's connections, ~60 MB at most.
+/// Default `--max-flows`: a busy host's connections.
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 /// How long a closed connection's entry stays for its trailing packets, ns.
 pub const CLOSE_LINGER_NS: u64 = 2_000_000_000;
@@ -164,7 +165,8 @@ struct Tracked {
     http_host: Vec<u8>,
     /// Whether each end is a local socket, as the packets' directions told.
     local: [bool; 2],
-    owners: [Option<Owner>; 2],
+    /// Boxed: most flows have one local end, file-mode flows none.
+    owners: [Option<Box<Owner>>; 2],
     /// Whether the originator's first payload was looked at (TLS, HTTP).
     payload_seen: bool,
     /// When the connection ended (both FINs or a RST), if it did.
@@ -317,7 +319,7 @@ impl FlowTable {
             if entry.owners[local].is_none()
                 && (ctx.host_thread_id != 0 || !ctx.container_id.is_empty())
             {
-                entry.owners[local] = Some(Owner::of(ctx));
+                entry.owners[local] = Some(Box::new(Owner::of(ctx)));
             }
         }
         if side == Side::Orig && !entry.payload_seen && !packet.payload.is_empty() {
