@@ -242,7 +242,7 @@ pub fn generate(what: Generate, out: &mut impl std::io::Write) -> std::io::Resul
 
 fn parse_events(list: &str) -> Result<EventSet, String> {
     if list == "all" {
-        return Ok(EventSet::PACKETS);
+        return Ok(EventSet::DEFAULT);
     }
     EventSet::parse(list).map_err(|e| e.to_string())
 }

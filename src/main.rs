@@ -75,7 +75,7 @@ fn main() -> ExitCode {
     };
     // Without --events: the packet events, and the flow events the filters name.
     let events = match cli.events.is_empty() {
-        true => EventSet::PACKETS.union(filter.named_events()),
+        true => EventSet::DEFAULT.union(filter.named_events()),
         false => cli
             .events
             .iter()

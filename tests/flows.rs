@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::dns_builder::{Data, Flags, MessageBuilder, ipv4_udp};
-use common::{Pcap, Record, events_of, temp_file, write_pcap};
+use common::{Pcap, Record, capture, events_of, ipv4_tcp, temp_file, write_pcap};
 use serde_json::Value;
 
 /// The arguments of an event by name.
@@ -19,28 +19,6 @@ fn args(event: &Value) -> BTreeMap<&str, &Value> {
         .iter()
         .map(|a| (a["name"].as_str().unwrap(), &a["value"]))
         .collect()
-}
-
-/// An IPv4 TCP segment with `flags` and `payload`.
-fn ipv4_tcp(
-    src: ([u8; 4], u16),
-    dst: ([u8; 4], u16),
-    seq: u32,
-    flags: u8,
-    payload: &[u8],
-) -> Vec<u8> {
-    let total = (40 + payload.len()) as u16;
-    let mut p = vec![0x45, 0];
-    p.extend_from_slice(&total.to_be_bytes());
-    p.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
-    p.extend_from_slice(&src.0);
-    p.extend_from_slice(&dst.0);
-    p.extend_from_slice(&src.1.to_be_bytes());
-    p.extend_from_slice(&dst.1.to_be_bytes());
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    p.extend_from_slice(payload);
-    p
 }
 
 /// A TLS 1.3-style ClientHello naming `server` and offering h2 and http/1.1.
@@ -77,25 +55,6 @@ fn client_hello(server: &str) -> Vec<u8> {
     ];
     record.extend_from_slice(&body);
     record
-}
-
-/// A raw-IP capture of `packets`, one per millisecond from `start_sec`.
-fn capture(name: &str, start_sec: u32, packets: Vec<Vec<u8>>) -> std::path::PathBuf {
-    let records = packets
-        .into_iter()
-        .enumerate()
-        .map(|(i, data)| Record {
-            ts_sec: start_sec + (i as u32) / 1000,
-            ts_frac: (i as u32 % 1000) * 1000,
-            data,
-        })
-        .collect();
-    let pcap = Pcap {
-        linktype: 101, // LINKTYPE_RAW
-        nanos: false,
-        records,
-    };
-    temp_file(name, &write_pcap(&pcap, false))
 }
 
 const CLIENT: [u8; 4] = [10, 0, 0, 2];

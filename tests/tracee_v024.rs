@@ -31,9 +31,12 @@ enum Shape {
     /// A Go struct decoded by `encoding/json`: the fields may be missing (they stay
     /// zero) but must have their type when present.
     Struct(&'static [(&'static str, Shape)]),
+    /// `jsonConvertToHttpHeaderTypes`: an object of lists of strings (a Go type
+    /// assertion: any other element panics), or null.
+    Headers,
 }
 
-use Shape::{AnyList, Bool, Int, List, Obj, Str, Struct};
+use Shape::{AnyList, Bool, Headers, Int, List, Obj, Str, Struct};
 
 const PROTO_IPV4: Shape = Obj(&[
     ("protocol", Str),
@@ -168,6 +171,32 @@ const DNS_RESPONSE_DATA: Shape = Obj(&[
     ),
 ]);
 const PACKET_METADATA: Shape = Obj(&[("direction", Int)]);
+const PROTO_HTTP: Shape = Obj(&[
+    ("direction", Str),
+    ("method", Str),
+    ("protocol", Str),
+    ("host", Str),
+    ("uri_path", Str),
+    ("status", Str),
+    ("status_code", Int),
+    ("content_length", Int),
+    ("headers", Headers),
+]);
+const PROTO_HTTP_REQUEST: Shape = Obj(&[
+    ("method", Str),
+    ("protocol", Str),
+    ("host", Str),
+    ("uri_path", Str),
+    ("content_length", Int),
+    ("headers", Headers),
+]);
+const PROTO_HTTP_RESPONSE: Shape = Obj(&[
+    ("status", Str),
+    ("protocol", Str),
+    ("status_code", Int),
+    ("content_length", Int),
+    ("headers", Headers),
+]);
 
 /// The struct types of `Argument.UnmarshalJSON`'s second switch that netcore writes.
 const STRUCT_TYPES: &[(&str, &Shape)] = &[
@@ -182,6 +211,9 @@ const STRUCT_TYPES: &[(&str, &Shape)] = &[
     ("[]trace.DnsQueryData", &List(&DNS_QUERY_DATA)),
     ("[]trace.DnsResponseData", &List(&DNS_RESPONSE_DATA)),
     ("trace.PacketMetadata", &PACKET_METADATA),
+    ("trace.ProtoHTTP", &PROTO_HTTP),
+    ("trace.ProtoHTTPRequest", &PROTO_HTTP_REQUEST),
+    ("trace.ProtoHTTPResponse", &PROTO_HTTP_RESPONSE),
 ];
 
 /// The argument types under which the first switch accepts a JSON number.
@@ -208,6 +240,16 @@ fn check(shape: &Shape, value: &Value, path: &str) -> Result<(), String> {
         Int if value.is_i64() || value.is_u64() => Ok(()),
         AnyList if value.is_array() => Ok(()),
         Bool if value.is_boolean() => Ok(()),
+        Headers => match value.as_object() {
+            Some(map)
+                if map
+                    .values()
+                    .all(|v| v.as_array().is_some_and(|l| l.iter().all(Value::is_string))) =>
+            {
+                Ok(())
+            }
+            _ => wrong(),
+        },
         Struct(fields) => check_fields(fields, value, path, |_| Ok(())),
         List(element) => match value.as_array() {
             Some(items) => items
@@ -335,9 +377,10 @@ fn unmarshal_event(event: &Value) -> Result<(), String> {
 /// nine packet events and the three flow events.
 fn events(capture: &str, schema: &str) -> Vec<Value> {
     let path = common::root().join(format!("tests/golden/{capture}.pcap"));
-    let flows = "net_flow,net_flow_tcp_begin,net_flow_tcp_end";
+    let more = "net_packet_http,net_packet_http_request,net_packet_http_response,\
+                net_flow,net_flow_tcp_begin,net_flow_tcp_end";
     let args = [
-        "--json", "--schema", schema, "--events", "all", "--events", flows,
+        "--json", "--schema", schema, "--events", "all", "--events", more,
     ];
     common::events_of(&[&args[..], &["-r", path.to_str().unwrap()]].concat())
 }
@@ -360,8 +403,8 @@ fn v024_accepts_every_event_of_the_v024_schema() {
                 .or_default() += 1;
         }
     }
-    // Every one of the nine packet events and the three flow events was checked.
-    assert_eq!(checked.len(), 12, "{checked:?}");
+    // Every one of the nine packet events, the three HTTP and the three flow events.
+    assert_eq!(checked.len(), 15, "{checked:?}");
 }
 
 #[test]
@@ -377,7 +420,8 @@ fn v024_rejects_the_seed_schema_where_tracee_said_it_does() {
         };
     }
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
-    // The flow events carry `u16` ports in the seed-era schema too, as Tracee wrote them.
+    // The flow events and net_packet_http carry `u16` ports in the seed-era schema too,
+    // as Tracee wrote them.
     assert_eq!(
         rejected,
         names(&[
@@ -385,6 +429,7 @@ fn v024_rejects_the_seed_schema_where_tracee_said_it_does() {
             "net_flow_tcp_begin",
             "net_flow_tcp_end",
             "net_packet_dns",
+            "net_packet_http",
             "net_packet_tcp",
             "net_packet_udp"
         ])

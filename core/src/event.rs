@@ -6,6 +6,7 @@
 use core::fmt;
 
 use crate::dns::DnsMessage;
+use crate::http;
 use crate::packet::{Decoded, Network, Transport};
 
 /// A Tracee network event.
@@ -29,11 +30,17 @@ pub enum EventKind {
     DnsRequest,
     /// `net_packet_dns_response`.
     DnsResponse,
+    /// `net_packet_http`: an HTTP/1.x request or response head.
+    Http,
+    /// `net_packet_http_request`.
+    HttpRequest,
+    /// `net_packet_http_response`.
+    HttpResponse,
 }
 
 impl EventKind {
     /// Every event, in id order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Ipv4,
         EventKind::Ipv6,
         EventKind::Tcp,
@@ -43,6 +50,9 @@ impl EventKind {
         EventKind::Dns,
         EventKind::DnsRequest,
         EventKind::DnsResponse,
+        EventKind::Http,
+        EventKind::HttpRequest,
+        EventKind::HttpResponse,
     ];
 
     /// Tracee's event name.
@@ -57,6 +67,9 @@ impl EventKind {
             EventKind::Dns => "net_packet_dns",
             EventKind::DnsRequest => "net_packet_dns_request",
             EventKind::DnsResponse => "net_packet_dns_response",
+            EventKind::Http => "net_packet_http",
+            EventKind::HttpRequest => "net_packet_http_request",
+            EventKind::HttpResponse => "net_packet_http_response",
         }
     }
 
@@ -174,8 +187,16 @@ impl fmt::Display for UnknownEvent<'_> {
 impl EventSet {
     /// Every event, packet and flow events.
     pub const ALL: EventSet = EventSet((1 << (EventKind::ALL.len() + FlowKind::ALL.len())) - 1);
-    /// The packet events (what `--events all` selects).
-    pub const PACKETS: EventSet = EventSet((1 << EventKind::ALL.len()) - 1);
+    /// The nine events of Tracee's network-events page, what `--events all` selects (HTTP
+    /// and flow events are printed when named).
+    pub const DEFAULT: EventSet = EventSet((1 << 9) - 1);
+    /// The three HTTP events.
+    pub const HTTP: EventSet = EventSet(
+        EventKind::Http.bit() | EventKind::HttpRequest.bit() | EventKind::HttpResponse.bit(),
+    );
+    /// The flow events.
+    pub const FLOWS: EventSet =
+        EventSet(FlowKind::Record.bit() | FlowKind::TcpBegin.bit() | FlowKind::TcpEnd.bit());
     /// No event.
     pub const NONE: EventSet = EventSet(0);
 
@@ -202,7 +223,7 @@ impl EventSet {
 
     /// True if any flow event is selected.
     pub fn any_flow(self) -> bool {
-        self.without(EventSet::PACKETS) != EventSet::NONE
+        self.intersect(EventSet::FLOWS) != EventSet::NONE
     }
 
     /// This set with flow event `kind` added.
@@ -346,6 +367,9 @@ pub struct PacketEvents<'p, 'a> {
     pub packet: &'p Decoded<'a>,
     /// The DNS message over UDP, or one reassembled from TCP.
     pub dns: Option<&'p DnsMessage<'a>>,
+    /// The HTTP/1.x message head at the start of the TCP payload (read when an HTTP event
+    /// was wanted).
+    pub http: Option<http::Message<'a>>,
     /// Which way the packet went.
     pub direction: Direction,
     /// The name of the interface it crossed; `any` when unknown (Tracee's word).
@@ -375,10 +399,26 @@ impl<'p, 'a> PacketEvents<'p, 'a> {
         {
             present = dns_events(message).fold(present, EventSet::with);
         }
+        let http = match packet.transport {
+            Some(Transport::Tcp(tcp)) if wanted.intersect(EventSet::HTTP) != EventSet::NONE => {
+                http::parse(tcp.payload())
+            }
+            _ => None,
+        };
+        present = match http {
+            Some(http::Message::Request(_)) => {
+                present.with(EventKind::Http).with(EventKind::HttpRequest)
+            }
+            Some(http::Message::Response(_)) => {
+                present.with(EventKind::Http).with(EventKind::HttpResponse)
+            }
+            None => present,
+        };
         PacketEvents {
             ctx,
             packet,
             dns,
+            http,
             direction,
             interface: ANY_INTERFACE,
             events: present.intersect(wanted),

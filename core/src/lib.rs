@@ -24,6 +24,7 @@ pub mod event;
 pub mod filter;
 #[cfg(feature = "alloc")]
 pub mod flow;
+pub mod http;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ip;

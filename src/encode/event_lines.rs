@@ -7,7 +7,7 @@ use netcore_core::dns::{DnsMessage, Entry, Section};
 use netcore_core::flow::{Flow, FlowKind};
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::flag;
-use netcore_core::{EventContext, EventKind, PacketEvents};
+use netcore_core::{EventContext, EventKind, PacketEvents, http};
 use std::net::SocketAddr;
 
 use super::{AnswerText, Encoder};
@@ -23,6 +23,9 @@ impl Encoder for EventLineEncoder {
                 EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
                     events.dns.is_some_and(|m| write_dns(events, m, kind, out))
                 }
+                EventKind::Http | EventKind::HttpRequest | EventKind::HttpResponse => events
+                    .http
+                    .is_some_and(|m| write_http(events, &m, kind, out)),
                 _ => write_packet(events, kind, out),
             };
             debug_assert!(written, "{kind:?} was decided but its layer is missing");
@@ -30,6 +33,42 @@ impl Encoder for EventLineEncoder {
         }
         count
     }
+}
+
+/// An HTTP event: `SRC -> DST METHOD HOST PATH PROTOCOL` or `PROTOCOL STATUS`.
+fn write_http(
+    events: &PacketEvents<'_, '_>,
+    message: &http::Message<'_>,
+    kind: EventKind,
+    out: &mut Vec<u8>,
+) -> bool {
+    let (Some(network), Some((src_port, dst_port))) = (
+        events.packet.network,
+        events.packet.transport.and_then(|t| t.ports()),
+    ) else {
+        return false;
+    };
+    text_prefix(out, events.ctx, kind.name());
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).escape_debug().to_string();
+    let _ = write!(
+        out,
+        "{} -> {} ",
+        SocketAddr::new(network.src(), src_port),
+        SocketAddr::new(network.dst(), dst_port)
+    );
+    let _ = match message {
+        http::Message::Request(r) => write!(
+            out,
+            "{} {} {} {}",
+            text(r.method),
+            text(r.host()),
+            text(r.target),
+            text(r.protocol)
+        ),
+        http::Message::Response(r) => write!(out, "{} {}", text(r.protocol), text(r.status)),
+    };
+    text_suffix(out, events.ctx);
+    true
 }
 
 /// A network- or transport-layer event; false if the packet lacks the layer.

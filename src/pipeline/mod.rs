@@ -445,10 +445,7 @@ impl LayerWriter<'_> {
             written += self.dns_over_tcp(&events, wanted.intersect(EventSet::DNS));
         }
         if let Some((flows, now_ns, netns)) = &mut self.flows
-            && self
-                .filter
-                .packet_events(ctx, decoded, EventSet::ALL.without(EventSet::PACKETS))
-                != EventSet::NONE
+            && self.filter.packet_events(ctx, decoded, EventSet::FLOWS) != EventSet::NONE
         {
             // Flows learn names from DNS answers: decode the message if no event did.
             let names_from = match dns {

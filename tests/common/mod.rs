@@ -203,6 +203,47 @@ pub fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// An IPv4 TCP segment with `flags` and `payload`.
+pub fn ipv4_tcp(
+    src: ([u8; 4], u16),
+    dst: ([u8; 4], u16),
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let total = (40 + payload.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+    p.extend_from_slice(&src.0);
+    p.extend_from_slice(&dst.0);
+    p.extend_from_slice(&src.1.to_be_bytes());
+    p.extend_from_slice(&dst.1.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A raw-IP capture of `packets`, one per millisecond from `start_sec`.
+pub fn capture(name: &str, start_sec: u32, packets: Vec<Vec<u8>>) -> std::path::PathBuf {
+    let records = packets
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| Record {
+            ts_sec: start_sec + (i as u32) / 1000,
+            ts_frac: (i as u32 % 1000) * 1000,
+            data,
+        })
+        .collect();
+    let pcap = Pcap {
+        linktype: 101, // LINKTYPE_RAW
+        nanos: false,
+        records,
+    };
+    temp_file(name, &write_pcap(&pcap, false))
+}
+
 pub mod dns_builder;
 pub mod dns_compare;
 pub mod live;

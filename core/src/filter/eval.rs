@@ -7,8 +7,10 @@ use crate::dns::name::MAX_PRESENTATION_LEN;
 use core::fmt::Write as _;
 
 use crate::dns::{DnsMessage, Entry, RData, Record, Section};
-use crate::packet::Decoded;
+use crate::http::Message;
+use crate::packet::{Decoded, Transport};
 use crate::{EventContext, EventSet};
+use alloc::vec::Vec;
 
 impl Filter {
     /// Whether any argument filter reads a DNS message.
@@ -42,13 +44,30 @@ impl Filter {
             len: 0,
         };
         let mut set = wanted;
+        // The HTTP head, read once if an HTTP argument filter needs it.
+        let mut http: Option<Option<Message<'_>>> = None;
+        let mut scratch = Vec::new();
         for (event, test) in &self.args {
-            let ArgField::Packet(read) = test.field else {
-                continue;
-            };
             if !set.contains(*event) {
                 continue;
             }
+            if let ArgField::Http(field) = test.field {
+                let message = http.get_or_insert_with(|| match decoded.transport {
+                    Some(Transport::Tcp(tcp)) => crate::http::parse(tcp.payload()),
+                    _ => None,
+                });
+                let pass = message
+                    .as_ref()
+                    .and_then(|m| field.value(m, &mut scratch))
+                    .is_some_and(|v| test.accepts(&v));
+                if !pass {
+                    set = set.without(EventSet::NONE.with(*event));
+                }
+                continue;
+            }
+            let ArgField::Packet(read) = test.field else {
+                continue;
+            };
             let pass = match read(decoded, &mut buf) {
                 Some(PacketValue::Number(n)) => test.accepts(&Value::Number(n)),
                 Some(PacketValue::Address(a)) => test.accepts(&Value::Address(a)),

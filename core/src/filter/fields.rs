@@ -9,6 +9,7 @@ use core::net::IpAddr;
 
 use super::syntax::*;
 use crate::flow::{Flow, FlowKind};
+use crate::http::Message;
 use crate::packet::{Decoded, Network, Transport};
 use crate::tcp::flag;
 use crate::{EventContext, EventKind, ip};
@@ -371,13 +372,90 @@ pub(super) const DNS_RESPONSE_ARGS: [(&str, DnsField, Kind); 4] = [
 pub(super) enum ArgField {
     Packet(PacketField),
     Dns(DnsField),
+    Http(HttpField),
 }
+
+/// A field of an HTTP message head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HttpField {
+    Direction,
+    Method,
+    Protocol,
+    Host,
+    UriPath,
+    Status,
+    StatusCode,
+    ContentLength,
+}
+
+impl HttpField {
+    /// The field's value in `message`, percent-decoded paths written into `scratch`;
+    /// `None` when the message has no such field (a request's status).
+    pub(super) fn value<'a>(
+        self,
+        message: &'a Message<'a>,
+        scratch: &'a mut Vec<u8>,
+    ) -> Option<Value<'a>> {
+        let text = |t: &'a [u8]| Some(Value::Text(t));
+        match (self, message) {
+            (HttpField::Direction, Message::Request(_)) => text(b"request"),
+            (HttpField::Direction, Message::Response(_)) => text(b"response"),
+            (HttpField::Method, Message::Request(r)) => text(r.method),
+            (HttpField::Protocol, Message::Request(r)) => text(r.protocol),
+            (HttpField::Protocol, Message::Response(r)) => text(r.protocol),
+            (HttpField::Host, Message::Request(r)) => text(r.host()),
+            (HttpField::UriPath, Message::Request(r)) => {
+                crate::http::decode_path(r.raw_path(), scratch);
+                text(scratch)
+            }
+            (HttpField::Status, Message::Response(r)) => text(r.status),
+            (HttpField::StatusCode, Message::Response(r)) => {
+                Some(Value::Number(r.status_code.into()))
+            }
+            (HttpField::ContentLength, Message::Request(r)) => {
+                Some(Value::Number(r.content_length()? as u64))
+            }
+            (HttpField::ContentLength, Message::Response(r)) => {
+                Some(Value::Number(r.content_length()? as u64))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `net_packet_http`'s `proto_http` fields (`headers` is not filterable).
+const PROTO_HTTP: [(&str, HttpField, Kind); 8] = [
+    ("direction", HttpField::Direction, Kind::Text),
+    ("method", HttpField::Method, Kind::Text),
+    ("protocol", HttpField::Protocol, Kind::Text),
+    ("host", HttpField::Host, Kind::Text),
+    ("uri_path", HttpField::UriPath, Kind::Text),
+    ("status", HttpField::Status, Kind::Text),
+    ("status_code", HttpField::StatusCode, Kind::Number),
+    ("content_length", HttpField::ContentLength, Kind::Number),
+];
+/// `net_packet_http_request`'s `http_request` fields.
+const HTTP_REQUEST: [(&str, HttpField, Kind); 5] = [
+    ("method", HttpField::Method, Kind::Text),
+    ("protocol", HttpField::Protocol, Kind::Text),
+    ("host", HttpField::Host, Kind::Text),
+    ("uri_path", HttpField::UriPath, Kind::Text),
+    ("content_length", HttpField::ContentLength, Kind::Number),
+];
+/// `net_packet_http_response`'s `http_response` fields.
+const HTTP_RESPONSE: [(&str, HttpField, Kind); 4] = [
+    ("status", HttpField::Status, Kind::Text),
+    ("status_code", HttpField::StatusCode, Kind::Number),
+    ("protocol", HttpField::Protocol, Kind::Text),
+    ("content_length", HttpField::ContentLength, Kind::Number),
+];
 
 impl fmt::Debug for ArgField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArgField::Packet(_) => f.write_str("Packet"),
             ArgField::Dns(d) => write!(f, "Dns({d:?})"),
+            ArgField::Http(h) => write!(f, "Http({h:?})"),
         }
     }
 }
@@ -387,6 +465,7 @@ impl PartialEq for ArgField {
         match (self, other) {
             (ArgField::Packet(a), ArgField::Packet(b)) => core::ptr::fn_addr_eq(*a, *b),
             (ArgField::Dns(a), ArgField::Dns(b)) => a == b,
+            (ArgField::Http(a), ArgField::Http(b)) => a == b,
             _ => false,
         }
     }
@@ -418,11 +497,27 @@ pub(super) fn arg_fields(event: EventKind) -> Vec<(String, ArgField, Kind)> {
             .map(move |&(name, f, kind)| (format!("{prefix}{name}"), ArgField::Dns(f), kind))
             .collect::<Vec<_>>()
     };
+    let http = |table: &[(&str, HttpField, Kind)], prefix: &str| {
+        table
+            .iter()
+            .map(move |&(name, f, kind)| (format!("{prefix}{name}"), ArgField::Http(f), kind))
+            .collect::<Vec<_>>()
+    };
     let mut fields = Vec::new();
-    if !matches!(event, EventKind::DnsRequest | EventKind::DnsResponse) {
+    let metadata_first = matches!(
+        event,
+        EventKind::DnsRequest
+            | EventKind::DnsResponse
+            | EventKind::HttpRequest
+            | EventKind::HttpResponse
+    );
+    if !metadata_first {
         fields.extend(packet(&ADDRESSES, ""));
     }
-    if matches!(event, EventKind::Tcp | EventKind::Udp | EventKind::Dns) {
+    if matches!(
+        event,
+        EventKind::Tcp | EventKind::Udp | EventKind::Dns | EventKind::Http
+    ) {
         fields.extend(packet(&PORTS, ""));
     }
     match event {
@@ -435,6 +530,9 @@ pub(super) fn arg_fields(event: EventKind) -> Vec<(String, ArgField, Kind)> {
         EventKind::Dns => fields.extend(dns(&PROTO_DNS, "proto_dns.")),
         EventKind::DnsRequest => fields.extend(dns(&DNS_REQUEST_ARGS, "")),
         EventKind::DnsResponse => fields.extend(dns(&DNS_RESPONSE_ARGS, "")),
+        EventKind::Http => fields.extend(http(&PROTO_HTTP, "proto_http.")),
+        EventKind::HttpRequest => fields.extend(http(&HTTP_REQUEST, "http_request.")),
+        EventKind::HttpResponse => fields.extend(http(&HTTP_RESPONSE, "http_response.")),
     }
     fields
 }

@@ -22,7 +22,10 @@ impl Filter {
                 EventKind::Ipv4 => l4::IPV4_OTHER | l4::IPV4_TCP | l4::IPV4_UDP | l4::IPV4_ICMP,
                 EventKind::Ipv6 => l4::IPV6_OTHER | l4::IPV6_TCP | l4::IPV6_UDP | l4::IPV6_ICMPV6,
                 // Over IPv6, extension headers may come first: keep those for user space.
-                EventKind::Tcp => l4::IPV4_TCP | l4::IPV6_TCP | l4::IPV6_OTHER,
+                EventKind::Tcp
+                | EventKind::Http
+                | EventKind::HttpRequest
+                | EventKind::HttpResponse => l4::IPV4_TCP | l4::IPV6_TCP | l4::IPV6_OTHER,
                 EventKind::Udp => l4::IPV4_UDP | l4::IPV6_UDP | l4::IPV6_OTHER,
                 EventKind::Icmp => l4::IPV4_ICMP,
                 EventKind::Icmpv6 => l4::IPV6_ICMPV6 | l4::IPV6_OTHER,

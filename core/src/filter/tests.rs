@@ -306,7 +306,8 @@ fn bad_filters_name_the_problem() {
         "event=net_packet_tcpp: unknown event 'net_packet_tcpp'; valid events are: \
          net_packet_ipv4 net_packet_ipv6 net_packet_tcp net_packet_udp net_packet_icmp \
          net_packet_icmpv6 net_packet_dns net_packet_dns_request net_packet_dns_response \
-         net_flow net_flow_tcp_begin net_flow_tcp_end"
+         net_packet_http net_packet_http_request net_packet_http_response net_flow \
+         net_flow_tcp_begin net_flow_tcp_end"
     );
     assert_eq!(
         error("net_flow.args.port=443"),

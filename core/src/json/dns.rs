@@ -248,7 +248,7 @@ fn soa(out: &mut Vec<u8>, data: &RData<'_>) {
     o.close();
 }
 
-fn packet_meta(
+pub(super) fn packet_meta(
     out: &mut Vec<u8>,
     events: &PacketEvents<'_, '_>,
     network: &Network<'_>,

@@ -22,6 +22,7 @@ macro_rules! arg_head {
 
 mod dns;
 mod flow;
+mod http;
 mod schema;
 
 pub use schema::{SCHEMAS, Schema, TRACEE_0_22, TRACEE_0_24};
@@ -50,6 +51,8 @@ pub struct Encoder {
     schema: &'static Schema,
     prepared: Prepared,
     owners: OwnerCache,
+    /// Room for a decoded HTTP path, reused.
+    scratch: Vec<u8>,
 }
 
 /// The parts of every event that depend on the schema only, rendered once per encoder so
@@ -132,6 +135,7 @@ impl Encoder {
             schema,
             prepared: Prepared::new(schema),
             owners: OwnerCache::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -144,11 +148,15 @@ impl Encoder {
     pub fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize {
         let mut head = None;
         let mut count = 0;
+        let mut scratch = core::mem::take(&mut self.scratch);
         for kind in events.kinds() {
             let mut event = Event::begin(self, events.ctx, &mut head, out, Head::Packet(kind));
             let written = match kind {
                 EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
                     dns::args(&mut event, events, kind)
+                }
+                EventKind::Http | EventKind::HttpRequest | EventKind::HttpResponse => {
+                    http::args(&mut event, events, kind, &mut scratch)
                 }
                 _ => packet_args(&mut event, events, kind),
             };
@@ -156,6 +164,7 @@ impl Encoder {
             event.end();
             count += 1;
         }
+        self.scratch = scratch;
         count
     }
 }
@@ -522,6 +531,13 @@ impl<'o> Object<'o> {
     fn num(&mut self, key: &str, value: u64) {
         self.key(key);
         push_u64(self.out, value);
+    }
+    fn num_signed(&mut self, key: &str, value: i64) {
+        self.key(key);
+        if value < 0 {
+            self.out.push(b'-');
+        }
+        push_u64(self.out, value.unsigned_abs());
     }
     #[inline(always)]
     fn str(&mut self, key: &str, value: &[u8]) {

@@ -58,7 +58,8 @@ impl Schema {
 pub const TRACEE_0_22: Schema = Schema {
     name: "tracee-0.22",
     ids: [
-        "2007", "2008", "2009", "2010", "2011", "2012", "2013", "2014", "2015",
+        "2007", "2008", "2009", "2010", "2011", "2012", "2013", "2014", "2015", "2016", "2017",
+        "2018",
     ],
     // The reference's numbering puts net_packet_ipv4 at 2007, seven after Tracee's
     // `iota + 2000` of v0.19–v0.23; the flow events keep that offset (2013 + 7, 2014 + 7).
@@ -75,7 +76,8 @@ pub const TRACEE_0_22: Schema = Schema {
 pub const TRACEE_0_24: Schema = Schema {
     name: "tracee-0.24",
     ids: [
-        "2000", "2001", "2002", "2003", "2004", "2005", "2006", "2007", "2008",
+        "2000", "2001", "2002", "2003", "2004", "2005", "2006", "2007", "2008", "2009", "2010",
+        "2011",
     ],
     // v0.24.1's core.go: NetFlowTCPBegin 2013, NetFlowTCPEnd 2014.
     flow_ids: ["2100", "2013", "2014"],
