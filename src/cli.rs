@@ -150,9 +150,14 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..) )]
     pub max_flows: u32,
 
-    /// The Community ID v1 seed of net_flow records.
+    /// The Community ID v1 seed (net_flow records, --community-id).
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub community_id_seed: u16,
+
+    /// With --json: add the flow's Community ID to every TCP, UDP, ICMP and ICMPv6 event
+    /// (a `community_id` argument after the others).
+    #[arg(long, requires = "json")]
+    pub community_id: bool,
 
     /// Also write a net_flow record of each open flow every SECONDS (besides its last).
     #[arg(long, value_name = "SECONDS", value_parser = parse_stats_interval)]

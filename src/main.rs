@@ -60,7 +60,10 @@ fn main() -> ExitCode {
         };
     }
     let format = if cli.json {
-        Format::Json(cli.schema)
+        Format::Json(
+            cli.schema,
+            cli.community_id.then_some(cli.community_id_seed),
+        )
     } else if cli.text_events {
         Format::EventLines
     } else {

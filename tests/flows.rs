@@ -328,3 +328,30 @@ fn flow_filters_select_records() {
         ["net_flow 203.0.113.7:443"]
     );
 }
+
+#[test]
+fn packet_events_carry_their_flows_community_id_on_request() {
+    let path = capture("flows-cid.pcap", 1_700_000_000, tls_session());
+    let path = path.to_str().unwrap();
+    let record = events_of(&["--json", "--events", "net_flow", "-r", path])
+        .into_iter()
+        .find(|e| args(e)["proto"] == "TCP")
+        .unwrap();
+    let flow_id = args(&record)["community_id"].clone();
+    let tcp = events_of(&[
+        "--json",
+        "--community-id",
+        "--events",
+        "net_packet_tcp",
+        "-r",
+        path,
+    ]);
+    assert_eq!(tcp.len(), 8);
+    for event in &tcp {
+        assert_eq!(args(event)["community_id"], &flow_id, "{event}");
+        assert_eq!(event["argsNum"], 6);
+    }
+    // Without the flag the events are Tracee's, unchanged.
+    let plain = events_of(&["--json", "--events", "net_packet_tcp", "-r", path]);
+    assert!(plain.iter().all(|e| e["argsNum"] == 5));
+}

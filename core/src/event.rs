@@ -96,6 +96,14 @@ impl EventKind {
         }
     }
 
+    /// Whether this is a transport-layer event (TCP, UDP, ICMP, ICMPv6).
+    pub fn is_transport(self) -> bool {
+        matches!(
+            self,
+            EventKind::Tcp | EventKind::Udp | EventKind::Icmp | EventKind::Icmpv6
+        )
+    }
+
     /// Position in [`EventKind::ALL`], for tables indexed by event.
     pub const fn index(self) -> usize {
         self as usize

@@ -53,8 +53,9 @@ impl Encoder for json::Encoder {
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Tracee-compatible JSON, one event per line, in this schema.
-    Json(&'static Schema),
+    /// Tracee-compatible JSON, one event per line, in this schema; with the Community ID
+    /// (this seed) on the transport events when given (`--community-id`).
+    Json(&'static Schema, Option<u16>),
     /// One tcpdump-like line per packet, with its owner.
     PacketLines,
     /// One readable line per event (`--text-events`).
@@ -65,7 +66,9 @@ impl Format {
     /// An encoder for this format.
     pub fn encoder(self) -> Box<dyn Encoder> {
         match self {
-            Format::Json(schema) => Box::new(json::Encoder::new(schema)),
+            Format::Json(schema, community_id) => {
+                Box::new(json::Encoder::new(schema).with_community_id(community_id))
+            }
             Format::PacketLines => Box::new(packet_line::PacketLineEncoder::new()),
             Format::EventLines => Box::new(event_lines::EventLineEncoder),
         }

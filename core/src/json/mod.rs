@@ -32,6 +32,7 @@ use core::net::IpAddr;
 
 use crate::event::{EventContext, EventKind, PacketEvents};
 use crate::flow::FlowKind;
+use crate::flow::community_id::community_id;
 use crate::icmp::{IcmpView, TypeCodeName};
 use crate::icmpv6::Icmpv6View;
 use crate::ip;
@@ -53,6 +54,8 @@ pub struct Encoder {
     owners: OwnerCache,
     /// Room for a decoded HTTP path, reused.
     scratch: Vec<u8>,
+    /// The seed of the Community ID written on transport events, if any.
+    community_id: Option<u16>,
 }
 
 /// The parts of every event that depend on the schema only, rendered once per encoder so
@@ -73,6 +76,8 @@ struct Prepared {
     dst_port: Vec<u8>,
     /// Whether the packet events carry the `metadata` (direction) argument.
     packet_metadata: bool,
+    /// The type of text arguments (`const char*` or `string`).
+    address_type: &'static str,
 }
 
 impl Prepared {
@@ -124,6 +129,7 @@ impl Prepared {
             src_port: arg("src_port", schema.port_type),
             dst_port: arg("dst_port", schema.port_type),
             packet_metadata: schema.packet_metadata,
+            address_type: schema.address_type,
         }
     }
 }
@@ -136,6 +142,16 @@ impl Encoder {
             prepared: Prepared::new(schema),
             owners: OwnerCache::default(),
             scratch: Vec::new(),
+            community_id: None,
+        }
+    }
+
+    /// This encoder, adding a `community_id` argument (Community ID v1 with `seed`) to
+    /// every TCP, UDP, ICMP and ICMPv6 event when `seed` is given.
+    pub fn with_community_id(self, seed: Option<u16>) -> Self {
+        Encoder {
+            community_id: seed,
+            ..self
         }
     }
 
@@ -149,6 +165,7 @@ impl Encoder {
         let mut head = None;
         let mut count = 0;
         let mut scratch = core::mem::take(&mut self.scratch);
+        let community_id = self.community_id;
         for kind in events.kinds() {
             let mut event = Event::begin(self, events.ctx, &mut head, out, Head::Packet(kind));
             let written = match kind {
@@ -160,12 +177,38 @@ impl Encoder {
                 }
                 _ => packet_args(&mut event, events, kind),
             };
+            if let (Some(seed), true) = (community_id, kind.is_transport()) {
+                community_id_arg(&mut event, events, seed);
+            }
             debug_assert!(written, "{kind:?} was decided but its layer is missing");
             event.end();
             count += 1;
         }
         self.scratch = scratch;
         count
+    }
+}
+
+/// The `community_id` argument of a transport event: its flow's Community ID v1.
+fn community_id_arg(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, seed: u16) {
+    let (Some(network), Some(transport)) = (events.packet.network, events.packet.transport) else {
+        return;
+    };
+    let (protocol, (src_port, dst_port)) = match transport {
+        Transport::Tcp(t) => (ip::TCP, (t.src_port(), t.dst_port())),
+        Transport::Udp(u) => (ip::UDP, (u.src_port(), u.dst_port())),
+        Transport::Icmp(i) => (ip::ICMP, (i.icmp_type().into(), i.code().into())),
+        Transport::Icmpv6(i) => (ip::ICMPV6, (i.icmp_type().into(), i.code().into())),
+    };
+    let src = (network.src(), src_port);
+    let dst = (network.dst(), dst_port);
+    if let Some(id) = community_id(seed, protocol, src, dst) {
+        let head = [
+            "{\"name\":\"community_id\",\"type\":\"",
+            event.prepared.address_type,
+            "\",\"value\":",
+        ];
+        event.arg_parts(&head, |o| push_str(o, id.as_str().as_bytes()));
     }
 }
 
@@ -277,6 +320,19 @@ impl<'o> Event<'o> {
             args: 0,
             args_num_at,
         }
+    }
+
+    /// Writes one argument whose head comes in `parts`.
+    fn arg_parts(&mut self, parts: &[&str], value: impl FnOnce(&mut Vec<u8>)) {
+        if self.args > 0 {
+            self.out.push(b',');
+        }
+        self.args += 1;
+        for part in parts {
+            self.out.extend_from_slice(part.as_bytes());
+        }
+        value(self.out);
+        self.out.push(b'}');
     }
 
     /// Writes one argument: `head` is its `{"name":…,"type":…,"value":`, the value is
