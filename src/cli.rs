@@ -113,6 +113,12 @@ pub struct Cli {
     #[arg(long = "filter", value_name = "EXPR")]
     pub filters: Vec<String>,
 
+    /// Write the packets that give events to FILE: pcapng with each packet's owner as
+    /// comments (ptcpdump's format) and its direction, or pcap when FILE ends in `.pcap`;
+    /// `-` is standard output. Works with --json.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
     /// Live: bytes of each packet to capture, from its IP header on.
     #[arg(long, value_name = "BYTES", default_value_t = 1024, conflicts_with = "read",
           value_parser = clap::value_parser!(u32).range(64..=MAX_SNAPLEN as i64))]

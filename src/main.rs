@@ -35,6 +35,7 @@ use encode::Format;
 use kernel::{loader, preflight};
 use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Tunnels};
 use sink::Output;
+use sink::capture::PacketWriter;
 use state::runtimes::{Lookups, Sockets};
 
 fn main() -> ExitCode {
@@ -165,19 +166,39 @@ fn main() -> ExitCode {
             }
         }
     };
+    let packet_writer = match &cli.write {
+        None => None,
+        Some(path) => {
+            let snaplen = if cli.read.is_some() { 0 } else { cli.snaplen };
+            match PacketWriter::create(path, snaplen) {
+                Ok(writer) => Some(writer),
+                Err(e) => {
+                    note!("netcore: -w {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    // `-w -` puts the packets on standard output: the events go nowhere then.
+    let packets_to_stdout = cli.write.as_deref() == Some(std::path::Path::new("-"));
+    let events_out: Box<dyn Write> = match packets_to_stdout {
+        true => Box::new(io::sink()),
+        false => Box::new(io::stdout().lock()),
+    };
     let pipeline = Pipeline::new(
         events,
         selection,
         filter,
         format.encoder(),
-        Output::new(io::stdout().lock()),
+        Output::new(events_out),
         pipeline::Host {
             name: host_name(),
             netns_cookie,
             cgroup_root,
             runtimes,
         },
-    );
+    )
+    .with_packet_writer(packet_writer);
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipeline),
         None => capture_live(&cli, kernel_filter, pipeline),

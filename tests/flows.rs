@@ -96,16 +96,15 @@ fn tls_session() -> Vec<Vec<u8>> {
     ]
 }
 
+/// The `events` netcore writes for [`tls_session`], captured into `name`.
+fn session_events(name: &str, events: &str) -> Vec<Value> {
+    let path = capture(name, 1_700_000_000, tls_session());
+    events_of(&["--json", "--events", events, "-r", path.to_str().unwrap()])
+}
+
 #[test]
 fn a_tls_connection_is_one_record_with_its_names() {
-    let path = capture("flows-tls.pcap", 1_700_000_000, tls_session());
-    let events = events_of(&[
-        "--json",
-        "--events",
-        "net_flow",
-        "-r",
-        path.to_str().unwrap(),
-    ]);
+    let events = session_events("flows-tls.pcap", "net_flow");
     let tcp: Vec<&Value> = events
         .iter()
         .filter(|e| args(e)["proto"] == "TCP")
@@ -150,14 +149,7 @@ fn a_tls_connection_is_one_record_with_its_names() {
 
 #[test]
 fn tracee_flow_events_at_the_syn_ack_and_the_end() {
-    let path = capture("flows-tracee.pcap", 1_700_000_000, tls_session());
-    let events = events_of(&[
-        "--json",
-        "--events",
-        "net_flow_tcp_begin,net_flow_tcp_end",
-        "-r",
-        path.to_str().unwrap(),
-    ]);
+    let events = session_events("flows-tracee.pcap", "net_flow_tcp_begin,net_flow_tcp_end");
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["eventName"].as_str().unwrap())

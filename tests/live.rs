@@ -558,6 +558,72 @@ fn a_tcp_connection_is_a_flow_in_each_namespace_with_its_owner() {
 }
 
 #[test]
+fn dash_w_records_each_packets_owner_and_direction() {
+    if !root_or_skip("dash_w_records_each_packets_owner_and_direction") {
+        return;
+    }
+    let net = TestNet::new();
+    let file = std::env::temp_dir().join(format!("netcore-live-{}.pcapng", std::process::id()));
+    let netcore = Netcore::start(&[
+        "--events",
+        "net_packet_tcp",
+        "--filter",
+        "port=7004",
+        "-w",
+        file.to_str().unwrap(),
+    ]);
+    let (client_pid, server_pid) = tcp_exchange(&net, "7004", None, b"hello");
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        both_ends_closed(events, client_pid, server_pid)
+    });
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    assert!(summary.is_some_and(|s| s.contains("written to the -w file")));
+    // Every event's packet is in the file, with its owner and direction for Wireshark.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.packet_flags_direction",
+            "-e",
+            "frame.comment",
+        ])
+        .output()
+        .unwrap();
+    let packets = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = packets.lines().collect();
+    assert!(lines.len() >= events.len(), "{packets}");
+    let client_sent = lines
+        .iter()
+        .filter(|l| l.starts_with("0x00000002\t") && l.contains(&format!("PID: {client_pid}\\n")))
+        .count();
+    let server_received = lines
+        .iter()
+        .filter(|l| l.starts_with("0x00000001\t") && l.contains(&format!("PID: {server_pid}\\n")))
+        .count();
+    assert!(client_sent >= 2 && server_received >= 2, "{packets}");
+    // Read back, the file gives the same owners.
+    let replay = common::events_of(&[
+        "--json",
+        "--events",
+        "net_packet_tcp",
+        "-r",
+        file.to_str().unwrap(),
+    ]);
+    let pids = |events: &[Value]| -> std::collections::BTreeSet<u64> {
+        events
+            .iter()
+            .filter_map(|e| e["hostProcessId"].as_u64())
+            .collect()
+    };
+    assert_eq!(pids(&replay), pids(&events));
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
 fn udp_ping_and_dns_are_attributed_to_client_and_server() {
     if !root_or_skip("udp_ping_and_dns_are_attributed_to_client_and_server") {
         return;

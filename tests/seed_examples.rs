@@ -411,6 +411,7 @@ fn context(event: &Value) -> EventContext<'_> {
         container_image_digest: "",
         container_new: false,
         executable: b"",
+        arguments: b"",
         owner_key: 0,
     }
 }

@@ -42,6 +42,7 @@ fn context() -> EventContext<'static> {
         container_started: true,
         container_new: false,
         executable: b"/usr/bin/curl",
+        arguments: b"-s https://shop.example/",
         owner_key: 0,
     }
 }

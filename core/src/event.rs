@@ -329,6 +329,8 @@ pub struct EventContext<'a> {
     pub container_new: bool,
     /// The path of the process's executable, "" when not known.
     pub executable: &'a [u8],
+    /// The process's arguments, space-separated, "" when not known (pcapng comments).
+    pub arguments: &'a [u8],
     /// Names the owner fields (everything but `timestamp` and `processor_id`): contexts
     /// with the same non-zero key carry the same owner, so an encoder may reuse what it
     /// rendered for the last one. 0: never reused.

@@ -27,6 +27,7 @@ use netcore_core::{
 
 use crate::encode::Encoder;
 use crate::sink::Output;
+use crate::sink::capture::PacketWriter;
 use crate::source::{Frame, Interface};
 use crate::state::flows::{FlowConfig, FlowTable};
 use crate::state::interfaces::InterfaceNames;
@@ -108,6 +109,8 @@ pub struct Pipeline<W: Write> {
     reassembler: Reassembler,
     /// Tracked when a flow event is selected.
     flows: Option<FlowTable>,
+    /// `-w FILE`: the packets that gave events.
+    packets: Option<PacketWriter>,
     encoder: Box<dyn Encoder>,
     output: Output<W>,
     /// Counts so far.
@@ -147,6 +150,7 @@ impl<W: Write> Pipeline<W> {
             envelopes: Envelopes::new(host.name, host.cgroup_root, host.runtimes),
             reassembler: Reassembler::new(Default::default()),
             flows,
+            packets: None,
             encoder,
             output,
             summary: Summary::default(),
@@ -192,6 +196,7 @@ impl<W: Write> Pipeline<W> {
             envelopes,
             reassembler,
             flows,
+            packets,
             encoder,
             output,
             summary,
@@ -213,6 +218,7 @@ impl<W: Write> Pipeline<W> {
             flows: flows
                 .as_mut()
                 .map(|table| (table, frame.timestamp_ns, frame.interface.netns_cookie)),
+            counted_by_flows: false,
         };
         let mut written = 0;
         // The packet, then the packets it carries (VXLAN, GRE, …), as `--tunnel` says.
@@ -237,10 +243,26 @@ impl<W: Write> Pipeline<W> {
                 layers.summary.count_error(error);
             }
         }
-        let summary = layers.summary;
+        let (summary, counted_by_flows) = (layers.summary, layers.counted_by_flows);
         summary.events += written as u64;
         summary.packets_with_events += u64::from(written > 0);
+        // -w: the packets behind the events (and those the selected flows counted).
+        if let Some(packets) = packets
+            && (written > 0 || counted_by_flows)
+        {
+            packets.write(frame, &ctx, interface)?;
+            summary.packets_saved = packets.written;
+            summary.packets_not_saved = packets.other_link_type;
+        }
         output.write_due()
+    }
+
+    /// Also writes the packets that give events into `writer` (`-w`).
+    pub fn with_packet_writer(self, writer: Option<PacketWriter>) -> Self {
+        Pipeline {
+            packets: writer,
+            ..self
+        }
     }
 
     /// Whether `-c COUNT` packets with events have been written.
@@ -314,8 +336,11 @@ impl<W: Write> Pipeline<W> {
         }
     }
 
-    /// Writes out everything buffered.
+    /// Writes out everything buffered (events, and packets for `-w`).
     pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(packets) = &mut self.packets {
+            packets.flush()?;
+        }
         self.output.flush()
     }
 }
@@ -407,6 +432,8 @@ struct LayerWriter<'p> {
     reassembler: &'p mut Reassembler,
     /// The flow table, the frame's time and network namespace, when flows are tracked.
     flows: Option<(&'p mut FlowTable, u64, u64)>,
+    /// Whether the flows counted a layer of the frame (it passed the filters).
+    counted_by_flows: bool,
 }
 
 impl LayerWriter<'_> {
@@ -452,6 +479,7 @@ impl LayerWriter<'_> {
                 Some(message) => Some(message),
                 None => decoded.dns_over_udp().and_then(Result::ok),
             };
+            self.counted_by_flows = true;
             let mut writer = FlowWriter::new(self.filter, &mut *self.encoder, &mut *self.buffer);
             flows.packet(
                 *now_ns,

@@ -39,6 +39,10 @@ pub struct Summary {
     pub dns_tcp: DnsTcpStats,
     /// The flow table's counters (when flows were tracked).
     pub flows: FlowStats,
+    /// Packets written to the `-w` file.
+    pub packets_saved: u64,
+    /// Packets a classic pcap `-w` file could not hold (a second link type).
+    pub packets_not_saved: u64,
 }
 
 impl Summary {
@@ -88,6 +92,11 @@ impl std::fmt::Display for Summary {
             (self.other_direction, "of the other direction (-Q)"),
             (self.other_interface, "on other interfaces (-i)"),
             (self.expression_rejected, "not matching the pcap filter"),
+            (self.packets_saved, "written to the -w file"),
+            (
+                self.packets_not_saved,
+                "not written (a pcap file holds one link type; use pcapng)",
+            ),
         ] {
             if count > 0 {
                 write!(f, ", {count} {what}")?;

@@ -12,7 +12,7 @@ use netcore_core::{Direction, LinkType};
 use pcap_parser::pcapng::{Block, PcapNGOption};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
-use super::Frame;
+use super::{Frame, RecordedOwner};
 
 /// A classic pcap file header, the shortest a capture can start with (a pcapng section
 /// header block is longer).
@@ -273,6 +273,7 @@ pub fn read_capture(
                         Some(Frame {
                             wire_len,
                             direction: epb_direction(&epb.options, big_endian),
+                            recorded: recorded_owner(&epb.options),
                             ..Frame::bare(link_type, iface.timestamp_ns(units), data)
                         })
                     }
@@ -342,6 +343,24 @@ fn epb_direction(options: &[PcapNGOption<'_>], big_endian: bool) -> Direction {
             }
         });
     Direction::from_number((flags & 3) as u8)
+}
+
+/// The owner an enhanced packet block's comments record (ptcpdump's format, which
+/// netcore writes too), if they name one.
+fn recorded_owner<'a>(options: &[PcapNGOption<'a>]) -> Option<RecordedOwner<'a>> {
+    const OPT_COMMENT: u16 = 1;
+    let mut owner = RecordedOwner::default();
+    for option in options.iter().filter(|o| o.code.0 == OPT_COMMENT) {
+        // The reader hands out options borrowed from its buffer, as the frame's bytes.
+        let std::borrow::Cow::Borrowed(value) = option.value else {
+            continue;
+        };
+        let value = &value[..usize::from(option.len).min(value.len())];
+        if let Ok(text) = std::str::from_utf8(value) {
+            owner.read_comment(text);
+        }
+    }
+    (owner != RecordedOwner::default()).then_some(owner)
 }
 
 /// The bytes looked at first, then the rest of the input, handed out together: one read

@@ -38,6 +38,72 @@ pub struct Frame<'a> {
     pub owner: TaskContext,
     /// The cgroup of that socket, known even when its task is not; 0 when unknown.
     pub socket_cgroup_id: u64,
+    /// The owner a capture file recorded for the packet (netcore's or ptcpdump's pcapng
+    /// comments); `None` elsewhere.
+    pub recorded: Option<RecordedOwner<'a>>,
+}
+
+/// A packet's owner as a pcapng file recorded it in ptcpdump's comment format: `Key:
+/// value` lines (`PID`, `Cmd`, `Args`, `ThreadId`, `ThreadName`, `UserId`, `ParentPID`,
+/// `ContainerName`, `ContainerId`, `ContainerImage`, `PodName`, `PodNamespace`,
+/// `PodUID`), in one comment or several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordedOwner<'a> {
+    /// Host process id.
+    pub pid: u32,
+    /// Host thread id.
+    pub tid: u32,
+    /// Parent's host process id.
+    pub ppid: u32,
+    /// User id.
+    pub uid: u32,
+    /// The process's command (its executable).
+    pub command: &'a str,
+    /// Its arguments, space-separated.
+    pub arguments: &'a str,
+    /// The thread's name.
+    pub thread_name: &'a str,
+    /// Container id, name and image.
+    pub container_id: &'a str,
+    /// See `container_id`.
+    pub container_name: &'a str,
+    /// See `container_id`.
+    pub container_image: &'a str,
+    /// Kubernetes pod name, namespace and UID.
+    pub pod_name: &'a str,
+    /// See `pod_name`.
+    pub pod_namespace: &'a str,
+    /// See `pod_name`.
+    pub pod_uid: &'a str,
+}
+
+impl<'a> RecordedOwner<'a> {
+    /// Reads one comment's `Key: value` lines into this owner; unknown keys are skipped.
+    pub fn read_comment(&mut self, comment: &'a str) {
+        for line in comment.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            let number = || value.parse().unwrap_or(0);
+            match key.trim() {
+                "PID" => self.pid = number(),
+                "ThreadId" | "TID" => self.tid = number(),
+                "ParentPID" => self.ppid = number(),
+                "UserId" => self.uid = number(),
+                "Cmd" | "Command" => self.command = value,
+                "Args" => self.arguments = value,
+                "ThreadName" => self.thread_name = value,
+                "ContainerId" => self.container_id = value,
+                "ContainerName" => self.container_name = value,
+                "ContainerImage" => self.container_image = value,
+                "PodName" => self.pod_name = value,
+                "PodNamespace" => self.pod_namespace = value,
+                "PodUID" => self.pod_uid = value,
+                _ => {}
+            }
+        }
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -53,6 +119,7 @@ impl<'a> Frame<'a> {
             cpu: 0,
             owner: TaskContext::default(),
             socket_cgroup_id: 0,
+            recorded: None,
         }
     }
 }

@@ -50,6 +50,7 @@ impl<'a> Record<'a> {
             cpu: header.cpu,
             owner: header.task,
             socket_cgroup_id: header.socket_cgroup_id,
+            recorded: None,
         }
     }
 }

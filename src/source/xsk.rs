@@ -164,6 +164,7 @@ impl XskSource {
                                 ..TaskContext::default()
                             },
                             socket_cgroup_id: owner.cgroup_id,
+                            recorded: None,
                         };
                         if let Err(e) = handler.frame(&frame) {
                             result = Err(e);

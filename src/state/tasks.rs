@@ -45,6 +45,9 @@ pub struct TaskInfo {
     pub comm: Vec<u8>,
     /// The process's executable (`/proc/PID/exe`), empty once the process is gone.
     pub executable: Vec<u8>,
+    /// Its arguments after the program (`/proc/PID/cmdline`), space-separated, at most
+    /// [`MAX_ARGUMENTS`] bytes; empty once the process is gone.
+    pub arguments: Vec<u8>,
     /// Unique to this entry (never 0 or 1): the same generation means the same kernel
     /// view of the task and the same `/proc` reading, so the same envelope.
     pub generation: u64,
@@ -113,6 +116,7 @@ fn read_task(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
     if task.pid_ns != 0 {
         return TaskInfo {
             executable: executable(task.host_pid),
+            arguments: arguments(task.host_pid),
             pid: task.ns_pid,
             tid: task.ns_tid,
             ppid: task.ns_ppid,
@@ -165,7 +169,26 @@ fn read_proc(task: &TaskContext, ns_per_tick: u64) -> TaskInfo {
         info.container_id = cgroup.lines().find_map(container_id).unwrap_or_default();
     }
     info.executable = executable(task.host_pid);
+    info.arguments = arguments(task.host_pid);
     info
+}
+
+/// Longest argument list kept (ptcpdump's comments are as long).
+const MAX_ARGUMENTS: usize = 256;
+
+/// The arguments of process `pid` after its program, space-separated; empty when gone.
+fn arguments(pid: u32) -> Vec<u8> {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return Vec::new();
+    };
+    let mut args: Vec<u8> = cmdline
+        .split(|&b| b == 0)
+        .skip(1)
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(&b' ');
+    args.truncate(MAX_ARGUMENTS);
+    args
 }
 
 /// The path of process `pid`'s executable; empty when it is gone (or a kernel thread).

@@ -152,6 +152,32 @@ impl PcapNg {
         self.packet_with_flags(interface, units, data, None);
     }
 
+    /// Adds an enhanced packet block with `opt_comment` options, one per comment.
+    pub fn packet_with_comments(
+        &mut self,
+        interface: u32,
+        units: u64,
+        data: &[u8],
+        comments: &[&str],
+    ) {
+        let mut body = Vec::new();
+        body.extend_from_slice(&interface.to_le_bytes());
+        body.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(units as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        for comment in comments {
+            body.resize(body.len().div_ceil(4) * 4, 0);
+            body.extend_from_slice(&[1, 0]);
+            body.extend_from_slice(&(comment.len() as u16).to_le_bytes());
+            body.extend_from_slice(comment.as_bytes());
+        }
+        body.resize(body.len().div_ceil(4) * 4, 0);
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        self.block(6, &body);
+    }
+
     /// Adds an enhanced packet block with an `epb_flags` option (bits 0–1: 1 inbound,
     /// 2 outbound) when `flags` is given.
     pub fn packet_with_flags(

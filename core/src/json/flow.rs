@@ -47,6 +47,19 @@ impl Encoder {
                 o.push(b']');
             })
         };
+        // `src_dns` and `dst_dns`.
+        let dns_names = |event: &mut Event<'_>| {
+            names(
+                event,
+                "src_dns",
+                &mut flow.orig_names.iter().map(|n| n.as_bytes()),
+            );
+            names(
+                event,
+                "dst_dns",
+                &mut flow.resp_names.iter().map(|n| n.as_bytes()),
+            );
+        };
         match kind {
             FlowKind::TcpBegin | FlowKind::TcpEnd => {
                 text(
@@ -55,16 +68,7 @@ impl Encoder {
                     flow.direction.name().as_bytes(),
                 );
                 endpoints(&mut event, flow);
-                names(
-                    &mut event,
-                    "src_dns",
-                    &mut flow.orig_names.iter().map(|n| n.as_bytes()),
-                );
-                names(
-                    &mut event,
-                    "dst_dns",
-                    &mut flow.resp_names.iter().map(|n| n.as_bytes()),
-                );
+                dns_names(&mut event);
             }
             FlowKind::Record => {
                 let number = |event: &mut Event<'_>, name: &str, value: u64| {
@@ -91,16 +95,7 @@ impl Encoder {
                 text(&mut event, "conn_state", flow.conn_state.as_bytes());
                 text(&mut event, "history", flow.history.as_bytes());
                 text(&mut event, "community_id", flow.community_id.as_bytes());
-                names(
-                    &mut event,
-                    "src_dns",
-                    &mut flow.orig_names.iter().map(|n| n.as_bytes()),
-                );
-                names(
-                    &mut event,
-                    "dst_dns",
-                    &mut flow.resp_names.iter().map(|n| n.as_bytes()),
-                );
+                dns_names(&mut event);
                 text(&mut event, "sni", flow.server_name);
                 names(&mut event, "alpn", &mut flow.alpn.iter().map(|p| &p[..]));
                 text(&mut event, "http_host", flow.http_host);

@@ -1,4 +1,7 @@
-//! The sink: encoded events gathered in one buffer and written out in large blocks.
+//! The sinks: encoded events gathered in one buffer and written out in large blocks
+//! ([`Output`]), and the packets themselves into a pcapng or pcap file ([`capture`]).
+
+pub mod capture;
 
 use std::io::{self, Write};
 
