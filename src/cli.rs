@@ -169,6 +169,23 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", value_parser = parse_stats_interval)]
     pub flow_report: Option<u64>,
 
+    /// Run signatures over the events and print their findings: `builtin` (all), or names
+    /// from --list-signatures; repeatable.
+    #[arg(long, value_name = "LIST")]
+    pub signatures: Vec<String>,
+
+    /// List the built-in signatures and exit.
+    #[arg(long)]
+    pub list_signatures: bool,
+
+    /// With --signatures: print the findings only.
+    #[arg(long, requires = "signatures")]
+    pub findings_only: bool,
+
+    /// The domain the dns_e2e signature expects answers for.
+    #[arg(long, value_name = "DOMAIN", default_value = "uol.com.br")]
+    pub e2e_dns_domain: String,
+
     /// Live: Docker's API socket, asked for container names, images and pods.
     #[arg(
         long,

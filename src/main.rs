@@ -18,6 +18,7 @@ mod encode;
 mod kernel;
 mod pipeline;
 mod run;
+mod signatures;
 mod sink;
 mod source;
 mod state;
@@ -60,6 +61,24 @@ fn main() -> ExitCode {
             }
         };
     }
+    let signature_config = signatures::Config {
+        e2e_dns_domain: cli.e2e_dns_domain.clone(),
+    };
+    if cli.list_signatures {
+        print!("{}", signatures::Engine::list(&signature_config));
+        return ExitCode::SUCCESS;
+    }
+    let engine = match cli.signatures.is_empty() {
+        true => None,
+        false => match signatures::Engine::load(&cli.signatures, &signature_config, cli.schema) {
+            Ok(engine) => Some(engine),
+            Err(e) => {
+                note!("netcore: --signatures: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let signature_events = engine.as_ref().map_or(EventSet::NONE, |e| e.selected());
     let format = if cli.json {
         Format::Json(
             cli.schema,
@@ -91,7 +110,9 @@ fn main() -> ExitCode {
     } else {
         Tunnels::Both
     });
-    let mut kernel_filter = filter.kernel_filter(events.intersect(filter.events()));
+    // The kernel keeps what the printed events and the signatures need.
+    let mut kernel_filter =
+        filter.kernel_filter(events.union(signature_events).intersect(filter.events()));
     if tunnels != Tunnels::Outer {
         // Selected traffic may hide inside UDP or GRE: the kernel cannot tell by class or port.
         kernel_filter.protocols = netcore_core::abi::l4::ALL;
@@ -198,7 +219,8 @@ fn main() -> ExitCode {
             runtimes,
         },
     )
-    .with_packet_writer(packet_writer);
+    .with_packet_writer(packet_writer)
+    .with_signatures(engine, cli.findings_only);
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipeline),
         None => capture_live(&cli, kernel_filter, pipeline),

@@ -23,6 +23,8 @@ pub mod event;
 #[cfg(feature = "alloc")]
 pub mod filter;
 #[cfg(feature = "alloc")]
+pub mod finding;
+#[cfg(feature = "alloc")]
 pub mod flow;
 pub mod http;
 pub mod icmp;

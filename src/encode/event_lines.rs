@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use netcore_core::dns::{DnsMessage, Entry, Section};
+use netcore_core::finding::{FindingEvent, FindingValue};
 use netcore_core::flow::{Flow, FlowKind};
 use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::flag;
@@ -199,6 +200,35 @@ fn write_dns(
 
 fn text_prefix(out: &mut Vec<u8>, ctx: &EventContext<'_>, name: &str) {
     let _ = write!(out, "{} {name} ", utc_timestamp(ctx.timestamp));
+}
+
+/// One line for a finding: `TIME EVENT signature=ID severity=N on EVENT key=value… [COMM PID]`.
+pub fn write_finding(finding: &FindingEvent<'_>, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
+    text_prefix(out, ctx, finding.event_name);
+    let property = |name: &str| {
+        finding
+            .properties
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    if let Some(FindingValue::Text(id)) = property("signatureID") {
+        let _ = write!(out, "signature={}", id.escape_debug());
+    }
+    if let Some(FindingValue::Number(severity)) = property("Severity") {
+        let _ = write!(out, " severity={severity}");
+    }
+    let _ = write!(out, " on {}", finding.trigger.name);
+    for (name, value) in finding.data {
+        let _ = match value {
+            FindingValue::Text(t) => write!(out, " {name}={}", t.escape_debug()),
+            FindingValue::Number(n) => write!(out, " {name}={n}"),
+            FindingValue::Bool(b) => write!(out, " {name}={b}"),
+            FindingValue::List(items) => write!(out, " {name}={}", items.join(",").escape_debug()),
+            FindingValue::Null => Ok(()),
+        };
+    }
+    text_suffix(out, ctx);
 }
 
 /// One line for a flow event: `TIME EVENT SRC:PORT -> DST:PORT PROTO DETAILS [COMM PID]`,

@@ -9,6 +9,7 @@ use std::fmt;
 
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::dns::{RData, Record};
+use netcore_core::finding::FindingEvent;
 use netcore_core::flow::{Flow, FlowKind};
 use netcore_core::json::{self, Schema};
 use netcore_core::{EventContext, PacketEvents};
@@ -31,6 +32,17 @@ pub trait Encoder {
     ) {
         event_lines::write_flow(kind, flow, ctx, responder, out);
     }
+
+    /// Appends a signature's finding, with the envelope of its triggering event. The text
+    /// encoders write one readable line.
+    fn encode_finding(
+        &mut self,
+        finding: &FindingEvent<'_>,
+        ctx: &EventContext<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        event_lines::write_finding(finding, ctx, out);
+    }
 }
 
 impl Encoder for json::Encoder {
@@ -47,6 +59,15 @@ impl Encoder for json::Encoder {
         out: &mut Vec<u8>,
     ) {
         json::Encoder::encode_flow(self, kind, flow, ctx, responder, out);
+    }
+
+    fn encode_finding(
+        &mut self,
+        finding: &FindingEvent<'_>,
+        ctx: &EventContext<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        json::Encoder::encode_finding(self, finding, ctx, out);
     }
 }
 

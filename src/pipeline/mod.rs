@@ -26,6 +26,7 @@ use netcore_core::{
 };
 
 use crate::encode::Encoder;
+use crate::signatures::Engine;
 use crate::sink::Output;
 use crate::sink::capture::PacketWriter;
 use crate::source::{Frame, Interface};
@@ -111,6 +112,8 @@ pub struct Pipeline<W: Write> {
     flows: Option<FlowTable>,
     /// `-w FILE`: the packets that gave events.
     packets: Option<PacketWriter>,
+    /// `--signatures`: detections over the events, and `--findings-only`.
+    signatures: Option<(Engine, bool)>,
     encoder: Box<dyn Encoder>,
     output: Output<W>,
     /// Counts so far.
@@ -151,6 +154,7 @@ impl<W: Write> Pipeline<W> {
             reassembler: Reassembler::new(Default::default()),
             flows,
             packets: None,
+            signatures: None,
             encoder,
             output,
             summary: Summary::default(),
@@ -197,6 +201,7 @@ impl<W: Write> Pipeline<W> {
             reassembler,
             flows,
             packets,
+            signatures,
             encoder,
             output,
             summary,
@@ -219,6 +224,7 @@ impl<W: Write> Pipeline<W> {
                 .as_mut()
                 .map(|table| (table, frame.timestamp_ns, frame.interface.netns_cookie)),
             counted_by_flows: false,
+            signatures: signatures.as_mut(),
         };
         let mut written = 0;
         // The packet, then the packets it carries (VXLAN, GRE, …), as `--tunnel` says.
@@ -255,6 +261,26 @@ impl<W: Write> Pipeline<W> {
             summary.packets_not_saved = packets.other_link_type;
         }
         output.write_due()
+    }
+
+    /// Runs `engine`'s signatures over the events (their selection decided too, printed
+    /// only if asked for), writing their findings; with `findings_only`, nothing else.
+    pub fn with_signatures(self, engine: Option<Engine>, findings_only: bool) -> Self {
+        Pipeline {
+            signatures: engine.map(|e| (e, findings_only)),
+            ..self
+        }
+    }
+
+    /// Findings by signature id, for the summary.
+    fn findings(&self) -> Vec<(&'static str, u64)> {
+        let mut findings: Vec<_> = self
+            .signatures
+            .iter()
+            .flat_map(|(engine, _)| engine.findings.iter().map(|(id, n)| (*id, *n)))
+            .collect();
+        findings.sort_unstable();
+        findings
     }
 
     /// Also writes the packets that give events into `writer` (`-w`).
@@ -323,6 +349,7 @@ impl<W: Write> Pipeline<W> {
     /// Ends the run's flows: writes the record of every flow still tracked, as of
     /// `now_ns` (the last packet's time in file mode, the clock's in live modes).
     pub fn finish(&mut self, now_ns: u64) {
+        self.summary.findings = self.findings();
         if let Some(flows) = &mut self.flows {
             let mut writer =
                 FlowWriter::new(&self.filter, self.encoder.as_mut(), self.output.buffer());
@@ -434,6 +461,8 @@ struct LayerWriter<'p> {
     flows: Option<(&'p mut FlowTable, u64, u64)>,
     /// Whether the flows counted a layer of the frame (it passed the filters).
     counted_by_flows: bool,
+    /// The signatures and `--findings-only`.
+    signatures: Option<&'p mut (Engine, bool)>,
 }
 
 impl LayerWriter<'_> {
@@ -446,7 +475,19 @@ impl LayerWriter<'_> {
         direction: Direction,
         interface: &str,
     ) -> usize {
-        let mut wanted = self.filter.packet_events(ctx, decoded, self.selected);
+        // The signatures' events are decided too, printed only when selected.
+        let (decided, printed) = match &self.signatures {
+            Some((engine, findings_only)) => (
+                self.selected.union(engine.selected()),
+                if *findings_only {
+                    EventSet::NONE
+                } else {
+                    self.selected
+                },
+            ),
+            None => (self.selected, self.selected),
+        };
+        let mut wanted = self.filter.packet_events(ctx, decoded, decided);
         // DNS costs nothing unless a DNS event is wanted.
         let dns = if wanted.any_dns() {
             match decoded.dns_over_udp() {
@@ -463,13 +504,21 @@ impl LayerWriter<'_> {
         if let Some(message) = &dns {
             wanted = self.filter.dns_events(message, wanted);
         }
-        let events = PacketEvents {
+        let all = PacketEvents {
             interface,
             ..PacketEvents::new(ctx, decoded, dns.as_ref(), direction, wanted)
         };
+        let events = PacketEvents {
+            events: all.events.intersect(printed),
+            ..all
+        };
         let mut written = self.encoder.encode(&events, self.buffer);
-        if wanted.any_dns() {
-            written += self.dns_over_tcp(&events, wanted.intersect(EventSet::DNS));
+        if let Some((engine, _)) = &mut self.signatures {
+            written += engine.on_events(&all, &mut *self.encoder, self.buffer);
+        }
+        let printed_dns = wanted.intersect(EventSet::DNS).intersect(printed);
+        if printed_dns != EventSet::NONE {
+            written += self.dns_over_tcp(&events, printed_dns);
         }
         if let Some((flows, now_ns, netns)) = &mut self.flows
             && self.filter.packet_events(ctx, decoded, EventSet::FLOWS) != EventSet::NONE

@@ -43,6 +43,8 @@ pub struct Summary {
     pub packets_saved: u64,
     /// Packets a classic pcap `-w` file could not hold (a second link type).
     pub packets_not_saved: u64,
+    /// Findings by signature id (`--signatures`).
+    pub findings: Vec<(&'static str, u64)>,
 }
 
 impl Summary {
@@ -109,6 +111,14 @@ impl std::fmt::Display for Summary {
                 .map(|(k, n)| format!("{k}={n}"))
                 .collect();
             write!(f, " ({})", kinds.join(", "))?;
+        }
+        if !self.findings.is_empty() {
+            let findings: Vec<String> = self
+                .findings
+                .iter()
+                .map(|(id, n)| format!("{id}={n}"))
+                .collect();
+            write!(f, "; findings: {}", findings.join(", "))?;
         }
         let flows = &self.flows;
         if flows.created > 0 {

@@ -21,6 +21,7 @@ macro_rules! arg_head {
 }
 
 mod dns;
+mod finding;
 mod flow;
 mod http;
 mod schema;
@@ -252,11 +253,13 @@ fn packet_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, kind: Event
 
 /// Which event's head an [`Event`] begins with.
 #[derive(Clone, Copy)]
-enum Head {
+enum Head<'h> {
     /// A packet event.
     Packet(EventKind),
     /// A flow event with this many arguments.
     Flow(FlowKind, u8),
+    /// A finding: its event id, name and number of arguments.
+    Finding(&'h str, &'h str, u8),
 }
 
 /// One event being written. The envelope up to the owner fields is the same for every
@@ -276,7 +279,7 @@ impl<'o> Event<'o> {
         ctx: &EventContext<'_>,
         head: &mut Option<(usize, usize)>,
         out: &'o mut Vec<u8>,
-        kind: Head,
+        kind: Head<'_>,
     ) -> Self {
         out.reserve(EVENT_RESERVE);
         match *head {
@@ -293,11 +296,24 @@ impl<'o> Event<'o> {
             }
         }
         let prepared = &encoder.prepared;
-        let (event_head, args_num) = match kind {
-            Head::Packet(kind) => (&prepared.event_heads[kind.index()], None),
-            Head::Flow(kind, args) => (&prepared.flow_heads[kind.index()], Some(args)),
+        let args_num = match kind {
+            Head::Packet(kind) => {
+                out.extend_from_slice(&prepared.event_heads[kind.index()]);
+                None
+            }
+            Head::Flow(kind, args) => {
+                out.extend_from_slice(&prepared.flow_heads[kind.index()]);
+                Some(args)
+            }
+            Head::Finding(id, name, args) => {
+                out.extend_from_slice(b",\"eventId\":\"");
+                out.extend_from_slice(id.as_bytes());
+                out.extend_from_slice(b"\",\"eventName\":");
+                push_str(out, name.as_bytes());
+                out.extend_from_slice(b",\"argsNum\":");
+                Some(args)
+            }
         };
-        out.extend_from_slice(event_head);
         // A packet event's count is patched in at the end (one digit); a flow event's,
         // which may need two, is known and written now.
         let args_num_at = match args_num {
@@ -372,11 +388,19 @@ impl<'o> Event<'o> {
     }
 
     fn end(self) {
+        self.end_with(|_| {});
+    }
+
+    /// Ends the event, `tail` writing what follows the arguments (a finding's
+    /// `metadata`).
+    fn end_with(self, tail: impl FnOnce(&mut Vec<u8>)) {
         if let Some(digit) = self.out.get_mut(self.args_num_at) {
             debug_assert!(self.args < 10, "argsNum has one digit");
             *digit = b'0' + self.args;
         }
-        self.out.extend_from_slice(b"]}\n");
+        self.out.push(b']');
+        tail(self.out);
+        self.out.extend_from_slice(b"}\n");
     }
 }
 

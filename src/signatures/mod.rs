@@ -1,0 +1,280 @@
+//! Signatures: detections over the events, as Tracee's users write them (`types/detect`:
+//! metadata, selected events, `OnEvent`), compiled in. A signature sees only the events it
+//! selects — the pipeline decides them even when they are not printed — with the same
+//! decoded values the encoders see, keeps bounded state, and returns findings, which are
+//! written as events in Tracee's `FindingToEvent` shape.
+
+mod dns_e2e;
+mod nxdomain_burst;
+mod port_scan;
+
+use std::collections::HashMap;
+
+use netcore_core::finding::{FindingEvent, FindingValue, Trigger};
+use netcore_core::json::{self, Schema};
+use netcore_core::{EventKind, EventSet, PacketEvents};
+
+use crate::encode::Encoder;
+
+/// What a signature is: Tracee's `SignatureMetadata`, with the properties Tracee's
+/// findings always carry.
+#[derive(Debug)]
+pub struct Metadata {
+    /// Its id (`signatureID`).
+    pub id: &'static str,
+    /// Its version.
+    pub version: &'static str,
+    /// Its name (`signatureName`).
+    pub name: &'static str,
+    /// The name of its finding events.
+    pub event_name: &'static str,
+    /// The id of its finding events, in Tracee's signature range (6000–6999).
+    pub event_id: &'static str,
+    /// What it detects.
+    pub description: &'static str,
+    /// Tags.
+    pub tags: &'static [&'static str],
+    /// Severity, 0 (info) to 4 (critical), as Tracee's signatures grade it.
+    pub severity: i64,
+    /// MITRE ATT&CK tactic, technique name and id ("" when none).
+    pub category: &'static str,
+    /// See `category`.
+    pub technique: &'static str,
+    /// See `category`.
+    pub external_id: &'static str,
+}
+
+/// A value of a finding's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    /// Text.
+    Text(String),
+    /// An integer.
+    Number(i64),
+    /// A list of strings.
+    List(Vec<String>),
+}
+
+/// What a signature found: its data, by name.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The data, in the order given (written sorted by name, as Go iterates a map).
+    pub data: Vec<(&'static str, Data)>,
+}
+
+/// A detection, fed the events it selects.
+pub trait Signature {
+    /// What it is.
+    fn metadata(&self) -> &'static Metadata;
+    /// The events it wants.
+    fn selected_events(&self) -> EventSet;
+    /// Looks at event `kind` of `events` (one it selected); a finding when it fires.
+    fn on_event(&mut self, kind: EventKind, events: &PacketEvents<'_, '_>) -> Option<Finding>;
+}
+
+/// Owners tracked at most by a signature that counts per owner; full, it forgets them all.
+pub const MAX_TRACKED: usize = 4096;
+
+/// The built-in signatures, by `--signatures` name.
+fn builtin(name: &str, config: &Config) -> Option<Box<dyn Signature>> {
+    match name {
+        "dns_e2e" => Some(Box::new(dns_e2e::DnsE2e::new(&config.e2e_dns_domain))),
+        "nxdomain_burst" => Some(Box::new(nxdomain_burst::NxdomainBurst::default())),
+        "port_scan" => Some(Box::new(port_scan::PortScan::default())),
+        _ => None,
+    }
+}
+
+/// Every built-in signature's name, in id order.
+pub const BUILTIN: [&str; 3] = ["dns_e2e", "nxdomain_burst", "port_scan"];
+
+/// Settings of the built-in signatures.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The domain the e2e DNS signature expects answers for (the reference's: uol.com.br).
+    pub e2e_dns_domain: String,
+}
+
+/// The signatures of a run, and what they found.
+pub struct Engine {
+    signatures: Vec<Box<dyn Signature>>,
+    selected: EventSet,
+    /// Renders a triggering event, to quote its arguments.
+    trigger_json: json::Encoder,
+    scratch: Vec<u8>,
+    /// Findings, by signature id.
+    pub findings: HashMap<&'static str, u64>,
+}
+
+impl Engine {
+    /// The signatures `--signatures LIST` names (`builtin`: all of them).
+    pub fn load(
+        list: &[String],
+        config: &Config,
+        schema: &'static Schema,
+    ) -> Result<Engine, String> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in list.iter().flat_map(|l| l.split(',')).map(str::trim) {
+            match name {
+                "builtin" => names.extend(BUILTIN),
+                name if BUILTIN.contains(&name) => names.push(name),
+                unknown => {
+                    return Err(format!(
+                        "unknown signature '{unknown}'; built in: {} (or builtin for all)",
+                        BUILTIN.join(", ")
+                    ));
+                }
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        let signatures: Vec<Box<dyn Signature>> =
+            names.iter().filter_map(|n| builtin(n, config)).collect();
+        let selected = signatures
+            .iter()
+            .fold(EventSet::NONE, |all, s| all.union(s.selected_events()));
+        Ok(Engine {
+            signatures,
+            selected,
+            trigger_json: json::Encoder::new(schema),
+            scratch: Vec::new(),
+            findings: HashMap::new(),
+        })
+    }
+
+    /// The events the signatures select (decided even when not printed).
+    pub fn selected(&self) -> EventSet {
+        self.selected
+    }
+
+    /// Feeds `events` to the signatures that select them; writes each finding with
+    /// `encoder` into `out`. Returns how many findings were written.
+    pub fn on_events(
+        &mut self,
+        events: &PacketEvents<'_, '_>,
+        encoder: &mut dyn Encoder,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let mut written = 0;
+        for kind in events.kinds().filter(|&k| self.selected.contains(k)) {
+            for signature in &mut self.signatures {
+                if !signature.selected_events().contains(kind) {
+                    continue;
+                }
+                let Some(finding) = signature.on_event(kind, events) else {
+                    continue;
+                };
+                let metadata = signature.metadata();
+                *self.findings.entry(metadata.id).or_default() += 1;
+                // The triggering event alone, rendered to quote its arguments.
+                self.scratch.clear();
+                let alone = PacketEvents {
+                    events: EventSet::NONE.with(kind),
+                    ..*events
+                };
+                self.trigger_json.encode(&alone, &mut self.scratch);
+                let args_json = arguments_of(&self.scratch);
+                let data: Vec<(&str, FindingValue<'_>)> = {
+                    let mut data: Vec<_> = finding
+                        .data
+                        .iter()
+                        .map(|(name, value)| (*name, value_of(value)))
+                        .collect();
+                    data.sort_by_key(|(name, _)| *name);
+                    data
+                };
+                let properties = properties(metadata);
+                let event = FindingEvent {
+                    event_id: metadata.event_id,
+                    event_name: metadata.event_name,
+                    data: &data,
+                    version: metadata.version,
+                    description: metadata.description,
+                    tags: metadata.tags,
+                    properties: &properties,
+                    trigger: Trigger {
+                        id: self.trigger_json.schema().id(kind),
+                        name: kind.name(),
+                        args_json,
+                    },
+                };
+                encoder.encode_finding(&event, events.ctx, out);
+                written += 1;
+            }
+        }
+        written
+    }
+
+    /// One line per signature: name, event, severity, MITRE technique, description.
+    pub fn list(config: &Config) -> String {
+        BUILTIN
+            .iter()
+            .filter_map(|name| builtin(name, config))
+            .map(|s| {
+                let m = s.metadata();
+                let mitre = match m.external_id {
+                    "" => String::new(),
+                    id => format!(" [{} {}]", id, m.technique),
+                };
+                format!(
+                    "{:<16} {:<20} severity {}{mitre}: {}\n",
+                    m.id, m.event_name, m.severity, m.description
+                )
+            })
+            .collect()
+    }
+}
+
+/// The `args` array of a rendered event line (`"args":[…]` up to the line's end).
+fn arguments_of(line: &[u8]) -> &[u8] {
+    const KEY: &[u8] = b"\"args\":";
+    // A key cannot appear inside a string value: its quotes would be escaped there.
+    let start = line
+        .windows(KEY.len())
+        .position(|w| w == KEY)
+        .map_or(line.len(), |at| at + KEY.len());
+    let end = line
+        .iter()
+        .rposition(|&b| b == b']')
+        .map_or(start, |at| at + 1);
+    line.get(start..end).unwrap_or(b"[]")
+}
+
+fn value_of(data: &Data) -> FindingValue<'_> {
+    match data {
+        Data::Text(t) => FindingValue::Text(t),
+        Data::Number(n) => FindingValue::Number(*n),
+        Data::List(l) => FindingValue::List(l),
+    }
+}
+
+/// The properties Tracee's findings carry, sorted by name as Go writes a map: the MITRE
+/// fields and Severity (null when the signature has none), signatureID, signatureName.
+fn properties(m: &'static Metadata) -> Vec<(&'static str, FindingValue<'static>)> {
+    let text = |t: &'static str| match t {
+        "" => FindingValue::Null,
+        t => FindingValue::Text(t),
+    };
+    vec![
+        ("Category", text(m.category)),
+        ("Severity", FindingValue::Number(m.severity)),
+        ("Technique", text(m.technique)),
+        ("external_id", text(m.external_id)),
+        ("id", FindingValue::Null),
+        ("signatureID", FindingValue::Text(m.id)),
+        ("signatureName", FindingValue::Text(m.name)),
+    ]
+}
+
+/// A bounded map of per-owner state: full, it forgets everything (counted).
+pub(crate) fn bounded_entry<'m, K: std::hash::Hash + Eq, V: Default>(
+    map: &'m mut HashMap<K, V>,
+    key: K,
+    forgotten: &mut u64,
+) -> &'m mut V {
+    if map.len() >= MAX_TRACKED && !map.contains_key(&key) {
+        *forgotten += map.len() as u64;
+        map.clear();
+    }
+    map.entry(key).or_default()
+}

@@ -1,0 +1,254 @@
+//! Signatures over capture files: the reference's e2e DNS signature, NXDOMAIN bursts and
+//! port scans, their findings in Tracee's `FindingToEvent` shape (both schemas), and the
+//! command line around them.
+
+mod common;
+
+use common::dns_builder::{Data, Flags, MessageBuilder, ipv4_udp};
+use common::{capture, events_of, ipv4_tcp, netcore};
+use serde_json::{Value, json};
+
+const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+const CLIENT: [u8; 4] = [10, 0, 0, 2];
+
+/// A DNS response to `name`/`qtype` with one answer.
+fn answer(id: u16, name: &str, qtype: u16, data: &Data<'_>) -> Vec<u8> {
+    let flags = Flags {
+        qr: 1,
+        rd: 1,
+        ra: 1,
+        ..Flags::default()
+    }
+    .word();
+    let mut m = MessageBuilder::new(id, flags, [1, 1, 0, 0], true);
+    m.question(name, qtype, 1);
+    m.record(name, qtype, 1, 300, data);
+    ipv4_udp(RESOLVER, CLIENT, 53, 40000 + id, &m.bytes)
+}
+
+/// The four answers the reference's signature waits for, for uol.com.br.
+fn uol_answers(first_id: u16) -> Vec<Vec<u8>> {
+    vec![
+        answer(first_id, "uol.com.br", 15, &Data::Mx(10, "mx.uol.com.br")),
+        answer(
+            first_id + 1,
+            "uol.com.br",
+            2,
+            &Data::Name("eliot.uol.com.br"),
+        ),
+        answer(
+            first_id + 2,
+            "uol.com.br",
+            6,
+            &Data::Soa("eliot.uol.com.br", "root.uol.com.br", [1, 2, 3, 4, 5]),
+        ),
+        answer(
+            first_id + 3,
+            "uol.com.br",
+            16,
+            &Data::Txt(vec![b"v=spf1 include:spf.uol.com.br ~all"]),
+        ),
+    ]
+}
+
+fn run(name: &str, packets: Vec<Vec<u8>>, args: &[&str]) -> Vec<Value> {
+    let path = capture(name, 1_700_000_000, packets);
+    let mut all = vec!["--json", "-r", path.to_str().unwrap()];
+    all.extend(args);
+    events_of(&all)
+}
+
+#[test]
+fn the_reference_dns_signature_fires_once_per_complete_set() {
+    let mut packets = uol_answers(1);
+    packets.extend(uol_answers(11)); // a second complete set: fires again
+    packets.extend(uol_answers(21).into_iter().take(3)); // incomplete: no finding
+    let events = run(
+        "sig-e2e.pcap",
+        packets,
+        &["--signatures", "dns_e2e", "--findings-only"],
+    );
+    assert_eq!(events.len(), 2, "{events:#?}");
+    let finding = &events[0];
+    assert_eq!(
+        (&finding["eventId"], &finding["eventName"]),
+        (&json!("6000"), &json!("dns_e2e"))
+    );
+    // The envelope is the triggering event's (the TXT answer, the 4th packet).
+    assert_eq!(finding["timestamp"], 1_700_000_000_003_000_000u64);
+    assert_eq!(finding["argsNum"], 1);
+    let trigger = &finding["args"][0];
+    assert_eq!(
+        (&trigger["name"], &trigger["type"]),
+        (&json!("triggeredBy"), &json!("unknown"))
+    );
+    assert_eq!(trigger["value"]["id"], 2013);
+    assert_eq!(trigger["value"]["name"], "net_packet_dns");
+    assert_eq!(trigger["value"]["returnValue"], 0);
+    let dns = &trigger["value"]["args"][4];
+    assert_eq!(dns["name"], "proto_dns");
+    assert_eq!(
+        dns["value"]["answers"][0]["TXTs"][0],
+        "v=spf1 include:spf.uol.com.br ~all"
+    );
+    assert_eq!(
+        finding["metadata"],
+        json!({
+            "Version": "0.1.0",
+            "Description": "Network E2E Tests: DNS",
+            "Tags": ["e2e", "network"],
+            "Properties": {
+                "Category": null, "Severity": 0, "Technique": null, "external_id": null,
+                "id": null, "signatureID": "DNS", "signatureName": "Network DNS Test"
+            }
+        })
+    );
+    // v0.24 calls the trigger detectedFrom, with its own ids.
+    let v024 = run(
+        "sig-e2e-v024.pcap",
+        uol_answers(1),
+        &[
+            "--signatures",
+            "builtin",
+            "--findings-only",
+            "--schema",
+            "tracee-0.24",
+        ],
+    );
+    assert_eq!(v024[0]["args"][0]["name"], "detectedFrom");
+    assert_eq!(v024[0]["args"][0]["value"]["id"], 2006);
+    // Another domain: nothing.
+    let other = run(
+        "sig-e2e-other.pcap",
+        uol_answers(1),
+        &[
+            "--signatures",
+            "dns_e2e",
+            "--findings-only",
+            "--e2e-dns-domain",
+            "example.com",
+        ],
+    );
+    assert!(other.is_empty());
+}
+
+#[test]
+fn findings_come_with_the_printed_events_unless_findings_only() {
+    let events = run(
+        "sig-mixed.pcap",
+        uol_answers(1),
+        &["--signatures", "builtin"],
+    );
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.iter().filter(|n| **n == "net_packet_dns").count(), 4);
+    assert_eq!(names.iter().filter(|n| **n == "dns_e2e").count(), 1);
+    // The finding follows its triggering packet's events.
+    let at = names.iter().position(|n| *n == "dns_e2e").unwrap();
+    assert_eq!(at, names.len() - 1);
+    assert!(names[at - 1].starts_with("net_packet_dns"));
+    // Signatures see their events even when --events prints others.
+    let tcp_only = run(
+        "sig-tcp-only.pcap",
+        uol_answers(1),
+        &["--signatures", "dns_e2e", "--events", "net_packet_tcp"],
+    );
+    let names: Vec<&str> = tcp_only
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dns_e2e"]);
+}
+
+#[test]
+fn a_port_scan_and_an_nxdomain_burst_are_found() {
+    // 30 SYNs to 30 ports of one host, then 22 NXDOMAIN answers.
+    let mut packets: Vec<Vec<u8>> = (0..30u16)
+        .map(|p| ipv4_tcp((CLIENT, 50000), ([10, 0, 0, 9], 1000 + p), 1, 0x02, b""))
+        .collect();
+    let nx = Flags {
+        qr: 1,
+        rd: 1,
+        ra: 1,
+        rcode: 3,
+        ..Flags::default()
+    }
+    .word();
+    for i in 0..22u16 {
+        let mut m = MessageBuilder::new(i, nx, [1, 0, 0, 0], true);
+        m.question(&format!("x{i}qz7.example.test"), 1, 1);
+        packets.push(ipv4_udp(RESOLVER, CLIENT, 53, 41000 + i, &m.bytes));
+    }
+    let events = run(
+        "sig-scan.pcap",
+        packets,
+        &["--signatures", "builtin", "--findings-only"],
+    );
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["port_scan", "nxdomain_burst"], "{events:#?}");
+    let arg = |e: &Value, name: &str| -> Value {
+        e["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()["value"]
+            .clone()
+    };
+    let scan = &events[0];
+    assert_eq!(arg(scan, "host"), "10.0.0.9");
+    assert_eq!(arg(scan, "ports").as_array().unwrap().len(), 25);
+    assert_eq!(scan["metadata"]["Properties"]["external_id"], "T1046");
+    let burst = &events[1];
+    assert_eq!(arg(burst, "nxdomain_count"), 20);
+    assert_eq!(arg(burst, "names").as_array().unwrap().len(), 10);
+    // Data arguments are sorted by name and typed as Tracee's getCType names Go types.
+    let arg_names: Vec<&str> = burst["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        arg_names,
+        ["names", "nxdomain_count", "window_seconds", "triggeredBy"]
+    );
+    assert_eq!(burst["args"][1]["type"], "long");
+    assert_eq!(burst["args"][0]["type"], "const char**");
+}
+
+#[test]
+fn the_command_line_around_signatures() {
+    let out = netcore(&["--list-signatures"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for id in ["DNS", "NET-NXDOMAIN-BURST", "NET-PORT-SCAN"] {
+        assert!(listed.contains(id), "{listed}");
+    }
+    let golden = common::root().join("tests/golden/ethernet.pcap");
+    let out = netcore(&["--signatures", "nope", "-r", golden.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signature 'nope'"));
+    // Text mode: one line per finding.
+    let path = capture("sig-text.pcap", 1_700_000_000, uol_answers(1));
+    let out = netcore(&[
+        "--text-events",
+        "--signatures",
+        "dns_e2e",
+        "--findings-only",
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("dns_e2e signature=DNS severity=0 on net_packet_dns"),
+        "{text}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("findings: DNS=1"), "{stderr}");
+}
