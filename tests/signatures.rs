@@ -252,3 +252,56 @@ fn the_command_line_around_signatures() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("findings: DNS=1"), "{stderr}");
 }
+
+#[test]
+fn rego_signatures_in_tracees_abi() {
+    let dir = common::root().join("tests/data/rego");
+    let events = run(
+        "sig-rego.pcap",
+        uol_answers(1),
+        &["--signatures", dir.to_str().unwrap(), "--findings-only"],
+    );
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mx_lookup", "spf_record"], "{events:#?}");
+    let mx = &events[0];
+    assert_eq!(mx["eventId"], "6100");
+    // An object verdict is the finding's data; true is a finding without data.
+    assert_eq!(
+        mx["args"][0],
+        json!({"name": "exchange", "type": "const char *", "value": "mx.uol.com.br"})
+    );
+    assert_eq!(
+        mx["args"][1],
+        json!({"name": "preference", "type": "long", "value": 10})
+    );
+    assert_eq!(mx["args"][2]["name"], "triggeredBy");
+    assert_eq!(mx["metadata"]["Properties"]["external_id"], "T1018");
+    assert_eq!(mx["metadata"]["Properties"]["signatureID"], "TRC-NET-MX");
+    assert_eq!(events[1]["argsNum"], 1);
+    // Combined with the built-in ones.
+    let both = run(
+        "sig-rego-builtin.pcap",
+        uol_answers(1),
+        &[
+            "--signatures",
+            &format!("builtin,{}", dir.display()),
+            "--findings-only",
+        ],
+    );
+    assert_eq!(both.len(), 3);
+    // A file that does not parse is named, with its line.
+    let broken = common::root().join("tests/data/rego-broken");
+    let golden = common::root().join("tests/golden/ethernet.pcap");
+    let out = netcore(&[
+        "--signatures",
+        broken.to_str().unwrap(),
+        "-r",
+        golden.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.rego:"), "{stderr}");
+}

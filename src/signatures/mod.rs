@@ -7,8 +7,11 @@
 mod dns_e2e;
 mod nxdomain_burst;
 mod port_scan;
+mod rego;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::Path;
 
 use netcore_core::finding::{FindingEvent, FindingValue, Trigger};
 use netcore_core::json::{self, Schema};
@@ -59,7 +62,7 @@ pub enum Data {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// The data, in the order given (written sorted by name, as Go iterates a map).
-    pub data: Vec<(&'static str, Data)>,
+    pub data: Vec<(Cow<'static, str>, Data)>,
 }
 
 /// A detection, fed the events it selects.
@@ -85,6 +88,9 @@ fn builtin(name: &str, config: &Config) -> Option<Box<dyn Signature>> {
     }
 }
 
+/// The first event id of Rego signatures' findings (built-in ones use 6000–6099).
+const REGO_FIRST_ID: u32 = 6100;
+
 /// Every built-in signature's name, in id order.
 pub const BUILTIN: [&str; 3] = ["dns_e2e", "nxdomain_burst", "port_scan"];
 
@@ -107,20 +113,27 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The signatures `--signatures LIST` names (`builtin`: all of them).
+    /// The signatures `--signatures LIST` names: built-in ones by name (`builtin`: all of
+    /// them) and directories of Rego signatures.
     pub fn load(
         list: &[String],
         config: &Config,
         schema: &'static Schema,
     ) -> Result<Engine, String> {
         let mut names: Vec<&str> = Vec::new();
+        let mut rego: Vec<Box<dyn Signature>> = Vec::new();
         for name in list.iter().flat_map(|l| l.split(',')).map(str::trim) {
             match name {
                 "builtin" => names.extend(BUILTIN),
                 name if BUILTIN.contains(&name) => names.push(name),
+                dir if Path::new(dir).is_dir() => {
+                    let first_id = REGO_FIRST_ID + rego.len() as u32;
+                    rego.extend(rego::load(Path::new(dir), schema, first_id)?);
+                }
                 unknown => {
                     return Err(format!(
-                        "unknown signature '{unknown}'; built in: {} (or builtin for all)",
+                        "unknown signature '{unknown}' (not a directory of Rego signatures \
+                         either); built in: {} (or builtin for all)",
                         BUILTIN.join(", ")
                     ));
                 }
@@ -128,8 +141,9 @@ impl Engine {
         }
         names.sort_unstable();
         names.dedup();
-        let signatures: Vec<Box<dyn Signature>> =
+        let mut signatures: Vec<Box<dyn Signature>> =
             names.iter().filter_map(|n| builtin(n, config)).collect();
+        signatures.extend(rego);
         let selected = signatures
             .iter()
             .fold(EventSet::NONE, |all, s| all.union(s.selected_events()));
@@ -178,7 +192,7 @@ impl Engine {
                     let mut data: Vec<_> = finding
                         .data
                         .iter()
-                        .map(|(name, value)| (*name, value_of(value)))
+                        .map(|(name, value)| (name.as_ref(), value_of(value)))
                         .collect();
                     data.sort_by_key(|(name, _)| *name);
                     data
@@ -264,6 +278,24 @@ fn properties(m: &'static Metadata) -> Vec<(&'static str, FindingValue<'static>)
         ("signatureID", FindingValue::Text(m.id)),
         ("signatureName", FindingValue::Text(m.name)),
     ]
+}
+
+/// Who a counting signature counts for: a process, or an address when the packet has no
+/// owning process (capture files, kernel-sent packets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Actor {
+    Process(u32),
+    Address(std::net::IpAddr),
+}
+
+impl Actor {
+    /// The owner of `ctx`, or `address` without one.
+    pub(crate) fn of(ctx: &netcore_core::EventContext<'_>, address: std::net::IpAddr) -> Actor {
+        match ctx.host_process_id {
+            0 => Actor::Address(address),
+            pid => Actor::Process(pid),
+        }
+    }
 }
 
 /// A bounded map of per-owner state: full, it forgets everything (counted).

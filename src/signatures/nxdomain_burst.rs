@@ -4,13 +4,12 @@
 //! counting again.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use netcore_core::dns::Rcode;
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use super::{Data, Finding, Metadata, Signature, bounded_entry};
+use super::{Actor, Data, Finding, Metadata, Signature, bounded_entry};
 
 static METADATA: Metadata = Metadata {
     id: "NET-NXDOMAIN-BURST",
@@ -34,13 +33,6 @@ const WINDOW_NS: u64 = 60_000_000_000;
 /// Names kept to show in the finding.
 const NAMES_SHOWN: usize = 10;
 
-/// Who receives the answers: a process, or an address when no process is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Receiver {
-    Process(u32),
-    Address(IpAddr),
-}
-
 /// One receiver's answers in the current window.
 #[derive(Default)]
 struct Window {
@@ -52,7 +44,8 @@ struct Window {
 /// Counts per receiver (at most [`super::MAX_TRACKED`]).
 #[derive(Default)]
 pub struct NxdomainBurst {
-    windows: HashMap<Receiver, Window>,
+    /// By receiver of the answers.
+    windows: HashMap<Actor, Window>,
     forgotten: u64,
 }
 
@@ -71,10 +64,7 @@ impl Signature for NxdomainBurst {
             return None;
         }
         let now = events.ctx.timestamp;
-        let receiver = match events.ctx.host_process_id {
-            0 => Receiver::Address(events.packet.network?.dst()),
-            pid => Receiver::Process(pid),
-        };
+        let receiver = Actor::of(events.ctx, events.packet.network?.dst());
         let window = bounded_entry(&mut self.windows, receiver, &mut self.forgotten);
         if window.count == 0 || now.saturating_sub(window.start_ns) > WINDOW_NS {
             *window = Window {
@@ -98,12 +88,15 @@ impl Signature for NxdomainBurst {
         }
         let finding = Finding {
             data: vec![
-                ("nxdomain_count", Data::Number(window.count as i64)),
+                ("nxdomain_count".into(), Data::Number(window.count as i64)),
                 (
-                    "window_seconds",
+                    "window_seconds".into(),
                     Data::Number(((now - window.start_ns) / 1_000_000_000) as i64),
                 ),
-                ("names", Data::List(std::mem::take(&mut window.names))),
+                (
+                    "names".into(),
+                    Data::List(std::mem::take(&mut window.names)),
+                ),
             ],
         };
         window.count = 0;

@@ -10,7 +10,7 @@ use netcore_core::packet::Transport;
 use netcore_core::tcp::flag;
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use super::{Data, Finding, Metadata, Signature, bounded_entry};
+use super::{Actor, Data, Finding, Metadata, Signature, bounded_entry};
 
 static METADATA: Metadata = Metadata {
     id: "NET-PORT-SCAN",
@@ -32,13 +32,6 @@ const THRESHOLD: usize = 25;
 /// The window they must fall in, ns.
 const WINDOW_NS: u64 = 10_000_000_000;
 
-/// Who connects: a process, or an address when no process is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
-    Process(u32),
-    Address(IpAddr),
-}
-
 /// What one source tried in the current window: ports by host, hosts by port (each set
 /// stops growing at the threshold).
 #[derive(Default)]
@@ -52,7 +45,8 @@ struct Window {
 /// 64 hosts and 64 ports).
 #[derive(Default)]
 pub struct PortScan {
-    windows: HashMap<Source, Window>,
+    /// By source of the SYNs.
+    windows: HashMap<Actor, Window>,
     forgotten: u64,
 }
 
@@ -78,10 +72,7 @@ impl Signature for PortScan {
             return None;
         }
         let now = events.ctx.timestamp;
-        let source = match events.ctx.host_process_id {
-            0 => Source::Address(network.src()),
-            pid => Source::Process(pid),
-        };
+        let source = Actor::of(events.ctx, network.src());
         let window = bounded_entry(&mut self.windows, source, &mut self.forgotten);
         if now.saturating_sub(window.start_ns) > WINDOW_NS {
             *window = Window {
@@ -117,10 +108,10 @@ impl Signature for PortScan {
             let ports = &window.ports[&host];
             Finding {
                 data: vec![
-                    ("kind", Data::Text("ports of one host".into())),
-                    ("host", Data::Text(host.to_string())),
+                    ("kind".into(), Data::Text("ports of one host".into())),
+                    ("host".into(), Data::Text(host.to_string())),
                     (
-                        "ports",
+                        "ports".into(),
                         Data::List(ports.iter().map(u16::to_string).collect()),
                     ),
                 ],
@@ -129,10 +120,10 @@ impl Signature for PortScan {
             let hosts = &window.hosts[&port];
             Finding {
                 data: vec![
-                    ("kind", Data::Text("one port of many hosts".into())),
-                    ("port", Data::Number(port.into())),
+                    ("kind".into(), Data::Text("one port of many hosts".into())),
+                    ("port".into(), Data::Number(port.into())),
                     (
-                        "hosts",
+                        "hosts".into(),
                         Data::List(hosts.iter().map(IpAddr::to_string).collect()),
                     ),
                 ],
