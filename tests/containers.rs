@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -57,7 +58,10 @@ struct BusyboxTar(PathBuf);
 
 impl BusyboxTar {
     fn new() -> BusyboxTar {
-        let dir = std::env::temp_dir().join(unique("busybox"));
+        // One per test: the tests of this process run in parallel.
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(unique(&format!("busybox{seq}")));
         let root = dir.join("root");
         std::fs::create_dir_all(root.join("bin")).unwrap();
         std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
