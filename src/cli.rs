@@ -60,9 +60,10 @@ pub struct Cli {
 
     /// Comma-separated events to print, e.g. net_packet_tcp,net_packet_udp; repeatable.
     /// `all` (the default) is the nine packet events; the flow events (net_flow,
-    /// net_flow_tcp_begin, net_flow_tcp_end) are printed when named here or in a filter.
-    #[arg(long = "events", value_name = "LIST", value_parser = parse_events)]
-    pub events: Vec<EventSet>,
+    /// net_flow_tcp_begin, net_flow_tcp_end) are printed when named here or in a filter; a
+    /// signature's event name (with --signatures) prints that signature's findings.
+    #[arg(long = "events", value_name = "LIST")]
+    pub events: Vec<String>,
 
     /// Stop after COUNT packets that gave events (as tcpdump's -c).
     #[arg(short = 'c', long = "count", value_name = "COUNT",
@@ -182,6 +183,11 @@ pub struct Cli {
     #[arg(long, requires = "signatures")]
     pub findings_only: bool,
 
+    /// The indicator list of the ioc signature: domains, addresses, CIDR prefixes, one per
+    /// line; read again on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub ioc_file: Option<PathBuf>,
+
     /// The domain the dns_e2e signature expects answers for.
     #[arg(long, value_name = "DOMAIN", default_value = "uol.com.br")]
     pub e2e_dns_domain: String,
@@ -268,11 +274,33 @@ pub fn generate(what: Generate, out: &mut impl std::io::Write) -> std::io::Resul
     Ok(())
 }
 
-fn parse_events(list: &str) -> Result<EventSet, String> {
-    if list == "all" {
-        return Ok(EventSet::DEFAULT);
+/// The events `--events` lists: the packet and flow events, and the names it gave that
+/// are no such event (a signature's findings, `finding_names` says which are).
+pub fn parse_events(
+    lists: &[String],
+    finding_names: &[&str],
+) -> Result<(EventSet, Vec<String>), String> {
+    let mut events = EventSet::NONE;
+    let mut findings = Vec::new();
+    for name in lists.iter().flat_map(|l| l.split(',')).map(str::trim) {
+        if name == "all" {
+            events = events.union(EventSet::DEFAULT);
+        } else if let Ok(set) = EventSet::parse(name) {
+            events = events.union(set);
+        } else if finding_names.contains(&name) {
+            findings.push(name.to_owned());
+        } else {
+            let mut message = EventSet::parse(name)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            if !finding_names.is_empty() {
+                message.push_str(&format!("; findings: {}", finding_names.join(" ")));
+            }
+            return Err(message);
+        }
     }
-    EventSet::parse(list).map_err(|e| e.to_string())
+    Ok((events, findings))
 }
 
 fn parse_stats_interval(seconds: &str) -> Result<u64, String> {

@@ -63,6 +63,7 @@ fn main() -> ExitCode {
     }
     let signature_config = signatures::Config {
         e2e_dns_domain: cli.e2e_dns_domain.clone(),
+        ioc_file: cli.ioc_file.clone(),
     };
     if cli.list_signatures {
         print!("{}", signatures::Engine::list(&signature_config));
@@ -96,14 +97,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Without --events: the packet events, and the flow events the filters name.
-    let events = match cli.events.is_empty() {
-        true => EventSet::DEFAULT.union(filter.named_events()),
-        false => cli
-            .events
-            .iter()
-            .fold(EventSet::NONE, |all, &e| all.union(e)),
+    // Without --events: the packet events, and the flow events the filters name. With
+    // it, signatures' event names select their findings.
+    let finding_names = engine.as_ref().map_or(Vec::new(), |e| e.event_names());
+    let (events, findings) = match cli::parse_events(&cli.events, &finding_names) {
+        Ok(_) if cli.events.is_empty() => (EventSet::DEFAULT.union(filter.named_events()), vec![]),
+        Ok(selection) => selection,
+        Err(e) => {
+            note!("netcore: --events: {e}");
+            return ExitCode::from(2);
+        }
     };
+    let engine = engine.map(|e| e.printing(findings));
     let host_mode = cli.read.is_none() && cli.xdp.is_none();
     let tunnels = cli.tunnel.unwrap_or(if host_mode {
         Tunnels::Outer

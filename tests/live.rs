@@ -226,14 +226,25 @@ fn sighup_flushes_and_capture_goes_on() {
     if !root_or_skip("sighup_flushes_and_capture_goes_on") {
         return;
     }
-    let netcore = Netcore::start(&[]);
+    // The ioc signature reads its indicator list again on SIGHUP.
+    let list = std::env::temp_dir().join(format!("netcore-iocs-{}.txt", std::process::id()));
+    std::fs::write(&list, "evil.example\n").unwrap();
+    let netcore = Netcore::start(&["--signatures", "ioc", "--ioc-file", list.to_str().unwrap()]);
+    std::fs::write(&list, "evil.example\nbad.example\n203.0.113.0/24\n").unwrap();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(netcore.child.id() as i32, libc::SIGHUP) };
+    let reread = "SIGHUP: 2 domains and 1 prefixes read from";
+    assert!(
+        netcore
+            .wait_stderr(reread, Duration::from_secs(5))
+            .is_some()
+    );
     assert!(
         netcore
             .wait_stderr("SIGHUP: events written out", Duration::from_secs(5))
             .is_some()
     );
+    let _ = std::fs::remove_file(&list);
     let (status, summary) = netcore.interrupt();
     assert!(
         status.success(),

@@ -305,3 +305,162 @@ fn rego_signatures_in_tracees_abi() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("broken.rego:"), "{stderr}");
 }
+
+/// A capture of `packets` at the given seconds.
+fn timed_capture(name: &str, packets: Vec<(u32, Vec<u8>)>) -> std::path::PathBuf {
+    let records = packets
+        .into_iter()
+        .map(|(t, data)| common::Record {
+            ts_sec: 1_700_000_000 + t,
+            ts_frac: 0,
+            data,
+        })
+        .collect();
+    let pcap = common::Pcap {
+        linktype: 101,
+        nanos: false,
+        records,
+    };
+    common::temp_file(name, &common::write_pcap(&pcap, false))
+}
+
+fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let m = MessageBuilder::query(id, name, qtype);
+    ipv4_udp(CLIENT, RESOLVER, 40000 + id, 53, &m.bytes)
+}
+
+fn findings(path: &std::path::Path, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["--json", "--findings-only", "-r", path.to_str().unwrap()];
+    args.extend(extra);
+    events_of(&args)
+}
+
+fn data(event: &Value, name: &str) -> Value {
+    event["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap()["value"]
+        .clone()
+}
+
+#[test]
+fn dns_tunnelling_beaconing_and_indicators() {
+    // A 60-byte label, then an ordinary query.
+    let long = format!("{}.t.evil.example", "a".repeat(60));
+    let path = timed_capture(
+        "sig-tunnel.pcap",
+        vec![
+            (0, query(1, &long, 16)),
+            (1, query(2, "www.example.test", 1)),
+        ],
+    );
+    let found = findings(&path, &["--signatures", "dns_tunnel"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(data(&found[0], "reason"), "long label");
+    assert_eq!(data(&found[0], "domain"), "evil.example");
+    // Eight SYNs to one service every 30 s: a beacon; jittered ones are not.
+    let syn = |port| ipv4_tcp((CLIENT, 50000), ([198, 51, 100, 7], port), 1, 0x02, b"");
+    let mut packets: Vec<(u32, Vec<u8>)> = (0..8).map(|i| (i * 30, syn(443))).collect();
+    packets.extend([0, 13, 41, 47, 90, 101, 160, 171].map(|t| (t, syn(8443))));
+    packets.sort_by_key(|(t, _)| *t);
+    let path = timed_capture("sig-beacon.pcap", packets);
+    let found = findings(&path, &["--signatures", "beaconing"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        (data(&found[0], "port"), data(&found[0], "interval_ms")),
+        (json!(443), json!(30000))
+    );
+    // Indicators: a domain (and its subdomains) and a prefix; one finding each per source.
+    let list = common::temp_file(
+        "iocs.txt",
+        b"# indicators\nevil.example\n203.0.113.0/24  # c2\n",
+    );
+    let to_c2 = |port| ipv4_tcp((CLIENT, port), ([203, 0, 113, 9], 443), 1, 0x02, b"");
+    let path = timed_capture(
+        "sig-ioc.pcap",
+        vec![
+            (0, query(1, "cdn.evil.example", 1)),
+            (1, to_c2(50001)),
+            (2, to_c2(50002)),
+        ],
+    );
+    let ioc = ["--signatures", "ioc", "--ioc-file", list.to_str().unwrap()];
+    let found = findings(&path, &ioc);
+    let matched: Vec<(Value, Value)> = found
+        .iter()
+        .map(|f| (data(f, "kind"), data(f, "matched")))
+        .collect();
+    assert_eq!(
+        matched,
+        [
+            (json!("domain"), json!("cdn.evil.example")),
+            (json!("address"), json!("203.0.113.9"))
+        ]
+    );
+    // A bad list is named with its line; ioc without a list is refused.
+    let bad = common::temp_file("iocs-bad.txt", b"evil.example\nnot an indicator\n");
+    let out = netcore(&[
+        "--signatures",
+        "ioc",
+        "--ioc-file",
+        bad.to_str().unwrap(),
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("iocs-bad.txt:2: 'not an indicator'"));
+    let out = netcore(&["--signatures", "ioc", "-r", path.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the ioc signature needs --ioc-file"));
+}
+
+#[test]
+fn events_selects_findings_by_their_event_name() {
+    let mut packets = uol_answers(1);
+    packets.extend(
+        (0..30u16).map(|p| ipv4_tcp((CLIENT, 50000), ([10, 0, 0, 9], 1000 + p), 1, 0x02, b"")),
+    );
+    let names = |events: Vec<Value>| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["eventName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Only the port scan's findings (the other signatures still run), and DNS responses.
+    let picked = run(
+        "sig-select.pcap",
+        packets.clone(),
+        &[
+            "--signatures",
+            "builtin",
+            "--events",
+            "port_scan,net_packet_dns_response",
+        ],
+    );
+    let picked = names(picked);
+    assert_eq!(picked.iter().filter(|n| *n == "port_scan").count(), 1);
+    assert_eq!(
+        picked
+            .iter()
+            .filter(|n| *n == "net_packet_dns_response")
+            .count(),
+        4
+    );
+    assert_eq!(picked.len(), 5, "{picked:?}");
+    let out = netcore(&[
+        "--signatures",
+        "builtin",
+        "--events",
+        "portscan",
+        "-r",
+        "x.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown event 'portscan'"), "{stderr}");
+    assert!(
+        stderr.contains("; findings: beaconing dns_e2e dns_tunnel"),
+        "{stderr}"
+    );
+}

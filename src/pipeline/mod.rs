@@ -26,7 +26,7 @@ use netcore_core::{
 };
 
 use crate::encode::Encoder;
-use crate::signatures::Engine;
+use crate::signatures::{Engine, Signal};
 use crate::sink::Output;
 use crate::sink::capture::PacketWriter;
 use crate::source::{Frame, Interface};
@@ -269,6 +269,13 @@ impl<W: Write> Pipeline<W> {
         Pipeline {
             signatures: engine.map(|e| (e, findings_only)),
             ..self
+        }
+    }
+
+    /// SIGHUP: the signatures read their configuration again.
+    pub fn reload_signatures(&mut self) {
+        if let Some((engine, _)) = &mut self.signatures {
+            engine.signal(Signal::Reload);
         }
     }
 

@@ -174,6 +174,7 @@ impl<W: Write> FrameHandler for Live<W> {
             }
             // Events go to stdout, which has nothing to reopen: write out what is pending.
             Wake::Hangup => {
+                self.pipeline.reload_signatures();
                 note!("netcore: SIGHUP: events written out; capture goes on");
                 let result = self.pipeline.flush();
                 self.note(result)

@@ -4,7 +4,10 @@
 //! decoded values the encoders see, keeps bounded state, and returns findings, which are
 //! written as events in Tracee's `FindingToEvent` shape.
 
+mod beaconing;
 mod dns_e2e;
+mod dns_tunnel;
+mod ioc;
 mod nxdomain_burst;
 mod port_scan;
 mod rego;
@@ -65,6 +68,13 @@ pub struct Finding {
     pub data: Vec<(Cow<'static, str>, Data)>,
 }
 
+/// A signal to the signatures (Tracee's `OnSignal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGHUP: read configuration again (the indicator list).
+    Reload,
+}
+
 /// A detection, fed the events it selects.
 pub trait Signature {
     /// What it is.
@@ -73,32 +83,49 @@ pub trait Signature {
     fn selected_events(&self) -> EventSet;
     /// Looks at event `kind` of `events` (one it selected); a finding when it fires.
     fn on_event(&mut self, kind: EventKind, events: &PacketEvents<'_, '_>) -> Option<Finding>;
+    /// Handles a signal; most signatures have nothing to do.
+    fn on_signal(&mut self, _signal: Signal) {}
 }
 
 /// Owners tracked at most by a signature that counts per owner; full, it forgets them all.
 pub const MAX_TRACKED: usize = 4096;
 
-/// The built-in signatures, by `--signatures` name.
-fn builtin(name: &str, config: &Config) -> Option<Box<dyn Signature>> {
-    match name {
-        "dns_e2e" => Some(Box::new(dns_e2e::DnsE2e::new(&config.e2e_dns_domain))),
-        "nxdomain_burst" => Some(Box::new(nxdomain_burst::NxdomainBurst::default())),
-        "port_scan" => Some(Box::new(port_scan::PortScan::default())),
-        _ => None,
-    }
+/// The built-in signature called `name`; `None` for `ioc` without `--ioc-file`.
+fn builtin(name: &str, config: &Config) -> Result<Option<Box<dyn Signature>>, String> {
+    Ok(Some(match name {
+        "beaconing" => Box::new(beaconing::Beaconing::default()),
+        "dns_e2e" => Box::new(dns_e2e::DnsE2e::new(&config.e2e_dns_domain)),
+        "dns_tunnel" => Box::new(dns_tunnel::DnsTunnel::default()),
+        "ioc" => match &config.ioc_file {
+            Some(path) => Box::new(ioc::Ioc::load(path.clone())?),
+            None => return Ok(None),
+        },
+        "nxdomain_burst" => Box::new(nxdomain_burst::NxdomainBurst::default()),
+        "port_scan" => Box::new(port_scan::PortScan::default()),
+        _ => return Ok(None),
+    }))
 }
 
 /// The first event id of Rego signatures' findings (built-in ones use 6000–6099).
 const REGO_FIRST_ID: u32 = 6100;
 
 /// Every built-in signature's name, in id order.
-pub const BUILTIN: [&str; 3] = ["dns_e2e", "nxdomain_burst", "port_scan"];
+pub const BUILTIN: [&str; 6] = [
+    "dns_e2e",
+    "nxdomain_burst",
+    "port_scan",
+    "dns_tunnel",
+    "beaconing",
+    "ioc",
+];
 
 /// Settings of the built-in signatures.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The domain the e2e DNS signature expects answers for (the reference's: uol.com.br).
     pub e2e_dns_domain: String,
+    /// The indicator list of the `ioc` signature (`--ioc-file`).
+    pub ioc_file: Option<std::path::PathBuf>,
 }
 
 /// The signatures of a run, and what they found.
@@ -110,6 +137,8 @@ pub struct Engine {
     scratch: Vec<u8>,
     /// Findings, by signature id.
     pub findings: HashMap<&'static str, u64>,
+    /// The finding events printed (`--events` names); all when empty.
+    printed: Vec<String>,
 }
 
 impl Engine {
@@ -141,8 +170,16 @@ impl Engine {
         }
         names.sort_unstable();
         names.dedup();
-        let mut signatures: Vec<Box<dyn Signature>> =
-            names.iter().filter_map(|n| builtin(n, config)).collect();
+        if names.contains(&"ioc")
+            && config.ioc_file.is_none()
+            && !list.iter().any(|l| l.contains("builtin"))
+        {
+            return Err("the ioc signature needs --ioc-file".to_owned());
+        }
+        let mut signatures: Vec<Box<dyn Signature>> = Vec::new();
+        for name in names {
+            signatures.extend(builtin(name, config)?);
+        }
         signatures.extend(rego);
         let selected = signatures
             .iter()
@@ -153,7 +190,32 @@ impl Engine {
             trigger_json: json::Encoder::new(schema),
             scratch: Vec::new(),
             findings: HashMap::new(),
+            printed: Vec::new(),
         })
+    }
+
+    /// The names of the signatures' finding events.
+    pub fn event_names(&self) -> Vec<&'static str> {
+        self.signatures
+            .iter()
+            .map(|s| s.metadata().event_name)
+            .collect()
+    }
+
+    /// Prints only the findings named in `events` (all when empty); the other signatures
+    /// still run.
+    pub fn printing(self, events: Vec<String>) -> Engine {
+        Engine {
+            printed: events,
+            ..self
+        }
+    }
+
+    /// Hands `signal` to every signature.
+    pub fn signal(&mut self, signal: Signal) {
+        for signature in &mut self.signatures {
+            signature.on_signal(signal);
+        }
     }
 
     /// The events the signatures select (decided even when not printed).
@@ -180,6 +242,11 @@ impl Engine {
                 };
                 let metadata = signature.metadata();
                 *self.findings.entry(metadata.id).or_default() += 1;
+                if !self.printed.is_empty()
+                    && !self.printed.iter().any(|p| p == metadata.event_name)
+                {
+                    continue;
+                }
                 // The triggering event alone, rendered to quote its arguments.
                 self.scratch.clear();
                 let alone = PacketEvents {
@@ -223,7 +290,7 @@ impl Engine {
     pub fn list(config: &Config) -> String {
         BUILTIN
             .iter()
-            .filter_map(|name| builtin(name, config))
+            .filter_map(|name| builtin(name, config).ok().flatten())
             .map(|s| {
                 let m = s.metadata();
                 let mitre = match m.external_id {

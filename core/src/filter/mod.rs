@@ -36,6 +36,8 @@ use crate::{EventKind, EventSet};
 use fields::*;
 use syntax::*;
 
+pub use syntax::Cidr;
+
 /// Why a `--filter` was rejected; names the filter and the bad part, and what is valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {

@@ -68,15 +68,16 @@ impl Pattern {
     }
 }
 
-/// An address or CIDR prefix.
+/// An address or CIDR prefix (`10.1.2.3`, `10.0.0.0/8`, `fd00::/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Cidr {
+pub struct Cidr {
     pub(super) network: IpAddr,
     pub(super) prefix: u8,
 }
 
 impl Cidr {
-    pub(super) fn parse(text: &str) -> Option<Cidr> {
+    /// Parses an address or an `address/prefix`.
+    pub fn parse(text: &str) -> Option<Cidr> {
         let (addr, prefix) = match text.split_once('/') {
             Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
             None => (text.parse::<IpAddr>().ok()?, None),
@@ -89,7 +90,8 @@ impl Cidr {
         })
     }
 
-    pub(super) fn contains(&self, addr: IpAddr) -> bool {
+    /// Whether `addr` is in the prefix.
+    pub fn contains(&self, addr: IpAddr) -> bool {
         let mask = |bits: u8, width: u32| match bits {
             0 => 0u128,
             b => u128::MAX << (width - u32::from(b)),
