@@ -6,11 +6,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use netcore_core::packet::Transport;
-use netcore_core::tcp::flag;
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use super::{Actor, Data, Finding, Metadata, Signature, bounded_entry};
+use super::{Actor, Data, Finding, Metadata, Signature, bounded_entry, connection_attempt};
 
 static METADATA: Metadata = Metadata {
     id: "NET-BEACONING",
@@ -27,7 +25,9 @@ static METADATA: Metadata = Metadata {
     external_id: "T1071",
 };
 
+/// Connections whose intervals are compared.
 const ATTEMPTS: usize = 8;
+/// The shortest mean interval of a beacon, ns.
 const MIN_INTERVAL_NS: u64 = 1_000_000_000;
 /// Standard deviation over mean of the intervals.
 const MAX_JITTER: f64 = 0.1;
@@ -49,14 +49,7 @@ impl Signature for Beaconing {
     }
 
     fn on_event(&mut self, _kind: EventKind, events: &PacketEvents<'_, '_>) -> Option<Finding> {
-        let (Some(network), Some(Transport::Tcp(tcp))) =
-            (events.packet.network, events.packet.transport)
-        else {
-            return None;
-        };
-        if tcp.flags() & (flag::SYN | flag::ACK) != flag::SYN {
-            return None;
-        }
+        let (network, tcp) = connection_attempt(events)?;
         let key = (
             Actor::of(events.ctx, network.src()),
             network.dst(),

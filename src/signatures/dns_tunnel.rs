@@ -27,11 +27,17 @@ static METADATA: Metadata = Metadata {
     external_id: "T1048",
 };
 
+/// A label at least this long carries data.
 const LONG_LABEL: usize = 52;
+/// Bits of entropy per byte above which a label looks random …
 const HIGH_ENTROPY: f64 = 4.0;
+/// … when it has at least this many bytes.
 const ENTROPY_MIN_LEN: usize = 24;
+/// Distinct subdomains of one parent that make a tunnel.
 const UNIQUE_SUBDOMAINS: usize = 50;
+/// TXT queries of one parent that make a tunnel.
 const TXT_QUERIES: usize = 30;
+/// The window those counts must fall in, ns.
 const WINDOW_NS: u64 = 60_000_000_000;
 
 /// One source's queries of one parent domain in the current window.

@@ -10,11 +10,9 @@ use std::path::PathBuf;
 use netcore_core::dns::Entry;
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::filter::Cidr;
-use netcore_core::packet::Transport;
-use netcore_core::tcp::flag;
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use super::{Actor, Data, Finding, Metadata, Signal, Signature, bounded_entry};
+use super::{Actor, Data, Finding, Metadata, Signal, Signature, bounded_entry, connection_attempt};
 
 static METADATA: Metadata = Metadata {
     id: "NET-IOC",
@@ -180,10 +178,8 @@ impl Signature for Ioc {
             let domain = self.list.domain_of(&asked)?.to_owned();
             return self.fire(actor, now, &domain, asked, "domain");
         }
-        // The first packet of a connection or datagram exchange: a SYN, or any UDP.
-        if let Some(Transport::Tcp(tcp)) = events.packet.transport
-            && tcp.flags() & (flag::SYN | flag::ACK) != flag::SYN
-        {
+        // The first packet of a connection, or any datagram.
+        if kind == EventKind::Tcp && connection_attempt(events).is_none() {
             return None;
         }
         let (src, dst) = (network.src(), network.dst());

@@ -365,6 +365,19 @@ impl Actor {
     }
 }
 
+/// The network layer and TCP header of a connection attempt (a SYN without ACK).
+pub(crate) fn connection_attempt<'a>(
+    events: &PacketEvents<'_, 'a>,
+) -> Option<(netcore_core::Network<'a>, netcore_core::tcp::TcpView<'a>)> {
+    use netcore_core::tcp::flag;
+    let (Some(network), Some(netcore_core::Transport::Tcp(tcp))) =
+        (events.packet.network, events.packet.transport)
+    else {
+        return None;
+    };
+    (tcp.flags() & (flag::SYN | flag::ACK) == flag::SYN).then_some((network, tcp))
+}
+
 /// A bounded map of per-owner state: full, it forgets everything (counted).
 pub(crate) fn bounded_entry<'m, K: std::hash::Hash + Eq, V: Default>(
     map: &'m mut HashMap<K, V>,

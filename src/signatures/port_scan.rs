@@ -6,11 +6,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
-use netcore_core::packet::Transport;
-use netcore_core::tcp::flag;
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use super::{Actor, Data, Finding, Metadata, Signature, bounded_entry};
+use super::{Actor, Data, Finding, Metadata, Signature, bounded_entry, connection_attempt};
 
 static METADATA: Metadata = Metadata {
     id: "NET-PORT-SCAN",
@@ -63,14 +61,7 @@ impl Signature for PortScan {
     }
 
     fn on_event(&mut self, _kind: EventKind, events: &PacketEvents<'_, '_>) -> Option<Finding> {
-        let (Some(network), Some(Transport::Tcp(tcp))) =
-            (events.packet.network, events.packet.transport)
-        else {
-            return None;
-        };
-        if tcp.flags() & (flag::SYN | flag::ACK) != flag::SYN {
-            return None;
-        }
+        let (network, tcp) = connection_attempt(events)?;
         let now = events.ctx.timestamp;
         let source = Actor::of(events.ctx, network.src());
         let window = bounded_entry(&mut self.windows, source, &mut self.forgotten);
