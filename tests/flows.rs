@@ -347,3 +347,31 @@ fn packet_events_carry_their_flows_community_id_on_request() {
     let plain = events_of(&["--json", "--events", "net_packet_tcp", "-r", path]);
     assert!(plain.iter().all(|e| e["argsNum"] == 5));
 }
+
+#[test]
+fn a_flood_of_distinct_flows_stays_within_the_bound() {
+    // 20,000 flows, one datagram each, within 20 s: nothing ends idle, the table holds 500.
+    let packets = (0..20_000u32)
+        .map(|i| {
+            let dst = [10, 200, (i >> 8) as u8, i as u8];
+            ipv4_udp(CLIENT, dst, 5000, 6000, b"x")
+        })
+        .collect();
+    let path = capture("flows-flood.pcap", 1_700_000_000, packets);
+    let out = common::netcore(&[
+        "--json",
+        "--events",
+        "net_flow",
+        "--max-flows",
+        "500",
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 500);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("flows: 500 tracked, 0 ended idle, 19500 not tracked (table full)"),
+        "{stderr}"
+    );
+}

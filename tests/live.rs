@@ -787,6 +787,73 @@ fn udp_ping_and_dns_are_attributed_to_client_and_server() {
     assert_eq!(arg(query, "metadata")["dst_port"], 53);
 }
 
+#[test]
+fn the_reference_dns_signature_fires_on_a_local_authoritative_server() {
+    if !root_or_skip("the_reference_dns_signature_fires_on_a_local_authoritative_server") {
+        return;
+    }
+    // The seed's HOWTO: nslookup -type=mx|ns|soa|txt uol.com.br, here answered by a
+    // dnsmasq authoritative for the zone in the server's namespace.
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--signatures", "dns_e2e", "--findings-only"]);
+    let auth_server = format!("--auth-server=eliot.uol.com.br,{}", net.server);
+    let dns_server_args = [
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--user=root",
+        "--pid-file",
+        &format!("--listen-address={}", net.server),
+        &auth_server,
+        "--auth-zone=uol.com.br",
+        "--auth-soa=1,root.uol.com.br",
+        "--mx-host=uol.com.br,mx.uol.com.br,10",
+        "--txt-record=uol.com.br,v=spf1 include:spf.uol.com.br ~all",
+    ];
+    let mut dns_server = net.command(&net.a, None, &dns_server_args).spawn().unwrap();
+    thread::sleep(Duration::from_millis(500));
+    for kind in ["mx", "ns", "soa", "txt"] {
+        let mut lookup = net
+            .command(
+                &net.b,
+                None,
+                &[
+                    "nslookup",
+                    &format!("-type={kind}"),
+                    "uol.com.br",
+                    &net.server,
+                ],
+            )
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_ok(&mut lookup, "nslookup");
+    }
+    let mut findings = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while findings.is_empty() && Instant::now() < deadline {
+        if let Ok(event) = netcore.events.recv_timeout(Duration::from_millis(200)) {
+            findings.push(event);
+        }
+    }
+    let _ = dns_server.kill();
+    let _ = dns_server.wait();
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding["eventName"], "dns_e2e");
+    assert_eq!(finding["args"][0]["value"]["name"], "net_packet_dns");
+    assert!(
+        finding["hostProcessId"].as_u64().is_some_and(|p| p > 0),
+        "{finding}"
+    );
+    // Each answer crosses two namespaces: the second copies complete no new set.
+    assert!(summary.is_some_and(|s| s.contains("findings: DNS=1")));
+}
+
 /// Ids of the eBPF programs process `pid` holds open (program and link fds both name
 /// theirs in `/proc/PID/fdinfo`).
 fn programs_of(pid: u32) -> Vec<u64> {

@@ -464,3 +464,37 @@ fn events_selects_findings_by_their_event_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_rego_signature_failing_at_run_time_is_disabled() {
+    let dir = common::root().join("tests/data/rego-failing");
+    let packets: Vec<Vec<u8>> = (0..4).flat_map(uol_answers).collect();
+    let path = capture("sig-failing.pcap", 1_700_000_000, packets);
+    let out = netcore(&[
+        "--json",
+        "--signatures",
+        dir.to_str().unwrap(),
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "a failing signature never stops netcore"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("\"net_packet_dns\""))
+            .count(),
+        16
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr
+            .matches("signature TRC-FAILING disabled after 10 errors")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}

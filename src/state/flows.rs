@@ -389,19 +389,26 @@ impl FlowTable {
     /// Writes the record of every flow still tracked (the capture ended) and empties the
     /// table. Flows whose connection had ended are `closed`, the others `end`.
     pub fn finish(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
-        let mut flows: Vec<(Key, Tracked)> = self.flows.drain().collect();
-        // In the order they began, as a log of the capture reads best.
-        flows.sort_by_key(|(_, e)| e.start_ns);
-        if self.config.record {
-            for (key, entry) in &flows {
+        // In the order they began, as a log of the capture reads best (the keys only are
+        // sorted: the entries stay where they are).
+        let mut order: Vec<(u64, Key)> = self.flows.iter().map(|(k, e)| (e.start_ns, *k)).collect();
+        order.sort_unstable_by_key(|&(start, key)| {
+            (start, key.low, key.high, key.protocol, key.netns)
+        });
+        for (_, key) in order {
+            let Some(entry) = self.flows.remove(&key) else {
+                continue;
+            };
+            if self.config.record {
                 let reason = match entry.closed_at {
                     Some(_) => Reason::Closed,
                     None => Reason::End,
                 };
                 let at = now_ns.max(entry.last_ns);
-                emit_record(entry, key.protocol, reason, at, host_name, emit);
+                emit_record(&entry, key.protocol, reason, at, host_name, emit);
             }
         }
+        self.flows = HashMap::new();
     }
 
     fn new_entry(&self, packet: &Packet<'_>, netns: u64, now_ns: u64) -> Tracked {
