@@ -498,3 +498,31 @@ fn a_rego_signature_failing_at_run_time_is_disabled() {
         "{stderr}"
     );
 }
+
+#[test]
+fn rego_signatures_over_the_golden_captures() {
+    let dir = common::root().join("tests/data/rego");
+    for (capture, schema, trigger) in [
+        ("ethernet", "tracee-0.22", "triggeredBy"),
+        ("sll2", "tracee-0.24", "detectedFrom"),
+    ] {
+        let golden = common::root().join(format!("tests/golden/{capture}.pcap"));
+        let findings = events_of(&[
+            "--json",
+            "--schema",
+            schema,
+            "--signatures",
+            dir.to_str().unwrap(),
+            "--findings-only",
+            "-r",
+            golden.to_str().unwrap(),
+        ]);
+        let names: Vec<&str> = findings
+            .iter()
+            .map(|e| e["eventName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["mx_lookup", "spf_record"], "{capture}");
+        assert_eq!(data(&findings[0], "exchange"), "mail.example.test");
+        assert_eq!(findings[0]["args"][2]["name"], trigger);
+    }
+}
