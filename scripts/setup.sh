@@ -13,6 +13,7 @@ fi
 apt_packages=(
     build-essential pkg-config   # C parts of libfuzzer-sys
     iproute2 tcpdump netcat-openbsd iputils-ping curl dnsmasq dnsutils   # golden captures, live tests
+    python3 openssl   # tests/live.rs: a web server and a TLS server for the flow comparison
     llvm-22-dev libpolly-22-dev libzstd-dev zlib1g-dev   # bpf-linker, which links the eBPF programs
     m4 clang llvm libelf-dev libbpf-dev   # xsk-rs builds libxdp and libbpf (AF_XDP)
     bpftool util-linux   # live tests: attachment checks, setpriv

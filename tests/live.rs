@@ -854,6 +854,208 @@ fn the_reference_dns_signature_fires_on_a_local_authoritative_server() {
     assert!(summary.is_some_and(|s| s.contains("findings: DNS=1")));
 }
 
+#[test]
+fn flows_of_real_traffic_agree_with_tshark() {
+    if !root_or_skip("flows_of_real_traffic_agree_with_tshark") {
+        return;
+    }
+    let net = TestNet::new();
+    let dir = std::env::temp_dir().join(format!("netcore-flows-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key, file) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("flows.pcapng"),
+    );
+    let openssl_req = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=netcore",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(openssl_req.status.success());
+    let netcore = Netcore::start(&[
+        "--events",
+        "net_flow",
+        "--filter",
+        &format!("host={}", net.server),
+        "-w",
+        file.to_str().unwrap(),
+    ]);
+    let spawn = |ns: &str, argv: &[&str]| net.command(ns, None, argv).spawn().unwrap();
+    let mut web = spawn(
+        &net.a,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            &net.server,
+            "8080",
+        ],
+    );
+    let mut tls = net
+        .command(
+            &net.a,
+            None,
+            &["openssl", "s_server", "-quiet", "-accept", "8443"],
+        )
+        .args([
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let mut udp_server = spawn(&net.a, &["nc", "-u", "-l", &net.server, "7005"]);
+    thread::sleep(Duration::from_millis(800));
+    let url = format!("http://{}:8080/", net.server);
+    let runs: [&[&str]; 5] = [
+        &["curl", "-s", "-o", "/dev/null", &url],
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "openssl s_client -connect {}:8443 -servername tls.netcore.test </dev/null",
+                net.server
+            ),
+        ],
+        &[
+            "sh",
+            "-c",
+            &format!("echo hi | nc -u -w 1 {} 7005", net.server),
+        ],
+        &["ping", "-c", "2", "-i", "0.2", &net.server],
+        // A refused connection: nothing listens on 7006.
+        &["nc", "-z", "-w", "1", &net.server, "7006"],
+    ];
+    for argv in runs {
+        let _ = net.command(&net.b, None, argv).status();
+    }
+    thread::sleep(Duration::from_millis(300));
+    for child in [&mut web, &mut tls, &mut udp_server] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // Closed connections are written 2 s after they end; the rest at SIGINT: read every
+    // record until netcore's output closes.
+    thread::sleep(Duration::from_millis(2500));
+    let mut netcore = netcore;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(netcore.child.id() as i32, libc::SIGINT) };
+    let records: Vec<Value> = netcore.events.iter().collect();
+    assert!(netcore.child.wait().unwrap().success());
+    // The client's namespace: its flows are the ones it opened; tshark sees the same packets
+    // in the file as the client's sent (outbound) and received (inbound) copies.
+    let client_view = format!(
+        "(ip.src=={c} && frame.packet_flags_direction==2) || (ip.dst=={c} && frame.packet_flags_direction==1)",
+        c = net.client
+    );
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args(["-n", "--enable-protocol", "communityid", "-Y", &client_view])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "communityid",
+            "-e",
+            "ip.src",
+            "-e",
+            "frame.len",
+        ])
+        .args(["-e", "tls.handshake.extensions_server_name"])
+        .output()
+        .unwrap();
+    let mut tshark: std::collections::BTreeMap<String, [(u64, u64); 2]> = Default::default();
+    let mut sni: std::collections::BTreeMap<String, String> = Default::default();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let side = usize::from(f[1] != net.client);
+        let counts = &mut tshark.entry(f[0].to_owned()).or_default()[side];
+        counts.0 += 1;
+        counts.1 += f[2].parse::<u64>().unwrap();
+        if f.len() > 3 && !f[3].is_empty() {
+            sni.insert(f[0].to_owned(), f[3].to_owned());
+        }
+    }
+    // (The server's namespace sees ping's replies, sent by the kernel, as an outgoing
+    // flow of its own: only the client opened these.)
+    let outgoing: Vec<&Value> = records
+        .iter()
+        .filter(|r| arg(r, "conn_direction") == "outgoing" && arg(r, "src") == net.client.as_str())
+        .collect();
+    let states: Vec<(String, String)> = outgoing
+        .iter()
+        .map(|r| {
+            (
+                arg(r, "proto").as_str().unwrap().to_owned(),
+                arg(r, "conn_state").as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("TCP", "SF"),
+        ("TCP", "REJ"),
+        ("UDP", "S0"),
+        ("ICMPv4", "OTH"),
+    ] {
+        assert!(
+            states
+                .iter()
+                .any(|(p, s)| (p.as_str(), s.as_str()) == expected),
+            "{expected:?} in {states:?}"
+        );
+    }
+    for record in &outgoing {
+        let id = arg(record, "community_id").as_str().unwrap();
+        let theirs = tshark
+            .get(id)
+            .unwrap_or_else(|| panic!("tshark has no flow {id}: {tshark:?}"));
+        let ours = [
+            (
+                arg(record, "orig_packets").as_u64().unwrap(),
+                arg(record, "orig_ip_bytes").as_u64().unwrap(),
+            ),
+            (
+                arg(record, "resp_packets").as_u64().unwrap(),
+                arg(record, "resp_ip_bytes").as_u64().unwrap(),
+            ),
+        ];
+        assert_eq!(&ours, theirs, "packets and IP bytes each way: {record}");
+        if let Some(name) = sni.get(id) {
+            assert_eq!(arg(record, "sni"), name.as_str());
+        }
+    }
+    assert_eq!(
+        sni.values().next().map(String::as_str),
+        Some("tls.netcore.test")
+    );
+    let http = outgoing
+        .iter()
+        .find(|r| arg(r, "dst_port") == 8080)
+        .unwrap();
+    assert_eq!(
+        arg(http, "http_host"),
+        format!("{}:8080", net.server).as_str()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Ids of the eBPF programs process `pid` holds open (program and link fds both name
 /// theirs in `/proc/PID/fdinfo`).
 fn programs_of(pid: u32) -> Vec<u64> {
