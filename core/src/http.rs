@@ -151,13 +151,12 @@ pub fn parse(payload: &[u8]) -> Option<Message<'_>> {
         .strip_suffix(b"\r")
         .unwrap_or(&head[..line_end]);
     let headers = Headers(&head[line_end + 1..]);
-    let valid_version = |p: &[u8]| p == b"HTTP/1.1" || p == b"HTTP/1.0";
     if line.starts_with(b"HTTP/") {
         let space = line.iter().position(|&b| b == b' ')?;
         let (protocol, rest) = (&line[..space], &line[space + 1..]);
         let status = rest.trim_ascii_start();
         let code = status.get(..3)?;
-        if !valid_version(protocol)
+        if !(protocol == b"HTTP/1.1" || protocol == b"HTTP/1.0")
             || !code.iter().all(u8::is_ascii_digit)
             || status.get(3).is_some_and(|&b| b != b' ')
         {
@@ -171,17 +170,38 @@ pub fn parse(payload: &[u8]) -> Option<Message<'_>> {
             headers,
         }));
     }
+    request(line, headers).map(Message::Request)
+}
+
+/// The request whose line starts `payload`, with the header lines that follow it in
+/// `payload` (up to the blank line, or all of them when the head is cut off by the
+/// segment's end): what a flow reads its `Host` from, where the HTTP events need the whole
+/// head ([`parse`]).
+pub fn request_start(payload: &[u8]) -> Option<Request<'_>> {
+    let line_end = payload.windows(2).position(|w| w == b"\r\n")?;
+    let rest = &payload[line_end + 2..];
+    let header_lines = match rest.windows(4).position(|w| w == b"\r\n\r\n") {
+        _ if rest.starts_with(b"\r\n") => &rest[..0],
+        Some(at) => &rest[..at + 2],
+        None => rest,
+    };
+    request(&payload[..line_end], Headers(header_lines))
+}
+
+/// A request with this request line (no line end) and `headers`, if the line is one.
+fn request<'a>(line: &'a [u8], headers: Headers<'a>) -> Option<Request<'a>> {
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (method, target, protocol) = (parts.next()?, parts.next()?, parts.next()?);
-    if !METHODS.contains(&method) || target.is_empty() || !valid_version(protocol) {
+    let valid_version = protocol == b"HTTP/1.1" || protocol == b"HTTP/1.0";
+    if !METHODS.contains(&method) || target.is_empty() || !valid_version {
         return None;
     }
-    Some(Message::Request(Request {
+    Some(Request {
         method,
         target,
         protocol,
         headers,
-    }))
+    })
 }
 
 /// `raw` with its `%XX` escapes decoded into `out` (cleared first), as Go's `url.URL.Path`
@@ -250,6 +270,26 @@ mod tests {
             (&b"h:8080"[..], &b"/index.html"[..])
         );
         assert_eq!(r.content_length(), Some(0));
+    }
+
+    #[test]
+    fn the_start_of_a_request_gives_its_host() {
+        let host = |payload: &[u8]| request_start(payload).map(|r| r.host().to_vec());
+        let request = b"GET /index.html HTTP/1.1\r\nUser-Agent: x\r\nhOsT:  example.com \r\n\r\n";
+        assert_eq!(host(request), Some(b"example.com".to_vec()));
+        // Cut off by the segment's end: the header lines that came still count.
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: a.test\r\nCookie: xx"),
+            Some(b"a.test".to_vec())
+        );
+        assert_eq!(host(b"HTTP/1.1 200 OK\r\nHost: x\r\n\r\n"), None);
+        let late = b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\nHost: late\r\n";
+        assert_eq!(host(late), Some(Vec::new()), "the body is not the head");
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\n\r\nHost: late\r\n"),
+            Some(Vec::new())
+        );
+        assert_eq!(host(b"GET / HTTP/1.1"), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
 use netcore_core::flow::{ConnDirection, Counts, Flow, FlowKind, Reason};
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
-use netcore_core::{Direction, EventContext, ip, tls};
+use netcore_core::{Direction, EventContext, http, ip, tls};
 
 /// Default `--max-flows`: a busy host's connections.
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
@@ -516,28 +516,9 @@ fn look_into_payload(entry: &mut Tracked, protocol: u8, payload: &[u8]) {
     if let Some(hello) = tls::client_hello(payload) {
         entry.server_name = hello.server_name.unwrap_or_default().to_vec();
         entry.alpn = hello.alpn().map(<[u8]>::to_vec).collect();
-    } else if let Some(host) = http_host(payload) {
-        entry.http_host = host.to_vec();
+    } else if let Some(request) = http::request_start(payload) {
+        entry.http_host = request.host().to_vec();
     }
-}
-
-/// The `Host` header of the HTTP/1.x request at the start of `payload`, if it is one and
-/// the header is in it.
-fn http_host(payload: &[u8]) -> Option<&[u8]> {
-    let line_end = payload.windows(2).position(|w| w == b"\r\n")?;
-    let request_line = &payload[..line_end];
-    if !request_line.ends_with(b" HTTP/1.1") && !request_line.ends_with(b" HTTP/1.0") {
-        return None;
-    }
-    payload[line_end + 2..]
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .take_while(|line| !line.is_empty())
-        .find_map(|line| {
-            let (name, value) = line.split_at_checked(line.iter().position(|&b| b == b':')?)?;
-            name.eq_ignore_ascii_case(b"host")
-                .then(|| value[1..].trim_ascii())
-        })
 }
 
 /// What the flow table reads of a packet.
@@ -698,22 +679,5 @@ impl DnsNames {
                     .collect()
             })
             .unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_of_an_http_request() {
-        let request = b"GET /index.html HTTP/1.1\r\nUser-Agent: x\r\nhOsT:  example.com \r\n\r\n";
-        assert_eq!(http_host(request), Some(&b"example.com"[..]));
-        assert_eq!(http_host(b"HTTP/1.1 200 OK\r\nHost: x\r\n\r\n"), None);
-        assert_eq!(
-            http_host(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\nHost: late\r\n"),
-            None
-        );
-        assert_eq!(http_host(b"GET / HTTP/1.1"), None);
     }
 }
