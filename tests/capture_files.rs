@@ -9,18 +9,6 @@ use std::process::Command;
 use common::{PcapNg, events_of, ipv4_tcp, netcore, root, temp_file};
 use serde_json::Value;
 
-fn tshark_available() -> bool {
-    let found = Command::new("tshark").arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "tshark is missing under CI=true: scripts/setup.sh installs it"
-        );
-        eprintln!("\n*** SKIPPED: tshark is not installed ***\n");
-    }
-    found
-}
-
 /// tshark's view of a capture file: one line per packet with `fields`.
 fn tshark(path: &std::path::Path, fields: &[&str]) -> Vec<String> {
     let mut command = Command::new("tshark");
@@ -119,7 +107,7 @@ fn ptcpdump_comments_name_the_owner_when_read_back() {
 
 #[test]
 fn written_pcapng_keeps_owners_and_direction_through_a_round_trip() {
-    if !tshark_available() {
+    if !common::tshark_available("-w tests") {
         return;
     }
     let input = annotated_capture("round-trip-in.pcapng");
@@ -174,7 +162,7 @@ fn written_pcapng_keeps_owners_and_direction_through_a_round_trip() {
 
 #[test]
 fn filters_decide_what_is_written_and_pcap_is_written_on_request() {
-    if !tshark_available() {
+    if !common::tshark_available("-w tests") {
         return;
     }
     let golden = root().join("tests/golden/ethernet.pcap");

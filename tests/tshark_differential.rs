@@ -62,17 +62,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 /// One packet's layers, sorted, keyed by its capture time in nanoseconds.
 type Layers = BTreeMap<u128, Vec<String>>;
 
-fn tshark_available() -> bool {
-    let found = Command::new("tshark").arg("--version").output().is_ok();
-    if !found {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("tshark is missing under CI=true: scripts/setup.sh installs it");
-        }
-        eprintln!("\n*** SKIPPED tshark differential test: tshark is not installed ***\n");
-    }
-    found
-}
-
 /// netcore's layers: one per IP, TCP, UDP and DNS event, with the header fields both
 /// decoders show.
 fn netcore_layers(path: &str) -> Layers {
@@ -431,7 +420,7 @@ fn captures_in(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn netcore_and_tshark_agree_on_every_capture_under_tests() {
-    if !tshark_available() {
+    if !common::tshark_available("tshark differential test") {
         return;
     }
     let folder = common::root().join("tests/data/tcpdump");
@@ -485,7 +474,7 @@ fn netcore_and_tshark_agree_on_every_capture_under_tests() {
 
 #[test]
 fn the_known_differences_still_differ() {
-    if !tshark_available() {
+    if !common::tshark_available("tshark differential test") {
         return;
     }
     let captures = captures_in(&common::root().join("tests/data/tcpdump/differs"));
@@ -554,7 +543,7 @@ fn netcore_community_ids(path: &str, tunnel: &str) -> std::collections::BTreeSet
 
 #[test]
 fn flow_community_ids_match_wiresharks() {
-    if !tshark_available() {
+    if !common::tshark_available("tshark differential test") {
         return;
     }
     let mut captures = captures_in(&common::root().join("tests/data/tcpdump"));

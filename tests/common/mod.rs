@@ -270,6 +270,19 @@ pub fn capture(name: &str, start_sec: u32, packets: Vec<Vec<u8>>) -> std::path::
     temp_file(name, &write_pcap(&pcap, false))
 }
 
+/// Whether tshark is installed; a test without it skips loudly (under `CI=true` it fails:
+/// scripts/setup.sh installs it).
+pub fn tshark_available(test: &str) -> bool {
+    let found = Command::new("tshark").arg("--version").output().is_ok();
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: tshark is missing under CI=true: scripts/setup.sh installs it");
+        }
+        eprintln!("\n*** SKIPPED {test}: tshark is not installed ***\n");
+    }
+    found
+}
+
 pub mod dns_builder;
 pub mod dns_compare;
 pub mod live;
