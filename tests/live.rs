@@ -70,6 +70,24 @@ impl TestNet {
 
     /// A command run in namespace `ns` (by `ip netns exec`, which execs in place, so the
     /// child's pid is the command's), optionally moved into `cgroup` first.
+    /// dnsmasq on the server address, in the foreground, answering from `records` only
+    /// (no upstream, no hosts file).
+    fn dns_server(&self, records: &[&str]) -> Child {
+        let listen = format!("--listen-address={}", self.server);
+        let mut argv = vec![
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--user=root",
+            "--pid-file",
+            &listen,
+        ];
+        argv.extend(records);
+        self.command(&self.a, None, &argv).spawn().unwrap()
+    }
+
     fn command(&self, ns: &str, cgroup: Option<&Path>, argv: &[&str]) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns]).args(argv);
@@ -645,18 +663,7 @@ fn udp_ping_and_dns_are_attributed_to_client_and_server() {
         .command(&net.a, None, &["nc", "-u", "-l", &net.server, "7002"])
         .spawn()
         .unwrap();
-    let dns_server_args = [
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--no-resolv",
-        "--no-hosts",
-        "--bind-interfaces",
-        "--user=root",
-        "--pid-file",
-        &format!("--listen-address={}", net.server),
-        "--address=/netcore.test/192.0.2.53",
-    ];
-    let mut dns_server = net.command(&net.a, None, &dns_server_args).spawn().unwrap();
+    let mut dns_server = net.dns_server(&["--address=/netcore.test/192.0.2.53"]);
     thread::sleep(Duration::from_millis(500));
 
     let mut udp_client = net
@@ -797,22 +804,13 @@ fn the_reference_dns_signature_fires_on_a_local_authoritative_server() {
     let net = TestNet::new();
     let netcore = Netcore::start(&["--signatures", "dns_e2e", "--findings-only"]);
     let auth_server = format!("--auth-server=eliot.uol.com.br,{}", net.server);
-    let dns_server_args = [
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--no-resolv",
-        "--no-hosts",
-        "--bind-interfaces",
-        "--user=root",
-        "--pid-file",
-        &format!("--listen-address={}", net.server),
+    let mut dns_server = net.dns_server(&[
         &auth_server,
         "--auth-zone=uol.com.br",
         "--auth-soa=1,root.uol.com.br",
         "--mx-host=uol.com.br,mx.uol.com.br,10",
         "--txt-record=uol.com.br,v=spf1 include:spf.uol.com.br ~all",
-    ];
-    let mut dns_server = net.command(&net.a, None, &dns_server_args).spawn().unwrap();
+    ]);
     thread::sleep(Duration::from_millis(500));
     for kind in ["mx", "ns", "soa", "txt"] {
         let mut lookup = net
