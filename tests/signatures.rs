@@ -191,22 +191,13 @@ fn a_port_scan_and_an_nxdomain_burst_are_found() {
         .map(|e| e["eventName"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["port_scan", "nxdomain_burst"], "{events:#?}");
-    let arg = |e: &Value, name: &str| -> Value {
-        e["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["name"] == name)
-            .unwrap()["value"]
-            .clone()
-    };
     let scan = &events[0];
-    assert_eq!(arg(scan, "host"), "10.0.0.9");
-    assert_eq!(arg(scan, "ports").as_array().unwrap().len(), 25);
+    assert_eq!(data(scan, "host"), "10.0.0.9");
+    assert_eq!(data(scan, "ports").as_array().unwrap().len(), 25);
     assert_eq!(scan["metadata"]["Properties"]["external_id"], "T1046");
     let burst = &events[1];
-    assert_eq!(arg(burst, "nxdomain_count"), 20);
-    assert_eq!(arg(burst, "names").as_array().unwrap().len(), 10);
+    assert_eq!(data(burst, "nxdomain_count"), 20);
+    assert_eq!(data(burst, "names").as_array().unwrap().len(), 10);
     // Data arguments are sorted by name and typed as Tracee's getCType names Go types.
     let arg_names: Vec<&str> = burst["args"]
         .as_array()
