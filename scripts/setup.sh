@@ -23,6 +23,7 @@ apt_packages=(
     tshark   # the differential test against Wireshark (tests/tshark_differential.rs)
     protobuf-compiler   # containerd-client's gRPC bindings (build time)
     containerd docker.io   # tests/containers.rs: containerd (ctr) and Docker daemons
+    nats-server   # tests/outputs.rs: the NATS (JetStream) broker
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -48,5 +49,13 @@ if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
         cargo +"$USERSPACE_TOOLCHAIN" install bpf-linker --version "$BPF_LINKER_VERSION" \
         --no-default-features --features llvm-22 --locked --quiet
 fi
+# tests/outputs.rs: tansu, a Kafka-protocol broker (Debian has none), with its SQLite
+# storage so a restarted broker keeps its topics. ~9 minutes to build on 2 cores.
+tansu_root=/opt/tansu-0.6.0-libsql
+if [ ! -x "$tansu_root/bin/tansu" ]; then
+    cargo +"$USERSPACE_TOOLCHAIN" install tansu --version 0.6.0 --features libsql --locked \
+        --root "$tansu_root" --quiet
+fi
+ln -sf "$tansu_root/bin/tansu" /usr/local/bin/tansu
 echo "setup.sh: ready (rust $USERSPACE_TOOLCHAIN, $NIGHTLY_TOOLCHAIN, cargo-fuzz $CARGO_FUZZ_VERSION," \
     "bpf-linker $BPF_LINKER_VERSION)"

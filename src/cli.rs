@@ -120,6 +120,38 @@ pub struct Cli {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
+    /// With -w: start a new file when one reaches MB millions of bytes (FILE, FILE1, FILE2
+    /// …, as tcpdump).
+    #[arg(short = 'C', value_name = "MB", requires = "write",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub file_size: Option<u64>,
+
+    /// With -C: keep N files, reused in turn (FILE0 … FILE<N-1>).
+    #[arg(short = 'W', value_name = "N", requires = "file_size",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub file_count: Option<u32>,
+
+    /// Where the events go, repeatable: stdout, file:PATH[?max-size=MB&max-files=N],
+    /// kafka://HOST:PORT[,…]/TOPIC[?librdkafka.setting=VALUE…], nats://HOST:PORT/SUBJECT;
+    /// each takes ?format=json|text|text-events (default JSON; stdout follows --json).
+    /// Default: stdout. See docs/outputs.md.
+    #[arg(long, value_name = "URL")]
+    pub output: Vec<crate::sink::OutputSpec>,
+
+    /// What an output does when its queue is full: drop (count and go on; live default)
+    /// or block (capture waits; file mode's default).
+    #[arg(long, value_name = "POLICY")]
+    pub output_policy: Option<crate::sink::Policy>,
+
+    /// Batches (of up to 64 KiB of events) each output's queue holds.
+    #[arg(long, value_name = "BATCHES", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub output_queue: u32,
+
+    /// Live: serve Prometheus metrics at http://ADDR/metrics (ADDR: HOST:PORT).
+    #[arg(long, value_name = "ADDR", conflicts_with = "read")]
+    pub metrics: Option<std::net::SocketAddr>,
+
     /// Live: bytes of each packet to capture, from its IP header on.
     #[arg(long, value_name = "BYTES", default_value_t = 1024, conflicts_with = "read",
           value_parser = clap::value_parser!(u32).range(64..=MAX_SNAPLEN as i64))]

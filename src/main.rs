@@ -23,7 +23,7 @@ mod sink;
 mod source;
 mod state;
 
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -32,11 +32,11 @@ use netcore_core::filter::Filter;
 use netcore_core::{EventSet, LinkType};
 
 use cli::Cli;
-use encode::Format;
+use encode::{Encoders, Format};
 use kernel::{loader, preflight};
 use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Tunnels};
-use sink::Output;
-use sink::capture::PacketWriter;
+use sink::capture::{PacketWriter, Rotation};
+use sink::{OutputSpec, Outputs, Policy, Target};
 use state::runtimes::{Lookups, Sockets};
 
 fn main() -> ExitCode {
@@ -80,11 +80,12 @@ fn main() -> ExitCode {
         },
     };
     let signature_events = engine.as_ref().map_or(EventSet::NONE, |e| e.selected());
+    let json = Format::Json(
+        cli.schema,
+        cli.community_id.then_some(cli.community_id_seed),
+    );
     let format = if cli.json {
-        Format::Json(
-            cli.schema,
-            cli.community_id.then_some(cli.community_id_seed),
-        )
+        json
     } else if cli.text_events {
         Format::EventLines
     } else {
@@ -194,9 +195,17 @@ fn main() -> ExitCode {
     };
     let packet_writer = match &cli.write {
         None => None,
+        Some(path) if path == std::path::Path::new("-") && cli.file_size.is_some() => {
+            note!("netcore: -C: -w - writes to standard output, which cannot be split into files");
+            return ExitCode::from(2);
+        }
         Some(path) => {
             let snaplen = if cli.read.is_some() { 0 } else { cli.snaplen };
-            match PacketWriter::create(path, snaplen) {
+            let rotation = Rotation {
+                max_bytes: cli.file_size.unwrap_or(0) * 1_000_000,
+                files: cli.file_count,
+            };
+            match PacketWriter::create(path, snaplen, rotation) {
                 Ok(writer) => Some(writer),
                 Err(e) => {
                     note!("netcore: -w {}: {e}", path.display());
@@ -205,18 +214,19 @@ fn main() -> ExitCode {
             }
         }
     };
-    // `-w -` puts the packets on standard output: the events go nowhere then.
-    let packets_to_stdout = cli.write.as_deref() == Some(std::path::Path::new("-"));
-    let events_out: Box<dyn Write> = match packets_to_stdout {
-        true => Box::new(io::sink()),
-        false => Box::new(io::stdout().lock()),
+    let (encoders, outputs) = match start_outputs(&cli, format, json) {
+        Ok(started) => started,
+        Err(e) => {
+            note!("netcore: {e}");
+            return ExitCode::from(2);
+        }
     };
     let pipeline = Pipeline::new(
         events,
         selection,
         filter,
-        format.encoder(),
-        Output::new(events_out),
+        encoders,
+        outputs,
         pipeline::Host {
             name: host_name(),
             netns_cookie,
@@ -232,13 +242,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// The encoders and the outputs `--output` names (standard output when none is named,
+/// nothing with `-w -`, which puts the packets there), their queues started.
+fn start_outputs(cli: &Cli, format: Format, json: Format) -> Result<(Encoders, Outputs), String> {
+    // `-w -` puts the packets on standard output: the events go nowhere then.
+    let packets_to_stdout = cli.write.as_deref() == Some(std::path::Path::new("-"));
+    let stdout = OutputSpec {
+        name: "stdout".into(),
+        target: Target::Stdout,
+        format: None,
+    };
+    let specs = match (cli.output.is_empty(), packets_to_stdout) {
+        (true, true) => vec![],
+        (true, false) => vec![stdout],
+        (false, _) => cli.output.clone(),
+    };
+    if packets_to_stdout && specs.iter().any(|s| s.target == Target::Stdout) {
+        return Err("-w - and --output stdout both write to standard output".into());
+    }
+    let (formats, specs) = sink::formats(&specs, format, json);
+    // A file is read at its own pace: nothing is dropped unless asked for.
+    let policy = cli.output_policy.unwrap_or(match cli.read {
+        Some(_) => Policy::Block,
+        None => Policy::Drop,
+    });
+    let outputs =
+        Outputs::start(&specs, policy, cli.output_queue as usize).map_err(|e| e.to_string())?;
+    Ok((Encoders::new(&formats), outputs))
+}
+
 /// Live capture (host mode, or AF_XDP with --xdp): checks what capture needs, then
 /// captures until SIGINT/SIGTERM.
-fn capture_live<W: Write>(
-    cli: &Cli,
-    kernel_filter: KernelFilter,
-    pipeline: Pipeline<W>,
-) -> ExitCode {
+fn capture_live(cli: &Cli, kernel_filter: KernelFilter, pipeline: Pipeline) -> ExitCode {
     let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
         Ok(cgroup) => cgroup,
         Err(missing) => {
@@ -270,6 +305,7 @@ fn capture_live<W: Write>(
                 config,
                 stats_every,
                 discard: cli.xdp_discard,
+                metrics: cli.metrics,
             };
             run::live::run_xdp(&capture, pipeline)
         }
@@ -278,6 +314,7 @@ fn capture_live<W: Write>(
                 cgroup,
                 config,
                 stats_every,
+                metrics: cli.metrics,
             };
             run::live::run(&capture, pipeline)
         }

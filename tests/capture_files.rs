@@ -235,3 +235,80 @@ fn dash_w_dash_writes_packets_to_standard_output() {
     ]);
     assert_eq!(events.len(), original.len());
 }
+
+#[test]
+fn dash_c_starts_new_files_and_dash_w_reuses_them_in_turn() {
+    // 9,000 segments of 200 bytes: about 2.5 MB of pcapng.
+    let packets = (0..9000u32)
+        .map(|i| {
+            ipv4_tcp(
+                ([10, 0, 0, 1], 40000),
+                ([10, 0, 0, 2], 80),
+                i,
+                0x18,
+                &[b'x'; 160],
+            )
+        })
+        .collect();
+    let capture = common::capture("rotate-w.pcap", 1_700_000_000, packets);
+    let dir = std::env::temp_dir().join(format!("netcore-rotate-w-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("out.pcapng");
+    let packets_in = |name: &str| {
+        let path = dir.join(name);
+        let events = events_of(&[
+            "--json",
+            "-r",
+            path.to_str().unwrap(),
+            "--events",
+            "net_packet_tcp",
+        ]);
+        events.len()
+    };
+    let files = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    // -C alone: out.pcapng, out.pcapng1, out.pcapng2, every packet once, each file whole.
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "-r",
+            capture.to_str().unwrap(),
+            "--events",
+            "net_packet_tcp",
+        ];
+        args.extend_from_slice(&["-w", base.to_str().unwrap(), "-C", "1"]);
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| {
+        let args = args(extra);
+        let out = netcore(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[]);
+    assert_eq!(files(&dir), ["out.pcapng", "out.pcapng1", "out.pcapng2"]);
+    let counts: Vec<usize> = files(&dir).iter().map(|n| packets_in(n)).collect();
+    assert_eq!(counts.iter().sum::<usize>(), 9000, "{counts:?}");
+    for name in files(&dir) {
+        let size = std::fs::metadata(dir.join(&name)).unwrap().len();
+        assert!(size <= 1_000_000 + 300, "{name}: {size} bytes");
+    }
+    // -W 2: two files, out.pcapng0 reused for the third part.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    run(&["-W", "2"]);
+    assert_eq!(files(&dir), ["out.pcapng0", "out.pcapng1"]);
+    assert_eq!(packets_in("out.pcapng0"), counts[2]);
+    assert_eq!(packets_in("out.pcapng1"), counts[1]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

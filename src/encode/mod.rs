@@ -96,6 +96,134 @@ impl Format {
     }
 }
 
+/// Encoded events of one format, on their way to the outputs that use that format: whole
+/// lines (one event, or one packet in the text format, a line), and the partition key of
+/// each run of lines (a hash of the flow they belong to, see
+/// [`netcore_core::flow::partition_key`]).
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    /// The lines, each ending in `\n`.
+    pub bytes: Vec<u8>,
+    /// `(end, key)`: the lines before byte `end` (and after the previous run) have `key`.
+    pub keys: Vec<(usize, u64)>,
+}
+
+impl Batch {
+    /// An empty batch with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Batch {
+            bytes: Vec::with_capacity(capacity),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Gives the lines written since the last call `key`.
+    pub fn mark(&mut self, key: u64) {
+        let start = self.keys.last().map_or(0, |&(end, _)| end);
+        if self.bytes.len() > start {
+            self.keys.push((self.bytes.len(), key));
+        }
+    }
+
+    /// The lines with their keys, in order.
+    pub fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        let mut start = 0;
+        self.keys.iter().flat_map(move |&(end, key)| {
+            let run = &self.bytes[start..end];
+            start = end;
+            run.split_inclusive(|&b| b == b'\n')
+                .map(move |line| (line, key))
+        })
+    }
+
+    /// How many lines the batch holds.
+    pub fn len(&self) -> usize {
+        self.bytes.iter().filter(|&&b| b == b'\n').count()
+    }
+
+    /// Whether the batch holds no line.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Bytes a batch gathers before it is handed to the outputs.
+pub const BATCH_BYTES: usize = 64 << 10;
+
+/// The encoder of each format the outputs use, each appending to a batch of its own. The
+/// first format's count of events is the one reported (every format encodes the same
+/// events).
+pub struct Encoders {
+    formats: Vec<(Box<dyn Encoder>, Batch)>,
+}
+
+impl Encoders {
+    /// One encoder for each of `formats` (at least one: the events are counted even when
+    /// no output takes them).
+    pub fn new(formats: &[Format]) -> Self {
+        Encoders {
+            formats: formats
+                .iter()
+                .map(|f| (f.encoder(), Batch::with_capacity(BATCH_BYTES * 2)))
+                .collect(),
+        }
+    }
+
+    /// Encodes the events of one packet in every format; returns how many.
+    pub fn encode(&mut self, events: &PacketEvents<'_, '_>) -> usize {
+        let mut counts = self
+            .formats
+            .iter_mut()
+            .map(|(encoder, batch)| encoder.encode(events, &mut batch.bytes));
+        let first = counts.next().unwrap_or(0);
+        counts.for_each(drop);
+        first
+    }
+
+    /// Encodes a flow event in every format.
+    pub fn encode_flow(
+        &mut self,
+        kind: FlowKind,
+        flow: &Flow<'_>,
+        ctx: &EventContext<'_>,
+        responder: Option<&EventContext<'_>>,
+    ) {
+        for (encoder, batch) in &mut self.formats {
+            encoder.encode_flow(kind, flow, ctx, responder, &mut batch.bytes);
+        }
+    }
+
+    /// Encodes a finding in every format.
+    pub fn encode_finding(&mut self, finding: &FindingEvent<'_>, ctx: &EventContext<'_>) {
+        for (encoder, batch) in &mut self.formats {
+            encoder.encode_finding(finding, ctx, &mut batch.bytes);
+        }
+    }
+
+    /// Gives the lines encoded since the last call partition key `key`.
+    pub fn mark(&mut self, key: u64) {
+        for (_, batch) in &mut self.formats {
+            batch.mark(key);
+        }
+    }
+
+    /// Whether a batch holds a block's worth.
+    pub fn due(&self) -> bool {
+        self.formats
+            .iter()
+            .any(|(_, b)| b.bytes.len() >= BATCH_BYTES)
+    }
+
+    /// Takes the batches, one per format in the order given to [`Encoders::new`], leaving
+    /// empty ones.
+    pub fn take(&mut self) -> Vec<Batch> {
+        self.formats
+            .iter_mut()
+            .map(|(_, batch)| std::mem::replace(batch, Batch::with_capacity(BATCH_BYTES * 2)))
+            .collect()
+    }
+}
+
 /// The data of a DNS answer as the text encoders print it: the address, the name (with
 /// `:port` for SRV), the quoted TXT strings, else its size.
 pub struct AnswerText<'r, 'a>(pub &'r Record<'a>);

@@ -3,7 +3,7 @@
 //! ```text
 //! Frame ─▶ decode (once) ─▶ envelope (once per owner) ─▶ filter decides the events
 //!       ─▶ DNS decoded once, only when a DNS event is wanted (UDP, or TCP reassembled)
-//!       ─▶ encoder formats the decided events ─▶ output buffer ─▶ sink
+//!       ─▶ encoders format the decided events (once per format) ─▶ batches ─▶ outputs
 //! ```
 //!
 //! Counting happens here too ([`Summary`]).
@@ -12,7 +12,7 @@ mod envelope;
 mod expression;
 mod summary;
 
-use std::io::{self, Write};
+use std::io;
 use std::time::Instant;
 
 use netcore_core::dns::DnsMessage;
@@ -25,17 +25,17 @@ use netcore_core::{
     DecodeError, Direction, EventContext, EventSet, PacketEvents, decode, dns, tunnel,
 };
 
-use crate::encode::Encoder;
+use crate::encode::Encoders;
 use crate::signatures::{Engine, Signal};
-use crate::sink::Output;
 use crate::sink::capture::PacketWriter;
+use crate::sink::{OutputReport, Outputs};
 use crate::source::{Frame, Interface};
 use crate::state::flows::{FlowConfig, FlowTable};
 use crate::state::interfaces::InterfaceNames;
 use crate::state::runtimes::Lookups;
 use envelope::Envelopes;
 pub use expression::Expression;
-use netcore_core::flow::{Flow, FlowKind};
+use netcore_core::flow::{Flow, FlowKind, partition_key_of, partition_key_of_flow};
 pub use summary::Summary;
 
 /// The host the pipeline runs on.
@@ -99,7 +99,7 @@ pub struct FlowOptions {
 }
 
 /// Decodes frames, decides their events, and writes them.
-pub struct Pipeline<W: Write> {
+pub struct Pipeline {
     /// Events asked for (`--events` and the filters' selection).
     selected: EventSet,
     limits: Limits,
@@ -114,23 +114,25 @@ pub struct Pipeline<W: Write> {
     packets: Option<PacketWriter>,
     /// `--signatures`: detections over the events, and `--findings-only`.
     signatures: Option<(Engine, bool)>,
-    encoder: Box<dyn Encoder>,
-    output: Output<W>,
+    /// One per format the outputs use.
+    encoders: Encoders,
+    /// `--output`: where the encoded events go.
+    outputs: Outputs,
     /// Counts so far.
     pub summary: Summary,
     /// The time of the last frame handled, ns since the epoch.
     last_timestamp_ns: u64,
 }
 
-impl<W: Write> Pipeline<W> {
+impl Pipeline {
     /// A pipeline writing the `selected` events that pass `filter`, encoded by
-    /// `encoder`, to `output`; envelopes name `host_name`.
+    /// `encoders`, to `outputs`; envelopes name `host_name`.
     pub fn new(
         selected: EventSet,
         selection: Selection,
         filter: Filter,
-        encoder: Box<dyn Encoder>,
-        output: Output<W>,
+        encoders: Encoders,
+        outputs: Outputs,
         host: Host,
     ) -> Self {
         let selected = selected.intersect(filter.events());
@@ -155,8 +157,8 @@ impl<W: Write> Pipeline<W> {
             flows,
             packets: None,
             signatures: None,
-            encoder,
-            output,
+            encoders,
+            outputs,
             summary: Summary::default(),
             last_timestamp_ns: 0,
         }
@@ -202,13 +204,14 @@ impl<W: Write> Pipeline<W> {
             flows,
             packets,
             signatures,
-            encoder,
-            output,
+            encoders,
+            outputs,
             summary,
             last_timestamp_ns: _,
         } = self;
         let mut decoded = decode(frame.link_type, frame.data);
         summary.count(&decoded, frame.wire_len);
+        let partition_key = partition_key_of(&decoded);
         let ctx = envelopes.context(frame);
         let interface = interfaces
             .name(frame.interface, Instant::now())
@@ -216,8 +219,7 @@ impl<W: Write> Pipeline<W> {
         let mut layers = LayerWriter {
             selected: *selected,
             filter,
-            encoder: encoder.as_mut(),
-            buffer: output.buffer(),
+            encoders,
             summary,
             reassembler,
             flows: flows
@@ -260,7 +262,11 @@ impl<W: Write> Pipeline<W> {
             summary.packets_saved = packets.written;
             summary.packets_not_saved = packets.other_link_type;
         }
-        output.write_due()
+        encoders.mark(partition_key);
+        if encoders.due() {
+            outputs.send(encoders.take())?;
+        }
+        Ok(())
     }
 
     /// Runs `engine`'s signatures over the events (their selection decided too, printed
@@ -337,14 +343,13 @@ impl<W: Write> Pipeline<W> {
     /// capture calls it every second.
     pub fn tick(&mut self, now_ns: u64) {
         if let Some(flows) = &mut self.flows {
-            let mut writer =
-                FlowWriter::new(&self.filter, self.encoder.as_mut(), self.output.buffer());
+            let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
             flows.sweep(
                 now_ns,
                 self.envelopes.host_name(),
                 &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
             );
-            self.summary.events += writer.written as u64;
+            self.summary.events += writer.count_into(&mut self.summary.flow_events) as u64;
         }
     }
 
@@ -358,14 +363,13 @@ impl<W: Write> Pipeline<W> {
     pub fn finish(&mut self, now_ns: u64) {
         self.summary.findings = self.findings();
         if let Some(flows) = &mut self.flows {
-            let mut writer =
-                FlowWriter::new(&self.filter, self.encoder.as_mut(), self.output.buffer());
+            let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
             flows.finish(
                 now_ns,
                 self.envelopes.host_name(),
                 &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
             );
-            self.summary.events += writer.written as u64;
+            self.summary.events += writer.count_into(&mut self.summary.flow_events) as u64;
             self.summary.flows = flows.stats;
         }
     }
@@ -375,7 +379,25 @@ impl<W: Write> Pipeline<W> {
         if let Some(packets) = &mut self.packets {
             packets.flush()?;
         }
-        self.output.flush()
+        self.outputs.send(self.encoders.take())
+    }
+
+    /// SIGHUP: file outputs reopen their files.
+    pub fn reopen_outputs(&self) {
+        self.outputs.reopen();
+    }
+
+    /// The outputs' counters as they are now, for `--stats` and `--metrics`.
+    pub fn outputs_now(&self) -> OutputReport {
+        self.outputs.report()
+    }
+
+    /// Ends the outputs once everything is flushed: waits for them to deliver what they
+    /// hold (bounded). Returns the pipeline's counts, what became of each output's events,
+    /// and standard output's error, if it failed.
+    pub fn close(self) -> (Summary, OutputReport, io::Result<()>) {
+        let (report, result) = self.outputs.close();
+        (self.summary, report, result)
     }
 }
 
@@ -420,20 +442,26 @@ impl std::fmt::Display for ContainerReport {
 /// Writes the flow events the flow table hands out that pass the filters.
 struct FlowWriter<'p> {
     filter: &'p Filter,
-    encoder: &'p mut dyn Encoder,
-    buffer: &'p mut Vec<u8>,
-    /// Events written.
-    written: usize,
+    encoders: &'p mut Encoders,
+    /// Events written, by [`FlowKind::index`].
+    written: [u64; FlowKind::ALL.len()],
 }
 
 impl<'p> FlowWriter<'p> {
-    fn new(filter: &'p Filter, encoder: &'p mut dyn Encoder, buffer: &'p mut Vec<u8>) -> Self {
+    fn new(filter: &'p Filter, encoders: &'p mut Encoders) -> Self {
         FlowWriter {
             filter,
-            encoder,
-            buffer,
-            written: 0,
+            encoders,
+            written: [0; FlowKind::ALL.len()],
         }
+    }
+
+    /// Adds the events written by kind to `by_kind`; returns how many there were.
+    fn count_into(&self, by_kind: &mut [u64; FlowKind::ALL.len()]) -> usize {
+        for (total, written) in by_kind.iter_mut().zip(self.written) {
+            *total += written;
+        }
+        self.written.iter().sum::<u64>() as usize
     }
 
     fn write(
@@ -444,9 +472,9 @@ impl<'p> FlowWriter<'p> {
         responder: Option<&EventContext<'_>>,
     ) {
         if self.filter.flow_passes(kind, flow) {
-            self.encoder
-                .encode_flow(kind, flow, ctx, responder, self.buffer);
-            self.written += 1;
+            self.encoders.encode_flow(kind, flow, ctx, responder);
+            self.encoders.mark(partition_key_of_flow(flow));
+            self.written[kind.index()] += 1;
         }
     }
 }
@@ -460,8 +488,7 @@ pub const MAX_TUNNEL_DEPTH: usize = 4;
 struct LayerWriter<'p> {
     selected: EventSet,
     filter: &'p Filter,
-    encoder: &'p mut dyn Encoder,
-    buffer: &'p mut Vec<u8>,
+    encoders: &'p mut Encoders,
     summary: &'p mut Summary,
     reassembler: &'p mut Reassembler,
     /// The flow table, the frame's time and network namespace, when flows are tracked.
@@ -519,9 +546,12 @@ impl LayerWriter<'_> {
             events: all.events.intersect(printed),
             ..all
         };
-        let mut written = self.encoder.encode(&events, self.buffer);
+        let mut written = self.encoders.encode(&events);
+        for kind in events.kinds() {
+            self.summary.packet_events[kind as usize] += 1;
+        }
         if let Some((engine, _)) = &mut self.signatures {
-            written += engine.on_events(&all, &mut *self.encoder, self.buffer);
+            written += engine.on_events(&all, self.encoders);
         }
         let printed_dns = wanted.intersect(EventSet::DNS).intersect(printed);
         if printed_dns != EventSet::NONE {
@@ -536,7 +566,7 @@ impl LayerWriter<'_> {
                 None => decoded.dns_over_udp().and_then(Result::ok),
             };
             self.counted_by_flows = true;
-            let mut writer = FlowWriter::new(self.filter, &mut *self.encoder, &mut *self.buffer);
+            let mut writer = FlowWriter::new(self.filter, self.encoders);
             flows.packet(
                 *now_ns,
                 *netns,
@@ -546,7 +576,7 @@ impl LayerWriter<'_> {
                 ctx,
                 &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
             );
-            written += writer.written;
+            written += writer.count_into(&mut self.summary.flow_events);
         }
         written
     }
@@ -567,8 +597,7 @@ impl LayerWriter<'_> {
         let mut written = 0;
         let LayerWriter {
             filter,
-            encoder,
-            buffer,
+            encoders,
             summary,
             reassembler,
             ..
@@ -592,7 +621,10 @@ impl LayerWriter<'_> {
                             wanted,
                         )
                     };
-                    written += encoder.encode(&events, buffer);
+                    written += encoders.encode(&events);
+                    for kind in events.kinds() {
+                        summary.packet_events[kind as usize] += 1;
+                    }
                 }
                 Err(e) => summary.count_error(DecodeError::Dns(e)),
             },

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use netcore_core::DecodeError;
 use netcore_core::dns::tcp::Stats as DnsTcpStats;
+use netcore_core::flow::FlowKind;
 use netcore_core::packet::{Decoded, Network};
+use netcore_core::{DecodeError, EventKind};
 
 use crate::state::flows::FlowStats;
 
@@ -17,6 +18,10 @@ pub struct Summary {
     pub bytes: u64,
     /// Events written.
     pub events: u64,
+    /// Packet events written, by [`EventKind`] (its position in [`EventKind::ALL`]).
+    pub packet_events: [u64; EventKind::ALL.len()],
+    /// Flow events written, by [`FlowKind::index`].
+    pub flow_events: [u64; FlowKind::ALL.len()],
     /// Frames that gave at least one event (what `-c` counts).
     pub packets_with_events: u64,
     /// Frames left out by `-Q` for their direction.

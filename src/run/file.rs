@@ -1,6 +1,6 @@
 //! File mode: every frame of a capture file through the pipeline, then the summary.
 
-use std::io::{self, Write};
+use std::io;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use crate::pipeline::Pipeline;
 use crate::source::file::read_capture;
 
 /// Decodes every frame of the capture at `path` (`-`: standard input).
-pub fn run<W: Write>(path: &Path, mut pipeline: Pipeline<W>) -> ExitCode {
+pub fn run(path: &Path, mut pipeline: Pipeline) -> ExitCode {
     let mut write_error = None;
     let result = read_capture(path, |frame| {
         if let Err(e) = pipeline.handle(&frame) {
@@ -26,7 +26,8 @@ pub fn run<W: Write>(path: &Path, mut pipeline: Pipeline<W>) -> ExitCode {
         pipeline.finish(pipeline.last_timestamp_ns());
     }
     let flushed = pipeline.flush();
-    match write_error.map_or(flushed, Err) {
+    let (summary, outputs, closed) = pipeline.close();
+    match write_error.map_or(flushed.and(closed), Err) {
         Ok(()) => {}
         // A closed pipe (`netcore … | head`) is the reader's choice, not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
@@ -36,8 +37,11 @@ pub fn run<W: Write>(path: &Path, mut pipeline: Pipeline<W>) -> ExitCode {
         }
     }
     // A file that is no capture at all gets its error alone, no "0 packets read".
-    if result.is_ok() || pipeline.summary.packets > 0 {
-        note!("netcore: {}: {}", path.display(), pipeline.summary);
+    if result.is_ok() || summary.packets > 0 {
+        note!("netcore: {}: {summary}", path.display());
+    }
+    if outputs.worth_reporting() {
+        note!("netcore: outputs: {outputs}");
     }
     match result {
         Ok(_) => ExitCode::SUCCESS,

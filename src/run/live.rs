@@ -4,7 +4,8 @@
 //! bound to its destination port.
 
 use std::fmt::Display;
-use std::io::{self, Write};
+use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,8 @@ use anyhow::{Context, Result};
 use crate::kernel::loader::{CaptureConfig, KernelCounters, Programs};
 use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Pipeline, Summary};
+use crate::sink::OutputReport;
+use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
 use crate::source::xsk::{BindMode, XskSource};
 use crate::source::{Frame, FrameHandler, Interface, Wake};
@@ -26,11 +29,13 @@ pub struct HostCapture {
     pub config: CaptureConfig,
     /// Print a statistics line on stderr this often.
     pub stats_every: Option<Duration>,
+    /// Serve Prometheus metrics here.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
 /// detached when this returns, whatever happened.
-pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()> {
+pub fn run(capture: &HostCapture, pipeline: Pipeline) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
     let seeded = seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
@@ -43,9 +48,10 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()>
         capture.config.snaplen,
         capture.config.ring_bytes >> 20
     );
-    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some());
+    let metrics = serve_metrics(capture.metrics)?;
+    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some(), metrics);
     let outcome = source.run(&mut live);
-    let (summary, kernel, owners) = live.finish(outcome)?;
+    let (summary, kernel, owners, outputs) = live.finish(outcome)?;
     let malformed = match source.malformed {
         0 => String::new(),
         n => format!("; {n} malformed ring entries"),
@@ -57,7 +63,25 @@ pub fn run<W: Write>(capture: &HostCapture, pipeline: Pipeline<W>) -> Result<()>
         kernel.ring_full,
         kernel.filtered,
     );
+    report_outputs(&outputs);
     Ok(())
+}
+
+/// Starts the metrics server, if asked for.
+fn serve_metrics(addr: Option<SocketAddr>) -> Result<Option<Metrics>> {
+    addr.map(|addr| {
+        let metrics = Metrics::serve(addr).with_context(|| format!("--metrics {addr}"))?;
+        note!("netcore: metrics at http://{addr}/metrics");
+        Ok(metrics)
+    })
+    .transpose()
+}
+
+/// The outputs' line of the summary, when there is more to say than "stdout took it all".
+fn report_outputs(outputs: &OutputReport) {
+    if outputs.worth_reporting() {
+        note!("netcore: outputs: {outputs}");
+    }
 }
 
 /// Seeds the attribution maps with the sockets older than netcore; says what it could not
@@ -88,11 +112,13 @@ pub struct XdpCapture {
     pub stats_every: Option<Duration>,
     /// Consume frames without decoding them (the benchmark's raw loop).
     pub discard: bool,
+    /// Serve Prometheus metrics here.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Attaches XDP and the AF_XDP sockets, captures until SIGINT/SIGTERM, prints the
 /// summary. XDP is detached when this returns, whatever happened.
-pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<()> {
+pub fn run_xdp(capture: &XdpCapture, pipeline: Pipeline) -> Result<()> {
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
     seed_existing_sockets(&mut programs, &capture.cgroup)?;
@@ -119,9 +145,10 @@ pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<
             BindMode::Copy => "copy",
         },
     );
-    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some());
+    let metrics = serve_metrics(capture.metrics)?;
+    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some(), metrics);
     let outcome = source.run(&mut live);
-    let (summary, _, owners) = live.finish(outcome)?;
+    let (summary, _, owners, outputs) = live.finish(outcome)?;
     let stats = source.stats();
     note!(
         "netcore: AF_XDP capture: {} frames received; {summary}; {}; {} invalid \
@@ -130,14 +157,17 @@ pub fn run_xdp<W: Write>(capture: &XdpCapture, pipeline: Pipeline<W>) -> Result<
         stats,
         stats.invalid_descs,
     );
+    report_outputs(&outputs);
     Ok(())
 }
 
 /// The state of a live run.
-struct Live<W: Write> {
-    pipeline: Pipeline<W>,
+struct Live {
+    pipeline: Pipeline,
     programs: Programs,
     print_stats: bool,
+    /// `--metrics`: the page, rendered at each tick.
+    metrics: Option<Metrics>,
     /// When the last statistics line was printed, and the packet count then.
     last_stats: (Instant, u64),
     /// Whether the reader of our output went away (`netcore --json | head`).
@@ -149,7 +179,7 @@ struct Live<W: Write> {
 /// How long events may wait in the output buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
-impl<W: Write> FrameHandler for Live<W> {
+impl FrameHandler for Live {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
         let result = self.pipeline.handle(frame);
         self.note(result)
@@ -167,15 +197,27 @@ impl<W: Write> FrameHandler for Live<W> {
             Wake::Polled => Ok(()),
             Wake::Tick => {
                 self.pipeline.tick(wall_clock_ns());
+                if let Some(metrics) = &self.metrics {
+                    let kernel = self.programs.counters().unwrap_or_default();
+                    metrics.publish(metrics::render(&metrics::Sources {
+                        summary: &self.pipeline.summary,
+                        kernel: &kernel,
+                        unowned: self.pipeline.unowned(),
+                        outputs: &self.pipeline.outputs_now(),
+                    }));
+                }
                 if self.print_stats {
                     self.print_stats(source_stats);
                 }
                 Ok(())
             }
-            // Events go to stdout, which has nothing to reopen: write out what is pending.
+            // Write out what is pending; file outputs reopen their files (logrotate).
             Wake::Hangup => {
                 self.pipeline.reload_signatures();
-                note!("netcore: SIGHUP: events written out; capture goes on");
+                self.pipeline.reopen_outputs();
+                note!(
+                    "netcore: SIGHUP: events written out, output files reopened; capture goes on"
+                );
                 let result = self.pipeline.flush();
                 self.note(result)
             }
@@ -187,13 +229,19 @@ impl<W: Write> FrameHandler for Live<W> {
     }
 }
 
-impl<W: Write> Live<W> {
+impl Live {
     /// A run writing through `pipeline`, with `programs` attached.
-    fn new(pipeline: Pipeline<W>, programs: Programs, print_stats: bool) -> Self {
+    fn new(
+        pipeline: Pipeline,
+        programs: Programs,
+        print_stats: bool,
+        metrics: Option<Metrics>,
+    ) -> Self {
         Live {
             pipeline,
             programs,
             print_stats,
+            metrics,
             last_stats: (Instant::now(), 0),
             reader_closed: false,
             last_flush: Instant::now(),
@@ -203,7 +251,10 @@ impl<W: Write> Live<W> {
     /// Ends the run: flushes, reads the kernel counters, detaches every program. Returns
     /// the pipeline's summary, the kernel counters and a line on packet owners; an
     /// error of the run or of the last write, unless the reader of the output left.
-    fn finish(self, outcome: io::Result<i32>) -> Result<(Summary, KernelCounters, String)> {
+    fn finish(
+        self,
+        outcome: io::Result<i32>,
+    ) -> Result<(Summary, KernelCounters, String, OutputReport)> {
         let Live {
             mut pipeline,
             programs,
@@ -224,11 +275,14 @@ impl<W: Write> Live<W> {
         let flushed = pipeline.flush();
         let kernel = programs.counters().unwrap_or_default();
         drop(programs); // Detach before the summary: capture is over.
+        let (summary, outputs, closed) = pipeline.close();
+        let reader_closed =
+            reader_closed || matches!(&closed, Err(e) if e.kind() == io::ErrorKind::BrokenPipe);
         if !reader_closed {
             outcome.context("capturing")?;
-            flushed.context("writing events")?;
+            flushed.and(closed).context("writing events")?;
         }
-        Ok((pipeline.summary, kernel, owners))
+        Ok((summary, kernel, owners, outputs))
     }
 
     /// Remembers whether a write failed because the reader left.
@@ -248,13 +302,17 @@ impl<W: Write> Live<W> {
         let seconds = at.elapsed().as_secs_f64().max(1e-9);
         note!(
             "netcore: stats: {} packets ({:.0}/s), {} events, {} without an owning task; \
-             kernel: {} lost to a full ring buffer, {} filtered out; {source_stats}",
+             kernel: {} lost to a full ring buffer, {} filtered out; {source_stats}{}",
             summary.packets,
             (summary.packets - packets_before) as f64 / seconds,
             summary.events,
             self.pipeline.unowned(),
             kernel.ring_full,
             kernel.filtered,
+            match self.pipeline.outputs_now() {
+                outputs if outputs.worth_reporting() => format!("; outputs: {outputs}"),
+                _ => String::new(),
+            }
         );
         self.last_stats = (Instant::now(), summary.packets);
     }

@@ -20,7 +20,7 @@ use netcore_core::finding::{FindingEvent, FindingValue, Trigger};
 use netcore_core::json::{self, Schema};
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use crate::encode::Encoder;
+use crate::encode::Encoders;
 
 /// What a signature is: Tracee's `SignatureMetadata`, with the properties Tracee's
 /// findings always carry.
@@ -224,13 +224,8 @@ impl Engine {
     }
 
     /// Feeds `events` to the signatures that select them; writes each finding with
-    /// `encoder` into `out`. Returns how many findings were written.
-    pub fn on_events(
-        &mut self,
-        events: &PacketEvents<'_, '_>,
-        encoder: &mut dyn Encoder,
-        out: &mut Vec<u8>,
-    ) -> usize {
+    /// `encoders`. Returns how many findings were written.
+    pub fn on_events(&mut self, events: &PacketEvents<'_, '_>, encoders: &mut Encoders) -> usize {
         let mut written = 0;
         for kind in events.kinds().filter(|&k| self.selected.contains(k)) {
             for signature in &mut self.signatures {
@@ -279,7 +274,7 @@ impl Engine {
                         args_json,
                     },
                 };
-                encoder.encode_finding(&event, events.ctx, out);
+                encoders.encode_finding(&event, events.ctx);
                 written += 1;
             }
         }

@@ -4,15 +4,18 @@
 //! `Args:`; `ThreadId:`, `ThreadName:`; `UserId:`; `ParentPID:`; `ContainerName:`,
 //! `ContainerId:`, `ContainerImage:`; `PodName:`, `PodNamespace:`, `PodUID:`), so that
 //! Wireshark shows them and ptcpdump and netcore read them back. One interface block per
-//! interface name and link type, with the interface's name.
+//! interface name and link type, with the interface's name. `-C MB` starts a new file
+//! when one reaches that size (`FILE`, `FILE1`, `FILE2`, … as tcpdump names them) and
+//! `-W N` keeps N files, reused in turn (`FILE0` … `FILE<N-1>`); each file is complete
+//! on its own (its own header and interface blocks).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -28,7 +31,25 @@ use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 use crate::source::Frame;
 
 /// Where packets go.
-type Sink = BufWriter<Box<dyn Write>>;
+type Sink = BufWriter<CountingWrite>;
+
+/// A writer that counts the bytes through it (for `-C`).
+struct CountingWrite {
+    inner: Box<dyn Write>,
+    written: Rc<Cell<u64>>,
+}
+
+impl Write for CountingWrite {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.written.set(self.written.get() + n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// The classic pcap writer keeps its writer to itself: it writes through this handle,
 /// and the other one flushes.
@@ -60,9 +81,24 @@ enum Format {
     },
 }
 
+/// `-C` and `-W`: when to start a new file, and how many to keep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rotation {
+    /// Start a new file once one holds this many bytes (0: never).
+    pub max_bytes: u64,
+    /// Keep this many files, reused in turn (None: number them on).
+    pub files: Option<u32>,
+}
+
 /// A capture file being written.
 pub struct PacketWriter {
     format: Format,
+    /// `-w`'s path.
+    path: PathBuf,
+    rotation: Rotation,
+    /// Bytes in the current file, and its number.
+    bytes: Rc<Cell<u64>>,
+    file_number: u32,
     snaplen: u32,
     /// Packets written.
     pub written: u64,
@@ -73,30 +109,32 @@ pub struct PacketWriter {
 impl PacketWriter {
     /// Creates `path` (`-`: standard output); pcapng unless the name ends in `.pcap`.
     /// `snaplen` is what the file says was kept of each packet (0: all).
-    pub fn create(path: &Path, snaplen: u32) -> io::Result<PacketWriter> {
-        let sink: Box<dyn Write> = if path == Path::new("-") {
-            Box::new(io::stdout())
-        } else {
-            Box::new(File::create(path)?)
-        };
-        let sink = BufWriter::with_capacity(256 << 10, sink);
-        let format = if path.extension().is_some_and(|e| e == "pcap") {
-            Format::Pcap {
-                sink: SharedSink(Rc::new(RefCell::new(sink))),
-                writer: None,
-            }
-        } else {
-            Format::PcapNg {
-                writer: PcapNgWriter::new(sink).map_err(into_io)?,
-                interfaces: HashMap::new(),
-            }
-        };
+    pub fn create(path: &Path, snaplen: u32, rotation: Rotation) -> io::Result<PacketWriter> {
+        let bytes = Rc::new(Cell::new(0));
+        let first = file_name(path, &rotation, 0);
         Ok(PacketWriter {
-            format,
+            format: open(&first, is_classic(path), bytes.clone())?,
+            path: path.to_owned(),
+            rotation,
+            bytes,
+            file_number: 0,
             snaplen,
             written: 0,
             other_link_type: 0,
         })
+    }
+
+    /// Closes the current file and opens the next one (`-C`).
+    fn rotate(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.file_number = match self.rotation.files {
+            Some(files) => (self.file_number + 1) % files.max(1),
+            None => self.file_number + 1,
+        };
+        self.bytes.set(0);
+        let next = file_name(&self.path, &self.rotation, self.file_number);
+        self.format = open(&next, is_classic(&self.path), self.bytes.clone())?;
+        Ok(())
     }
 
     /// Writes `frame`, seen on interface `interface` and owned by `ctx`.
@@ -107,6 +145,11 @@ impl PacketWriter {
         interface: &str,
     ) -> io::Result<()> {
         let timestamp = Duration::from_nanos(frame.timestamp_ns);
+        if self.rotation.max_bytes > 0
+            && self.bytes.get() + buffered(&self.format) >= self.rotation.max_bytes
+        {
+            self.rotate()?;
+        }
         match &mut self.format {
             Format::PcapNg { writer, interfaces } => {
                 let linktype = frame.link_type.linktype();
@@ -184,6 +227,64 @@ impl PacketWriter {
             Format::Pcap { sink, .. } => sink.flush(),
         }
     }
+}
+
+/// The file `-w PATH` writes as its `number`th: PATH itself, then PATH1, PATH2 … as
+/// tcpdump names them; with `-W N`, PATH0 … PATH<N-1>, zero-padded to one width.
+fn file_name(path: &Path, rotation: &Rotation, number: u32) -> PathBuf {
+    if path == Path::new("-") || rotation.max_bytes == 0 {
+        return path.to_owned();
+    }
+    let mut name = path.as_os_str().to_owned();
+    match rotation.files {
+        Some(files) => {
+            let width = (files.max(2) - 1).to_string().len();
+            name.push(format!("{number:0width$}"));
+        }
+        None if number == 0 => {}
+        None => name.push(number.to_string()),
+    }
+    PathBuf::from(name)
+}
+
+/// Whether `-w PATH` asks for classic pcap (the name ends in `.pcap`).
+fn is_classic(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pcap")
+}
+
+/// Opens a capture file at `path` (`-`: standard output), pcap or pcapng, counting its
+/// bytes into `bytes`.
+fn open(path: &Path, classic: bool, bytes: Rc<Cell<u64>>) -> io::Result<Format> {
+    let inner: Box<dyn Write> = if path == Path::new("-") {
+        Box::new(io::stdout())
+    } else {
+        Box::new(File::create(path)?)
+    };
+    let counted = CountingWrite {
+        inner,
+        written: bytes,
+    };
+    let sink = BufWriter::with_capacity(256 << 10, counted);
+    Ok(if classic {
+        Format::Pcap {
+            sink: SharedSink(Rc::new(RefCell::new(sink))),
+            writer: None,
+        }
+    } else {
+        Format::PcapNg {
+            writer: PcapNgWriter::new(sink).map_err(into_io)?,
+            interfaces: HashMap::new(),
+        }
+    })
+}
+
+/// Bytes written but still in the buffer.
+fn buffered(format: &Format) -> u64 {
+    let len = match format {
+        Format::PcapNg { writer, .. } => writer.get_ref().buffer().len(),
+        Format::Pcap { sink, .. } => sink.0.borrow().buffer().len(),
+    };
+    len as u64
 }
 
 fn into_io(error: PcapError) -> io::Error {

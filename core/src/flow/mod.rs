@@ -117,3 +117,51 @@ impl Flow<'_> {
         self.last_ns.saturating_sub(self.start_ns)
     }
 }
+
+/// A key shared by every event of one flow — its packets' events, the DNS and HTTP they
+/// carry, its records: FNV-1a over the protocol and both endpoints, the lower first (ICMP
+/// flows by their addresses alone). Outputs that partition (Kafka) keep a flow's events
+/// in one partition, hence in order, with it.
+pub fn partition_key(protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
+    let (mut low, mut high) = (a.min(b), a.max(b));
+    if protocol == crate::ip::ICMP || protocol == crate::ip::ICMPV6 {
+        (low.1, high.1) = (0, 0);
+    }
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut add = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    add(&[protocol]);
+    for (address, port) in [low, high] {
+        let octets = match address {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        add(&octets);
+        add(&port.to_be_bytes());
+    }
+    hash
+}
+
+/// The [`partition_key`] of a decoded packet's flow; 0 for a packet without IP.
+pub fn partition_key_of(decoded: &crate::packet::Decoded<'_>) -> u64 {
+    use crate::packet::Transport;
+    let Some(network) = decoded.network else {
+        return 0;
+    };
+    let (protocol, ports) = match decoded.transport {
+        Some(Transport::Tcp(t)) => (crate::ip::TCP, (t.src_port(), t.dst_port())),
+        Some(Transport::Udp(u)) => (crate::ip::UDP, (u.src_port(), u.dst_port())),
+        Some(Transport::Icmp(_)) => (crate::ip::ICMP, (0, 0)),
+        Some(Transport::Icmpv6(_)) => (crate::ip::ICMPV6, (0, 0)),
+        None => (0, (0, 0)),
+    };
+    partition_key(protocol, (network.src(), ports.0), (network.dst(), ports.1))
+}
+
+/// The [`partition_key`] of a flow's record.
+pub fn partition_key_of_flow(flow: &Flow<'_>) -> u64 {
+    partition_key(flow.protocol, flow.orig, flow.resp)
+}

@@ -1,0 +1,158 @@
+//! Kafka, through librdkafka (Debian's, linked dynamically): an idempotent producer with
+//! `acks=all`, so each event is written once and in order per partition while the
+//! producer retries; one event a message, keyed by its flow's partition key so a flow's
+//! events share a partition. librdkafka reconnects with backoff on its own; an event
+//! not acknowledged within [`DELIVERY_TIMEOUT`] is counted lost.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+
+use super::{DELIVERY_TIMEOUT, DRAIN_TIMEOUT, OutputCounters, Policy, Queue};
+
+/// Most events librdkafka holds unacknowledged (its own queue, in front of ours).
+const IN_FLIGHT_EVENTS: usize = 100_000;
+
+/// Where and how to produce.
+pub(super) struct Settings<'a> {
+    /// `host:port,host:port`.
+    pub brokers: &'a str,
+    /// The topic.
+    pub topic: &'a str,
+    /// librdkafka settings from the URL, applied after netcore's.
+    pub extra: &'a [(String, String)],
+}
+
+/// Starts the producer; fails at once on a setting librdkafka refuses.
+pub(super) fn start(
+    name: String,
+    settings: Settings<'_>,
+    policy: Policy,
+    mut queue: Queue,
+    counters: Arc<OutputCounters>,
+) -> io::Result<JoinHandle<()>> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", settings.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", IN_FLIGHT_EVENTS.to_string())
+        .set(
+            "message.timeout.ms",
+            DELIVERY_TIMEOUT.as_millis().to_string(),
+        );
+    for (key, value) in settings.extra {
+        config.set(key, value);
+    }
+    let context = Delivery {
+        name: name.clone(),
+        counters: counters.clone(),
+    };
+    let producer: ThreadedProducer<Delivery> = config
+        .create_with_context(context)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let topic = settings.topic.to_owned();
+    std::thread::Builder::new()
+        .name("netcore-kafka".into())
+        .spawn(move || {
+            let reached = producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(5));
+            match reached {
+                Ok(_) => counters.connected.store(true, Relaxed),
+                Err(e) => note!(
+                    "netcore: output {name}: the brokers do not answer yet ({e}); events are \
+                     held (bounded) and sent once they do"
+                ),
+            }
+            let mut key = [0; 16];
+            while let Some(batch) = queue.blocking_recv() {
+                counters.queued.fetch_sub(1, Relaxed);
+                for (line, partition_key) in batch.lines() {
+                    let payload = line.strip_suffix(b"\n").unwrap_or(line);
+                    hex(partition_key, &mut key);
+                    produce(&producer, &topic, payload, &key, policy, &counters);
+                }
+            }
+            let _ = producer.flush(DRAIN_TIMEOUT);
+            OutputCounters::add(&counters.failed, producer.in_flight_count().max(0) as usize);
+        })
+}
+
+/// Hands one event to librdkafka; when its queue is full, waits (block, until the run's
+/// drain ends) or counts the event dropped.
+fn produce(
+    producer: &ThreadedProducer<Delivery>,
+    topic: &str,
+    payload: &[u8],
+    key: &[u8],
+    policy: Policy,
+    counters: &OutputCounters,
+) {
+    loop {
+        let record = BaseRecord::to(topic).payload(payload).key(key);
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                if policy == Policy::Block && !counters.drain_expired() =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                return OutputCounters::add(&counters.dropped, 1);
+            }
+            Err(_) => return OutputCounters::add(&counters.failed, 1),
+        }
+    }
+}
+
+/// `key` as 16 lowercase hex digits.
+fn hex(key: u64, out: &mut [u8; 16]) {
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = b"0123456789abcdef"[(key >> (60 - 4 * i)) as usize & 0xf];
+    }
+}
+
+/// Counts what librdkafka reports delivered or lost, and says when the brokers go away.
+struct Delivery {
+    name: String,
+    counters: Arc<OutputCounters>,
+}
+
+impl ClientContext for Delivery {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let all_down = error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown);
+        if all_down && self.counters.connected.swap(false, Relaxed) {
+            note!(
+                "netcore: output {}: every broker is down ({reason}); retrying, events held \
+                 (bounded) meanwhile",
+                self.name
+            );
+        }
+    }
+}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                OutputCounters::add(&self.counters.delivered, 1);
+                if !self.counters.connected.swap(true, Relaxed) {
+                    note!("netcore: output {}: delivering", self.name);
+                }
+            }
+            Err(_) => OutputCounters::add(&self.counters.failed, 1),
+        }
+    }
+}
