@@ -211,6 +211,31 @@ pub struct Cli {
     #[arg(long)]
     pub list_signatures: bool,
 
+    /// With --signatures: keep each flow's last packets and, when a signature fires, write
+    /// the flow's packets (those kept and those of the next --evidence-seconds) to
+    /// DIR/<finding>-<ns>-<flow>.pcapng, named in the finding's `evidence` argument.
+    #[arg(long, value_name = "DIR", requires = "signatures")]
+    pub evidence: Option<PathBuf>,
+
+    /// With --evidence: how long after a finding its flow's packets are still written.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        requires = "evidence"
+    )]
+    pub evidence_seconds: u64,
+
+    /// With --evidence: packets kept per flow before a finding.
+    #[arg(long, value_name = "N", default_value_t = 32, requires = "evidence",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub evidence_packets: u32,
+
+    /// With --evidence: MiB of packets kept in all (the flows kept longest give way first).
+    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "evidence",
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub evidence_memory: u32,
+
     /// With --signatures: print the findings only.
     #[arg(long, requires = "signatures")]
     pub findings_only: bool,

@@ -36,6 +36,7 @@ use encode::{Encoders, Format};
 use kernel::{loader, preflight};
 use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Tunnels};
 use sink::capture::{PacketWriter, Rotation};
+use sink::evidence::{Evidence, EvidenceConfig};
 use sink::{OutputSpec, Outputs, Policy, Target};
 use state::runtimes::{Lookups, Sockets};
 
@@ -214,6 +215,24 @@ fn main() -> ExitCode {
             }
         }
     };
+    let evidence = match &cli.evidence {
+        None => None,
+        Some(dir) => {
+            let config = EvidenceConfig {
+                dir: dir.clone(),
+                follow_ns: cli.evidence_seconds.saturating_mul(1_000_000_000),
+                per_flow: cli.evidence_packets as usize,
+                total_bytes: (cli.evidence_memory as usize) << 20,
+            };
+            match Evidence::new(config) {
+                Ok(evidence) => Some(evidence),
+                Err(e) => {
+                    note!("netcore: --evidence {}: {e}", dir.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let (encoders, outputs) = match start_outputs(&cli, format, json) {
         Ok(started) => started,
         Err(e) => {
@@ -235,6 +254,7 @@ fn main() -> ExitCode {
         },
     )
     .with_packet_writer(packet_writer)
+    .with_evidence(evidence)
     .with_signatures(engine, cli.findings_only);
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipeline),

@@ -517,3 +517,74 @@ fn rego_signatures_over_the_golden_captures() {
         assert_eq!(findings[0]["args"][2]["name"], trigger);
     }
 }
+
+#[test]
+fn a_finding_writes_its_flows_packets_as_evidence() {
+    // One flow (client port 40005 ↔ resolver): an ordinary query at 0 s, a tunnelling one
+    // at 1 s (the finding), an answer at 2 s, another query at 30 s (after the 5 s kept
+    // after the finding); another flow at 1 s.
+    let long = format!("{}.t.evil.example", "b".repeat(60));
+    let answer = {
+        let m = MessageBuilder::query(5, "www.example.test", 1);
+        ipv4_udp(RESOLVER, CLIENT, 53, 40005, &m.bytes)
+    };
+    let path = timed_capture(
+        "sig-evidence.pcap",
+        vec![
+            (0, query(5, "www.example.test", 1)),
+            (1, query(6, "other.example.test", 1)),
+            (1, query(5, &long, 16)),
+            (2, answer),
+            (30, query(5, "late.example.test", 1)),
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("netcore-evidence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = [
+        "--signatures",
+        "dns_tunnel",
+        "--evidence",
+        dir.to_str().unwrap(),
+        "--evidence-seconds",
+        "5",
+    ];
+    let found = findings(&path, &args);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let file = data(&found[0], "evidence");
+    let file = std::path::Path::new(file.as_str().unwrap());
+    assert_eq!(file.parent(), Some(dir.as_path()));
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("dns_tunnel-1700000001000000000-"),
+        "{name}"
+    );
+    // The file holds the flow's packets from before, at and after the finding, no other.
+    let events = events_of(&[
+        "--json",
+        "--events",
+        "net_packet_udp",
+        "-r",
+        file.to_str().unwrap(),
+    ]);
+    let seen: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            let second = e["timestamp"].as_u64().unwrap() / 1_000_000_000 - 1_700_000_000;
+            (second, data(e, "dst_port").as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(seen, [(0, 53), (1, 53), (2, 40005)]);
+    // A directory that cannot be written is refused at start.
+    let out = netcore(&[
+        "--signatures",
+        "dns_tunnel",
+        "--evidence",
+        "/nonexistent-evidence",
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--evidence /nonexistent-evidence: "));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -28,6 +28,7 @@ use netcore_core::{
 use crate::encode::Encoders;
 use crate::signatures::{Engine, Signal};
 use crate::sink::capture::PacketWriter;
+use crate::sink::evidence::Evidence;
 use crate::sink::{OutputReport, Outputs};
 use crate::source::{Frame, Interface};
 use crate::state::flows::{FlowConfig, FlowTable};
@@ -112,6 +113,8 @@ pub struct Pipeline {
     flows: Option<FlowTable>,
     /// `-w FILE`: the packets that gave events.
     packets: Option<PacketWriter>,
+    /// `--evidence DIR`: recent packets per flow, written when a signature fires.
+    evidence: Option<Evidence>,
     /// `--signatures`: detections over the events, and `--findings-only`.
     signatures: Option<(Engine, bool)>,
     /// One per format the outputs use.
@@ -156,6 +159,7 @@ impl Pipeline {
             reassembler: Reassembler::new(Default::default()),
             flows,
             packets: None,
+            evidence: None,
             signatures: None,
             encoders,
             outputs,
@@ -203,6 +207,7 @@ impl Pipeline {
             reassembler,
             flows,
             packets,
+            evidence,
             signatures,
             encoders,
             outputs,
@@ -216,6 +221,9 @@ impl Pipeline {
         let interface = interfaces
             .name(frame.interface, Instant::now())
             .unwrap_or(ANY_INTERFACE);
+        if let Some(evidence) = evidence {
+            evidence.packet(partition_key, frame, &ctx, interface);
+        }
         let mut layers = LayerWriter {
             selected: *selected,
             filter,
@@ -227,6 +235,9 @@ impl Pipeline {
                 .map(|table| (table, frame.timestamp_ns, frame.interface.netns_cookie)),
             counted_by_flows: false,
             signatures: signatures.as_mut(),
+            evidence: evidence
+                .as_mut()
+                .map(|e| (e, partition_key, frame.timestamp_ns)),
         };
         let mut written = 0;
         // The packet, then the packets it carries (VXLAN, GRE, …), as `--tunnel` says.
@@ -296,6 +307,12 @@ impl Pipeline {
         findings
     }
 
+    /// Keeps recent packets per flow in `evidence` and writes a flow's when a signature
+    /// fires on it (`--evidence`).
+    pub fn with_evidence(self, evidence: Option<Evidence>) -> Self {
+        Pipeline { evidence, ..self }
+    }
+
     /// Also writes the packets that give events into `writer` (`-w`).
     pub fn with_packet_writer(self, writer: Option<PacketWriter>) -> Self {
         Pipeline {
@@ -342,6 +359,10 @@ impl Pipeline {
     /// Writes the flow records due at `now_ns` (idle flows, periodic reports): live
     /// capture calls it every second.
     pub fn tick(&mut self, now_ns: u64) {
+        if let Some(evidence) = &mut self.evidence {
+            evidence.expire(now_ns);
+            self.summary.evidence = Some(evidence.stats);
+        }
         if let Some(flows) = &mut self.flows {
             let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
             flows.sweep(
@@ -362,6 +383,9 @@ impl Pipeline {
     /// `now_ns` (the last packet's time in file mode, the clock's in live modes).
     pub fn finish(&mut self, now_ns: u64) {
         self.summary.findings = self.findings();
+        if let Some(evidence) = &self.evidence {
+            self.summary.evidence = Some(evidence.stats);
+        }
         if let Some(flows) = &mut self.flows {
             let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
             flows.finish(
@@ -378,6 +402,9 @@ impl Pipeline {
     pub fn flush(&mut self) -> io::Result<()> {
         if let Some(packets) = &mut self.packets {
             packets.flush()?;
+        }
+        if let Some(evidence) = &mut self.evidence {
+            evidence.flush()?;
         }
         self.outputs.send(self.encoders.take())
     }
@@ -497,6 +524,8 @@ struct LayerWriter<'p> {
     counted_by_flows: bool,
     /// The signatures and `--findings-only`.
     signatures: Option<&'p mut (Engine, bool)>,
+    /// `--evidence`, the frame's flow key and time.
+    evidence: Option<(&'p mut Evidence, u64, u64)>,
 }
 
 impl LayerWriter<'_> {
@@ -551,7 +580,12 @@ impl LayerWriter<'_> {
             self.summary.packet_events[kind as usize] += 1;
         }
         if let Some((engine, _)) = &mut self.signatures {
-            written += engine.on_events(&all, self.encoders);
+            let evidence = &mut self.evidence;
+            let mut evidence_for = |finding: &'static str| {
+                let (evidence, key, now_ns) = evidence.as_mut()?;
+                evidence.start(*key, finding, *now_ns)
+            };
+            written += engine.on_events(&all, self.encoders, &mut evidence_for);
         }
         let printed_dns = wanted.intersect(EventSet::DNS).intersect(printed);
         if printed_dns != EventSet::NONE {

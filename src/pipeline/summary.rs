@@ -7,6 +7,7 @@ use netcore_core::flow::FlowKind;
 use netcore_core::packet::{Decoded, Network};
 use netcore_core::{DecodeError, EventKind};
 
+use crate::sink::evidence::EvidenceStats;
 use crate::state::flows::FlowStats;
 
 /// Counts of one run, printed to stderr at the end.
@@ -50,6 +51,8 @@ pub struct Summary {
     pub packets_not_saved: u64,
     /// Findings by signature id (`--signatures`).
     pub findings: Vec<(&'static str, u64)>,
+    /// What `--evidence` wrote and lost.
+    pub evidence: Option<EvidenceStats>,
 }
 
 impl Summary {
@@ -124,6 +127,9 @@ impl std::fmt::Display for Summary {
                 .map(|(id, n)| format!("{id}={n}"))
                 .collect();
             write!(f, "; findings: {}", findings.join(", "))?;
+        }
+        if let Some(evidence) = &self.evidence {
+            write!(f, "; {evidence}")?;
         }
         let flows = &self.flows;
         if flows.created > 0 {

@@ -224,8 +224,14 @@ impl Engine {
     }
 
     /// Feeds `events` to the signatures that select them; writes each finding with
-    /// `encoders`. Returns how many findings were written.
-    pub fn on_events(&mut self, events: &PacketEvents<'_, '_>, encoders: &mut Encoders) -> usize {
+    /// `encoders`, with the evidence file `evidence` starts for it (`--evidence`), if any.
+    /// Returns how many findings were written.
+    pub fn on_events(
+        &mut self,
+        events: &PacketEvents<'_, '_>,
+        encoders: &mut Encoders,
+        evidence: &mut dyn FnMut(&'static str) -> Option<String>,
+    ) -> usize {
         let mut written = 0;
         for kind in events.kinds().filter(|&k| self.selected.contains(k)) {
             for signature in &mut self.signatures {
@@ -250,12 +256,16 @@ impl Engine {
                 };
                 self.trigger_json.encode(&alone, &mut self.scratch);
                 let args_json = arguments_of(&self.scratch);
+                let evidence = evidence(metadata.event_name);
                 let data: Vec<(&str, FindingValue<'_>)> = {
                     let mut data: Vec<_> = finding
                         .data
                         .iter()
                         .map(|(name, value)| (name.as_ref(), value_of(value)))
                         .collect();
+                    if let Some(path) = &evidence {
+                        data.push(("evidence", FindingValue::Text(path)));
+                    }
                     data.sort_by_key(|(name, _)| *name);
                     data
                 };

@@ -144,6 +144,17 @@ impl PacketWriter {
         ctx: &EventContext<'_>,
         interface: &str,
     ) -> io::Result<()> {
+        self.write_commented(frame, &comments(ctx), interface)
+    }
+
+    /// Writes `frame`, seen on interface `interface`, with its owner's `comments` (see
+    /// [`comments`]).
+    pub fn write_commented(
+        &mut self,
+        frame: &Frame<'_>,
+        comments: &[String],
+        interface: &str,
+    ) -> io::Result<()> {
         let timestamp = Duration::from_nanos(frame.timestamp_ns);
         if self.rotation.max_bytes > 0
             && self.bytes.get() + buffered(&self.format) >= self.rotation.max_bytes
@@ -170,9 +181,9 @@ impl PacketWriter {
                         next
                     }
                 };
-                let mut options: Vec<EnhancedPacketOption<'_>> = comments(ctx)
-                    .into_iter()
-                    .map(|c| EnhancedPacketOption::Comment(Cow::Owned(c)))
+                let mut options: Vec<EnhancedPacketOption<'_>> = comments
+                    .iter()
+                    .map(|c| EnhancedPacketOption::Comment(Cow::Borrowed(c.as_str())))
                     .collect();
                 // epb_flags bits 0-1: 1 inbound, 2 outbound.
                 match frame.direction {

@@ -171,6 +171,18 @@ pub fn render(sources: &Sources<'_>) -> String {
     ] {
         page.sample("netcore_dropped_total", &[("stage", stage)], n);
     }
+    let evidence = s.evidence.unwrap_or_default();
+    page.sample(
+        "netcore_dropped_total",
+        &[("stage", "evidence")],
+        evidence.evicted,
+    );
+    page.family(
+        "netcore_evidence_files_total",
+        "counter",
+        "Evidence files written.",
+    );
+    page.sample("netcore_evidence_files_total", &[], evidence.files);
     page.family(
         "netcore_kernel_packets_total",
         "counter",

@@ -1,9 +1,11 @@
 //! The sinks: the event outputs (`--output`: standard output, files, Kafka, NATS), each
 //! fed batches of encoded lines through a bounded queue and written by a thread of its
-//! own ([`Outputs`]); the packets themselves into pcapng or pcap files ([`capture`]);
-//! the counters served to Prometheus ([`metrics`]).
+//! own ([`Outputs`]); the packets themselves into pcapng or pcap files ([`capture`]),
+//! and a flow's packets when a signature fires ([`evidence`]); the counters served to
+//! Prometheus ([`metrics`]).
 
 pub mod capture;
+pub mod evidence;
 mod file;
 mod kafka;
 pub mod metrics;
