@@ -266,14 +266,6 @@ fn dash_c_starts_new_files_and_dash_w_reuses_them_in_turn() {
         ]);
         events.len()
     };
-    let files = |dir: &std::path::Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    };
     // -C alone: out.pcapng, out.pcapng1, out.pcapng2, every packet once, each file whole.
     let args = |extra: &[&str]| {
         let mut args = vec![
@@ -296,10 +288,16 @@ fn dash_c_starts_new_files_and_dash_w_reuses_them_in_turn() {
         );
     };
     run(&[]);
-    assert_eq!(files(&dir), ["out.pcapng", "out.pcapng1", "out.pcapng2"]);
-    let counts: Vec<usize> = files(&dir).iter().map(|n| packets_in(n)).collect();
+    assert_eq!(
+        common::file_names(&dir),
+        ["out.pcapng", "out.pcapng1", "out.pcapng2"]
+    );
+    let counts: Vec<usize> = common::file_names(&dir)
+        .iter()
+        .map(|n| packets_in(n))
+        .collect();
     assert_eq!(counts.iter().sum::<usize>(), 9000, "{counts:?}");
-    for name in files(&dir) {
+    for name in common::file_names(&dir) {
         let size = std::fs::metadata(dir.join(&name)).unwrap().len();
         assert!(size <= 1_000_000 + 300, "{name}: {size} bytes");
     }
@@ -307,7 +305,7 @@ fn dash_c_starts_new_files_and_dash_w_reuses_them_in_turn() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::create_dir_all(&dir).unwrap();
     run(&["-W", "2"]);
-    assert_eq!(files(&dir), ["out.pcapng0", "out.pcapng1"]);
+    assert_eq!(common::file_names(&dir), ["out.pcapng0", "out.pcapng1"]);
     assert_eq!(packets_in("out.pcapng0"), counts[2]);
     assert_eq!(packets_in("out.pcapng1"), counts[1]);
     std::fs::remove_dir_all(&dir).unwrap();

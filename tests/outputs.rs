@@ -100,12 +100,10 @@ fn file_outputs_rotate_by_size_and_keep_the_newest() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["events.json", "events.json.1", "events.json.2"]);
+    assert_eq!(
+        common::file_names(&dir),
+        ["events.json", "events.json.1", "events.json.2"]
+    );
     // Each file within the limit and made of whole events; together the newest events,
     // in order.
     let mut kept = Vec::new();
@@ -325,6 +323,18 @@ fn assert_once_in_order(delivered: &[String], written: &[String]) {
     }
 }
 
+/// Reads the golden capture into `output` and into a file in `dir`; returns netcore's
+/// stderr and the events the file got, in order.
+fn deliver_golden(output: &str, dir: &Path) -> (String, Vec<String>) {
+    let written = dir.join("written.json");
+    let file = format!("file:{}", written.display());
+    let capture = golden("ethernet.pcap");
+    let out = netcore(&["-r", &capture, "--output", output, "--output", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (stderr, lines(&written))
+}
+
 #[test]
 fn events_reach_nats_jetstream_exactly_once_in_order() {
     if !installed(
@@ -336,22 +346,12 @@ fn events_reach_nats_jetstream_exactly_once_in_order() {
     let dir = test_dir("nats");
     let nats = nats_server(&dir);
     create_stream(nats.port, "netcore.events");
-    let written = dir.join("written.json");
-    let out = netcore(&[
-        "-r",
-        &golden("ethernet.pcap"),
-        "--output",
-        &format!("nats://127.0.0.1:{}/netcore.events", nats.port),
-        "--output",
-        &format!("file:{}", written.display()),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let output = format!("nats://127.0.0.1:{}/netcore.events", nats.port);
+    let (stderr, written) = deliver_golden(&output, &dir);
     assert!(
         stderr.contains("JetStream stream NETCORE binds netcore.events"),
         "{stderr}"
     );
-    let written = lines(&written);
     assert_eq!(written.len(), 204);
     assert_eq!(stream_messages(nats.port), written);
     assert!(
@@ -494,22 +494,12 @@ fn events_reach_kafka_exactly_once_in_order_per_flow() {
     let dir = test_dir("kafka");
     let kafka = kafka_broker(&dir);
     create_topic(kafka.port, "netcore", 3);
-    let written = dir.join("written.json");
-    let out = netcore(&[
-        "-r",
-        &golden("ethernet.pcap"),
-        "--output",
-        &format!("kafka://127.0.0.1:{}/netcore", kafka.port),
-        "--output",
-        &format!("file:{}", written.display()),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let output = format!("kafka://127.0.0.1:{}/netcore", kafka.port);
+    let (stderr, written) = deliver_golden(&output, &dir);
     assert!(
         stderr.contains(": 204 events delivered, 0 dropped (queue full), 0 lost"),
         "{stderr}"
     );
-    let written = lines(&written);
     let messages = topic_messages(kafka.port, "netcore", 3);
     // Every event once; within each partition in the order written.
     assert_eq!(messages.len(), written.len());
@@ -752,4 +742,30 @@ fn metrics_are_served_in_prometheus_text_format() {
     assert_eq!(scrape(&addr, "/other").0, "HTTP/1.1 404 Not Found");
     drop(netcore);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_broker_that_never_answers_is_named_and_its_events_counted_lost() {
+    let port = free_port(); // nothing listens there
+    for output in [
+        format!("nats://127.0.0.1:{port}/netcore.events"),
+        format!("kafka://127.0.0.1:{port}/netcore"),
+    ] {
+        let started = Instant::now();
+        let out = netcore(&["-r", &golden("ethernet.pcap"), "--output", &output]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{output}: {stderr}");
+        assert!(stderr.contains("not answer yet"), "{output}: {stderr}");
+        let summary = stderr
+            .lines()
+            .find(|l| l.starts_with("netcore: outputs:"))
+            .unwrap();
+        assert_eq!(output_counts(summary, &output), (0, 0, 204), "{summary}");
+        // The run ends once the drain time (10 s) is up, not at the delivery timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{output}: {:?}",
+            started.elapsed()
+        );
+    }
 }

@@ -69,7 +69,7 @@ async fn run(
         }
     };
     let jetstream = async_nats::jetstream::new(client.clone());
-    let stream = bound_stream(&client, &jetstream, &subject, &counters).await;
+    let stream = bound_stream(&name, &client, &jetstream, &subject, &counters).await;
     match &stream {
         Some(stream) => note!(
             "netcore: output {name}: JetStream stream {stream} binds {subject}: events are \
@@ -118,11 +118,13 @@ fn connection_event(name: &str, counters: &OutputCounters, event: Event) {
 /// The JetStream stream that binds `subject`, asked once the server answers; None when
 /// none does or the server has no JetStream.
 async fn bound_stream(
+    name: &str,
     client: &Client,
     jetstream: &async_nats::jetstream::Context,
     subject: &str,
     counters: &OutputCounters,
 ) -> Option<String> {
+    let mut said = false;
     loop {
         match jetstream.stream_by_subject(subject).await {
             Ok(stream) => return Some(stream),
@@ -132,7 +134,15 @@ async fn bound_stream(
                 return None;
             }
             Err(_) if counters.drain_expired() => return None,
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(e) => {
+                if !std::mem::replace(&mut said, true) {
+                    note!(
+                        "netcore: output {name}: the server does not answer yet ({e}); events \
+                         are held (bounded) and sent once it does"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
         }
     }
 }

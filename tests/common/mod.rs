@@ -286,3 +286,13 @@ pub fn tshark_available(test: &str) -> bool {
 pub mod dns_builder;
 pub mod dns_compare;
 pub mod live;
+
+/// The names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
