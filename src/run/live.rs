@@ -3,7 +3,6 @@
 //! mode: every frame arriving on a capture interface, attributed to the local socket
 //! bound to its destination port.
 
-use std::fmt::Display;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
 use crate::source::xsk::{BindMode, XskSource};
-use crate::source::{Frame, FrameHandler, Interface, Wake};
+use crate::source::{Frame, FrameHandler, Interface, SourceStats, Wake};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -185,7 +184,7 @@ impl FrameHandler for Live {
         self.note(result)
     }
 
-    fn wake(&mut self, wake: Wake, source_stats: &dyn Display) -> io::Result<()> {
+    fn wake(&mut self, wake: Wake, source_stats: &dyn SourceStats) -> io::Result<()> {
         match wake {
             // Write out at most every FLUSH_EVERY: a write per small batch costs more than
             // the events in it.
@@ -204,6 +203,7 @@ impl FrameHandler for Live {
                         kernel: &kernel,
                         unowned: self.pipeline.unowned(),
                         outputs: &self.pipeline.outputs_now(),
+                        source_drops: &source_stats.drops(),
                     }));
                 }
                 if self.print_stats {
@@ -295,7 +295,7 @@ impl Live {
 
     /// One `--stats` line: totals, the packet rate since the last line, and the source's
     /// drop counters.
-    fn print_stats(&mut self, source_stats: &dyn Display) {
+    fn print_stats(&mut self, source_stats: &dyn SourceStats) {
         let kernel = self.programs.counters().unwrap_or_default();
         let summary = &self.pipeline.summary;
         let (at, packets_before) = self.last_stats;

@@ -85,6 +85,8 @@ pub struct Sources<'a> {
     pub unowned: u64,
     /// The outputs.
     pub outputs: &'a OutputReport,
+    /// The source's own drop counters (AF_XDP's), by name.
+    pub source_drops: &'a [(&'static str, u64)],
 }
 
 /// The page: every counter of `sources` in Prometheus' text format.
@@ -170,6 +172,9 @@ pub fn render(sources: &Sources<'_>) -> String {
         ),
     ] {
         page.sample("netcore_dropped_total", &[("stage", stage)], n);
+    }
+    for (stage, n) in sources.source_drops {
+        page.sample("netcore_dropped_total", &[("stage", stage)], *n);
     }
     let evidence = s.evidence.unwrap_or_default();
     page.sample(
@@ -290,8 +295,10 @@ mod tests {
             kernel: &KernelCounters::default(),
             unowned: 1,
             outputs: &outputs,
+            source_drops: &[("xdp_rx_ring_full", 5)],
         });
         assert!(page.contains("netcore_packets_total 7\n"), "{page}");
+        assert!(page.contains("netcore_dropped_total{stage=\"xdp_rx_ring_full\"} 5\n"));
         assert!(page.contains("netcore_events_total{event=\"net_packet_tcp\"} 3\n"));
         assert!(page.contains(
             "netcore_output_events_total{output=\"file:/tmp/a\\\"b\",outcome=\"dropped\"} 2\n"

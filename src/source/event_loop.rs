@@ -6,14 +6,12 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use std::fmt::Display;
-
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use super::FrameHandler;
+use super::{FrameHandler, SourceStats};
 
 /// The longest anything waits to be read when no wake-up comes.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
@@ -91,7 +89,7 @@ impl EventLoop {
     pub fn end_round(
         &mut self,
         handler: &mut impl FrameHandler,
-        source_stats: &dyn Display,
+        source_stats: &dyn SourceStats,
     ) -> io::Result<Option<i32>> {
         handler.wake(Wake::Polled, source_stats)?;
         if self.tick_due() {

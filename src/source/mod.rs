@@ -142,13 +142,35 @@ impl Interface {
     };
 }
 
+/// What a source counts of its own losses: a phrase for the `--stats` line, and each
+/// counter by name for the metrics.
+pub trait SourceStats: Display {
+    /// Frames the source lost, by where (`xdp_rx_ring_full`, …).
+    fn drops(&self) -> Vec<(&'static str, u64)>;
+}
+
+/// A source without counters of its own (the ring buffer's are the kernel programs').
+pub struct NoSourceStats;
+
+impl Display for NoSourceStats {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl SourceStats for NoSourceStats {
+    fn drops(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
 /// What a live source drives: once per frame, then after each poll round and each tick.
 pub trait FrameHandler {
     /// Handles one frame, in place.
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()>;
-    /// Runs after each poll round, on each tick and on SIGHUP; `source_stats` describes
-    /// the source's own drop counters (as of the last tick) for the `--stats` line.
-    fn wake(&mut self, wake: Wake, source_stats: &dyn Display) -> io::Result<()>;
+    /// Runs after each poll round, on each tick and on SIGHUP; `source_stats` are the
+    /// source's own drop counters (for the `--stats` line and the metrics).
+    fn wake(&mut self, wake: Wake, source_stats: &dyn SourceStats) -> io::Result<()>;
     /// Whether the handler wants no more frames (`-c COUNT` reached).
     fn finished(&self) -> bool;
 }

@@ -15,7 +15,7 @@ use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler, Interface};
+use super::{Frame, FrameHandler, Interface, NoSourceStats};
 
 /// One captured packet, borrowed from the ring buffer.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +90,7 @@ impl RingSource {
                 }
             }
             self.clock = WallClock::now(); // Follow steps of the wall clock.
-            if let Some(signal) = self.events.end_round(handler, &"")? {
+            if let Some(signal) = self.events.end_round(handler, &NoSourceStats)? {
                 return Ok(signal);
             }
         }

@@ -18,7 +18,7 @@ use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler, Interface};
+use super::{Frame, FrameHandler, Interface, SourceStats};
 
 /// UMEM frames per queue (2 KiB each).
 const FRAMES: u32 = 4096;
@@ -219,6 +219,17 @@ impl QueueStats<'_> {
 impl std::fmt::Display for QueueStats<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.read().fmt(f)
+    }
+}
+
+impl SourceStats for QueueStats<'_> {
+    fn drops(&self) -> Vec<(&'static str, u64)> {
+        let stats = self.read();
+        vec![
+            ("xdp_rx_ring_full", stats.rx_ring_full),
+            ("xdp_fill_ring_empty", stats.fill_ring_empty),
+            ("xdp_other", stats.rx_dropped),
+        ]
     }
 }
 
