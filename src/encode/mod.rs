@@ -125,15 +125,21 @@ impl Batch {
         }
     }
 
-    /// The lines with their keys, in order.
+    /// The lines with their keys, in order (lines after the last mark have key 0).
     pub fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
         let mut start = 0;
-        self.keys.iter().flat_map(move |&(end, key)| {
-            let run = &self.bytes[start..end];
-            start = end;
-            run.split_inclusive(|&b| b == b'\n')
-                .map(move |line| (line, key))
-        })
+        let unmarked = (self.keys.last().map_or(0, |&(end, _)| end) < self.bytes.len())
+            .then_some((self.bytes.len(), 0));
+        self.keys
+            .iter()
+            .copied()
+            .chain(unmarked)
+            .flat_map(move |(end, key)| {
+                let run = &self.bytes[start..end];
+                start = end;
+                run.split_inclusive(|&b| b == b'\n')
+                    .map(move |line| (line, key))
+            })
     }
 
     /// How many lines the batch holds.
@@ -215,11 +221,15 @@ impl Encoders {
     }
 
     /// Takes the batches, one per format in the order given to [`Encoders::new`], leaving
-    /// empty ones.
+    /// empty ones (an empty batch stays, and an empty one is handed out: nothing is
+    /// allocated when nothing was encoded).
     pub fn take(&mut self) -> Vec<Batch> {
         self.formats
             .iter_mut()
-            .map(|(_, batch)| std::mem::replace(batch, Batch::with_capacity(BATCH_BYTES * 2)))
+            .map(|(_, batch)| match batch.is_empty() {
+                true => Batch::default(),
+                false => std::mem::replace(batch, Batch::with_capacity(BATCH_BYTES * 2)),
+            })
             .collect()
     }
 }
@@ -253,5 +263,27 @@ impl fmt::Display for AnswerText<'_, '_> {
             }
             _ => write!(f, "({} bytes)", self.0.raw_data.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_give_each_line_the_key_of_its_run() {
+        let mut batch = Batch::default();
+        batch.bytes.extend_from_slice(b"a\nb\n");
+        batch.mark(7);
+        batch.mark(8); // nothing new: no run
+        batch.bytes.extend_from_slice(b"c\n");
+        batch.mark(9);
+        batch.bytes.extend_from_slice(b"d\n");
+        let lines: Vec<(&[u8], u64)> = batch.lines().collect();
+        assert_eq!(
+            lines,
+            [(&b"a\n"[..], 7), (b"b\n", 7), (b"c\n", 9), (b"d\n", 0)]
+        );
+        assert_eq!(batch.len(), 4);
     }
 }

@@ -165,3 +165,22 @@ pub fn partition_key_of(decoded: &crate::packet::Decoded<'_>) -> u64 {
 pub fn partition_key_of_flow(flow: &Flow<'_>) -> u64 {
     partition_key(flow.protocol, flow.orig, flow.resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::Ipv4Addr;
+
+    #[test]
+    fn both_directions_and_the_record_share_a_partition_key() {
+        let a = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
+        let b = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443);
+        let key = partition_key(crate::ip::TCP, a, b);
+        assert_eq!(key, partition_key(crate::ip::TCP, b, a));
+        assert_ne!(key, partition_key(crate::ip::UDP, a, b));
+        assert_ne!(key, partition_key(crate::ip::TCP, a, (b.0, 444)));
+        // ICMP: the addresses alone (a request's type and its reply's differ).
+        let icmp = |t| partition_key(crate::ip::ICMP, (a.0, t), (b.0, 0));
+        assert_eq!(icmp(8), icmp(0));
+    }
+}
