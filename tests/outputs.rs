@@ -686,8 +686,8 @@ fn scrape(addr: &str, path: &str) -> (String, String) {
 }
 
 #[test]
-fn metrics_are_served_in_prometheus_text_format() {
-    let test = "metrics_are_served_in_prometheus_text_format";
+fn metrics_are_served_in_prometheus_text_format_with_the_kernel_time() {
+    let test = "metrics_are_served_in_prometheus_text_format_with_the_kernel_time";
     if !root_or_skip(test) {
         return;
     }
@@ -705,6 +705,8 @@ fn metrics_are_served_in_prometheus_text_format() {
         &addr,
         "--output",
         &file,
+        "--stats",
+        "1",
     ]);
     send_datagrams(&receiver, 20);
     std::thread::sleep(Duration::from_millis(2500));
@@ -739,8 +741,17 @@ fn metrics_are_served_in_prometheus_text_format() {
         1
     );
     assert!(samples.contains_key(r#"netcore_dropped_total{stage="ring_buffer"}"#));
+    // --stats has the kernel time netcore's programs: the capture program ran for each
+    // packet (and for the other traffic of the host, which the filter dropped).
+    let runs = samples[r#"netcore_kernel_program_runs_total{role="capture"}"#];
+    assert!(runs >= 40, "{page}");
+    assert!(samples[r#"netcore_kernel_program_nanoseconds_total{role="capture"}"#] > runs);
     assert_eq!(scrape(&addr, "/other").0, "HTTP/1.1 404 Not Found");
-    drop(netcore);
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    let summary = summary.unwrap_or_default();
+    assert!(summary.contains("kernel time: "), "{summary}");
+    assert!(summary.contains(" capture "), "{summary}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -5,6 +5,7 @@
 //! netcore exits — cleanly or killed — the kernel detaches everything.
 
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
@@ -61,6 +62,8 @@ pub struct Programs {
     ebpf: Ebpf,
     btf: Btf,
     counters: PerCpuArray<MapData, u64>,
+    /// Held while the kernel times every eBPF program's runs (`--stats`).
+    run_time_stats: Option<OwnedFd>,
 }
 
 /// How the XDP program ended up attached.
@@ -102,7 +105,48 @@ impl Programs {
             ebpf,
             btf,
             counters,
+            run_time_stats: None,
         })
+    }
+
+    /// Has the kernel time every eBPF program's runs (BPF_ENABLE_STATS; host-wide, a few
+    /// ns per run, until netcore ends); says so when it cannot.
+    pub fn time_programs(&mut self) {
+        match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
+            Ok(fd) => self.run_time_stats = Some(fd),
+            Err(e) => note!("netcore: warning: the kernel does not time eBPF programs: {e}"),
+        }
+    }
+
+    /// What netcore's programs cost the kernel so far, by role; None unless
+    /// [`Programs::time_programs`] took effect.
+    pub fn costs(&self) -> Option<Vec<ProgramCost>> {
+        self.run_time_stats.as_ref()?;
+        let mut costs: Vec<ProgramCost> = Vec::new();
+        for (name, program) in self.ebpf.programs() {
+            let Ok(info) = program.info() else {
+                continue; // not loaded in this mode
+            };
+            let role = match name {
+                "netcore_ingress" | "netcore_egress" => "capture",
+                "netcore_xdp" => "xdp",
+                _ => "attribution",
+            };
+            let cost = match costs.iter_mut().find(|c| c.role == role) {
+                Some(cost) => cost,
+                None => {
+                    costs.push(ProgramCost {
+                        role,
+                        runs: 0,
+                        run_time_ns: 0,
+                    });
+                    costs.last_mut().expect("just pushed")
+                }
+            };
+            cost.runs += info.run_count();
+            cost.run_time_ns += info.run_time().as_nanos() as u64;
+        }
+        Some(costs)
     }
 
     /// Host mode: the attribution programs and the cgroup_skb capture on `cgroup`.
@@ -219,6 +263,37 @@ impl Programs {
             ring_full: total(counter::RING_FULL)?,
             filtered: total(counter::FILTERED)?,
         })
+    }
+}
+
+/// The kernel time of netcore's programs of one role, as the kernel counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramCost {
+    /// `capture` (cgroup_skb, per packet), `attribution` (socket hooks and tracepoints,
+    /// per socket event) or `xdp` (per frame).
+    pub role: &'static str,
+    /// Runs.
+    pub runs: u64,
+    /// Time in them, ns.
+    pub run_time_ns: u64,
+}
+
+/// A line of [`ProgramCost`]s: ns per run of each role.
+pub struct Costs<'c>(pub &'c [ProgramCost]);
+
+impl std::fmt::Display for Costs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("kernel time")?;
+        for (i, cost) in self.0.iter().enumerate() {
+            let per_run = cost.run_time_ns.checked_div(cost.runs).unwrap_or(0);
+            let sep = if i == 0 { ":" } else { "," };
+            write!(
+                f,
+                "{sep} {} {per_run} ns/run ({} runs)",
+                cost.role, cost.runs
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::kernel::loader::{CaptureConfig, KernelCounters, Programs};
+use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, Programs};
 use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Pipeline, Summary};
 use crate::sink::OutputReport;
@@ -36,6 +36,9 @@ pub struct HostCapture {
 /// detached when this returns, whatever happened.
 pub fn run(capture: &HostCapture, pipeline: Pipeline) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
+    if capture.stats_every.is_some() {
+        programs.time_programs();
+    }
     let seeded = seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let mut source =
@@ -120,6 +123,9 @@ pub struct XdpCapture {
 pub fn run_xdp(capture: &XdpCapture, pipeline: Pipeline) -> Result<()> {
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
+    if capture.stats_every.is_some() {
+        programs.time_programs();
+    }
     seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let index = Interface {
@@ -201,6 +207,7 @@ impl FrameHandler for Live {
                     metrics.publish(metrics::render(&metrics::Sources {
                         summary: &self.pipeline.summary,
                         kernel: &kernel,
+                        kernel_costs: &self.programs.costs().unwrap_or_default(),
                         unowned: self.pipeline.unowned(),
                         outputs: &self.pipeline.outputs_now(),
                         source_drops: &source_stats.drops(),
@@ -249,8 +256,9 @@ impl Live {
     }
 
     /// Ends the run: flushes, reads the kernel counters, detaches every program. Returns
-    /// the pipeline's summary, the kernel counters and a line on packet owners; an
-    /// error of the run or of the last write, unless the reader of the output left.
+    /// the pipeline's summary, the kernel counters and a line on packet owners (and the
+    /// programs' kernel time with `--stats`); an error of the run or of the last write,
+    /// unless the reader of the output left.
     fn finish(
         self,
         outcome: io::Result<i32>,
@@ -271,6 +279,9 @@ impl Live {
         // Containers only when there were any.
         if containers != ContainerReport::default() {
             owners.push_str(&format!("; {containers}"));
+        }
+        if let Some(costs) = programs.costs() {
+            owners.push_str(&format!("; {}", Costs(&costs)));
         }
         let flushed = pipeline.flush();
         let kernel = programs.counters().unwrap_or_default();
@@ -298,11 +309,19 @@ impl Live {
     fn print_stats(&mut self, source_stats: &dyn SourceStats) {
         let kernel = self.programs.counters().unwrap_or_default();
         let summary = &self.pipeline.summary;
+        let source = match source_stats.to_string() {
+            stats if stats.is_empty() => stats,
+            stats => format!("; {stats}"),
+        };
+        let costs = match self.programs.costs() {
+            Some(costs) => format!("; {}", Costs(&costs)),
+            None => String::new(),
+        };
         let (at, packets_before) = self.last_stats;
         let seconds = at.elapsed().as_secs_f64().max(1e-9);
         note!(
             "netcore: stats: {} packets ({:.0}/s), {} events, {} without an owning task; \
-             kernel: {} lost to a full ring buffer, {} filtered out; {source_stats}{}",
+             kernel: {} lost to a full ring buffer, {} filtered out{source}{costs}{}",
             summary.packets,
             (summary.packets - packets_before) as f64 / seconds,
             summary.events,

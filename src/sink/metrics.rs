@@ -14,7 +14,7 @@ use netcore_core::EventKind;
 use netcore_core::flow::FlowKind;
 
 use super::OutputReport;
-use crate::kernel::loader::KernelCounters;
+use crate::kernel::loader::{KernelCounters, ProgramCost};
 use crate::pipeline::Summary;
 
 /// How long a scraper may take to send its request or read the answer.
@@ -81,6 +81,8 @@ pub struct Sources<'a> {
     pub summary: &'a Summary,
     /// The kernel programs' counters.
     pub kernel: &'a KernelCounters,
+    /// Their kernel time by role, when timed (`--stats`).
+    pub kernel_costs: &'a [ProgramCost],
     /// Frames without a known owning task.
     pub unowned: u64,
     /// The outputs.
@@ -203,6 +205,28 @@ pub fn render(sources: &Sources<'_>) -> String {
         &[("outcome", "filtered")],
         k.filtered,
     );
+    page.family(
+        "netcore_kernel_program_runs_total",
+        "counter",
+        "Runs of netcore's eBPF programs, by role (with --stats).",
+    );
+    for cost in sources.kernel_costs {
+        let labels = [("role", cost.role)];
+        page.sample("netcore_kernel_program_runs_total", &labels, cost.runs);
+    }
+    page.family(
+        "netcore_kernel_program_nanoseconds_total",
+        "counter",
+        "Kernel time in netcore's eBPF programs, by role (with --stats).",
+    );
+    for cost in sources.kernel_costs {
+        let labels = [("role", cost.role)];
+        page.sample(
+            "netcore_kernel_program_nanoseconds_total",
+            &labels,
+            cost.run_time_ns,
+        );
+    }
     page.family("netcore_flows_total", "counter", "Flows tracked.");
     page.sample("netcore_flows_total", &[], s.flows.created);
     page.family(
@@ -293,6 +317,7 @@ mod tests {
         let page = render(&Sources {
             summary: &summary,
             kernel: &KernelCounters::default(),
+            kernel_costs: &[],
             unowned: 1,
             outputs: &outputs,
             source_drops: &[("xdp_rx_ring_full", 5)],
