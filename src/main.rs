@@ -158,6 +158,19 @@ fn main() -> ExitCode {
             }
         }
     };
+    // No selected event, signature, flow, tunnel, -w file, evidence or pcap expression
+    // reads past the headers: the kernel copies only those.
+    let headers_only = !events.any_dns()
+        && events.intersect(EventSet::HTTP) == EventSet::NONE
+        && !events.any_flow()
+        && engine.is_none()
+        && tunnels == Tunnels::Outer
+        && cli.write.is_none()
+        && expression.is_none();
+    let snaplen = match headers_only {
+        true => cli.snaplen.min(HEADERS_SNAPLEN),
+        false => cli.snaplen,
+    };
     let selection = Selection {
         limits: Limits {
             direction: cli.direction.and_then(cli::Directions::only),
@@ -258,9 +271,13 @@ fn main() -> ExitCode {
     .with_signatures(engine, cli.findings_only);
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipeline),
-        None => capture_live(&cli, kernel_filter, pipeline),
+        None => capture_live(&cli, kernel_filter, snaplen, pipeline),
     }
 }
+
+/// Bytes the kernel copies of each packet when no selected event reads past the headers:
+/// the longest IPv4 header and the longest TCP header (60 + 60), rounded up.
+const HEADERS_SNAPLEN: u32 = 128;
 
 /// The encoders and the outputs `--output` names (standard output when none is named,
 /// nothing with `-w -`, which puts the packets there), their queues started.
@@ -293,7 +310,12 @@ fn start_outputs(cli: &Cli, format: Format, json: Format) -> Result<(Encoders, O
 
 /// Live capture (host mode, or AF_XDP with --xdp): checks what capture needs, then
 /// captures until SIGINT/SIGTERM.
-fn capture_live(cli: &Cli, kernel_filter: KernelFilter, pipeline: Pipeline) -> ExitCode {
+fn capture_live(
+    cli: &Cli,
+    kernel_filter: KernelFilter,
+    snaplen: u32,
+    pipeline: Pipeline,
+) -> ExitCode {
     let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
         Ok(cgroup) => cgroup,
         Err(missing) => {
@@ -302,7 +324,7 @@ fn capture_live(cli: &Cli, kernel_filter: KernelFilter, pipeline: Pipeline) -> E
         }
     };
     let config = loader::CaptureConfig {
-        snaplen: cli.snaplen,
+        snaplen,
         ring_bytes: cli.ring_size << 20,
         kernel_filter,
     };

@@ -329,6 +329,40 @@ fn an_unprivileged_user_with_capabilities_is_told_what_seeding_missed() {
 }
 
 #[test]
+fn the_kernel_copies_headers_only_when_no_selected_event_reads_payload() {
+    if !root_or_skip("the_kernel_copies_headers_only_when_no_selected_event_reads_payload") {
+        return;
+    }
+    let with_dns = Netcore::start(&["--events", "net_packet_tcp,net_packet_dns"]);
+    assert!(
+        with_dns.started.contains("(snaplen 1024 bytes"),
+        "{}",
+        with_dns.started
+    );
+    drop(with_dns);
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--events", "net_packet_ipv4,net_packet_tcp"]);
+    assert!(
+        netcore.started.contains("(snaplen 128 bytes"),
+        "{}",
+        netcore.started
+    );
+    // A segment of 1,400 bytes: its events still have every header field.
+    let (client_pid, _) = tcp_exchange(&net, "7008", None, &[b'x'; 1400]);
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        named(events, "net_packet_tcp")
+            .any(|e| e["hostProcessId"] == client_pid && arg(e, "proto_tcp")["FIN"] == 1)
+    });
+    let data = named(&events, "net_packet_ipv4")
+        .find(|e| e["hostProcessId"] == client_pid && arg(e, "proto_ipv4")["length"] == 1452)
+        .unwrap_or_else(|| panic!("no 1,452-byte packet from the client: {events:#?}"));
+    assert_eq!(arg(data, "dst"), net.server.as_str());
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    assert!(summary.unwrap_or_default().contains(" 0 decode errors"));
+}
+
+#[test]
 fn a_pcap_expression_selects_host_mode_packets() {
     if !root_or_skip("a_pcap_expression_selects_host_mode_packets") {
         return;

@@ -30,6 +30,8 @@ pub struct Netcore {
     pub events: mpsc::Receiver<Value>,
     /// Its stderr, line by line.
     pub stderr: mpsc::Receiver<String>,
+    /// The line saying it captures (snaplen, ring size, sockets attributed).
+    pub started: String,
 }
 
 impl Netcore {
@@ -62,13 +64,14 @@ impl Netcore {
                 }
             }
         });
-        let netcore = Netcore {
+        let mut netcore = Netcore {
             child,
             events,
             stderr,
+            started: String::new(),
         };
         let ready = netcore.wait_stderr("capturing on", Duration::from_secs(20));
-        assert!(ready.is_some(), "netcore did not start capturing");
+        netcore.started = ready.expect("netcore did not start capturing");
         netcore
     }
 
