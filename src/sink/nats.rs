@@ -70,7 +70,10 @@ async fn run(
     };
     let jetstream = async_nats::jetstream::new(client.clone());
     let stream = bound_stream(&name, &client, &jetstream, &subject, &counters).await;
+    let connected = client.connection_state() == async_nats::connection::State::Connected;
     match &stream {
+        // Never reached: nothing to say of the subject.
+        _ if !connected => {}
         Some(stream) => note!(
             "netcore: output {name}: JetStream stream {stream} binds {subject}: events are \
              acknowledged"
