@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything netcore needs to build, run and test on Debian 12, as root.
-# Safe to run again: each step is skipped when already done.
+# Safe to run again: each step is skipped when already done. `--run-only` leaves out
+# what only the tests need and takes long to build (cargo-fuzz, the tansu broker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/toolchains.sh
+
+tests=yes
+[ "${1:-}" = "--run-only" ] && tests=no
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup.sh: run as root (it installs Debian packages)" >&2
@@ -41,7 +45,7 @@ fi
 rustup toolchain install "$USERSPACE_TOOLCHAIN" --profile minimal -c clippy,rustfmt >/dev/null
 rustup toolchain install "$NIGHTLY_TOOLCHAIN" --profile minimal -c rust-src >/dev/null
 
-if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+if [ "$tests" = yes ] && ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     cargo +"$USERSPACE_TOOLCHAIN" install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
 fi
 if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
@@ -52,10 +56,12 @@ fi
 # tests/outputs.rs: tansu, a Kafka-protocol broker (Debian has none), with its SQLite
 # storage so a restarted broker keeps its topics. ~9 minutes to build on 2 cores.
 tansu_root=/opt/tansu-0.6.0-libsql
-if [ ! -x "$tansu_root/bin/tansu" ]; then
-    cargo +"$USERSPACE_TOOLCHAIN" install tansu --version 0.6.0 --features libsql --locked \
-        --root "$tansu_root" --quiet
+if [ "$tests" = yes ]; then
+    if [ ! -x "$tansu_root/bin/tansu" ]; then
+        cargo +"$USERSPACE_TOOLCHAIN" install tansu --version 0.6.0 --features libsql \
+            --locked --root "$tansu_root" --quiet
+    fi
+    ln -sf "$tansu_root/bin/tansu" /usr/local/bin/tansu
 fi
-ln -sf "$tansu_root/bin/tansu" /usr/local/bin/tansu
 echo "setup.sh: ready (rust $USERSPACE_TOOLCHAIN, $NIGHTLY_TOOLCHAIN, cargo-fuzz $CARGO_FUZZ_VERSION," \
     "bpf-linker $BPF_LINKER_VERSION)"
