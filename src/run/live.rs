@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, Programs};
+use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
 use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Pipeline, Summary};
 use crate::sink::OutputReport;
@@ -202,19 +202,25 @@ impl FrameHandler for Live {
             Wake::Polled => Ok(()),
             Wake::Tick => {
                 self.pipeline.tick(wall_clock_ns());
+                if self.metrics.is_none() && !self.print_stats {
+                    return Ok(());
+                }
+                // Read once for both the metrics and the stats line.
+                let kernel = self.programs.counters().unwrap_or_default();
+                let costs = self.programs.costs();
+                let outputs = self.pipeline.outputs_now();
                 if let Some(metrics) = &self.metrics {
-                    let kernel = self.programs.counters().unwrap_or_default();
                     metrics.publish(metrics::render(&metrics::Sources {
                         summary: &self.pipeline.summary,
                         kernel: &kernel,
-                        kernel_costs: &self.programs.costs().unwrap_or_default(),
+                        kernel_costs: costs.as_deref().unwrap_or_default(),
                         unowned: self.pipeline.unowned(),
-                        outputs: &self.pipeline.outputs_now(),
+                        outputs: &outputs,
                         source_drops: &source_stats.drops(),
                     }));
                 }
                 if self.print_stats {
-                    self.print_stats(source_stats);
+                    self.print_stats(source_stats, &kernel, costs.as_deref(), &outputs);
                 }
                 Ok(())
             }
@@ -306,15 +312,20 @@ impl Live {
 
     /// One `--stats` line: totals, the packet rate since the last line, and the source's
     /// drop counters.
-    fn print_stats(&mut self, source_stats: &dyn SourceStats) {
-        let kernel = self.programs.counters().unwrap_or_default();
+    fn print_stats(
+        &mut self,
+        source_stats: &dyn SourceStats,
+        kernel: &KernelCounters,
+        costs: Option<&[ProgramCost]>,
+        outputs: &OutputReport,
+    ) {
         let summary = &self.pipeline.summary;
         let source = match source_stats.to_string() {
             stats if stats.is_empty() => stats,
             stats => format!("; {stats}"),
         };
-        let costs = match self.programs.costs() {
-            Some(costs) => format!("; {}", Costs(&costs)),
+        let costs = match costs {
+            Some(costs) => format!("; {}", Costs(costs)),
             None => String::new(),
         };
         let (at, packets_before) = self.last_stats;
@@ -328,9 +339,9 @@ impl Live {
             self.pipeline.unowned(),
             kernel.ring_full,
             kernel.filtered,
-            match self.pipeline.outputs_now() {
-                outputs if outputs.worth_reporting() => format!("; outputs: {outputs}"),
-                _ => String::new(),
+            match outputs.worth_reporting() {
+                true => format!("; outputs: {outputs}"),
+                false => String::new(),
             }
         );
         self.last_stats = (Instant::now(), summary.packets);
