@@ -305,7 +305,10 @@ fn start_outputs(cli: &Cli, format: Format, json: Format) -> Result<(Encoders, O
     });
     let outputs =
         Outputs::start(&specs, policy, cli.output_queue as usize).map_err(|e| e.to_string())?;
-    Ok((Encoders::new(&formats), outputs))
+    let keyed = specs
+        .iter()
+        .any(|(spec, _)| matches!(spec.target, Target::Kafka { .. }));
+    Ok((Encoders::new(&formats, keyed), outputs))
 }
 
 /// Live capture (host mode, or AF_XDP with --xdp): checks what capture needs, then

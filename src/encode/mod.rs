@@ -161,18 +161,27 @@ pub const BATCH_BYTES: usize = 64 << 10;
 /// events).
 pub struct Encoders {
     formats: Vec<(Box<dyn Encoder>, Batch)>,
+    /// Whether an output reads the lines' partition keys (Kafka's message keys); when
+    /// none does, lines are not marked and keys need not be computed.
+    keyed: bool,
 }
 
 impl Encoders {
     /// One encoder for each of `formats` (at least one: the events are counted even when
-    /// no output takes them).
-    pub fn new(formats: &[Format]) -> Self {
+    /// no output takes them); `keyed` when an output reads partition keys.
+    pub fn new(formats: &[Format], keyed: bool) -> Self {
         Encoders {
             formats: formats
                 .iter()
                 .map(|f| (f.encoder(), Batch::with_capacity(BATCH_BYTES * 2)))
                 .collect(),
+            keyed,
         }
+    }
+
+    /// Whether an output reads the lines' partition keys.
+    pub fn keyed(&self) -> bool {
+        self.keyed
     }
 
     /// Encodes the events of one packet in every format; returns how many.
@@ -206,8 +215,12 @@ impl Encoders {
         }
     }
 
-    /// Gives the lines encoded since the last call partition key `key`.
+    /// Gives the lines encoded since the last call partition key `key` (nothing when no
+    /// output reads keys).
     pub fn mark(&mut self, key: u64) {
+        if !self.keyed {
+            return;
+        }
         for (_, batch) in &mut self.formats {
             batch.mark(key);
         }

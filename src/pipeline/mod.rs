@@ -216,7 +216,11 @@ impl Pipeline {
         } = self;
         let mut decoded = decode(frame.link_type, frame.data);
         summary.count(&decoded, frame.wire_len);
-        let partition_key = partition_key_of(&decoded);
+        // Only Kafka's message keys and --evidence need each frame's flow.
+        let partition_key = match encoders.keyed() || evidence.is_some() {
+            true => partition_key_of(&decoded),
+            false => 0,
+        };
         let ctx = envelopes.context(frame);
         let interface = interfaces
             .name(frame.interface, Instant::now())
@@ -500,7 +504,9 @@ impl<'p> FlowWriter<'p> {
     ) {
         if self.filter.flow_passes(kind, flow) {
             self.encoders.encode_flow(kind, flow, ctx, responder);
-            self.encoders.mark(partition_key_of_flow(flow));
+            if self.encoders.keyed() {
+                self.encoders.mark(partition_key_of_flow(flow));
+            }
             self.written[kind.index()] += 1;
         }
     }
