@@ -19,6 +19,12 @@ pub trait Encoder {
     /// Appends the encoding of every event of `events` to `out`; returns how many.
     fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize;
 
+    /// The lines [`Encoder::encode`] wrote for `events` events of one packet: one per
+    /// event, unless the format writes a line per packet.
+    fn lines(&self, events: usize) -> usize {
+        events
+    }
+
     /// Appends flow event `kind` of `flow`, with the envelope `ctx` (the local end's
     /// owner) and the responder's owner when it is local too. The text encoders write one
     /// readable line.
@@ -104,6 +110,8 @@ impl Format {
 pub struct Batch {
     /// The lines, each ending in `\n`.
     pub bytes: Vec<u8>,
+    /// How many lines `bytes` holds (counted as they are encoded, not by scanning).
+    pub lines: usize,
     /// `(end, key)`: the lines before byte `end` (and after the previous run) have `key`.
     pub keys: Vec<(usize, u64)>,
 }
@@ -113,6 +121,7 @@ impl Batch {
     pub fn with_capacity(capacity: usize) -> Self {
         Batch {
             bytes: Vec::with_capacity(capacity),
+            lines: 0,
             keys: Vec::new(),
         }
     }
@@ -144,7 +153,12 @@ impl Batch {
 
     /// How many lines the batch holds.
     pub fn len(&self) -> usize {
-        self.bytes.iter().filter(|&&b| b == b'\n').count()
+        debug_assert_eq!(
+            self.lines,
+            self.bytes.iter().filter(|&&b| b == b'\n').count(),
+            "a batch's line count differs from its lines"
+        );
+        self.lines
     }
 
     /// Whether the batch holds no line.
@@ -189,7 +203,11 @@ impl Encoders {
         let mut counts = self
             .formats
             .iter_mut()
-            .map(|(encoder, batch)| encoder.encode(events, &mut batch.bytes));
+            .map(|(encoder, batch)| {
+                let events = encoder.encode(events, &mut batch.bytes);
+                batch.lines += encoder.lines(events);
+                events
+            });
         let first = counts.next().unwrap_or(0);
         counts.for_each(drop);
         first
@@ -205,6 +223,7 @@ impl Encoders {
     ) {
         for (encoder, batch) in &mut self.formats {
             encoder.encode_flow(kind, flow, ctx, responder, &mut batch.bytes);
+            batch.lines += 1;
         }
     }
 
@@ -212,6 +231,7 @@ impl Encoders {
     pub fn encode_finding(&mut self, finding: &FindingEvent<'_>, ctx: &EventContext<'_>) {
         for (encoder, batch) in &mut self.formats {
             encoder.encode_finding(finding, ctx, &mut batch.bytes);
+            batch.lines += 1;
         }
     }
 
@@ -287,11 +307,13 @@ mod tests {
     fn batches_give_each_line_the_key_of_its_run() {
         let mut batch = Batch::default();
         batch.bytes.extend_from_slice(b"a\nb\n");
+        batch.lines = 2;
         batch.mark(7);
         batch.mark(8); // nothing new: no run
         batch.bytes.extend_from_slice(b"c\n");
         batch.mark(9);
         batch.bytes.extend_from_slice(b"d\n");
+        batch.lines = 4;
         let lines: Vec<(&[u8], u64)> = batch.lines().collect();
         assert_eq!(
             lines,

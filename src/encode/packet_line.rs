@@ -84,6 +84,10 @@ impl Encoder for PacketLineEncoder {
         out.extend_from_slice(line.as_bytes());
         count
     }
+
+    fn lines(&self, events: usize) -> usize {
+        usize::from(events > 0)
+    }
 }
 
 /// `IP 10.0.0.1.41000 > 10.0.0.2.53: ` (IPv6: `IP6 …`).
