@@ -34,7 +34,7 @@ use netcore_core::{EventSet, LinkType};
 use cli::Cli;
 use encode::{Encoders, Format};
 use kernel::{loader, preflight};
-use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Tunnels};
+use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Shard, Tunnels};
 use sink::capture::{PacketWriter, Rotation};
 use sink::evidence::{Evidence, EvidenceConfig};
 use sink::{OutputSpec, Outputs, Policy, Target};
@@ -253,12 +253,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &cli.read {
+        let threads = file_threads(&cli, &events, engine.is_some());
+        if threads > 1 {
+            let shards = (0..threads)
+                .map(|index| {
+                    let (selection, filter, encoders) =
+                        (selection.clone(), filter.clone(), encoders.like());
+                    let host = pipeline::Host {
+                        name: host_name(),
+                        netns_cookie,
+                        cgroup_root: None,
+                        runtimes: None,
+                    };
+                    let shard = Shard {
+                        index,
+                        count: threads,
+                    };
+                    // A pipeline stays on the thread that built it.
+                    move || {
+                        Pipeline::new(events, selection, filter, encoders, None, host)
+                            .sharded(shard)
+                    }
+                })
+                .collect();
+            return run::file::run_sharded(path, shards, outputs);
+        }
+    }
     let pipeline = Pipeline::new(
         events,
         selection,
         filter,
         encoders,
-        outputs,
+        Some(outputs),
         pipeline::Host {
             name: host_name(),
             netns_cookie,
@@ -272,6 +299,34 @@ fn main() -> ExitCode {
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipeline),
         None => capture_live(&cli, kernel_filter, snaplen, pipeline),
+    }
+}
+
+/// How many threads decode a capture file: `--threads`, else the CPUs available; one
+/// when a feature needs every flow in one place (said when threads were asked for).
+fn file_threads(cli: &Cli, events: &EventSet, signatures: bool) -> usize {
+    let asked = cli.threads.map(|n| n as usize);
+    let alone = [
+        (signatures, "--signatures"),
+        (events.any_flow(), "flow events"),
+        (cli.write.is_some(), "-w"),
+        (cli.evidence.is_some(), "--evidence"),
+        (cli.count.is_some(), "-c"),
+    ]
+    .into_iter()
+    .find_map(|(used, what)| used.then_some(what));
+    match alone {
+        None => asked.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        }),
+        Some(what) => {
+            if asked.is_some_and(|n| n > 1) {
+                note!(
+                    "netcore: --threads: decoding on one thread, since {what} must see every flow"
+                );
+            }
+            1
+        }
     }
 }
 

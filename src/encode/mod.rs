@@ -6,6 +6,9 @@ pub mod event_lines;
 pub mod packet_line;
 
 use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use netcore_core::dns::name::MAX_PRESENTATION_LEN;
 use netcore_core::dns::{RData, Record};
@@ -91,7 +94,7 @@ pub enum Format {
 
 impl Format {
     /// An encoder for this format.
-    pub fn encoder(self) -> Box<dyn Encoder> {
+    pub fn encoder(self) -> Box<dyn Encoder + Send> {
         match self {
             Format::Json(schema, community_id) => {
                 Box::new(json::Encoder::new(schema).with_community_id(community_id))
@@ -106,7 +109,7 @@ impl Format {
 /// lines (one event, or one packet in the text format, a line), and the partition key of
 /// each run of lines (a hash of the flow they belong to, see
 /// [`netcore_core::flow::partition_key`]).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Batch {
     /// The lines, each ending in `\n`.
     pub bytes: Vec<u8>,
@@ -114,15 +117,45 @@ pub struct Batch {
     pub lines: usize,
     /// `(end, key)`: the lines before byte `end` (and after the previous run) have `key`.
     pub keys: Vec<(usize, u64)>,
+    /// Where each frame's lines end, when a shard of a block of frames encoded them
+    /// (`--threads`): frames without lines are left out.
+    pub frames: Vec<FrameEnd>,
+    /// Where the memory of `bytes` goes when the batch is dropped (its encoders' pool).
+    home: Option<SyncSender<Vec<u8>>>,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.take() {
+            let mut bytes = std::mem::take(&mut self.bytes);
+            bytes.clear();
+            // A full pool (or encoders gone): the memory is freed instead.
+            let _ = home.try_send(bytes);
+        }
+    }
+}
+
+/// The end of one frame's lines in a [`Batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameEnd {
+    /// The frame's position in its block.
+    pub frame: u32,
+    /// The byte after its last line.
+    pub end: usize,
+    /// The batch's lines up to here.
+    pub lines: usize,
 }
 
 impl Batch {
-    /// An empty batch with room for `capacity` bytes.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Batch {
-            bytes: Vec::with_capacity(capacity),
-            lines: 0,
-            keys: Vec::new(),
+    /// Notes that the lines written since the last frame's are frame `frame`'s.
+    pub fn end_frame(&mut self, frame: u32) {
+        let start = self.frames.last().map_or(0, |f| f.end);
+        if self.bytes.len() > start {
+            self.frames.push(FrameEnd {
+                frame,
+                end: self.bytes.len(),
+                lines: self.lines,
+            });
         }
     }
 
@@ -134,21 +167,29 @@ impl Batch {
         }
     }
 
-    /// The lines with their keys, in order (lines after the last mark have key 0).
-    pub fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        let mut start = 0;
+    /// The lines of bytes `range` (whole lines) with their keys, in order (lines after
+    /// the last mark have key 0).
+    fn lines_in(&self, range: Range<usize>) -> impl Iterator<Item = (&[u8], u64)> {
+        let first = self.keys.partition_point(|&(end, _)| end <= range.start);
         let unmarked = (self.keys.last().map_or(0, |&(end, _)| end) < self.bytes.len())
             .then_some((self.bytes.len(), 0));
-        self.keys
+        self.keys[first..]
             .iter()
             .copied()
             .chain(unmarked)
-            .flat_map(move |(end, key)| {
-                let run = &self.bytes[start..end];
-                start = end;
-                run.split_inclusive(|&b| b == b'\n')
-                    .map(move |line| (line, key))
+            .scan(range.start, move |start, (end, key)| {
+                if *start >= range.end {
+                    return None;
+                }
+                let end = end.min(range.end);
+                let run = &self.bytes[*start..end];
+                *start = end;
+                Some(
+                    run.split_inclusive(|&b| b == b'\n')
+                        .map(move |line| (line, key)),
+                )
             })
+            .flatten()
     }
 
     /// How many lines the batch holds.
@@ -167,6 +208,108 @@ impl Batch {
     }
 }
 
+/// Encoded lines on their way to the outputs (what their queues carry): a batch as its
+/// encoder wrote it, or up to [`BATCH_BYTES`] of the lines of several shards of one block
+/// of frames (`--threads`), read in the frames' order where the shards wrote them.
+#[derive(Debug, Default)]
+pub struct Lines {
+    /// Shared by the pieces of one block.
+    batches: Arc<[Batch]>,
+    /// `(batch, bytes)`, in order; consecutive frames of one shard make one run.
+    runs: Vec<(usize, Range<usize>)>,
+    lines: usize,
+}
+
+impl From<Batch> for Lines {
+    fn from(batch: Batch) -> Self {
+        let runs = match batch.bytes.len() {
+            0 => vec![],
+            len => vec![(0, 0..len)],
+        };
+        Lines {
+            lines: batch.len(),
+            batches: Arc::new([batch]),
+            runs,
+        }
+    }
+}
+
+impl Lines {
+    /// The lines of `shards` (each the lines of some frames of one block, their ends noted
+    /// with [`Batch::end_frame`]) in the frames' order, without copying them; in pieces of
+    /// about [`BATCH_BYTES`], cut between frames.
+    pub fn interleave(shards: Vec<Batch>) -> Vec<Lines> {
+        let shards: Arc<[Batch]> = shards.into();
+        let mut pieces = Vec::new();
+        let mut piece = Lines {
+            batches: shards.clone(),
+            ..Lines::default()
+        };
+        let mut piece_bytes = 0;
+        // Per shard: its next frame.
+        let mut next = vec![0; shards.len()];
+        while let Some(shard) = (0..shards.len())
+            .filter(|&s| next[s] < shards[s].frames.len())
+            .min_by_key(|&s| shards[s].frames[next[s]].frame)
+        {
+            let frames = &shards[shard].frames;
+            let (start, lines_before) = match next[shard].checked_sub(1) {
+                Some(previous) => (frames[previous].end, frames[previous].lines),
+                None => (0, 0),
+            };
+            let end = frames[next[shard]];
+            next[shard] += 1;
+            piece.lines += end.lines - lines_before;
+            piece_bytes += end.end - start;
+            match piece.runs.last_mut() {
+                Some((last, range)) if *last == shard && range.end == start => range.end = end.end,
+                _ => piece.runs.push((shard, start..end.end)),
+            }
+            if piece_bytes >= BATCH_BYTES {
+                piece_bytes = 0;
+                let next_piece = Lines {
+                    batches: shards.clone(),
+                    ..Lines::default()
+                };
+                pieces.push(std::mem::replace(&mut piece, next_piece));
+            }
+        }
+        if !piece.is_empty() {
+            pieces.push(piece);
+        }
+        pieces
+    }
+
+    /// How many lines there are.
+    pub fn len(&self) -> usize {
+        self.lines
+    }
+
+    /// Whether there is no line.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// How many bytes the lines take.
+    pub fn bytes_len(&self) -> usize {
+        self.runs.iter().map(|(_, range)| range.len()).sum()
+    }
+
+    /// The bytes, in order, in pieces of whole lines.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        self.runs
+            .iter()
+            .map(|(batch, range)| &self.batches[*batch].bytes[range.clone()])
+    }
+
+    /// The lines with their partition keys, in order.
+    pub fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.runs
+            .iter()
+            .flat_map(|(batch, range)| self.batches[*batch].lines_in(range.clone()))
+    }
+}
+
 /// Bytes a batch gathers before it is handed to the outputs.
 pub const BATCH_BYTES: usize = 64 << 10;
 
@@ -174,23 +317,68 @@ pub const BATCH_BYTES: usize = 64 << 10;
 /// first format's count of events is the one reported (every format encodes the same
 /// events).
 pub struct Encoders {
-    formats: Vec<(Box<dyn Encoder>, Batch)>,
+    /// The formats, as given.
+    kinds: Vec<Format>,
+    formats: Vec<(Box<dyn Encoder + Send>, Batch)>,
     /// Whether an output reads the lines' partition keys (Kafka's message keys); when
     /// none does, lines are not marked and keys need not be computed.
     keyed: bool,
+    pool: Pool,
+}
+
+/// The memory of batches the outputs are done with, for the encoders to fill again:
+/// page faults on fresh memory cost more than encoding into warm memory (a 1 M-packet
+/// capture faulted 135,000 pages on two threads without it). Holds at most
+/// [`POOLED_BATCHES`] buffers; more are freed.
+struct Pool {
+    home: SyncSender<Vec<u8>>,
+    returned: Receiver<Vec<u8>>,
+}
+
+/// Most batch buffers a pool keeps.
+const POOLED_BATCHES: usize = 8;
+
+impl Pool {
+    fn new() -> Self {
+        let (home, returned) = sync_channel(POOLED_BATCHES);
+        Pool { home, returned }
+    }
+
+    /// An empty batch whose memory comes back here when it is dropped.
+    fn batch(&self) -> Batch {
+        let bytes = self
+            .returned
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES * 2));
+        Batch {
+            bytes,
+            lines: 0,
+            keys: Vec::new(),
+            frames: Vec::new(),
+            home: Some(self.home.clone()),
+        }
+    }
 }
 
 impl Encoders {
     /// One encoder for each of `formats` (at least one: the events are counted even when
     /// no output takes them); `keyed` when an output reads partition keys.
     pub fn new(formats: &[Format], keyed: bool) -> Self {
+        let pool = Pool::new();
         Encoders {
+            kinds: formats.to_vec(),
             formats: formats
                 .iter()
-                .map(|f| (f.encoder(), Batch::with_capacity(BATCH_BYTES * 2)))
+                .map(|f| (f.encoder(), pool.batch()))
                 .collect(),
             keyed,
+            pool,
         }
+    }
+
+    /// New encoders of the same formats, as keyed (for another thread's pipeline).
+    pub fn like(&self) -> Encoders {
+        Encoders::new(&self.kinds, self.keyed)
     }
 
     /// Whether an output reads the lines' partition keys.
@@ -200,14 +388,11 @@ impl Encoders {
 
     /// Encodes the events of one packet in every format; returns how many.
     pub fn encode(&mut self, events: &PacketEvents<'_, '_>) -> usize {
-        let mut counts = self
-            .formats
-            .iter_mut()
-            .map(|(encoder, batch)| {
-                let events = encoder.encode(events, &mut batch.bytes);
-                batch.lines += encoder.lines(events);
-                events
-            });
+        let mut counts = self.formats.iter_mut().map(|(encoder, batch)| {
+            let events = encoder.encode(events, &mut batch.bytes);
+            batch.lines += encoder.lines(events);
+            events
+        });
         let first = counts.next().unwrap_or(0);
         counts.for_each(drop);
         first
@@ -246,6 +431,14 @@ impl Encoders {
         }
     }
 
+    /// Notes in every batch that the lines since the last frame's are frame `frame`'s (of
+    /// a block, see [`Lines::interleave`]).
+    pub fn end_frame(&mut self, frame: u32) {
+        for (_, batch) in &mut self.formats {
+            batch.end_frame(frame);
+        }
+    }
+
     /// Whether a batch holds a block's worth.
     pub fn due(&self) -> bool {
         self.formats
@@ -261,7 +454,7 @@ impl Encoders {
             .iter_mut()
             .map(|(_, batch)| match batch.is_empty() {
                 true => Batch::default(),
-                false => std::mem::replace(batch, Batch::with_capacity(BATCH_BYTES * 2)),
+                false => std::mem::replace(batch, self.pool.batch()),
             })
             .collect()
     }
@@ -314,11 +507,60 @@ mod tests {
         batch.mark(9);
         batch.bytes.extend_from_slice(b"d\n");
         batch.lines = 4;
-        let lines: Vec<(&[u8], u64)> = batch.lines().collect();
+        assert_eq!(batch.len(), 4);
+        let all = Lines::from(batch);
+        let lines: Vec<(&[u8], u64)> = all.lines().collect();
         assert_eq!(
             lines,
             [(&b"a\n"[..], 7), (b"b\n", 7), (b"c\n", 9), (b"d\n", 0)]
         );
-        assert_eq!(batch.len(), 4);
+        assert_eq!((all.len(), all.bytes_len()), (4, 8));
+    }
+
+    #[test]
+    fn a_dropped_batch_gives_its_memory_back_to_its_encoders() {
+        let pool = Pool::new();
+        let mut batch = pool.batch();
+        batch.bytes.extend_from_slice(b"x\n");
+        batch.lines = 1;
+        let memory = batch.bytes.as_ptr();
+        drop(Lines::from(batch));
+        let again = pool.batch();
+        assert_eq!(
+            again.bytes.as_ptr(),
+            memory,
+            "the same memory, filled again"
+        );
+        assert!(again.bytes.is_empty());
+    }
+
+    #[test]
+    fn merged_shards_keep_the_frames_order_and_their_keys() {
+        // Frames 0 and 3 went to one shard, 1 and 2 to the other; frame 2 wrote nothing.
+        let shard = |frames: &[(u32, &str, u64)]| {
+            let mut batch = Batch::default();
+            for &(frame, text, key) in frames {
+                batch.bytes.extend_from_slice(text.as_bytes());
+                batch.lines += text.matches('\n').count();
+                batch.mark(key);
+                batch.end_frame(frame);
+            }
+            batch
+        };
+        let even = shard(&[(0, "a\nb\n", 10), (3, "d\n", 13)]);
+        let odd = shard(&[(1, "c\n", 11), (2, "", 12)]);
+        let pieces = Lines::interleave(vec![even, odd]);
+        assert_eq!(pieces.len(), 1, "small enough for one piece");
+        let merged = &pieces[0];
+        assert_eq!(
+            merged.pieces().collect::<Vec<_>>(),
+            [&b"a\nb\n"[..], b"c\n", b"d\n"]
+        );
+        assert_eq!(merged.len(), 4);
+        let lines: Vec<(&[u8], u64)> = merged.lines().collect();
+        assert_eq!(
+            lines,
+            [(&b"a\n"[..], 10), (b"b\n", 10), (b"c\n", 11), (b"d\n", 13)]
+        );
     }
 }

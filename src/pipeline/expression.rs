@@ -15,6 +15,21 @@ pub struct Expression {
     programs: HashMap<LinkType, Option<BpfProgram>>,
 }
 
+impl Clone for Expression {
+    /// libpcap's programs cannot be shared between threads' pipelines: each is compiled
+    /// again (as it was the first time, so with the same outcome).
+    fn clone(&self) -> Self {
+        Expression {
+            text: self.text.clone(),
+            programs: self
+                .programs
+                .keys()
+                .map(|&link_type| (link_type, compile(&self.text, link_type).ok()))
+                .collect(),
+        }
+    }
+}
+
 /// Why an expression was refused: libpcap's message.
 #[derive(Debug)]
 pub struct BadExpression {

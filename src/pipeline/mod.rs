@@ -10,6 +10,7 @@
 
 mod envelope;
 mod expression;
+mod shard;
 mod summary;
 
 use std::io;
@@ -25,7 +26,7 @@ use netcore_core::{
     DecodeError, Direction, EventContext, EventSet, PacketEvents, decode, dns, tunnel,
 };
 
-use crate::encode::Encoders;
+use crate::encode::{Batch, Encoders, Lines};
 use crate::signatures::{Engine, Signal};
 use crate::sink::capture::PacketWriter;
 use crate::sink::evidence::Evidence;
@@ -37,6 +38,7 @@ use crate::state::runtimes::Lookups;
 use envelope::Envelopes;
 pub use expression::Expression;
 use netcore_core::flow::{Flow, FlowKind, partition_key_of, partition_key_of_flow};
+pub use shard::Shard;
 pub use summary::Summary;
 
 /// The host the pipeline runs on.
@@ -79,6 +81,7 @@ pub enum Tunnels {
 
 /// What the pipeline keeps of its input before decoding: `-Q`, `-c`, and a pcap filter
 /// expression; and how flows are tracked when a flow event is selected.
+#[derive(Clone)]
 pub struct Selection {
     /// `-Q` and `-c`.
     pub limits: Limits,
@@ -119,8 +122,11 @@ pub struct Pipeline {
     signatures: Option<(Engine, bool)>,
     /// One per format the outputs use.
     encoders: Encoders,
-    /// `--output`: where the encoded events go.
-    outputs: Outputs,
+    /// `--output`: where the encoded events go; none for a shard, whose caller takes its
+    /// batches ([`Pipeline::take_batches`]).
+    outputs: Option<Outputs>,
+    /// The flows this pipeline handles, when several share the frames (`--threads`).
+    shard: Option<Shard>,
     /// Counts so far.
     pub summary: Summary,
     /// The time of the last frame handled, ns since the epoch.
@@ -129,13 +135,14 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline writing the `selected` events that pass `filter`, encoded by
-    /// `encoders`, to `outputs`; envelopes name `host_name`.
+    /// `encoders`, to `outputs` (none: [`Pipeline::take_batches`] hands them out);
+    /// envelopes name `host_name`.
     pub fn new(
         selected: EventSet,
         selection: Selection,
         filter: Filter,
         encoders: Encoders,
-        outputs: Outputs,
+        outputs: Option<Outputs>,
         host: Host,
     ) -> Self {
         let selected = selected.intersect(filter.events());
@@ -163,8 +170,17 @@ impl Pipeline {
             signatures: None,
             encoders,
             outputs,
+            shard: None,
             summary: Summary::default(),
             last_timestamp_ns: 0,
+        }
+    }
+
+    /// Handles only the frames of `shard`'s flows, leaving the others to its siblings.
+    pub fn sharded(self, shard: Shard) -> Self {
+        Pipeline {
+            shard: Some(shard),
+            ..self
         }
     }
 
@@ -173,6 +189,17 @@ impl Pipeline {
         if self.done() {
             return Ok(());
         }
+        // A shard decodes first: the frames of other shards' flows are not its to count.
+        let decoded = match self.shard {
+            Some(shard) => {
+                let decoded = decode(frame.link_type, frame.data);
+                if !shard.owns(&decoded) {
+                    return Ok(());
+                }
+                Some(decoded)
+            }
+            None => None,
+        };
         self.last_timestamp_ns = self.last_timestamp_ns.max(frame.timestamp_ns);
         if let Some(wanted) = self.limits.direction
             && frame.direction != Direction::Unknown
@@ -211,10 +238,11 @@ impl Pipeline {
             signatures,
             encoders,
             outputs,
+            shard: _,
             summary,
             last_timestamp_ns: _,
         } = self;
-        let mut decoded = decode(frame.link_type, frame.data);
+        let mut decoded = decoded.unwrap_or_else(|| decode(frame.link_type, frame.data));
         summary.count(&decoded, frame.wire_len);
         // Only Kafka's message keys and --evidence need each frame's flow.
         let partition_key = match encoders.keyed() || evidence.is_some() {
@@ -278,10 +306,23 @@ impl Pipeline {
             summary.packets_not_saved = packets.other_link_type;
         }
         encoders.mark(partition_key);
-        if encoders.due() {
-            outputs.send(encoders.take())?;
+        if let Some(outputs) = outputs
+            && encoders.due()
+        {
+            outputs.send(encoders.take().into_iter().map(Lines::from))?;
         }
         Ok(())
+    }
+
+    /// Notes that the lines encoded since the last frame are frame `frame`'s of a block
+    /// (for [`crate::encode::Lines::interleave`]).
+    pub fn end_frame(&mut self, frame: u32) {
+        self.encoders.end_frame(frame);
+    }
+
+    /// Takes the batches encoded so far (a shard's caller, which has the outputs).
+    pub fn take_batches(&mut self) -> Vec<Batch> {
+        self.encoders.take()
     }
 
     /// Runs `engine`'s signatures over the events (their selection decided too, printed
@@ -410,24 +451,33 @@ impl Pipeline {
         if let Some(evidence) = &mut self.evidence {
             evidence.flush()?;
         }
-        self.outputs.send(self.encoders.take())
+        match &mut self.outputs {
+            Some(outputs) => outputs.send(self.encoders.take().into_iter().map(Lines::from)),
+            None => Ok(()),
+        }
     }
 
     /// SIGHUP: file outputs reopen their files.
     pub fn reopen_outputs(&self) {
-        self.outputs.reopen();
+        if let Some(outputs) = &self.outputs {
+            outputs.reopen();
+        }
     }
 
     /// The outputs' counters as they are now, for `--stats` and `--metrics`.
     pub fn outputs_now(&self) -> OutputReport {
-        self.outputs.report()
+        self.outputs
+            .as_ref()
+            .map_or_else(OutputReport::default, Outputs::report)
     }
 
     /// Ends the outputs once everything is flushed: waits for them to deliver what they
     /// hold (bounded). Returns the pipeline's counts, what became of each output's events,
     /// and standard output's error, if it failed.
     pub fn close(self) -> (Summary, OutputReport, io::Result<()>) {
-        let (report, result) = self.outputs.close();
+        let (report, result) = self
+            .outputs
+            .map_or_else(|| (OutputReport::default(), Ok(())), Outputs::close);
         (self.summary, report, result)
     }
 }

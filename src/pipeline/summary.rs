@@ -77,6 +77,61 @@ impl Summary {
         *counter(self) += 1;
     }
 
+    /// Adds the counts of `other`, a pipeline that handled other flows of the same input
+    /// (`--threads`). Flows, findings and evidence are single-thread features: a pipeline
+    /// that has them runs alone.
+    pub fn absorb(&mut self, other: Summary) {
+        let Summary {
+            packets,
+            bytes,
+            events,
+            packet_events,
+            flow_events,
+            packets_with_events,
+            other_direction,
+            decapsulated,
+            tunnels_too_deep,
+            other_interface,
+            expression_rejected,
+            not_ip,
+            segmentation_offload,
+            errors,
+            dns_tcp,
+            flows,
+            packets_saved,
+            packets_not_saved,
+            findings,
+            evidence,
+        } = other;
+        debug_assert!(
+            flows.created == 0 && findings.is_empty() && evidence.is_none(),
+            "flows, signatures and evidence run on one thread"
+        );
+        self.packets += packets;
+        self.bytes += bytes;
+        self.events += events;
+        for (total, n) in self.packet_events.iter_mut().zip(packet_events) {
+            *total += n;
+        }
+        for (total, n) in self.flow_events.iter_mut().zip(flow_events) {
+            *total += n;
+        }
+        self.packets_with_events += packets_with_events;
+        self.other_direction += other_direction;
+        self.decapsulated += decapsulated;
+        self.tunnels_too_deep += tunnels_too_deep;
+        self.other_interface += other_interface;
+        self.expression_rejected += expression_rejected;
+        self.not_ip += not_ip;
+        self.segmentation_offload += segmentation_offload;
+        for (kind, n) in errors {
+            *self.errors.entry(kind).or_default() += n;
+        }
+        self.dns_tcp.add(&dns_tcp);
+        self.packets_saved += packets_saved;
+        self.packets_not_saved += packets_not_saved;
+    }
+
     /// Counts one decode error.
     pub fn count_error(&mut self, error: DecodeError) {
         *self.errors.entry(error.kind()).or_default() += 1;

@@ -5,13 +5,14 @@
 //! SIGHUP, for logrotate.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread::JoinHandle;
 
 use super::{OutputCounters, Queue};
+use crate::encode::Lines;
 
 /// Writes every batch to standard output, until its reader leaves.
 pub(super) fn start_stdout(
@@ -23,7 +24,7 @@ pub(super) fn start_stdout(
         let mut stdout = io::stdout().lock();
         while let Some(batch) = queue.blocking_recv() {
             counters.queued.fetch_sub(1, Relaxed);
-            match stdout.write_all(&batch.bytes).and_then(|()| stdout.flush()) {
+            match write_lines(&mut stdout, &batch).and_then(|()| stdout.flush()) {
                 Ok(()) => OutputCounters::add(&counters.delivered, batch.len()),
                 Err(e) => {
                     OutputCounters::add(&counters.failed, batch.len());
@@ -54,7 +55,7 @@ pub(super) fn start_file(
         while let Some(batch) = queue.blocking_recv() {
             counters.queued.fetch_sub(1, Relaxed);
             let reopen = counters.reopen.swap(false, Relaxed);
-            match file.write(&batch.bytes, reopen) {
+            match file.write(&batch, reopen) {
                 Ok(()) => {
                     OutputCounters::add(&counters.delivered, batch.len());
                     failing = false;
@@ -102,13 +103,14 @@ impl RotatingFile {
         })
     }
 
-    /// Appends `bytes` (whole lines), after rotating when they would take the file past
-    /// its limit, or reopening when asked to.
-    fn write(&mut self, bytes: &[u8], reopen: bool) -> io::Result<()> {
+    /// Appends `lines`, after rotating when they would take the file past its limit, or
+    /// reopening when asked to.
+    fn write(&mut self, lines: &Lines, reopen: bool) -> io::Result<()> {
         if reopen {
             self.file = None;
         }
-        if self.max_bytes > 0 && self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
+        let len = lines.bytes_len() as u64;
+        if self.max_bytes > 0 && self.size > 0 && self.size + len > self.max_bytes {
             self.file = None;
             rotate(&self.path, self.keep)?;
         }
@@ -120,10 +122,25 @@ impl RotatingFile {
                 self.file.insert(file)
             }
         };
-        file.write_all(bytes)?;
-        self.size += bytes.len() as u64;
+        write_lines(file, lines)?;
+        self.size += len;
         Ok(())
     }
+}
+
+/// Writes all of `lines`' pieces, as few system calls as `out` allows (`writev`).
+fn write_lines(out: &mut impl Write, lines: &Lines) -> io::Result<()> {
+    let mut pieces: Vec<IoSlice<'_>> = lines.pieces().map(IoSlice::new).collect();
+    let mut pieces = &mut pieces[..];
+    while !pieces.is_empty() {
+        match out.write_vectored(pieces) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut pieces, written),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -153,6 +170,15 @@ fn rotate(path: &Path, keep: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::Batch;
+
+    /// `text` (whole lines) as the outputs get it.
+    fn lines(text: &str) -> Lines {
+        let mut batch = Batch::default();
+        batch.bytes.extend_from_slice(text.as_bytes());
+        batch.lines = text.matches('\n').count();
+        Lines::from(batch)
+    }
 
     #[test]
     fn files_rotate_by_size_and_keep_the_newest() {
@@ -164,7 +190,7 @@ mod tests {
         for i in 0..10 {
             // Each line 40 bytes: two fit in 100.
             let line = format!("{i:039}\n");
-            file.write(line.as_bytes(), false).unwrap();
+            file.write(&lines(&line), false).unwrap();
         }
         let read = |p: &Path| std::fs::read_to_string(p).unwrap();
         let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -184,7 +210,7 @@ mod tests {
         );
         // Reopen (logrotate moved the file away): a new file at PATH.
         std::fs::rename(&path, dir.join("moved")).unwrap();
-        file.write(b"after\n", true).unwrap();
+        file.write(&lines("after\n"), true).unwrap();
         assert_eq!(read(&path), "after\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }

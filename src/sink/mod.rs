@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::encode::{Batch, Format};
+use crate::encode::{Format, Lines};
 
 /// Where an output delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,14 +239,14 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The end of an output's queue its thread reads.
-type Queue = mpsc::Receiver<Arc<Batch>>;
+type Queue = mpsc::Receiver<Arc<Lines>>;
 
 /// One running output.
 struct Running {
     spec: OutputSpec,
     /// Which of the encoders' batches it takes.
     format: usize,
-    queue: mpsc::Sender<Arc<Batch>>,
+    queue: mpsc::Sender<Arc<Lines>>,
     counters: Arc<OutputCounters>,
     thread: JoinHandle<()>,
 }
@@ -314,15 +314,24 @@ impl Outputs {
 
     /// Hands each output its format's batch (of `batches`, one per format). Errs when
     /// standard output cannot take more (its reader left: `BrokenPipe`).
-    pub fn send(&mut self, batches: Vec<Batch>) -> io::Result<()> {
-        let batches: Vec<Arc<Batch>> = batches.into_iter().map(Arc::new).collect();
-        for output in &self.running {
+    pub fn send(&mut self, batches: impl IntoIterator<Item = Lines>) -> io::Result<()> {
+        batches
+            .into_iter()
+            .enumerate()
+            .try_for_each(|(format, lines)| self.send_format(format, lines))
+    }
+
+    /// Hands `lines`, of format `format` (an index into the encoders' formats), to the
+    /// outputs that use that format. Errs as [`Outputs::send`].
+    pub fn send_format(&mut self, format: usize, lines: Lines) -> io::Result<()> {
+        let batch = Arc::new(lines);
+        for output in self.running.iter().filter(|o| o.format == format) {
             if let Some(e) = output.counters.closed.lock().map_or(None, |mut c| c.take()) {
                 return Err(e);
             }
-            let Some(batch) = batches.get(output.format).filter(|b| !b.is_empty()) else {
+            if batch.is_empty() {
                 continue;
-            };
+            }
             let counters = &output.counters;
             counters.queued.fetch_add(1, Relaxed);
             let sent = match self.policy {
@@ -377,6 +386,7 @@ impl Outputs {
 }
 
 /// What became of each output's events, for the summary, `--stats` and the metrics.
+#[derive(Default)]
 pub struct OutputReport(Vec<(OutputSpec, Arc<OutputCounters>)>);
 
 impl fmt::Display for OutputReport {

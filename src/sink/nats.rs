@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::time::timeout_at;
 
 use super::{DELIVERY_TIMEOUT, OutputCounters, Queue};
-use crate::encode::Batch;
+use crate::encode::Lines;
 
 /// Starts the client's thread; connecting happens there, and is retried until it works.
 pub(super) fn start(
@@ -156,7 +156,7 @@ async fn bound_stream(
 async fn publish_acknowledged(
     jetstream: &async_nats::jetstream::Context,
     subject: &str,
-    batch: &Batch,
+    batch: &Lines,
     run_id: &str,
     first: u64,
     counters: &OutputCounters,
@@ -210,7 +210,7 @@ async fn publish_acknowledged(
 
 /// Publishes every event of `batch` with core NATS, then flushes: delivered when the
 /// server answers the flush, lost (counted) when it does not in time.
-async fn publish_core(client: &Client, subject: &str, batch: &Batch, counters: &OutputCounters) {
+async fn publish_core(client: &Client, subject: &str, batch: &Lines, counters: &OutputCounters) {
     let deadline = counters.deadline(Instant::now() + DELIVERY_TIMEOUT);
     let publish_all = async {
         for (line, _) in batch.lines() {

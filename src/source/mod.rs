@@ -2,6 +2,7 @@
 //! AF_XDP sockets ([`xsk`]). Each hands the pipeline the same currency, a [`Frame`]
 //! borrowed from its own buffer, and knows nothing of what comes after.
 
+pub mod block;
 pub mod event_loop;
 pub mod file;
 pub mod ring;
@@ -77,7 +78,55 @@ pub struct RecordedOwner<'a> {
     pub pod_uid: &'a str,
 }
 
+/// How many strings a [`RecordedOwner`] holds.
+pub const OWNER_TEXTS: usize = 9;
+
 impl<'a> RecordedOwner<'a> {
+    /// Its strings, in the order [`RecordedOwner::with_texts`] takes them.
+    pub fn texts(&self) -> [&'a str; OWNER_TEXTS] {
+        [
+            self.command,
+            self.arguments,
+            self.thread_name,
+            self.container_id,
+            self.container_name,
+            self.container_image,
+            self.pod_name,
+            self.pod_namespace,
+            self.pod_uid,
+        ]
+    }
+
+    /// This owner's numbers with other strings (as [`RecordedOwner::texts`] orders them).
+    pub fn with_texts<'b>(&self, texts: [&'b str; OWNER_TEXTS]) -> RecordedOwner<'b> {
+        let [
+            command,
+            arguments,
+            thread_name,
+            container_id,
+            container_name,
+            container_image,
+            pod_name,
+            pod_namespace,
+            pod_uid,
+        ] = texts;
+        RecordedOwner {
+            pid: self.pid,
+            tid: self.tid,
+            ppid: self.ppid,
+            uid: self.uid,
+            command,
+            arguments,
+            thread_name,
+            container_id,
+            container_name,
+            container_image,
+            pod_name,
+            pod_namespace,
+            pod_uid,
+        }
+    }
+
     /// Reads one comment's `Key: value` lines into this owner; unknown keys are skipped.
     pub fn read_comment(&mut self, comment: &'a str) {
         for line in comment.lines() {

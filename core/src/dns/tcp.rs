@@ -50,6 +50,32 @@ pub struct Stats {
     pub skipped_unsynced: u64,
 }
 
+impl Stats {
+    /// Adds `other`'s counts (another reassembler's, of the same run).
+    pub fn add(&mut self, other: &Stats) {
+        let Stats {
+            in_place,
+            reassembled,
+            duplicates,
+            dropped_gap,
+            dropped_memory,
+            dropped_evicted,
+            dropped_idle,
+            dropped_closed,
+            skipped_unsynced,
+        } = other;
+        self.in_place += in_place;
+        self.reassembled += reassembled;
+        self.duplicates += duplicates;
+        self.dropped_gap += dropped_gap;
+        self.dropped_memory += dropped_memory;
+        self.dropped_evicted += dropped_evicted;
+        self.dropped_idle += dropped_idle;
+        self.dropped_closed += dropped_closed;
+        self.skipped_unsynced += skipped_unsynced;
+    }
+}
+
 /// One direction of a TCP connection: addresses (IPv4 mapped into IPv6) and ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {

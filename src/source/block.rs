@@ -1,0 +1,175 @@
+//! Blocks of frames copied out of a source's buffer, so several threads can read them
+//! (file mode with `--threads`): one arena of bytes and the frames' metadata, reused
+//! block after block.
+
+use std::ops::Range;
+
+use netcore_core::abi::TaskContext;
+use netcore_core::{Direction, LinkType};
+
+use super::{Frame, Interface, OWNER_TEXTS, RecordedOwner};
+
+/// Frames a block holds at most.
+pub const BLOCK_FRAMES: usize = 1024;
+/// Bytes of frames (and recorded owners) a block holds before it counts as full.
+pub const BLOCK_BYTES: usize = 1 << 20;
+
+/// Copies of consecutive frames, in order.
+#[derive(Default)]
+pub struct FrameBlock {
+    /// The frames' bytes and recorded owners' strings, back to back.
+    arena: Vec<u8>,
+    frames: Vec<StoredFrame>,
+    /// The owners of the frames that have one (files seldom do): kept apart so that a
+    /// frame's copy stays small.
+    owners: Vec<StoredOwners>,
+}
+
+/// A frame's metadata, its bytes in the block's arena.
+struct StoredFrame {
+    link_type: LinkType,
+    direction: Direction,
+    wire_len: u32,
+    cpu: u32,
+    timestamp_ns: u64,
+    socket_cgroup_id: u64,
+    interface: Interface,
+    data: Range<usize>,
+    /// Its owners' position in `owners`, when it has any.
+    owners: Option<usize>,
+}
+
+/// A frame's owning task, and the owner its capture file recorded: the numbers as they
+/// were (strings empty), the strings' places in the arena.
+struct StoredOwners {
+    owner: TaskContext,
+    recorded: Option<(RecordedOwner<'static>, [Range<usize>; OWNER_TEXTS])>,
+}
+
+impl FrameBlock {
+    /// Copies `frame` in at the end.
+    pub fn push(&mut self, frame: &Frame<'_>) {
+        let data = self.copy(frame.data);
+        let owners =
+            (frame.owner != TaskContext::default() || frame.recorded.is_some()).then(|| {
+                let recorded = frame.recorded.map(|owner| {
+                    let texts = owner.texts().map(|text| self.copy(text.as_bytes()));
+                    (owner.with_texts([""; OWNER_TEXTS]), texts)
+                });
+                self.owners.push(StoredOwners {
+                    owner: frame.owner,
+                    recorded,
+                });
+                self.owners.len() - 1
+            });
+        self.frames.push(StoredFrame {
+            link_type: frame.link_type,
+            direction: frame.direction,
+            wire_len: frame.wire_len,
+            cpu: frame.cpu,
+            timestamp_ns: frame.timestamp_ns,
+            socket_cgroup_id: frame.socket_cgroup_id,
+            interface: frame.interface,
+            data,
+            owners,
+        });
+    }
+
+    fn copy(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        start..self.arena.len()
+    }
+
+    /// Whether the block holds [`BLOCK_FRAMES`] frames or [`BLOCK_BYTES`] bytes.
+    pub fn is_full(&self) -> bool {
+        self.frames.len() >= BLOCK_FRAMES || self.arena.len() >= BLOCK_BYTES
+    }
+
+    /// Whether it holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Empties it, keeping its memory for the next frames.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.frames.clear();
+        self.owners.clear();
+    }
+
+    /// The frames, in the order they were pushed.
+    pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> {
+        self.frames.iter().map(|stored| {
+            let owners = stored.owners.map(|at| &self.owners[at]);
+            Frame {
+                link_type: stored.link_type,
+                timestamp_ns: stored.timestamp_ns,
+                data: &self.arena[stored.data.clone()],
+                wire_len: stored.wire_len,
+                direction: stored.direction,
+                interface: stored.interface,
+                cpu: stored.cpu,
+                owner: owners.map_or_else(TaskContext::default, |o| o.owner),
+                socket_cgroup_id: stored.socket_cgroup_id,
+                recorded: owners
+                    .and_then(|o| o.recorded.as_ref())
+                    .map(|(owner, texts)| {
+                        owner.with_texts(texts.clone().map(|range| {
+                            // Copied from a &str: still UTF-8.
+                            std::str::from_utf8(&self.arena[range]).unwrap_or_default()
+                        }))
+                    }),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_come_back_as_they_were_pushed() {
+        let owner = RecordedOwner {
+            pid: 7,
+            command: "curl",
+            container_id: "abc",
+            pod_uid: "u-1",
+            ..RecordedOwner::default()
+        };
+        let first = Frame {
+            direction: Direction::Egress,
+            owner: TaskContext {
+                host_pid: 42,
+                ..TaskContext::default()
+            },
+            recorded: Some(owner),
+            wire_len: 60,
+            ..Frame::bare(LinkType::Ethernet, 5, b"first frame")
+        };
+        let second = Frame::bare(LinkType::Raw, 6, b"second");
+        let mut block = FrameBlock::default();
+        block.push(&first);
+        block.push(&second);
+        let frames: Vec<Frame<'_>> = block.frames().collect();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].data, b"first frame");
+        assert_eq!(frames[0].recorded, Some(owner));
+        assert_eq!(frames[0].owner.host_pid, 42);
+        assert_eq!(
+            (
+                frames[0].direction,
+                frames[0].wire_len,
+                frames[0].timestamp_ns
+            ),
+            (Direction::Egress, 60, 5)
+        );
+        assert_eq!(frames[1].data, b"second");
+        assert_eq!(frames[1].link_type, LinkType::Raw);
+        assert_eq!(frames[1].recorded, None);
+        assert_eq!(frames[1].owner, TaskContext::default());
+        block.clear();
+        assert!(block.is_empty());
+    }
+}
