@@ -145,3 +145,37 @@ fn features_that_see_every_flow_decode_on_one_thread_and_say_so() {
     assert_eq!(live.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&live.stderr).contains("--read"));
 }
+
+#[test]
+fn owners_recorded_in_a_pcapng_reach_the_events_of_every_thread() {
+    let mut file = common::PcapNg::default();
+    file.section();
+    file.interface(101, None); // raw IP
+    for port in 0..3_000u16 {
+        let segment = common::ipv4_tcp(
+            ([10, 0, 0, 1], 40_000 + port),
+            ([10, 0, 0, 2], 443),
+            1,
+            0x02,
+            b"",
+        );
+        let owner = format!("PID: {port}\nThreadName: curl-{port}\nContainerName: web \"{port}\"");
+        file.packet_with_comments(
+            0,
+            1_700_000_000_000_000 + u64::from(port),
+            &segment,
+            &[&owner],
+        );
+    }
+    let capture = temp_file("owners.pcapng", &file.bytes);
+    let capture = capture.to_str().unwrap();
+    let run = |threads: &str| netcore(&["--json", "--threads", threads, "-r", capture]);
+    let (one, three) = (run("1"), run("3"));
+    assert!(one.status.success() && three.status.success(), "{three:?}");
+    assert_eq!(one.stdout, three.stdout);
+    let last = String::from_utf8(three.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(last["processName"], "curl-2999");
+    assert_eq!(last["processId"], 2999);
+    assert_eq!(last["containerName"], "web \"2999\"");
+}

@@ -53,8 +53,15 @@ impl FrameBlock {
         let owners =
             (frame.owner != TaskContext::default() || frame.recorded.is_some()).then(|| {
                 let recorded = frame.recorded.map(|owner| {
-                    let texts = owner.texts().map(|text| self.copy(text.as_bytes()));
-                    (owner.with_texts([""; OWNER_TEXTS]), texts)
+                    let mut texts: [Range<usize>; OWNER_TEXTS] = Default::default();
+                    let mut next = texts.iter_mut();
+                    let numbers = owner.map_texts(|text| {
+                        if let Some(range) = next.next() {
+                            *range = self.copy(text.as_bytes());
+                        }
+                        ""
+                    });
+                    (numbers, texts)
                 });
                 self.owners.push(StoredOwners {
                     owner: frame.owner,
@@ -115,10 +122,13 @@ impl FrameBlock {
                 recorded: owners
                     .and_then(|o| o.recorded.as_ref())
                     .map(|(owner, texts)| {
-                        owner.with_texts(texts.clone().map(|range| {
+                        let mut next = texts.iter();
+                        owner.map_texts(|_| {
                             // Copied from a &str: still UTF-8.
-                            std::str::from_utf8(&self.arena[range]).unwrap_or_default()
-                        }))
+                            next.next()
+                                .and_then(|at| std::str::from_utf8(&self.arena[at.clone()]).ok())
+                                .unwrap_or_default()
+                        })
                     }),
             }
         })

@@ -82,48 +82,23 @@ pub struct RecordedOwner<'a> {
 pub const OWNER_TEXTS: usize = 9;
 
 impl<'a> RecordedOwner<'a> {
-    /// Its strings, in the order [`RecordedOwner::with_texts`] takes them.
-    pub fn texts(&self) -> [&'a str; OWNER_TEXTS] {
-        [
-            self.command,
-            self.arguments,
-            self.thread_name,
-            self.container_id,
-            self.container_name,
-            self.container_image,
-            self.pod_name,
-            self.pod_namespace,
-            self.pod_uid,
-        ]
-    }
-
-    /// This owner's numbers with other strings (as [`RecordedOwner::texts`] orders them).
-    pub fn with_texts<'b>(&self, texts: [&'b str; OWNER_TEXTS]) -> RecordedOwner<'b> {
-        let [
-            command,
-            arguments,
-            thread_name,
-            container_id,
-            container_name,
-            container_image,
-            pod_name,
-            pod_namespace,
-            pod_uid,
-        ] = texts;
+    /// This owner's numbers with each of its [`OWNER_TEXTS`] strings replaced by `f` of
+    /// it, called in the same order every time.
+    pub fn map_texts<'b>(&self, mut f: impl FnMut(&'a str) -> &'b str) -> RecordedOwner<'b> {
         RecordedOwner {
             pid: self.pid,
             tid: self.tid,
             ppid: self.ppid,
             uid: self.uid,
-            command,
-            arguments,
-            thread_name,
-            container_id,
-            container_name,
-            container_image,
-            pod_name,
-            pod_namespace,
-            pod_uid,
+            command: f(self.command),
+            arguments: f(self.arguments),
+            thread_name: f(self.thread_name),
+            container_id: f(self.container_id),
+            container_name: f(self.container_name),
+            container_image: f(self.container_image),
+            pod_name: f(self.pod_name),
+            pod_namespace: f(self.pod_namespace),
+            pod_uid: f(self.pod_uid),
         }
     }
 
