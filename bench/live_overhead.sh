@@ -4,11 +4,12 @@
 # the host's CPU per packet in both runs and their ratio, netcore's own CPU per captured
 # packet, and ring-buffer drops. Root only; touches nothing but the namespaces it creates.
 #
-#   bench/live_overhead.sh [RATE_PPS=100000] [SECONDS=5]
+#   bench/live_overhead.sh [RATE_PPS=100000] [SECONDS=5] [NETCORE ARGS…]   (e.g. --threads 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100000}
 seconds=${2:-5}
+extra=("${@:3}")
 . bench/common.sh
 bench_setup live_overhead.sh "eBPF, netns"
 
@@ -40,7 +41,7 @@ load() {
 
 read -r base_sent base_recv base_busy < <(load)
 
-start_netcore /tmp/$tag.netcore --stats 5
+start_netcore /tmp/$tag.netcore --stats 5 "${extra[@]}"
 ticks_before=$(proc_ticks "$netcore_pid")
 read -r nc_sent nc_recv nc_busy < <(load)
 sleep 0.5   # let netcore drain what is queued

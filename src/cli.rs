@@ -49,11 +49,10 @@ pub struct Cli {
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
 
-    /// With -r: decoding threads (default: the CPUs available). Each handles a share of the
-    /// flows; the events stay in the capture's order. One thread with --signatures, flow
-    /// events, -w, --evidence or -c, which need every flow in one place.
-    #[arg(long, value_name = "N", requires = "read",
-          value_parser = clap::value_parser!(u32).range(1..))]
+    /// Decoding threads (default: the CPUs available), in every mode. Each handles a share
+    /// of the flows; the events keep the order one thread writes them in. One thread with
+    /// --signatures, flow events, -w, --evidence or -c, which need every flow in one place.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
     /// Text output: one line per event instead of one per packet.

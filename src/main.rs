@@ -24,6 +24,7 @@ mod source;
 mod state;
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -34,7 +35,9 @@ use netcore_core::{EventSet, LinkType};
 use cli::Cli;
 use encode::{Encoders, Format};
 use kernel::{loader, preflight};
-use pipeline::{Expression, FlowOptions, Limits, Pipeline, Selection, Shard, Tunnels};
+use pipeline::{
+    Expression, FlowOptions, Limits, Pipeline, Pipelines, Selection, Shard, Sharded, Tunnels,
+};
 use sink::capture::{PacketWriter, Rotation};
 use sink::evidence::{Evidence, EvidenceConfig};
 use sink::{OutputSpec, Outputs, Policy, Target};
@@ -190,23 +193,11 @@ fn main() -> ExitCode {
         Some(_) => None,
         None => preflight::cgroup2_root(),
     };
-    let runtimes = match cli.read {
-        Some(_) => None,
-        None => {
-            let sockets = Sockets {
-                docker: cli.docker_socket.clone(),
-                podman: cli.podman_socket.clone(),
-                containerd: cli.containerd_socket.clone(),
-            };
-            match Lookups::start(sockets, cgroup_root.clone()) {
-                Ok(lookups) => Some(lookups),
-                Err(e) => {
-                    note!("netcore: warning: containers will carry their ids only: {e}");
-                    None
-                }
-            }
-        }
-    };
+    let sockets = cli.read.is_none().then(|| Sockets {
+        docker: cli.docker_socket.clone(),
+        podman: cli.podman_socket.clone(),
+        containerd: cli.containerd_socket.clone(),
+    });
     let packet_writer = match &cli.write {
         None => None,
         Some(path) if path == std::path::Path::new("-") && cli.file_size.is_some() => {
@@ -253,58 +244,74 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(path) = &cli.read {
-        let threads = file_threads(&cli, &events, engine.is_some());
-        if threads > 1 {
-            let shards = (0..threads)
-                .map(|index| {
-                    let (selection, filter, encoders) =
-                        (selection.clone(), filter.clone(), encoders.like());
+    let threads = decoding_threads(&cli, &events, engine.is_some());
+    let host_name = host_name();
+    let pipelines = if threads > 1 {
+        let builders = (0..threads)
+            .map(|index| {
+                let (selection, filter, encoders) =
+                    (selection.clone(), filter.clone(), encoders.like());
+                let (name, sockets, cgroup_root) =
+                    (host_name.clone(), sockets.clone(), cgroup_root.clone());
+                let shard = Shard {
+                    index,
+                    count: threads,
+                };
+                // A pipeline stays on the thread that built it.
+                move || {
                     let host = pipeline::Host {
-                        name: host_name(),
+                        name,
                         netns_cookie,
-                        cgroup_root: None,
-                        runtimes: None,
+                        runtimes: lookups(sockets, cgroup_root.clone(), index == 0),
+                        cgroup_root,
                     };
-                    let shard = Shard {
-                        index,
-                        count: threads,
-                    };
-                    // A pipeline stays on the thread that built it.
-                    move || {
-                        Pipeline::new(events, selection, filter, encoders, None, host)
-                            .sharded(shard)
-                    }
-                })
-                .collect();
-            return run::file::run_sharded(path, shards, outputs);
+                    Pipeline::new(events, selection, filter, encoders, None, host).sharded(shard)
+                }
+            })
+            .collect();
+        match Sharded::start(builders, outputs) {
+            Ok(sharded) => Pipelines::Sharded(Box::new(sharded)),
+            Err(e) => {
+                note!("netcore: --threads: starting the decoding threads: {e}");
+                return ExitCode::FAILURE;
+            }
         }
-    }
-    let pipeline = Pipeline::new(
-        events,
-        selection,
-        filter,
-        encoders,
-        Some(outputs),
-        pipeline::Host {
-            name: host_name(),
+    } else {
+        let host = pipeline::Host {
+            name: host_name,
             netns_cookie,
+            runtimes: lookups(sockets, cgroup_root.clone(), true),
             cgroup_root,
-            runtimes,
-        },
-    )
-    .with_packet_writer(packet_writer)
-    .with_evidence(evidence)
-    .with_signatures(engine, cli.findings_only);
+        };
+        let pipeline = Pipeline::new(events, selection, filter, encoders, Some(outputs), host)
+            .with_packet_writer(packet_writer)
+            .with_evidence(evidence)
+            .with_signatures(engine, cli.findings_only);
+        Pipelines::One(Box::new(pipeline))
+    };
     match cli.read.as_deref() {
-        Some(path) => run::file::run(path, pipeline),
-        None => capture_live(&cli, kernel_filter, snaplen, pipeline),
+        Some(path) => run::file::run(path, pipelines),
+        None => capture_live(&cli, kernel_filter, snaplen, pipelines),
     }
 }
 
-/// How many threads decode a capture file: `--threads`, else the CPUs available; one
-/// when a feature needs every flow in one place (said when threads were asked for).
-fn file_threads(cli: &Cli, events: &EventSet, signatures: bool) -> usize {
+/// The runtimes' lookups of a live pipeline (no `sockets`: file mode, none); says why
+/// when they cannot start, if `warn`.
+fn lookups(sockets: Option<Sockets>, cgroup_root: Option<PathBuf>, warn: bool) -> Option<Lookups> {
+    match Lookups::start(sockets?, cgroup_root) {
+        Ok(lookups) => Some(lookups),
+        Err(e) => {
+            if warn {
+                note!("netcore: warning: containers will carry their ids only: {e}");
+            }
+            None
+        }
+    }
+}
+
+/// How many threads decode: `--threads`, else the CPUs available; one when a feature
+/// needs every flow in one place (said when threads were asked for).
+fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool) -> usize {
     let asked = cli.threads.map(|n| n as usize);
     let alone = [
         (signatures, "--signatures"),
@@ -372,7 +379,7 @@ fn capture_live(
     cli: &Cli,
     kernel_filter: KernelFilter,
     snaplen: u32,
-    pipeline: Pipeline,
+    pipelines: Pipelines,
 ) -> ExitCode {
     let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
         Ok(cgroup) => cgroup,
@@ -407,7 +414,7 @@ fn capture_live(
                 discard: cli.xdp_discard,
                 metrics: cli.metrics,
             };
-            run::live::run_xdp(&capture, pipeline)
+            run::live::run_xdp(&capture, pipelines)
         }
         None => {
             let capture = run::live::HostCapture {
@@ -416,7 +423,7 @@ fn capture_live(
                 stats_every,
                 metrics: cli.metrics,
             };
-            run::live::run(&capture, pipeline)
+            run::live::run(&capture, pipelines)
         }
     };
     match result {

@@ -5,6 +5,7 @@
 //! These tests need root (eBPF, cgroups, netns). Outside CI they skip with a loud message
 //! when not root; under `CI=true` they fail instead.
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -441,6 +442,59 @@ fn dash_i_keeps_one_interface_of_netcores_namespace() {
         summary.is_some_and(|s| s.contains("on other interfaces (-i)")),
         "the ping packets are counted as left out"
     );
+}
+
+#[test]
+fn connections_keep_their_order_when_several_threads_decode() {
+    if !root_or_skip("connections_keep_their_order_when_several_threads_decode") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--threads", "2", "--events", "net_packet_tcp"]);
+    assert!(
+        netcore.started.contains("decoding on 2 threads"),
+        "{}",
+        netcore.started
+    );
+    // Six connections, 64 KiB each way in many segments: their flows spread over both
+    // threads.
+    let clients: Vec<u32> = (0..6)
+        .map(|i| tcp_exchange(&net, &(7020 + i).to_string(), None, &[b'y'; 65_536]).0)
+        .collect();
+    let events = netcore.events_for(&net.server, Duration::from_secs(15), |events| {
+        clients.iter().all(|&pid| {
+            named(events, "net_packet_tcp")
+                .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
+        })
+    });
+    // Per direction of each connection, in the order printed: the SYN first, sequence
+    // numbers never going back (no loss or retransmission on a veth pair), the FIN last
+    // of the data.
+    let mut directions: HashMap<(u64, u64), Vec<&Value>> = HashMap::new();
+    for event in named(&events, "net_packet_tcp") {
+        let tcp = arg(event, "proto_tcp");
+        let key = (
+            tcp["srcPort"].as_u64().unwrap(),
+            tcp["dstPort"].as_u64().unwrap(),
+        );
+        directions.entry(key).or_default().push(tcp);
+    }
+    assert_eq!(directions.len(), 12, "both directions of six connections");
+    for (ports, segments) in &directions {
+        assert_eq!(segments[0]["SYN"], 1, "{ports:?} starts with its SYN");
+        let seqs: Vec<u64> = segments
+            .iter()
+            .map(|s| s["seq"].as_u64().unwrap())
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| w[1].wrapping_sub(w[0]) < 1 << 31),
+            "{ports:?}: sequence numbers in order: {seqs:?}"
+        );
+    }
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    let summary = summary.unwrap_or_default();
+    assert!(summary.contains(" 0 decode errors"), "{summary}");
 }
 
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in

@@ -140,10 +140,6 @@ fn features_that_see_every_flow_decode_on_one_thread_and_say_so() {
         );
         assert!(!stderr.contains("decoded on 2 threads"), "{stderr}");
     }
-    // Live capture has no --threads yet: refused, naming what it needs.
-    let live = netcore(&["--threads", "2"]);
-    assert_eq!(live.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&live.stderr).contains("--read"));
 }
 
 #[test]

@@ -209,43 +209,53 @@ impl Batch {
 }
 
 /// Encoded lines on their way to the outputs (what their queues carry): a batch as its
-/// encoder wrote it, or up to [`BATCH_BYTES`] of the lines of several shards of one block
-/// of frames (`--threads`), read in the frames' order where the shards wrote them.
+/// encoder wrote it, or up to about [`BATCH_BYTES`] of the lines several shards wrote for
+/// blocks of frames (`--threads`), read in the frames' order where the shards wrote them.
 #[derive(Debug, Default)]
 pub struct Lines {
-    /// Shared by the pieces of one block.
-    batches: Arc<[Batch]>,
-    /// `(batch, bytes)`, in order; consecutive frames of one shard make one run.
-    runs: Vec<(usize, Range<usize>)>,
+    /// The batches read, a set per block (shared with the next piece of that block).
+    blocks: Vec<Arc<[Batch]>>,
+    /// In order; consecutive frames of one shard make one run.
+    runs: Vec<Run>,
     lines: usize,
+    bytes: usize,
+}
+
+/// Bytes of one batch of [`Lines`].
+#[derive(Debug)]
+struct Run {
+    block: usize,
+    batch: usize,
+    bytes: Range<usize>,
 }
 
 impl From<Batch> for Lines {
     fn from(batch: Batch) -> Self {
-        let runs = match batch.bytes.len() {
+        let bytes = batch.bytes.len();
+        let runs = match bytes {
             0 => vec![],
-            len => vec![(0, 0..len)],
+            len => vec![Run {
+                block: 0,
+                batch: 0,
+                bytes: 0..len,
+            }],
         };
         Lines {
             lines: batch.len(),
-            batches: Arc::new([batch]),
+            blocks: vec![Arc::new([batch])],
             runs,
+            bytes,
         }
     }
 }
 
 impl Lines {
-    /// The lines of `shards` (each the lines of some frames of one block, their ends noted
-    /// with [`Batch::end_frame`]) in the frames' order, without copying them; in pieces of
-    /// about [`BATCH_BYTES`], cut between frames.
-    pub fn interleave(shards: Vec<Batch>) -> Vec<Lines> {
+    /// Appends the lines of `shards` (each the lines of some frames of one block, their
+    /// ends noted with [`Batch::end_frame`]) in the frames' order, without copying them;
+    /// hands each [`BATCH_BYTES`] gathered, cut between frames, to `full`.
+    pub fn interleave(&mut self, shards: Vec<Batch>, mut full: impl FnMut(Lines)) {
         let shards: Arc<[Batch]> = shards.into();
-        let mut pieces = Vec::new();
-        let mut piece = Lines {
-            batches: shards.clone(),
-            ..Lines::default()
-        };
-        let mut piece_bytes = 0;
+        self.blocks.push(shards.clone());
         // Per shard: its next frame.
         let mut next = vec![0; shards.len()];
         while let Some(shard) = (0..shards.len())
@@ -259,25 +269,27 @@ impl Lines {
             };
             let end = frames[next[shard]];
             next[shard] += 1;
-            piece.lines += end.lines - lines_before;
-            piece_bytes += end.end - start;
-            match piece.runs.last_mut() {
-                Some((last, range)) if *last == shard && range.end == start => range.end = end.end,
-                _ => piece.runs.push((shard, start..end.end)),
+            self.lines += end.lines - lines_before;
+            self.bytes += end.end - start;
+            let block = self.blocks.len() - 1;
+            match self.runs.last_mut() {
+                Some(run) if (run.block, run.batch) == (block, shard) && run.bytes.end == start => {
+                    run.bytes.end = end.end
+                }
+                _ => self.runs.push(Run {
+                    block,
+                    batch: shard,
+                    bytes: start..end.end,
+                }),
             }
-            if piece_bytes >= BATCH_BYTES {
-                piece_bytes = 0;
-                let next_piece = Lines {
-                    batches: shards.clone(),
+            if self.bytes >= BATCH_BYTES {
+                let rest = Lines {
+                    blocks: vec![shards.clone()],
                     ..Lines::default()
                 };
-                pieces.push(std::mem::replace(&mut piece, next_piece));
+                full(std::mem::replace(self, rest));
             }
         }
-        if !piece.is_empty() {
-            pieces.push(piece);
-        }
-        pieces
     }
 
     /// How many lines there are.
@@ -292,21 +304,21 @@ impl Lines {
 
     /// How many bytes the lines take.
     pub fn bytes_len(&self) -> usize {
-        self.runs.iter().map(|(_, range)| range.len()).sum()
+        self.bytes
     }
 
     /// The bytes, in order, in pieces of whole lines.
     pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
         self.runs
             .iter()
-            .map(|(batch, range)| &self.batches[*batch].bytes[range.clone()])
+            .map(|run| &self.blocks[run.block][run.batch].bytes[run.bytes.clone()])
     }
 
     /// The lines with their partition keys, in order.
     pub fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
         self.runs
             .iter()
-            .flat_map(|(batch, range)| self.batches[*batch].lines_in(range.clone()))
+            .flat_map(|run| self.blocks[run.block][run.batch].lines_in(run.bytes.clone()))
     }
 }
 
@@ -549,9 +561,9 @@ mod tests {
         };
         let even = shard(&[(0, "a\nb\n", 10), (3, "d\n", 13)]);
         let odd = shard(&[(1, "c\n", 11), (2, "", 12)]);
-        let pieces = Lines::interleave(vec![even, odd]);
-        assert_eq!(pieces.len(), 1, "small enough for one piece");
-        let merged = &pieces[0];
+        let mut merged = Lines::default();
+        merged.interleave(vec![even, odd], |_| panic!("small enough for one piece"));
+        let merged = &merged;
         assert_eq!(
             merged.pieces().collect::<Vec<_>>(),
             [&b"a\nb\n"[..], b"c\n", b"d\n"]

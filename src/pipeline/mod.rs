@@ -11,6 +11,7 @@
 mod envelope;
 mod expression;
 mod shard;
+mod sharded;
 mod summary;
 
 use std::io;
@@ -39,6 +40,7 @@ use envelope::Envelopes;
 pub use expression::Expression;
 use netcore_core::flow::{Flow, FlowKind, partition_key_of, partition_key_of_flow};
 pub use shard::Shard;
+pub use sharded::{Pipelines, Sharded};
 pub use summary::Summary;
 
 /// The host the pipeline runs on.
@@ -499,6 +501,20 @@ pub struct ContainerReport {
     pub frames_described: u64,
     /// Frames of containers whose description was not in yet (they carry the id only).
     pub frames_before_description: u64,
+}
+
+impl ContainerReport {
+    /// Adds `other`'s counts (another pipeline's of the same run); the median lookup time
+    /// becomes the slower of the two.
+    pub fn absorb(&mut self, other: ContainerReport) {
+        self.asked += other.asked;
+        self.described += other.described;
+        self.unknown += other.unknown;
+        self.dropped += other.dropped;
+        self.median_latency = self.median_latency.max(other.median_latency);
+        self.frames_described += other.frames_described;
+        self.frames_before_description += other.frames_before_description;
+    }
 }
 
 impl std::fmt::Display for ContainerReport {

@@ -11,7 +11,7 @@ use crate::sink::evidence::EvidenceStats;
 use crate::state::flows::FlowStats;
 
 /// Counts of one run, printed to stderr at the end.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Summary {
     /// Frames read from the source.
     pub packets: u64,

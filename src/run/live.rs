@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 
 use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
 use crate::kernel::seed;
-use crate::pipeline::{ContainerReport, Pipeline, Summary};
+use crate::pipeline::{ContainerReport, Pipelines, Summary};
 use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
@@ -34,7 +34,7 @@ pub struct HostCapture {
 
 /// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
 /// detached when this returns, whatever happened.
-pub fn run(capture: &HostCapture, pipeline: Pipeline) -> Result<()> {
+pub fn run(capture: &HostCapture, pipelines: Pipelines) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
     if capture.stats_every.is_some() {
         programs.time_programs();
@@ -45,13 +45,14 @@ pub fn run(capture: &HostCapture, pipeline: Pipeline) -> Result<()> {
         RingSource::new(programs.take_ring()?, tick).context("setting up the event loop")?;
     note!(
         "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB, {seeded} \
-         existing sockets attributed); Ctrl-C stops",
+         existing sockets attributed{}); Ctrl-C stops",
         capture.cgroup.display(),
         capture.config.snaplen,
-        capture.config.ring_bytes >> 20
+        capture.config.ring_bytes >> 20,
+        decoding_threads(&pipelines),
     );
     let metrics = serve_metrics(capture.metrics)?;
-    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some(), metrics);
+    let mut live = Live::new(pipelines, programs, capture.stats_every.is_some(), metrics);
     let outcome = source.run(&mut live);
     let (summary, kernel, owners, outputs) = live.finish(outcome)?;
     let malformed = match source.malformed {
@@ -67,6 +68,14 @@ pub fn run(capture: &HostCapture, pipeline: Pipeline) -> Result<()> {
     );
     report_outputs(&outputs);
     Ok(())
+}
+
+/// `, decoding on N threads` when more than one decodes, for the startup line.
+fn decoding_threads(pipelines: &Pipelines) -> String {
+    match pipelines.threads() {
+        1 => String::new(),
+        n => format!(", decoding on {n} threads"),
+    }
 }
 
 /// Starts the metrics server, if asked for.
@@ -120,7 +129,7 @@ pub struct XdpCapture {
 
 /// Attaches XDP and the AF_XDP sockets, captures until SIGINT/SIGTERM, prints the
 /// summary. XDP is detached when this returns, whatever happened.
-pub fn run_xdp(capture: &XdpCapture, pipeline: Pipeline) -> Result<()> {
+pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines) -> Result<()> {
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
     if capture.stats_every.is_some() {
@@ -142,16 +151,17 @@ pub fn run_xdp(capture: &XdpCapture, pipeline: Pipeline) -> Result<()> {
     )?;
     let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
     note!(
-        "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}); Ctrl-C stops",
+        "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}{}); Ctrl-C stops",
         capture.interface,
         source.queue_ids().collect::<Vec<_>>(),
         match source.mode {
             BindMode::ZeroCopy => "zero-copy",
             BindMode::Copy => "copy",
         },
+        decoding_threads(&pipelines),
     );
     let metrics = serve_metrics(capture.metrics)?;
-    let mut live = Live::new(pipeline, programs, capture.stats_every.is_some(), metrics);
+    let mut live = Live::new(pipelines, programs, capture.stats_every.is_some(), metrics);
     let outcome = source.run(&mut live);
     let (summary, _, owners, outputs) = live.finish(outcome)?;
     let stats = source.stats();
@@ -168,7 +178,7 @@ pub fn run_xdp(capture: &XdpCapture, pipeline: Pipeline) -> Result<()> {
 
 /// The state of a live run.
 struct Live {
-    pipeline: Pipeline,
+    pipelines: Pipelines,
     programs: Programs,
     print_stats: bool,
     /// `--metrics`: the page, rendered at each tick.
@@ -186,7 +196,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 impl FrameHandler for Live {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
-        let result = self.pipeline.handle(frame);
+        let result = self.pipelines.handle(frame);
         self.note(result)
     }
 
@@ -196,25 +206,25 @@ impl FrameHandler for Live {
             // the events in it.
             Wake::Polled if self.last_flush.elapsed() >= FLUSH_EVERY => {
                 self.last_flush = Instant::now();
-                let result = self.pipeline.flush();
+                let result = self.pipelines.flush();
                 self.note(result)
             }
             Wake::Polled => Ok(()),
             Wake::Tick => {
-                self.pipeline.tick(wall_clock_ns());
+                self.pipelines.tick(wall_clock_ns());
                 if self.metrics.is_none() && !self.print_stats {
                     return Ok(());
                 }
                 // Read once for both the metrics and the stats line.
                 let kernel = self.programs.counters().unwrap_or_default();
                 let costs = self.programs.costs();
-                let outputs = self.pipeline.outputs_now();
+                let outputs = self.pipelines.outputs_now();
                 if let Some(metrics) = &self.metrics {
                     metrics.publish(metrics::render(&metrics::Sources {
-                        summary: &self.pipeline.summary,
+                        summary: &self.pipelines.summary(),
                         kernel: &kernel,
                         kernel_costs: costs.as_deref().unwrap_or_default(),
-                        unowned: self.pipeline.unowned(),
+                        unowned: self.pipelines.unowned(),
                         outputs: &outputs,
                         source_drops: &source_stats.drops(),
                     }));
@@ -226,32 +236,31 @@ impl FrameHandler for Live {
             }
             // Write out what is pending; file outputs reopen their files (logrotate).
             Wake::Hangup => {
-                self.pipeline.reload_signatures();
-                self.pipeline.reopen_outputs();
+                self.pipelines.hang_up();
                 note!(
                     "netcore: SIGHUP: events written out, output files reopened; capture goes on"
                 );
-                let result = self.pipeline.flush();
+                let result = self.pipelines.flush();
                 self.note(result)
             }
         }
     }
 
     fn finished(&self) -> bool {
-        self.pipeline.done()
+        self.pipelines.done()
     }
 }
 
 impl Live {
-    /// A run writing through `pipeline`, with `programs` attached.
+    /// A run writing through `pipelines`, with `programs` attached.
     fn new(
-        pipeline: Pipeline,
+        pipelines: Pipelines,
         programs: Programs,
         print_stats: bool,
         metrics: Option<Metrics>,
     ) -> Self {
         Live {
-            pipeline,
+            pipelines,
             programs,
             print_stats,
             metrics,
@@ -270,36 +279,33 @@ impl Live {
         outcome: io::Result<i32>,
     ) -> Result<(Summary, KernelCounters, String, OutputReport)> {
         let Live {
-            mut pipeline,
+            pipelines,
             programs,
             reader_closed,
             ..
         } = self;
-        pipeline.finish(wall_clock_ns());
-        let containers = pipeline.containers();
-        let mut owners = format!(
-            "{} without an owning task, {} task/container-table entries evicted",
-            pipeline.unowned(),
-            pipeline.tables_evicted(),
-        );
-        // Containers only when there were any.
-        if containers != ContainerReport::default() {
-            owners.push_str(&format!("; {containers}"));
-        }
-        if let Some(costs) = programs.costs() {
-            owners.push_str(&format!("; {}", Costs(&costs)));
-        }
-        let flushed = pipeline.flush();
+        let costs = programs.costs();
         let kernel = programs.counters().unwrap_or_default();
         drop(programs); // Detach before the summary: capture is over.
-        let (summary, outputs, closed) = pipeline.close();
-        let reader_closed =
-            reader_closed || matches!(&closed, Err(e) if e.kind() == io::ErrorKind::BrokenPipe);
+        let ending = pipelines.close(wall_clock_ns());
+        let mut owners = format!(
+            "{} without an owning task, {} task/container-table entries evicted",
+            ending.unowned, ending.evicted,
+        );
+        // Containers only when there were any.
+        if ending.containers != ContainerReport::default() {
+            owners.push_str(&format!("; {}", ending.containers));
+        }
+        if let Some(costs) = costs {
+            owners.push_str(&format!("; {}", Costs(&costs)));
+        }
+        let reader_closed = reader_closed
+            || matches!(&ending.written, Err(e) if e.kind() == io::ErrorKind::BrokenPipe);
         if !reader_closed {
             outcome.context("capturing")?;
-            flushed.and(closed).context("writing events")?;
+            ending.written.context("writing events")?;
         }
-        Ok((summary, kernel, owners, outputs))
+        Ok((ending.summary, kernel, owners, ending.outputs))
     }
 
     /// Remembers whether a write failed because the reader left.
@@ -319,7 +325,7 @@ impl Live {
         costs: Option<&[ProgramCost]>,
         outputs: &OutputReport,
     ) {
-        let summary = &self.pipeline.summary;
+        let summary = self.pipelines.summary();
         let source = match source_stats.to_string() {
             stats if stats.is_empty() => stats,
             stats => format!("; {stats}"),
@@ -336,7 +342,7 @@ impl Live {
             summary.packets,
             (summary.packets - packets_before) as f64 / seconds,
             summary.events,
-            self.pipeline.unowned(),
+            self.pipelines.unowned(),
             kernel.ring_full,
             kernel.filtered,
             match outputs.worth_reporting() {
