@@ -109,9 +109,12 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
             PACKET_RECORD_LEN + n as usize,
         )
     };
-    // Wake user space once per WAKEUP_BYTES of records, not per record: a wake-up per
-    // packet costs more than the capture. User space also drains on a short timer.
-    let wakeup = if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES {
+    // Wake user space when this record brings the queued bytes to WAKEUP_BYTES, not per
+    // record: a wake-up costs more than the capture (an inter-processor interrupt, a VM
+    // exit in a guest), and user space, once woken, reads until the ring is empty. A
+    // wake-up two CPUs both miss is made up by user space's 10 ms poll timeout.
+    let queued = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    let wakeup = if queued < WAKEUP_BYTES && queued + record.len() as u64 >= WAKEUP_BYTES {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
