@@ -1,5 +1,5 @@
 # Shared by the live benchmark scripts (sourced, not run): root check, release builds of
-# netcore and the flooder, and starting and stopping netcore around a load.
+# netcore and the flooder, starting and stopping netcore around a load, test namespaces.
 
 # bench_setup NAME WHY: exits unless root; builds; sets $netcore, $flood and $hz.
 bench_setup() {
@@ -28,4 +28,19 @@ start_netcore() {
 stop_netcore() {
     kill -INT "$netcore_pid"
     wait "$netcore_pid"
+}
+
+# two_namespaces TAG NET: network namespaces TAG-a (NET.1) and TAG-b (NET.2), joined by a
+# veth pair, neighbours resolved. remove_namespaces TAG deletes them.
+two_namespaces() {
+    local tag=$1 net=$2
+    ip netns add "$tag-a"; ip netns add "$tag-b"
+    ip link add "$tag-va" netns "$tag-a" type veth peer name "$tag-vb" netns "$tag-b"
+    ip -n "$tag-a" addr add "$net.1/24" dev "$tag-va"; ip -n "$tag-a" link set "$tag-va" up
+    ip -n "$tag-b" addr add "$net.2/24" dev "$tag-vb"; ip -n "$tag-b" link set "$tag-vb" up
+    ip netns exec "$tag-b" ping -c1 -W2 "$net.1" >/dev/null   # resolve neighbours first
+}
+remove_namespaces() {
+    ip netns del "$1-a" 2>/dev/null || true
+    ip netns del "$1-b" 2>/dev/null || true
 }

@@ -16,17 +16,8 @@ bench_setup kernel_cost.sh "eBPF, netns"
 
 tag="nck$$"
 log=$(mktemp)
-cleanup() {
-    ip netns del "$tag-a" 2>/dev/null || true
-    ip netns del "$tag-b" 2>/dev/null || true
-    rm -f "$log" "$log".*
-}
-trap cleanup EXIT
-ip netns add "$tag-a"; ip netns add "$tag-b"
-ip link add "$tag-va" netns "$tag-a" type veth peer name "$tag-vb" netns "$tag-b"
-ip -n "$tag-a" addr add 10.252.0.1/24 dev "$tag-va"; ip -n "$tag-a" link set "$tag-va" up
-ip -n "$tag-b" addr add 10.252.0.2/24 dev "$tag-vb"; ip -n "$tag-b" link set "$tag-vb" up
-ip netns exec "$tag-b" ping -c1 -W2 10.252.0.1 >/dev/null   # resolve neighbours first
+trap 'remove_namespaces "$tag"; rm -f "$log" "$log".*' EXIT
+two_namespaces "$tag" 10.252.0
 
 selections=("net_packet_ipv4,net_packet_udp" "net_packet_ipv4,net_packet_udp,net_packet_dns")
 for _ in $(seq "$runs"); do

@@ -14,13 +14,8 @@ extra=("${@:3}")
 bench_setup live_overhead.sh "eBPF, netns"
 
 tag="nco$$"
-ip netns add "$tag-a"; ip netns add "$tag-b"
-cleanup() { ip netns del "$tag-a" 2>/dev/null || true; ip netns del "$tag-b" 2>/dev/null || true; }
-trap cleanup EXIT
-ip link add "$tag-va" netns "$tag-a" type veth peer name "$tag-vb" netns "$tag-b"
-ip -n "$tag-a" addr add 10.250.0.1/24 dev "$tag-va"; ip -n "$tag-a" link set "$tag-va" up
-ip -n "$tag-b" addr add 10.250.0.2/24 dev "$tag-vb"; ip -n "$tag-b" link set "$tag-vb" up
-ip netns exec "$tag-b" ping -c1 -W2 10.250.0.1 >/dev/null   # resolve neighbours first
+trap 'remove_namespaces "$tag"' EXIT
+two_namespaces "$tag" 10.250.0
 
 # Busy CPU time of the whole host, in clock ticks (user+nice+system+irq+softirq+steal).
 busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
