@@ -1,6 +1,6 @@
-//! Blocks of frames copied out of a source's buffer, so several threads can read them
-//! (file mode with `--threads`): one arena of bytes and the frames' metadata, reused
-//! block after block.
+//! Blocks of frames copied out of a source's buffer (a file's, the ring buffer, the
+//! UMEM), so several threads can read them (`--threads`): one arena of bytes and the
+//! frames' metadata, reused block after block.
 
 use std::ops::Range;
 
