@@ -5,11 +5,12 @@
 # and full capture (decode + Tracee JSON to /dev/null). Prints received packets/s, loss and
 # netcore's CPU per packet for both, and their ratio. Root only.
 #
-#   bench/xdp_overhead.sh [SECONDS=4] [RATE_PPS=2000000]
+#   bench/xdp_overhead.sh [SECONDS=4] [RATE_PPS=2000000] [NETCORE ARGS…]   (e.g. --threads 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-4}
 rate=${2:-2000000}
+extra=("${@:3}")
 . bench/common.sh
 bench_setup xdp_overhead.sh "XDP, netns"
 
@@ -26,7 +27,7 @@ ip netns exec "$tag-p" ping -c1 -W2 10.251.0.1 >/dev/null   # resolve the MAC fi
 # One run: prints "sent received cpu_ticks dropped".
 measure() {
     local log=/tmp/$tag.log
-    start_netcore "$log" --xdp "$tag-c" "$@"
+    start_netcore "$log" --xdp "$tag-c" "$@" "${extra[@]}"
     local before after sent
     before=$(proc_ticks "$netcore_pid")
     sent=$(ip netns exec "$tag-p" "$flood" send 10.251.0.1:9999 "$rate" "$seconds")
