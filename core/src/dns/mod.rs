@@ -1,6 +1,7 @@
 //! DNS messages (RFC 1035 §4): header, question and the three record sections, read as
-//! iterators over the original bytes. [`DnsMessage::parse`] checks the whole message
-//! once (every name, every record's RDATA); afterwards walking it cannot fail.
+//! iterators over the original bytes. [`DnsMessage::parse`] checks the whole message in one
+//! pass (every name, every record's RDATA) and keeps where its entries lie; afterwards
+//! walking it cannot fail and skips no names again.
 
 mod codes;
 pub mod name;
@@ -9,6 +10,7 @@ pub mod rdata;
 pub mod tcp;
 
 use core::fmt;
+use core::ops::Range;
 
 use zerocopy::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
@@ -38,6 +40,18 @@ pub struct DnsHeader {
     pub ns_count: U16,
     /// Number of additional records.
     pub ar_count: U16,
+}
+
+impl DnsHeader {
+    /// The four section counts, in wire order.
+    fn counts(&self) -> [u16; 4] {
+        [
+            self.qd_count.get(),
+            self.an_count.get(),
+            self.ns_count.get(),
+            self.ar_count.get(),
+        ]
+    }
 }
 
 /// Length of the DNS header.
@@ -138,17 +152,17 @@ pub struct Record<'a> {
     pub ttl: u32,
     /// The raw RDATA.
     pub raw_data: &'a [u8],
-    /// The message, and where the RDATA starts in it (names in RDATA may point back).
-    message: &'a [u8],
+    /// Where the RDATA starts in the message (which names in RDATA may point into).
     rdata_start: usize,
 }
 
 impl<'a> Record<'a> {
     /// The decoded RDATA. Decoded when asked, so that walking a message stays cheap; the
     /// message was checked, so this cannot fail.
+    #[inline]
     pub fn data(&self) -> RData<'a> {
-        let len = self.raw_data.len();
-        let data = rdata::parse(self.message, self.rtype, self.rdata_start, len, None);
+        let end = self.rdata_start + self.raw_data.len();
+        let data = rdata::parse(self.name.message(), self.rtype, self.rdata_start..end, None);
         debug_assert!(data.is_ok(), "the RDATA of a checked message decodes");
         data.unwrap_or(RData::Other(self.raw_data))
     }
@@ -163,6 +177,10 @@ pub enum Entry<'a> {
     Record(Section, Record<'a>),
 }
 
+/// Entries (questions and records) whose positions a [`DnsMessage`] keeps; later entries
+/// of a larger message are found again by skipping over the ones before them.
+pub const RECORDED_ENTRIES: usize = 16;
+
 /// A checked DNS message.
 #[derive(Debug, Clone, Copy)]
 pub struct DnsMessage<'a> {
@@ -171,29 +189,57 @@ pub struct DnsMessage<'a> {
     /// The upper 8 bits of the response code, from the OPT record's TTL (RFC 6891 §6.1.3);
     /// 0 without one.
     extended_rcode: u8,
+    /// How many of `fixed_at` are set.
+    recorded: u8,
+    /// Where the fixed fields (after the name) of each of the first entries start, as the
+    /// check found them: walking the message again reads them without skipping names.
+    fixed_at: [u16; RECORDED_ENTRIES],
 }
 
 impl<'a> DnsMessage<'a> {
-    /// Checks `bytes` as one DNS message: header, every question and record, every name
-    /// and RDATA. Bytes after the last record (padding) are ignored, as gopacket and
-    /// hickory-proto ignore them.
+    /// Checks `bytes` as one DNS message in one pass: header, every question and record,
+    /// every name and RDATA. Bytes after the last record (padding) are ignored, as gopacket
+    /// and hickory-proto ignore them.
+    #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DnsError> {
         let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
-        let mut message = DnsMessage {
-            bytes,
-            header,
-            extended_rcode: 0,
-        };
-        let mut check = message.entries();
-        check.checked = false;
-        while check.advance() {
-            if let Entry::Record(Section::Additional, r) = check.read()?
-                && r.rtype == RecordType::OPT
-            {
-                message.extended_rcode = (r.ttl >> 24) as u8;
+        let mut fixed_at = [0; RECORDED_ENTRIES];
+        let mut recorded = 0;
+        let mut extended_rcode = 0;
+        let mut suffixes = name::SuffixCache::default();
+        let mut offset = HEADER_LEN;
+        for (section, count) in SECTIONS.into_iter().zip(header.counts()) {
+            for _ in 0..count {
+                let fixed = name::check(bytes, offset, &mut suffixes).map_err(DnsError::Name)?;
+                if let (Some(slot), Ok(at)) = (
+                    fixed_at.get_mut(usize::from(recorded)),
+                    u16::try_from(fixed),
+                ) {
+                    *slot = at;
+                    recorded += 1;
+                }
+                offset = if section == Section::Question {
+                    if fixed + 4 > bytes.len() {
+                        return Err(DnsError::TruncatedRecord);
+                    }
+                    fixed + 4
+                } else {
+                    let (rtype, ttl, rdata) = record_fields(bytes, fixed)?;
+                    rdata::parse(bytes, rtype, rdata.clone(), Some(&mut suffixes))?;
+                    if section == Section::Additional && rtype == RecordType::OPT {
+                        extended_rcode = (ttl >> 24) as u8;
+                    }
+                    rdata.end
+                };
             }
         }
-        Ok(message)
+        Ok(DnsMessage {
+            bytes,
+            header,
+            extended_rcode,
+            recorded,
+            fixed_at,
+        })
     }
 
     /// Query identifier.
@@ -258,19 +304,13 @@ impl<'a> DnsMessage<'a> {
     }
 
     /// Every question and record, in wire order.
-    pub fn entries(&self) -> Entries<'a> {
+    pub fn entries(&self) -> Entries<'_, 'a> {
         Entries {
-            message: self.bytes,
+            message: self,
             offset: HEADER_LEN,
-            section: Section::Question,
-            remaining: [
-                self.qd_count(),
-                self.an_count(),
-                self.ns_count(),
-                self.ar_count(),
-            ],
-            checked: true,
-            suffixes: name::SuffixCache::default(),
+            index: 0,
+            section: 0,
+            remaining: self.header.counts(),
         }
     }
 
@@ -286,88 +326,215 @@ impl<'a> DnsMessage<'a> {
     }
 }
 
-/// Iterator over the entries of a checked message.
-#[derive(Debug, Clone)]
-pub struct Entries<'a> {
-    message: &'a [u8],
-    offset: usize,
-    section: Section,
-    remaining: [u16; 4],
-    /// The message was checked by [`DnsMessage::parse`]: names need no second check.
-    checked: bool,
-    /// Name suffixes checked so far, while checking.
-    suffixes: name::SuffixCache,
+/// A record's TYPE and TTL, and where its RDATA lies, from its fixed fields at `fixed`;
+/// checks that they and the RDATA fit in `message`.
+fn record_fields(
+    message: &[u8],
+    fixed: usize,
+) -> Result<(RecordType, u32, Range<usize>), DnsError> {
+    let (fields, _) = RecordFixed::ref_from_prefix(message.get(fixed..).unwrap_or_default())
+        .map_err(|_| DnsError::TruncatedRecord)?;
+    let start = fixed + size_of::<RecordFixed>();
+    let end = start + usize::from(fields.rdlength.get());
+    if end > message.len() {
+        return Err(DnsError::RdataTooLong);
+    }
+    Ok((RecordType(fields.rtype.get()), fields.ttl.get(), start..end))
 }
 
-impl<'a> Entries<'a> {
-    /// Moves to the section of the next entry; false when there is none.
-    fn advance(&mut self) -> bool {
-        let Some(next) = (self.section as usize..4).find(|&i| self.remaining[i] > 0) else {
-            return false;
-        };
-        self.section = SECTIONS[next];
-        self.remaining[next] -= 1;
-        true
-    }
+/// Iterator over the entries of a checked message.
+#[derive(Debug, Clone)]
+pub struct Entries<'m, 'a> {
+    message: &'m DnsMessage<'a>,
+    /// Where the next entry's name starts.
+    offset: usize,
+    /// The next entry's number.
+    index: usize,
+    /// The section of the next entry, as an index into [`SECTIONS`].
+    section: usize,
+    /// Entries not yet read, per section.
+    remaining: [u16; 4],
+}
 
-    fn read(&mut self) -> Result<Entry<'a>, DnsError> {
-        let m = self.message;
-        let (name, after_name) = if self.checked {
-            let end = name::skip(m, self.offset).ok_or(DnsError::Name(NameError::Truncated))?;
-            (Name::checked_at(m, self.offset), end)
-        } else {
-            Name::parse_with(m, self.offset, &mut self.suffixes).map_err(DnsError::Name)?
+impl<'a> Iterator for Entries<'_, 'a> {
+    type Item = Entry<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Entry<'a>> {
+        while *self.remaining.get(self.section)? == 0 {
+            self.section += 1;
+        }
+        self.remaining[self.section] -= 1;
+        let message = self.message;
+        let m = message.bytes;
+        // The message was checked: each read below succeeds. Should one fail, the walk ends
+        // there (and debug builds, the fuzzers', stop).
+        let fixed = match message.fixed_at.get(self.index) {
+            Some(&at) if self.index < usize::from(message.recorded) => usize::from(at),
+            _ => name::skip(m, self.offset)?,
         };
-        if self.section == Section::Question {
-            let fixed = m
-                .get(after_name..after_name + 4)
-                .ok_or(DnsError::TruncatedRecord)?;
-            self.offset = after_name + 4;
-            return Ok(Entry::Question(Question {
+        let name = Name::checked_at(m, self.offset);
+        self.index += 1;
+        let section = SECTIONS[self.section];
+        if section == Section::Question {
+            let fields = m.get(fixed..fixed + 4);
+            debug_assert!(fields.is_some(), "a question of a checked message reads");
+            let &[t0, t1, c0, c1] = fields? else {
+                return None;
+            };
+            self.offset = fixed + 4;
+            return Some(Entry::Question(Question {
                 name,
-                qtype: RecordType(u16::from_be_bytes([fixed[0], fixed[1]])),
-                qclass: Class(u16::from_be_bytes([fixed[2], fixed[3]])),
+                qtype: RecordType(u16::from_be_bytes([t0, t1])),
+                qclass: Class(u16::from_be_bytes([c0, c1])),
             }));
         }
-        let (fixed, _) = RecordFixed::ref_from_prefix(&m[after_name..])
-            .map_err(|_| DnsError::TruncatedRecord)?;
-        let start = after_name + size_of::<RecordFixed>();
-        let len = usize::from(fixed.rdlength.get());
-        if start + len > m.len() {
-            return Err(DnsError::RdataTooLong);
-        }
-        let rtype = RecordType(fixed.rtype.get());
-        if !self.checked {
-            rdata::parse(m, rtype, start, len, Some(&mut self.suffixes))?;
-        }
-        self.offset = start + len;
-        Ok(Entry::Record(
-            self.section,
+        let fields = RecordFixed::ref_from_prefix(m.get(fixed..)?).ok();
+        debug_assert!(fields.is_some(), "a record of a checked message reads");
+        let (fields, _) = fields?;
+        let start = fixed + size_of::<RecordFixed>();
+        let raw_data = m.get(start..start + usize::from(fields.rdlength.get()))?;
+        self.offset = start + raw_data.len();
+        Some(Entry::Record(
+            section,
             Record {
                 name,
-                rtype,
-                class: Class(fixed.class.get()),
-                ttl: fixed.ttl.get(),
-                raw_data: &m[start..start + len],
-                message: m,
+                rtype: RecordType(fields.rtype.get()),
+                class: Class(fields.class.get()),
+                ttl: fields.ttl.get(),
+                raw_data,
                 rdata_start: start,
             },
         ))
     }
 }
 
-impl<'a> Iterator for Entries<'a> {
-    type Item = Entry<'a>;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::vec::Vec;
 
-    fn next(&mut self) -> Option<Entry<'a>> {
-        // The message was checked: reading cannot fail. Should it, the walk ends there
-        // (and debug builds, the fuzzers', stop).
-        if self.advance() {
-            let entry = self.read();
-            debug_assert!(entry.is_ok(), "an entry of a checked message reads");
-            entry.ok()
-        } else {
-            None
+    /// A response to an A query for "a.test" with `answers` A records, each named by a
+    /// pointer to the question, with TTL i and address 10.0.0.i.
+    fn response_with_answers(answers: u8) -> Vec<u8> {
+        let mut m = alloc::vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, answers, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        for i in 0..answers {
+            m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, i, 0, 4, 10, 0, 0, i]);
         }
+        m
+    }
+
+    fn name_text(name: &Name<'_>) -> String {
+        let mut buf = [0; name::MAX_PRESENTATION_LEN];
+        String::from(name.presentation(&mut buf).unwrap())
+    }
+
+    #[test]
+    fn entries_past_the_recorded_ones_read_alike() {
+        let answers = RECORDED_ENTRIES as u8 * 2 + 3;
+        let m = response_with_answers(answers);
+        let message = DnsMessage::parse(&m).unwrap();
+        let mut entries = message.entries();
+        assert!(
+            matches!(entries.next(), Some(Entry::Question(q)) if name_text(&q.name) == "a.test")
+        );
+        for i in 0..answers {
+            let Some(Entry::Record(Section::Answer, r)) = entries.next() else {
+                panic!("answer {i} is missing");
+            };
+            assert_eq!(
+                (name_text(&r.name).as_str(), r.ttl),
+                ("a.test", u32::from(i))
+            );
+            assert!(matches!(r.data(), RData::A([10, 0, 0, a]) if a == i));
+        }
+        assert!(entries.next().is_none());
+    }
+
+    #[test]
+    fn a_name_pointed_at_forwards_is_read_from_its_own_bytes() {
+        // Two answers: the first named by a pointer forwards to the second's name,
+        // "b" + a pointer to the question. Checking the first teaches the suffix cache
+        // where the second starts; the second must still end after its own pointer.
+        let mut m = alloc::vec![0, 1, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        let second = m.len() + 16;
+        m.extend_from_slice(&[
+            0xc0,
+            second as u8,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            0,
+            7,
+            0,
+            4,
+            10,
+            0,
+            0,
+            1,
+        ]);
+        m.extend_from_slice(b"\x01b\xc0\x0c");
+        m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 10, 0, 0, 2]);
+        let message = DnsMessage::parse(&m).unwrap();
+        let read: Vec<(String, u32, RData<'_>)> = message
+            .entries()
+            .filter_map(|e| match e {
+                Entry::Record(_, r) => Some((name_text(&r.name), r.ttl, r.data())),
+                Entry::Question(_) => None,
+            })
+            .collect();
+        assert_eq!(read.len(), 2);
+        assert_eq!((read[0].0.as_str(), read[0].1), ("b.a.test", 7));
+        assert_eq!((read[1].0.as_str(), read[1].1), ("b.a.test", 9));
+        assert!(matches!(read[1].2, RData::A([10, 0, 0, 2])));
+    }
+
+    #[test]
+    fn a_name_in_rdata_may_point_to_a_later_record() {
+        // A CNAME whose target points forwards to the third answer's name, which the first
+        // answer's name pointed at before: the target reads from the message, not only
+        // from the bytes up to the end of its RDATA.
+        let mut m = alloc::vec![0, 1, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        let third = m.len() + 16 + 14;
+        m.extend_from_slice(&[0xc0, third as u8, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 10, 0, 0, 1]);
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 2, 0, 2, 0xc0, third as u8]);
+        m.extend_from_slice(b"\x01x\xc0\x0c");
+        m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 3, 0, 4, 10, 0, 0, 3]);
+        let message = DnsMessage::parse(&m).unwrap();
+        let cname = message.entries().find_map(|e| match e {
+            Entry::Record(_, r) => match r.data() {
+                RData::Cname(target) => Some(name_text(&target)),
+                _ => None,
+            },
+            Entry::Question(_) => None,
+        });
+        assert_eq!(cname.as_deref(), Some("x.a.test"));
+    }
+
+    #[test]
+    fn a_name_in_rdata_ends_inside_it() {
+        // A CNAME of RDATA length 2 whose name's labels run on past it.
+        let mut m = alloc::vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 2, 0, 2]);
+        m.extend_from_slice(b"\x01x\x00");
+        assert_eq!(
+            DnsMessage::parse(&m).err(),
+            Some(DnsError::BadRdata(RecordType::CNAME))
+        );
+    }
+
+    #[test]
+    fn a_fault_after_many_good_entries_is_reported() {
+        let mut m = response_with_answers(20);
+        m.truncate(m.len() - 1);
+        assert_eq!(DnsMessage::parse(&m).err(), Some(DnsError::RdataTooLong));
     }
 }

@@ -58,53 +58,28 @@ impl<'a> Name<'a> {
     /// Checks the name at `start` of `message` and returns it with the offset right after
     /// its wire form (after the first pointer, or after the root label).
     pub fn parse(message: &'a [u8], start: usize) -> Result<(Name<'a>, usize), NameError> {
-        Name::parse_with(message, start, &mut SuffixCache::default())
+        let end = check(message, start, &mut SuffixCache::default())?;
+        Ok((Name { message, start }, end))
     }
 
-    /// [`Name::parse`], remembering in `cache` where this name and the pointers it followed
-    /// lead: a later name of the same message whose pointer reaches one of those positions
-    /// stops there instead of walking the same labels again.
-    pub(super) fn parse_with(
-        message: &'a [u8],
-        start: usize,
-        cache: &mut SuffixCache,
-    ) -> Result<(Name<'a>, usize), NameError> {
-        let name = Name { message, start };
-        let end = name.walk(Some(cache), |_| ())?;
-        Ok((name, end))
-    }
-
-    /// The name at `start` of a message whose names were all checked by [`Name::parse`].
+    /// The name at `start` of a message whose names were all checked by [`check`].
     pub(super) fn checked_at(message: &'a [u8], start: usize) -> Name<'a> {
         Name { message, start }
     }
 
-    /// Walks the name, checking it, and calls `on_label` with each label (root excluded)
-    /// until the walk reaches a position `cache` knows, if one is given; then records in it
-    /// where the walk entered label sequences. Returns the offset after the name's wire form.
-    fn walk(
-        &self,
-        cache: Option<&mut SuffixCache>,
-        mut on_label: impl FnMut(&'a [u8]),
-    ) -> Result<usize, NameError> {
+    /// The whole message the name is in.
+    pub(super) fn message(&self) -> &'a [u8] {
+        self.message
+    }
+
+    /// Walks the name, calling `on_label` with each label (root excluded); stops at the
+    /// first fault, which it returns.
+    fn walk(&self, mut on_label: impl FnMut(&'a [u8])) -> Result<(), NameError> {
         let message = self.message;
-        // Where the walk entered a label sequence (the start, then each pointer target),
-        // with the wire length before it.
-        let mut entered = [(self.start, 0usize); 4];
-        let mut entered_count = 1;
         let mut pos = self.start;
-        let mut end = None;
         let mut pointers = 0;
         let mut wire_len = 0;
-        // The cache knows where names start and pointers lead: ask it there only.
-        let mut probe = cache.is_some();
-        let total = loop {
-            if probe {
-                probe = false;
-                if let Some(rest) = cache.as_deref().and_then(|c| c.get(pos)) {
-                    break wire_len + usize::from(rest);
-                }
-            }
+        loop {
             let len = *message.get(pos).ok_or(NameError::Truncated)?;
             match len & 0xc0 {
                 0x00 => {
@@ -113,7 +88,7 @@ impl<'a> Name<'a> {
                         return Err(NameError::TooLong);
                     }
                     if len == 0 {
-                        break wire_len;
+                        return Ok(());
                     }
                     let label = message
                         .get(pos + 1..pos + 1 + usize::from(len))
@@ -123,32 +98,15 @@ impl<'a> Name<'a> {
                 }
                 0xc0 => {
                     let low = *message.get(pos + 1).ok_or(NameError::Truncated)?;
-                    let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
-                    // Forwards too; a loop ends at MAX_POINTERS.
                     pointers += 1;
                     if pointers > MAX_POINTERS {
                         return Err(NameError::TooManyPointers);
                     }
-                    end.get_or_insert(pos + 2);
-                    if let Some(slot) = entered.get_mut(entered_count) {
-                        *slot = (target, wire_len);
-                        entered_count += 1;
-                    }
-                    probe = cache.is_some();
-                    pos = target;
+                    pos = usize::from(u16::from_be_bytes([len & 0x3f, low]));
                 }
                 _ => return Err(NameError::BadLabelType(len)),
             }
-        };
-        if total > MAX_NAME_LEN {
-            return Err(NameError::TooLong);
         }
-        if let Some(cache) = cache {
-            for &(at, before) in &entered[..entered_count] {
-                cache.put(at, total - before);
-            }
-        }
-        Ok(end.unwrap_or(pos + 1))
     }
 
     /// The labels, root excluded.
@@ -157,7 +115,7 @@ impl<'a> Name<'a> {
         let mut count = 0;
         // A name that parsed once walks the same way again; a name that did not yields
         // the labels before the fault.
-        let _ = self.walk(None, |label| {
+        let _ = self.walk(|label| {
             if let Some(slot) = labels.get_mut(count) {
                 *slot = label;
                 count += 1;
@@ -172,7 +130,7 @@ impl<'a> Name<'a> {
         buf: &'b mut [u8; MAX_PRESENTATION_LEN],
     ) -> Result<&'b str, NameError> {
         let mut len = 0;
-        self.walk(None, |label| {
+        self.walk(|label| {
             if len > 0 {
                 buf[len] = b'.';
                 len += 1;
@@ -193,27 +151,101 @@ impl<'a> Name<'a> {
     }
 }
 
+/// Slots of a [`SuffixCache`].
+const SUFFIX_SLOTS: usize = 8;
+
 /// Positions of a message already checked to start a label sequence that ends at the root,
 /// with the wire length from there: a small direct-mapped table, so that checking the names
 /// of a response does not follow the same compression pointers again and again.
 #[derive(Debug, Clone, Default)]
 pub(super) struct SuffixCache {
     /// (position + 1, remaining wire length); 0 marks an empty slot.
-    slots: [(u16, u8); 16],
+    slots: [(u16, u8); SUFFIX_SLOTS],
 }
 
 impl SuffixCache {
     fn get(&self, pos: usize) -> Option<u8> {
-        let (key, rest) = self.slots[pos % 16];
+        let (key, rest) = self.slots[pos % SUFFIX_SLOTS];
         (usize::from(key) == pos + 1).then_some(rest)
     }
 
     fn put(&mut self, pos: usize, rest: usize) {
         // Positions past 65534 cannot be pointed at; lengths are at most 255.
         if let (Ok(key), Ok(rest)) = (u16::try_from(pos + 1), u8::try_from(rest)) {
-            self.slots[pos % 16] = (key, rest);
+            self.slots[pos % SUFFIX_SLOTS] = (key, rest);
         }
     }
+}
+
+/// Checks the name at `start` of `message` (labels, pointers, lengths) and returns the
+/// offset right after its wire form (after its first pointer, or after its root label).
+///
+/// `cache` remembers where this name and the pointers it followed lead: a later name of the
+/// same message whose pointer reaches one of those positions stops there instead of
+/// walking the same labels again. Pointers may go backwards or forwards; a loop ends at
+/// [`MAX_POINTERS`].
+#[inline(always)]
+pub(super) fn check(
+    message: &[u8],
+    start: usize,
+    cache: &mut SuffixCache,
+) -> Result<usize, NameError> {
+    // Where the walk entered a label sequence after a pointer (up to three of them), with
+    // the wire length before it; the start comes with none before it.
+    let mut entered = [(0u16, 0u8); 3];
+    let mut entered_count = 0;
+    let mut pos = start;
+    // The offset after the first pointer, once there is one.
+    let mut end = None;
+    let mut pointers = 0;
+    let mut wire_len = 0;
+    let total = loop {
+        let len = *message.get(pos).ok_or(NameError::Truncated)?;
+        if len == 0 {
+            break wire_len + 1;
+        }
+        if len <= MAX_LABEL_LEN as u8 {
+            // A label that runs past the end fails the next read.
+            wire_len += 1 + usize::from(len);
+            if wire_len > MAX_NAME_LEN {
+                return Err(NameError::TooLong);
+            }
+            pos += 1 + usize::from(len);
+            continue;
+        }
+        if len & 0xc0 != 0xc0 {
+            return Err(NameError::BadLabelType(len));
+        }
+        let low = *message.get(pos + 1).ok_or(NameError::Truncated)?;
+        pointers += 1;
+        if pointers > MAX_POINTERS {
+            return Err(NameError::TooManyPointers);
+        }
+        end.get_or_insert(pos + 2);
+        pos = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+        // The cache knows where names start and pointers lead: ask it there only.
+        if let Some(rest) = cache.get(pos) {
+            break wire_len + usize::from(rest);
+        }
+        if let Some(slot) = entered.get_mut(entered_count) {
+            // A target fits in 14 bits; a wire length before it in 8, or the name is too long.
+            *slot = (pos as u16, wire_len as u8);
+            entered_count += 1;
+        }
+    };
+    if total > MAX_NAME_LEN {
+        return Err(NameError::TooLong);
+    }
+    // A name that starts with a pointer is not worth remembering: others point where it
+    // points.
+    if end != Some(start + 2) {
+        cache.put(start, total);
+    }
+    for &(at, before) in &entered[..entered_count] {
+        cache.put(usize::from(at), total - usize::from(before));
+    }
+    // Without a pointer, the walk stopped on the root label.
+    Ok(end.unwrap_or(pos + 1))
 }
 
 /// The offset after the wire form of the name at `start` (after its first pointer or its

@@ -2,6 +2,8 @@
 //! PTR, MX, SOA, TXT, SRV, OPT (EDNS0, RFC 6891) and URI (RFC 7553). Any other type is kept
 //! as its raw bytes.
 
+use core::ops::Range;
+
 use super::DnsError;
 use super::codes::{OptionCode, RecordType};
 use super::name::{self, Name};
@@ -159,39 +161,44 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Decodes the RDATA of a record of type `rtype` found at `message[start..start + len]`,
-/// checking it (with the message's suffix cache) when `checking` is given; without it, the
-/// message was checked already. Names inside RDATA may point anywhere before them.
+/// Decodes the RDATA of a record of type `rtype` found at `message[rdata]`, checking it
+/// (with the message's suffix cache) when `checking` is given; without it, the message was
+/// checked already and names are taken as they are. A name inside RDATA may point anywhere
+/// in the message, as any name may; its own bytes lie inside the RDATA.
+#[inline(always)]
 pub(super) fn parse<'a>(
     message: &'a [u8],
     rtype: RecordType,
-    start: usize,
-    len: usize,
+    rdata: Range<usize>,
     mut checking: Option<&mut name::SuffixCache>,
 ) -> Result<RData<'a>, DnsError> {
-    let rdata = &message[start..start + len];
+    let (start, end) = (rdata.start, rdata.end);
+    let rdata = &message[start..end];
     if rdata.is_empty() {
         return Ok(RData::Other(rdata));
     }
     let bad = DnsError::BadRdata(rtype);
-    let scope = &message[..start + len];
-    // The name at `at`, and the offset after it.
+    let checked = checking.is_none();
+    // The name at `at`, and the offset after its own bytes.
     let mut name_at = |at: usize| -> Result<(Name<'a>, usize), DnsError> {
-        match checking.as_deref_mut() {
-            Some(cache) => Name::parse_with(scope, at, cache).map_err(DnsError::Name),
-            None => {
-                let end = name::skip(scope, at).ok_or(bad)?;
-                Ok((Name::checked_at(scope, at), end))
-            }
-        }
-    };
-    // A name that must end exactly at the end of RDATA.
-    let mut whole_name = |at: usize| -> Result<Name<'a>, DnsError> {
-        let (name, end) = name_at(start + at)?;
-        if end != start + len {
+        let after = match checking.as_deref_mut() {
+            Some(cache) => name::check(message, at, cache).map_err(DnsError::Name)?,
+            None => name::skip(message, at).ok_or(bad)?,
+        };
+        if after > end {
             return Err(bad);
         }
-        Ok(name)
+        Ok((Name::checked_at(message, at), after))
+    };
+    // A name that must end exactly at the end of RDATA (a checked message's does).
+    let mut whole_name = |at: usize| -> Result<Name<'a>, DnsError> {
+        if checked {
+            return Ok(Name::checked_at(message, start + at));
+        }
+        match name_at(start + at)? {
+            (name, after) if after == end => Ok(name),
+            _ => Err(bad),
+        }
     };
     Ok(match rtype {
         RecordType::A => RData::A(rdata.try_into().map_err(|_| bad)?),
@@ -206,7 +213,7 @@ pub(super) fn parse<'a>(
         RecordType::SOA => {
             let (mname, after_m) = name_at(start)?;
             let (rname, after_r) = name_at(after_m)?;
-            let numbers = &message[after_r..start + len];
+            let numbers = &message[after_r..end];
             if numbers.len() != 20 {
                 return Err(bad);
             }
