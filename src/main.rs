@@ -246,13 +246,14 @@ fn main() -> ExitCode {
     };
     let threads = decoding_threads(&cli, &events, engine.is_some());
     let host_name = host_name();
+    let mut runtimes = lookups(sockets, cgroup_root.clone(), threads);
     let pipelines = if threads > 1 {
         let builders = (0..threads)
-            .map(|index| {
+            .zip(runtimes)
+            .map(|(index, runtimes)| {
                 let (selection, filter, encoders) =
                     (selection.clone(), filter.clone(), encoders.like());
-                let (name, sockets, cgroup_root) =
-                    (host_name.clone(), sockets.clone(), cgroup_root.clone());
+                let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
                 let shard = Shard {
                     index,
                     count: threads,
@@ -262,7 +263,7 @@ fn main() -> ExitCode {
                     let host = pipeline::Host {
                         name,
                         netns_cookie,
-                        runtimes: lookups(sockets, cgroup_root.clone(), index == 0),
+                        runtimes,
                         cgroup_root,
                     };
                     Pipeline::new(events, selection, filter, encoders, None, host).sharded(shard)
@@ -280,7 +281,7 @@ fn main() -> ExitCode {
         let host = pipeline::Host {
             name: host_name,
             netns_cookie,
-            runtimes: lookups(sockets, cgroup_root.clone(), true),
+            runtimes: runtimes.pop().flatten(),
             cgroup_root,
         };
         let pipeline = Pipeline::new(events, selection, filter, encoders, Some(outputs), host)
@@ -295,18 +296,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// The runtimes' lookups of a live pipeline (no `sockets`: file mode, none); says why
-/// when they cannot start, if `warn`.
-fn lookups(sockets: Option<Sockets>, cgroup_root: Option<PathBuf>, warn: bool) -> Option<Lookups> {
-    match Lookups::start(sockets?, cgroup_root) {
-        Ok(lookups) => Some(lookups),
+/// The runtimes' lookups of a live run's `pipelines`, one end each (no `sockets`: file
+/// mode, none); says why when they cannot start.
+fn lookups(
+    sockets: Option<Sockets>,
+    cgroup_root: Option<PathBuf>,
+    pipelines: usize,
+) -> Vec<Option<Lookups>> {
+    let started = sockets.map(|sockets| Lookups::start(sockets, cgroup_root, pipelines));
+    let mut ends: Vec<Option<Lookups>> = match started.transpose() {
+        Ok(ends) => ends.into_iter().flatten().map(Some).collect(),
         Err(e) => {
-            if warn {
-                note!("netcore: warning: containers will carry their ids only: {e}");
-            }
-            None
+            note!("netcore: warning: containers will carry their ids only: {e}");
+            Vec::new()
         }
-    }
+    };
+    ends.resize_with(pipelines, || None);
+    ends
 }
 
 /// How many threads decode: `--threads`, else the CPUs available; one when a feature

@@ -272,7 +272,10 @@ fn podman_containers_are_named_and_the_name_filter_selects_one() {
     let daemon = Daemon::start(service, dir.clone(), socket);
 
     let name = unique("web");
+    // Two decoding threads share one lookup thread: each container is asked about once.
     let netcore = Netcore::start(&[
+        "--threads",
+        "2",
         "--events",
         "net_packet_tcp",
         "--podman-socket",
@@ -325,6 +328,11 @@ fn podman_containers_are_named_and_the_name_filter_selects_one() {
     assert!(
         !events.iter().any(|e| arg(e, "dst_port") == 7020),
         "the other container is filtered out"
+    );
+    // Two containers, each described once (a lookup thread per decoding thread said 4).
+    assert!(
+        summary.contains("containers: 2 described by their runtimes"),
+        "{summary}"
     );
     eprintln!("podman: {summary}");
     drop(daemon);

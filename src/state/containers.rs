@@ -179,12 +179,14 @@ impl Containers {
         };
         for answer in lookups.answers() {
             self.revision += 1;
-            if self.counts.latencies.len() < LATENCY_SAMPLES {
-                self.counts.latencies.push(answer.latency);
-            }
-            match &answer.description {
-                Some(_) => self.counts.described += 1,
-                None => self.counts.unknown += 1,
+            if lookups.counts(&answer) {
+                if self.counts.latencies.len() < LATENCY_SAMPLES {
+                    self.counts.latencies.push(answer.latency);
+                }
+                match &answer.description {
+                    Some(_) => self.counts.described += 1,
+                    None => self.counts.unknown += 1,
+                }
             }
             let same = |c: &&mut Container| c.id == answer.id;
             for container in self.by_cgroup.values_mut().flatten().filter(same) {

@@ -10,6 +10,10 @@
 //! ([`super::cgroup_watch`]) asks too, as soon as a container's cgroup appears, so the
 //! answer is usually in before the container's first packet. A runtime whose socket does
 //! not exist is skipped quietly; one that refuses is named once on stderr.
+//!
+//! One lookup thread and one watcher serve every decoding thread (`--threads`): each has
+//! its own [`Lookups`] end, every answer reaches all of them, and a container is asked
+//! about once whichever thread sees it first.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -76,7 +80,7 @@ pub struct Description {
 }
 
 /// One answer of the lookup thread.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     /// The container asked about.
     pub id: String,
@@ -84,14 +88,18 @@ pub struct Answer {
     pub description: Option<Description>,
     /// How long finding it took, from the question to the answer.
     pub latency: Duration,
+    /// The end that asked ([`Lookups::ask`]); `None` for the cgroup watcher.
+    asker: Option<usize>,
 }
 
-/// A question to the lookup thread: a container id, the runtime its cgroup names, and
-/// when it was asked.
-type Question = (String, Runtime, Instant);
+/// A question to the lookup thread: a container id, the runtime its cgroup names, when it
+/// was asked, and by which end (`None`: the cgroup watcher).
+type Question = (String, Runtime, Instant, Option<usize>);
 
-/// The packet path's end of the lookup thread.
+/// A decoding thread's end of the lookup thread.
 pub struct Lookups {
+    /// Its number among the ends.
+    index: usize,
     questions: mpsc::SyncSender<Question>,
     answers: mpsc::Receiver<Answer>,
     /// Questions dropped because the queue was full.
@@ -100,31 +108,42 @@ pub struct Lookups {
 
 impl Lookups {
     /// Starts the lookup thread, asking the runtimes listening on `sockets`, and the
-    /// watcher of new containers' cgroups below `cgroup_root`.
-    pub fn start(sockets: Sockets, cgroup_root: Option<PathBuf>) -> std::io::Result<Lookups> {
+    /// watcher of new containers' cgroups below `cgroup_root`; returns `ends` ends of it
+    /// (one per decoding thread), each of which receives every answer.
+    pub fn start(
+        sockets: Sockets,
+        cgroup_root: Option<PathBuf>,
+        ends: usize,
+    ) -> std::io::Result<Vec<Lookups>> {
         let (questions, asked) = mpsc::sync_channel(QUEUE);
-        let (answered, answers) = mpsc::sync_channel(QUEUE);
+        let (answered, answers): (Vec<_>, Vec<_>) =
+            (0..ends).map(|_| mpsc::sync_channel(QUEUE)).unzip();
         std::thread::Builder::new()
             .name("netcore-runtimes".into())
             .spawn(move || serve(sockets, asked, answered))?;
         if let Some(root) = cgroup_root {
             let notices = questions.clone();
             super::cgroup_watch::start(root, move |id, runtime| {
-                notices.send((id, runtime, Instant::now())).is_ok()
+                notices.send((id, runtime, Instant::now(), None)).is_ok()
             })?;
         }
-        Ok(Lookups {
-            questions,
-            answers,
-            dropped: 0,
-        })
+        Ok(answers
+            .into_iter()
+            .enumerate()
+            .map(|(index, answers)| Lookups {
+                index,
+                questions: questions.clone(),
+                answers,
+                dropped: 0,
+            })
+            .collect())
     }
 
     /// Asks about container `id` of `runtime`, without waiting.
     pub fn ask(&mut self, id: &str, runtime: Runtime) {
         if self
             .questions
-            .try_send((id.to_owned(), runtime, Instant::now()))
+            .try_send((id.to_owned(), runtime, Instant::now(), Some(self.index)))
             .is_err()
         {
             self.dropped += 1;
@@ -135,10 +154,21 @@ impl Lookups {
     pub fn answers(&self) -> mpsc::TryIter<'_, Answer> {
         self.answers.try_iter()
     }
+
+    /// Whether this end counts `answer` in the run's summary: the answers to its own
+    /// questions, and the first end the watcher's, so that each is counted once.
+    pub fn counts(&self, answer: &Answer) -> bool {
+        answer.asker.unwrap_or(0) == self.index
+    }
 }
 
-/// The lookup thread: answers questions one after the other until the packet path hangs up.
-fn serve(sockets: Sockets, asked: mpsc::Receiver<Question>, answered: mpsc::SyncSender<Answer>) {
+/// The lookup thread: answers questions one after the other, each to every end, until
+/// all ends have hung up.
+fn serve(
+    sockets: Sockets,
+    asked: mpsc::Receiver<Question>,
+    mut answered: Vec<mpsc::SyncSender<Answer>>,
+) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -151,7 +181,7 @@ fn serve(sockets: Sockets, asked: mpsc::Receiver<Question>, answered: mpsc::Sync
     };
     let mut clients = Clients::new(sockets);
     let mut remembered: HashMap<String, Option<Description>> = HashMap::new();
-    while let Ok((id, engine, asked_at)) = asked.recv() {
+    while let Ok((id, engine, asked_at, asker)) = asked.recv() {
         let description = match remembered.get(&id) {
             Some(known) => known.clone(),
             None => {
@@ -167,8 +197,10 @@ fn serve(sockets: Sockets, asked: mpsc::Receiver<Question>, answered: mpsc::Sync
             id,
             description,
             latency: asked_at.elapsed(),
+            asker,
         };
-        if answered.send(answer).is_err() {
+        answered.retain(|end| end.send(answer.clone()).is_ok());
+        if answered.is_empty() {
             return;
         }
     }
@@ -443,18 +475,22 @@ mod tests {
             podman: missing.clone(),
             containerd: missing,
         };
-        let mut lookups = Lookups::start(sockets, None).unwrap();
-        lookups.ask(&"ab".repeat(32), Runtime::Unknown);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let answer = loop {
-            if let Some(answer) = lookups.answers().next() {
-                break answer;
-            }
-            assert!(Instant::now() < deadline, "the lookup thread answers");
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        assert_eq!(answer.id, "ab".repeat(32));
-        assert_eq!(answer.description, None);
-        assert_eq!(lookups.dropped, 0);
+        let mut ends = Lookups::start(sockets, None, 2).unwrap();
+        ends[1].ask(&"ab".repeat(32), Runtime::Unknown);
+        // Every end gets the answer; only the one that asked counts it.
+        for end in &ends {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let answer = loop {
+                if let Some(answer) = end.answers().next() {
+                    break answer;
+                }
+                assert!(Instant::now() < deadline, "the lookup thread answers");
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            assert_eq!(answer.id, "ab".repeat(32));
+            assert_eq!(answer.description, None);
+            assert_eq!(end.counts(&answer), end.index == 1);
+            assert_eq!(end.dropped, 0);
+        }
     }
 }
