@@ -5,7 +5,7 @@
 # and full capture (decode + Tracee JSON to /dev/null). Prints received packets/s, loss and
 # netcore's CPU per packet for both, and their ratio. Root only.
 #
-#   bench/xdp_overhead.sh [SECONDS=4] [RATE_PPS=2000000] [NETCORE ARGS…]   (e.g. --threads 1)
+#   [RUNS=5] bench/xdp_overhead.sh [SECONDS=4] [RATE_PPS=2000000] [NETCORE ARGS…]   (e.g. --threads 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-4}
@@ -43,24 +43,40 @@ measure() {
     echo "$sent $received $((after - before)) $dropped $mode"
 }
 
-read -r raw_sent raw_recv raw_ticks raw_drop mode < <(measure --xdp-discard)
-read -r full_sent full_recv full_ticks full_drop _ < <(measure)
+# RUNS alternating pairs (default 5): the target is on the median.
+runs=${RUNS:-5}
+results=()
+for _ in $(seq "$runs"); do
+    read -r raw_sent raw_recv raw_ticks raw_drop mode < <(measure --xdp-discard)
+    read -r full_sent full_recv full_ticks full_drop _ < <(measure)
+    results+=("$raw_sent" "$raw_recv" "$raw_ticks" "$raw_drop" \
+        "$full_sent" "$full_recv" "$full_ticks" "$full_drop")
+done
 
-python3 - "$seconds" "$hz" "$mode" "$raw_sent" "$raw_recv" "$raw_ticks" "$raw_drop" \
-    "$full_sent" "$full_recv" "$full_ticks" "$full_drop" <<'PY'
+python3 - "$seconds" "$hz" "$mode" "${results[@]}" <<'PY'
+import statistics
 import sys
 seconds, hz = int(sys.argv[1]), int(sys.argv[2])
 mode = sys.argv[3]
-raw = list(map(int, sys.argv[4:8]))
-full = list(map(int, sys.argv[8:12]))
+numbers = list(map(int, sys.argv[4:]))
 tick_ns = 1e9 / hz
-print(f"AF_XDP on veth ({mode} mode), UDP flood from a peer namespace for {seconds} s")
-cpu = {}
-for name, (sent, recv, ticks, drop) in (("raw loop (--xdp-discard)", raw), ("full decode + JSON", full)):
-    cpu[name] = ticks * tick_ns / max(recv, 1)
-    loss = 100 * max(sent - recv, 0) / max(sent, 1)  # received may include a few stray frames (IPv6 MLD)
-    print(f"{name:<26} sent {sent}, received {recv} ({recv / seconds / 1e3:.0f} k/s), "
-          f"loss {loss:.3f} % (socket drops {drop}), netcore CPU {cpu[name]:.0f} ns/packet")
-a, b = cpu.values()
-print(f"CPU per packet, full / raw: {b / max(a, 1e-9):.2f}")
+print(f"AF_XDP on veth ({mode} mode), UDP flood from a peer namespace for {seconds} s, "
+      f"{len(numbers) // 8} runs of each")
+names = ("raw loop (--xdp-discard)", "full decode + JSON")
+cpu = {name: [] for name in names}
+ratios = []
+for i in range(0, len(numbers), 8):
+    per_run = []
+    for name, (sent, recv, ticks, drop) in zip(names, (numbers[i:i + 4], numbers[i + 4:i + 8])):
+        per_packet = ticks * tick_ns / max(recv, 1)
+        cpu[name].append(per_packet)
+        per_run.append(per_packet)
+        loss = 100 * max(sent - recv, 0) / max(sent, 1)  # received may include a few stray frames (IPv6 MLD)
+        print(f"{name:<26} sent {sent}, received {recv} ({recv / seconds / 1e3:.0f} k/s), "
+              f"loss {loss:.3f} % (socket drops {drop}), netcore CPU {per_packet:.0f} ns/packet")
+    ratios.append(per_run[1] / max(per_run[0], 1e-9))
+raw, full = (statistics.median(cpu[name]) for name in names)
+print(f"medians: raw loop {raw:.0f} ns/packet, full {full:.0f} ns/packet")
+print(f"CPU per packet, full / raw: median {statistics.median(ratios):.2f} "
+      f"(runs {', '.join(f'{r:.2f}' for r in ratios)})")
 PY
