@@ -224,10 +224,11 @@ impl<'a> DnsMessage<'a> {
                     }
                     fixed + 4
                 } else {
-                    let (rtype, ttl, rdata) = record_fields(bytes, fixed)?;
+                    let (fields, rdata) = record_fields(bytes, fixed)?;
+                    let rtype = RecordType(fields.rtype.get());
                     rdata::parse(bytes, rtype, rdata.clone(), Some(&mut suffixes))?;
                     if section == Section::Additional && rtype == RecordType::OPT {
-                        extended_rcode = (ttl >> 24) as u8;
+                        extended_rcode = (fields.ttl.get() >> 24) as u8;
                     }
                     rdata.end
                 };
@@ -326,12 +327,9 @@ impl<'a> DnsMessage<'a> {
     }
 }
 
-/// A record's TYPE and TTL, and where its RDATA lies, from its fixed fields at `fixed`;
-/// checks that they and the RDATA fit in `message`.
-fn record_fields(
-    message: &[u8],
-    fixed: usize,
-) -> Result<(RecordType, u32, Range<usize>), DnsError> {
+/// A record's fixed fields at `fixed`, and where its RDATA lies; checks that they and the
+/// RDATA fit in `message`.
+fn record_fields(message: &[u8], fixed: usize) -> Result<(&RecordFixed, Range<usize>), DnsError> {
     let (fields, _) = RecordFixed::ref_from_prefix(message.get(fixed..).unwrap_or_default())
         .map_err(|_| DnsError::TruncatedRecord)?;
     let start = fixed + size_of::<RecordFixed>();
@@ -339,7 +337,7 @@ fn record_fields(
     if end > message.len() {
         return Err(DnsError::RdataTooLong);
     }
-    Ok((RecordType(fields.rtype.get()), fields.ttl.get(), start..end))
+    Ok((fields, start..end))
 }
 
 /// Iterator over the entries of a checked message.
@@ -389,12 +387,11 @@ impl<'a> Iterator for Entries<'_, 'a> {
                 qclass: Class(u16::from_be_bytes([c0, c1])),
             }));
         }
-        let fields = RecordFixed::ref_from_prefix(m.get(fixed..)?).ok();
-        debug_assert!(fields.is_some(), "a record of a checked message reads");
-        let (fields, _) = fields?;
-        let start = fixed + size_of::<RecordFixed>();
-        let raw_data = m.get(start..start + usize::from(fields.rdlength.get()))?;
-        self.offset = start + raw_data.len();
+        let read = record_fields(m, fixed);
+        debug_assert!(read.is_ok(), "a record of a checked message reads");
+        let (fields, rdata) = read.ok()?;
+        let raw_data = m.get(rdata.clone())?;
+        self.offset = rdata.end;
         Some(Entry::Record(
             section,
             Record {
@@ -403,7 +400,7 @@ impl<'a> Iterator for Entries<'_, 'a> {
                 class: Class(fields.class.get()),
                 ttl: fields.ttl.get(),
                 raw_data,
-                rdata_start: start,
+                rdata_start: rdata.start,
             },
         ))
     }
