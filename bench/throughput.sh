@@ -2,7 +2,7 @@
 # Issue 17's benchmarks in one run, each printed with its target: file mode on one and two
 # threads, the capture program's kernel time, AF_XDP's full decode against its raw loop,
 # and DNS decode against NLnet Labs' `domain` and hickory-proto. Root only (the live
-# parts); about 6 minutes on 2 vCPUs.
+# parts); about 8 minutes on 2 vCPUs.
 #
 #   bench/throughput.sh
 set -euo pipefail

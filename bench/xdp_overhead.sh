@@ -64,17 +64,14 @@ print(f"AF_XDP on veth ({mode} mode), UDP flood from a peer namespace for {secon
       f"{len(numbers) // 8} runs of each")
 names = ("raw loop (--xdp-discard)", "full decode + JSON")
 cpu = {name: [] for name in names}
-ratios = []
 for i in range(0, len(numbers), 8):
-    per_run = []
     for name, (sent, recv, ticks, drop) in zip(names, (numbers[i:i + 4], numbers[i + 4:i + 8])):
         per_packet = ticks * tick_ns / max(recv, 1)
         cpu[name].append(per_packet)
-        per_run.append(per_packet)
         loss = 100 * max(sent - recv, 0) / max(sent, 1)  # received may include a few stray frames (IPv6 MLD)
         print(f"{name:<26} sent {sent}, received {recv} ({recv / seconds / 1e3:.0f} k/s), "
               f"loss {loss:.3f} % (socket drops {drop}), netcore CPU {per_packet:.0f} ns/packet")
-    ratios.append(per_run[1] / max(per_run[0], 1e-9))
+ratios = [f / max(r, 1e-9) for r, f in zip(*cpu.values())]
 raw, full = (statistics.median(cpu[name]) for name in names)
 print(f"medians: raw loop {raw:.0f} ns/packet, full {full:.0f} ns/packet")
 print(f"CPU per packet, full / raw: median {statistics.median(ratios):.2f} "
