@@ -2,11 +2,12 @@
 # netcore and the flooder, starting and stopping netcore around a load, test namespaces.
 
 # bench_setup NAME WHY: exits unless root; builds; sets $netcore, $flood and $hz.
+# NETCORE=PATH measures that binary instead of building this tree's (A/B comparisons).
 bench_setup() {
     [ "$(id -u)" -eq 0 ] || { echo "$1: needs root ($2)" >&2; exit 1; }
-    cargo build --release --quiet --bin netcore
+    [ -n "${NETCORE:-}" ] || cargo build --release --quiet --bin netcore
     cargo build --release --quiet -p netcore-bench --bin flood
-    netcore=target/release/netcore
+    netcore=${NETCORE:-target/release/netcore}
     flood=target/release/flood
     hz=$(getconf CLK_TCK)
 }

@@ -5,6 +5,9 @@
 # packet, and ring-buffer drops. Root only; touches nothing but the namespaces it creates.
 #
 #   bench/live_overhead.sh [RATE_PPS=100000] [SECONDS=5] [NETCORE ARGS…]   (e.g. --threads 1)
+#
+# FLOWS=N (default 8) spreads the load over N UDP flows, so host mode's ring buffer per
+# decoding thread each get some; NETCORE=PATH measures another build (see common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100000}
@@ -27,7 +30,7 @@ load() {
     sleep 0.3
     local before after sent
     before=$(busy_ticks)
-    sent=$(ip netns exec "$tag-b" "$flood" send 10.250.0.1:9999 "$rate" "$seconds")
+    sent=$(ip netns exec "$tag-b" "$flood" send 10.250.0.1:9999 "$rate" "$seconds" 18 "${FLOWS:-8}")
     after=$(busy_ticks)
     wait "$receiver"
     echo "$sent $(cat /tmp/$tag.recv) $((after - before))"
@@ -59,3 +62,4 @@ print(f"netcore process: {nt * tick_ns / max(cap, 1):.0f} ns per captured packet
       f"{cap} captured ({cap / max(ns, 1):.2f} per packet sent: egress + ingress)")
 print(f"ring-buffer drops: {drop} ({100 * drop / max(cap + drop, 1):.3f} %)")
 PY
+grep -o 'packets per decoding thread: [0-9, ]*' <<<"$summary" || true

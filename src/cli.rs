@@ -50,8 +50,11 @@ pub struct Cli {
     pub read: Option<PathBuf>,
 
     /// Decoding threads (default: the CPUs available), in every mode. Each handles a share
-    /// of the flows; the events keep the order one thread writes them in. One thread with
-    /// --signatures, flow events, -w, --evidence or -c, which need every flow in one place.
+    /// of the flows, and each flow's events keep their order. Host mode: the kernel spreads
+    /// flows over one ring buffer per thread (at most 16), flows interleave as they come.
+    /// File and AF_XDP mode: the events keep the order one thread writes them in. One
+    /// thread with --signatures, flow events, -w, --evidence or -c, which need every flow
+    /// in one place.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
@@ -163,7 +166,8 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(64..=MAX_SNAPLEN as i64))]
     pub snaplen: u32,
 
-    /// Live: ring-buffer size in MiB (a power of two); larger absorbs longer bursts.
+    /// Live: size of each ring buffer in MiB (a power of two; host mode has one per
+    /// decoding thread); larger absorbs longer bursts.
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = parse_ring_size,
           conflicts_with = "read")]
     pub ring_size: u32,

@@ -29,6 +29,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netcore_core::abi::KernelFilter;
+use netcore_core::abi::rings::MAX_RINGS;
 use netcore_core::filter::Filter;
 use netcore_core::{EventSet, LinkType};
 
@@ -36,7 +37,7 @@ use cli::Cli;
 use encode::{Encoders, Format};
 use kernel::{loader, preflight};
 use pipeline::{
-    Expression, FlowOptions, Limits, Pipeline, Pipelines, Selection, Shard, Sharded, Tunnels,
+    Builder, Expression, FlowOptions, Limits, Pipeline, Pipelines, Selection, Sharded, Tunnels,
 };
 use sink::capture::{PacketWriter, Rotation};
 use sink::evidence::{Evidence, EvidenceConfig};
@@ -244,32 +245,29 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let threads = decoding_threads(&cli, &events, engine.is_some());
+    // Host mode spreads flows over one ring buffer per decoding thread in the kernel;
+    // file and AF_XDP mode hand every frame to each thread, which keeps its share.
+    let host_mode = cli.read.is_none() && cli.xdp.is_none();
+    let threads = decoding_threads(&cli, &events, engine.is_some(), host_mode);
     let host_name = host_name();
     let mut runtimes = lookups(sockets, cgroup_root.clone(), threads);
-    let pipelines = if threads > 1 {
-        let builders = (0..threads)
-            .zip(runtimes)
-            .map(|(index, runtimes)| {
-                let (selection, filter, encoders) =
-                    (selection.clone(), filter.clone(), encoders.like());
-                let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
-                let shard = Shard {
-                    index,
-                    count: threads,
-                };
-                // A pipeline stays on the thread that built it.
-                move || {
-                    let host = pipeline::Host {
-                        name,
-                        netns_cookie,
-                        runtimes,
-                        cgroup_root,
-                    };
-                    Pipeline::new(events, selection, filter, encoders, None, host).sharded(shard)
-                }
-            })
-            .collect();
+    // Builds a pipeline without outputs (its caller takes the batches) on its own thread.
+    let builder = |runtimes| -> Builder {
+        let (selection, filter, encoders) = (selection.clone(), filter.clone(), encoders.like());
+        let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
+        Box::new(move || {
+            let host = pipeline::Host {
+                name,
+                netns_cookie,
+                runtimes,
+                cgroup_root,
+            };
+            Pipeline::new(events, selection, filter, encoders, None, host)
+        })
+    };
+    let mut more_rings = Vec::new();
+    let pipelines = if threads > 1 && !host_mode {
+        let builders = runtimes.into_iter().map(builder).collect();
         match Sharded::start(builders, outputs) {
             Ok(sharded) => Pipelines::Sharded(Box::new(sharded)),
             Err(e) => {
@@ -278,8 +276,9 @@ fn main() -> ExitCode {
             }
         }
     } else {
+        more_rings = runtimes.drain(1..).map(builder).collect();
         let host = pipeline::Host {
-            name: host_name,
+            name: host_name.clone(),
             netns_cookie,
             runtimes: runtimes.pop().flatten(),
             cgroup_root,
@@ -292,7 +291,7 @@ fn main() -> ExitCode {
     };
     match cli.read.as_deref() {
         Some(path) => run::file::run(path, pipelines),
-        None => capture_live(&cli, kernel_filter, snaplen, pipelines),
+        None => capture_live(&cli, kernel_filter, snaplen, pipelines, more_rings),
     }
 }
 
@@ -315,9 +314,11 @@ fn lookups(
     ends
 }
 
-/// How many threads decode: `--threads`, else the CPUs available; one when a feature
-/// needs every flow in one place (said when threads were asked for).
-fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool) -> usize {
+/// How many threads decode: `--threads`, else the CPUs available (in host mode at most
+/// one per ring buffer the kernel object has); one when a feature needs every flow in one
+/// place (said when threads were asked for). Flow records name a flow's server from the
+/// DNS answers of other flows, so flow events need one thread too.
+fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool, host_mode: bool) -> usize {
     let asked = cli.threads.map(|n| n as usize);
     let alone = [
         (signatures, "--signatures"),
@@ -329,9 +330,22 @@ fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool) -> usize {
     .into_iter()
     .find_map(|(used, what)| used.then_some(what));
     match alone {
-        None => asked.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-        }),
+        None => {
+            let threads = asked.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            let most = MAX_RINGS as usize;
+            if host_mode && threads > most {
+                if asked.is_some() {
+                    note!(
+                        "netcore: --threads: host mode decodes on at most {most} threads, one \
+                         per ring buffer"
+                    );
+                }
+                return most;
+            }
+            threads
+        }
         Some(what) => {
             if asked.is_some_and(|n| n > 1) {
                 note!(
@@ -380,12 +394,14 @@ fn start_outputs(cli: &Cli, format: Format, json: Format) -> Result<(Encoders, O
 }
 
 /// Live capture (host mode, or AF_XDP with --xdp): checks what capture needs, then
-/// captures until SIGINT/SIGTERM.
+/// captures until SIGINT/SIGTERM. Host mode drains a ring buffer per pipeline
+/// `more_rings` builds besides `pipelines`' own.
 fn capture_live(
     cli: &Cli,
     kernel_filter: KernelFilter,
     snaplen: u32,
     pipelines: Pipelines,
+    more_rings: Vec<Builder>,
 ) -> ExitCode {
     let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
         Ok(cgroup) => cgroup,
@@ -397,6 +413,7 @@ fn capture_live(
     let config = loader::CaptureConfig {
         snaplen,
         ring_bytes: cli.ring_size << 20,
+        rings: 1 + more_rings.len() as u32,
         kernel_filter,
     };
     let stats_every = cli.stats.map(std::time::Duration::from_secs);
@@ -429,7 +446,7 @@ fn capture_live(
                 stats_every,
                 metrics: cli.metrics,
             };
-            run::live::run(&capture, pipelines)
+            run::live::run(&capture, pipelines, more_rings)
         }
     };
     match result {

@@ -491,10 +491,31 @@ fn connections_keep_their_order_when_several_threads_decode() {
             "{ports:?}: sequence numbers in order: {seqs:?}"
         );
     }
+    // Host mode spreads flows over one ring buffer per thread in the kernel: 32 more
+    // connection attempts (SYN, RST) to a closed loopback port, from as many ports, make
+    // it all but certain that each thread drains some.
+    for _ in 0..32 {
+        let refused = std::net::TcpStream::connect(("127.0.0.1", 1));
+        assert!(refused.is_err(), "nothing listens on 127.0.0.1:1");
+    }
+    thread::sleep(Duration::from_millis(500));
     let (status, summary) = netcore.interrupt();
     assert!(status.success());
     let summary = summary.unwrap_or_default();
     assert!(summary.contains(" 0 decode errors"), "{summary}");
+    let per_thread: Vec<u64> = summary
+        .split("packets per decoding thread: ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no packets per thread in {summary}"))
+        .split(", ")
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(per_thread.len(), 2, "{summary}");
+    assert!(
+        per_thread.iter().all(|&n| n > 0),
+        "each ring is drained: {summary}"
+    );
 }
 
 /// A TCP exchange between the test hosts: `nc -l` on the server address and `port` in

@@ -288,9 +288,86 @@ pub struct ListenerKey {
     pub _pad: [u8; 6],
 }
 
+/// Host mode on several threads: the capture programs spread packets over one ring buffer
+/// per decoding thread, by flow.
+pub mod rings {
+    use super::MAX_SNAPLEN;
+    use crate::ip;
+
+    /// The most ring buffers the capture programs can spread packets over (the kernel
+    /// object defines this many; those beyond the run's count are left one page long).
+    pub const MAX_RINGS: u32 = 16;
+
+    /// Which of `rings` ring buffers takes the packet whose first `n` captured bytes (from
+    /// its IP header on) are `data`. A hash of the addresses, and of the ports of TCP and
+    /// UDP, that does not depend on the direction: both directions of a connection land
+    /// in one ring, so one thread sees all of a flow, in order. Ports count only in
+    /// unfragmented IPv4 and when TCP or UDP follows the IPv6 header directly, so every
+    /// fragment of a datagram lands in one ring. Packets that are not IP go to ring 0.
+    ///
+    /// Written for the eBPF verifier too: every index is a constant or masked below 64.
+    #[inline(always)]
+    pub fn ring_of(data: &[u8; MAX_SNAPLEN], n: usize, rings: u32) -> u32 {
+        if rings <= 1 {
+            return 0;
+        }
+        let (a, b, l4_at) = match data[0] >> 4 {
+            4 if n >= 20 => {
+                let unfragmented = (data[6] & 0x3f) | data[7] == 0; // MF and offset clear
+                let ports = matches!(data[9], ip::TCP | ip::UDP) && unfragmented;
+                let at = (data[0] & 0x0f) as usize * 4; // ≤ 60
+                (
+                    u64::from(word32(data, 12)),
+                    u64::from(word32(data, 16)),
+                    if ports { at } else { 0 },
+                )
+            }
+            6 if n >= 40 => {
+                let ports = matches!(data[6], ip::TCP | ip::UDP);
+                (
+                    word64(data, 8).wrapping_mul(MIX) ^ word64(data, 16),
+                    word64(data, 24).wrapping_mul(MIX) ^ word64(data, 32),
+                    if ports { 40 } else { 0 },
+                )
+            }
+            _ => return 0,
+        };
+        let (src_port, dst_port) = match l4_at {
+            at if at >= 20 && at + 4 <= n => (
+                u16::from_be_bytes([data[at], data[at + 1]]),
+                u16::from_be_bytes([data[at + 2], data[at + 3]]),
+            ),
+            _ => (0, 0),
+        };
+        // Each endpoint mixed on its own, then added: swapping them changes nothing.
+        let sum = endpoint(a, src_port).wrapping_add(endpoint(b, dst_port));
+        let hash = (sum ^ (sum >> 29)).wrapping_mul(MIX) >> 32;
+        ((hash * u64::from(rings)) >> 32) as u32
+    }
+
+    /// An odd constant with well-spread bits (from the golden ratio).
+    const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    #[inline(always)]
+    fn endpoint(address: u64, port: u16) -> u64 {
+        (address ^ (u64::from(port) << 48)).wrapping_mul(MIX)
+    }
+
+    #[inline(always)]
+    fn word32(data: &[u8; MAX_SNAPLEN], at: usize) -> u32 {
+        u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
+    }
+
+    #[inline(always)]
+    fn word64(data: &[u8; MAX_SNAPLEN], at: usize) -> u64 {
+        u64::from(word32(data, at)) | u64::from(word32(data, at + 4)) << 32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ip;
 
     #[test]
     fn layouts_have_no_implicit_padding() {
@@ -333,5 +410,86 @@ mod tests {
         assert!(task.is_known());
         task.comm = [b'x'; COMM_LEN];
         assert_eq!(task.comm().len(), COMM_LEN);
+    }
+
+    /// An IPv4 packet of `protocol` between two endpoints, in a capture buffer.
+    fn ipv4_packet(src: ([u8; 4], u16), dst: ([u8; 4], u16), protocol: u8) -> [u8; MAX_SNAPLEN] {
+        let mut data = [0; MAX_SNAPLEN];
+        data[0] = 0x45;
+        data[9] = protocol;
+        data[12..16].copy_from_slice(&src.0);
+        data[16..20].copy_from_slice(&dst.0);
+        data[20..22].copy_from_slice(&src.1.to_be_bytes());
+        data[22..24].copy_from_slice(&dst.1.to_be_bytes());
+        data
+    }
+
+    #[test]
+    fn both_directions_of_a_flow_share_a_ring_and_flows_spread() {
+        use rings::ring_of;
+        let mut used = [0u32; 4];
+        for port in 1000..1400u16 {
+            let client = ([10, 0, 0, 2], port);
+            let server = ([10, 0, 0, 1], 53);
+            let out = ipv4_packet(client, server, ip::UDP);
+            let back = ipv4_packet(server, client, ip::UDP);
+            let ring = ring_of(&out, 28, 4);
+            assert_eq!(ring, ring_of(&back, 28, 4), "port {port}");
+            used[ring as usize] += 1;
+        }
+        // 400 flows over 4 rings: each ring gets a fair share.
+        assert!(used.iter().all(|&n| (60..=140).contains(&n)), "{used:?}");
+        // One ring: everything in ring 0; not IP, too short: ring 0.
+        let packet = ipv4_packet(([1, 2, 3, 4], 5), ([5, 6, 7, 8], 9), ip::TCP);
+        assert_eq!(ring_of(&packet, 40, 1), 0);
+        assert_eq!(ring_of(&[0; MAX_SNAPLEN], 40, 4), 0);
+        assert!((0..8).all(|rings| ring_of(&packet, 40, rings) < rings.max(1)));
+    }
+
+    #[test]
+    fn fragments_and_uncaptured_ports_hash_by_addresses_alone() {
+        use rings::ring_of;
+        let a = ([192, 168, 1, 1], 4000);
+        let b = ([192, 168, 1, 2], 5000);
+        let mut first = ipv4_packet(a, b, ip::UDP);
+        first[6] = 0x20; // more fragments
+        let mut later = ipv4_packet(a, b, ip::UDP);
+        later[6..8].copy_from_slice(&[0, 0xb9]); // offset 185 × 8, no ports there
+        later[20..24].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        let icmp = ipv4_packet(a, b, ip::ICMP);
+        // Some ring count tells them apart from the unfragmented flow, whose ports count.
+        let whole = ipv4_packet(a, b, ip::UDP);
+        assert!((2..=16).any(|rings| ring_of(&whole, 28, rings) != ring_of(&icmp, 28, rings)));
+        for rings in 2..=16 {
+            let by_addresses = ring_of(&icmp, 28, rings);
+            assert_eq!(ring_of(&first, 28, rings), by_addresses);
+            assert_eq!(ring_of(&later, 28, rings), by_addresses);
+            // Ports not captured: addresses alone too.
+            assert_eq!(ring_of(&whole, 21, rings), by_addresses);
+        }
+    }
+
+    #[test]
+    fn ipv6_flows_are_symmetric_too() {
+        use rings::ring_of;
+        let packet = |src: u8, dst: u8, sport: u16, dport: u16| {
+            let mut data = [0; MAX_SNAPLEN];
+            data[0] = 0x60;
+            data[6] = ip::TCP;
+            data[8..24]
+                .copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, src]);
+            data[24..40]
+                .copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, dst]);
+            data[40..42].copy_from_slice(&sport.to_be_bytes());
+            data[42..44].copy_from_slice(&dport.to_be_bytes());
+            data
+        };
+        let mut used = [0; 2];
+        for port in 40000..40064 {
+            let ring = ring_of(&packet(1, 2, port, 443), 60, 2);
+            assert_eq!(ring, ring_of(&packet(2, 1, 443, port), 60, 2));
+            used[ring as usize] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 10), "{used:?}");
     }
 }

@@ -1,5 +1,7 @@
 //! Host capture: `cgroup_skb` ingress and egress copy each packet, its metadata and its
-//! owner into the `EVENTS` ring buffer. They always let the packet through.
+//! owner into a ring buffer: `EVENTS0`, or with several decoding threads the one of
+//! `EVENTS0`…`EVENTS15` its flow hashes to ([`ring_of`]). They always let the packet
+//! through.
 
 use aya_ebpf::EbpfContext;
 use aya_ebpf::bindings::{__sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
@@ -10,6 +12,7 @@ use aya_ebpf::helpers::generated::{
 use aya_ebpf::macros::{cgroup_skb, map};
 use aya_ebpf::maps::{PerCpuArray, RingBuf};
 use aya_ebpf::programs::SkBuffContext;
+use netcore_core::abi::rings::ring_of;
 use netcore_core::abi::{MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, counter, direction};
 
 use crate::attribution::owner_of;
@@ -22,9 +25,36 @@ static SNAPLEN: u32 = 1024;
 /// Bytes of queued records that make the capture programs wake user space.
 const WAKEUP_BYTES: u64 = 256 << 10;
 
-/// Captured packets for user space, in place.
-#[map]
-static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
+/// How many ring buffers packets are spread over (one per decoding thread, at most
+/// `MAX_RINGS`); user space sets it at load time.
+#[unsafe(no_mangle)]
+static RINGS: u32 = 1;
+
+/// Defines the ring buffers (captured packets for user space, read in place) and
+/// [`output`], which writes a record into one of them.
+macro_rules! ring_buffers {
+    ($($index:literal => $name:ident),+) => {
+        $(
+            #[map]
+            static $name: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
+        )+
+
+        /// Writes `record` into ring buffer `ring`; whether it fit.
+        #[inline(always)]
+        fn output(ring: u32, record: &[u8]) -> bool {
+            match ring {
+                $($index => output_to(&$name, record),)+
+                _ => false,
+            }
+        }
+    };
+}
+
+ring_buffers!(
+    0 => EVENTS0, 1 => EVENTS1, 2 => EVENTS2, 3 => EVENTS3, 4 => EVENTS4, 5 => EVENTS5,
+    6 => EVENTS6, 7 => EVENTS7, 8 => EVENTS8, 9 => EVENTS9, 10 => EVENTS10, 11 => EVENTS11,
+    12 => EVENTS12, 13 => EVENTS13, 14 => EVENTS14, 15 => EVENTS15
+);
 
 /// Per-CPU counters, indexed by [`counter`].
 #[map]
@@ -109,22 +139,30 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
             PACKET_RECORD_LEN + n as usize,
         )
     };
-    // Wake user space when this record brings the queued bytes to WAKEUP_BYTES, not per
-    // record: a wake-up costs more than the capture (an inter-processor interrupt, a VM
-    // exit in a guest), and user space, once woken, reads until the ring is empty. A
-    // wake-up two CPUs both miss is made up by user space's 10 ms poll timeout.
-    let queued = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    let wakeup = if queued < WAKEUP_BYTES && queued + record.len() as u64 >= WAKEUP_BYTES {
-        BPF_RB_FORCE_WAKEUP
-    } else {
-        BPF_RB_NO_WAKEUP
-    };
-    if EVENTS.output(record, wakeup as u64).is_ok() {
+    // SAFETY: a read of a static set at load time.
+    let rings = unsafe { core::ptr::read_volatile(&RINGS) };
+    if output(ring_of(&scratch.data, n as usize, rings), record) {
         count(counter::CAPTURED);
     } else {
         count(counter::RING_FULL);
     }
     1
+}
+
+/// Writes `record` into `ring`, waking user space when it brings the queued bytes to
+/// WAKEUP_BYTES, not per record: a wake-up costs more than the capture (an
+/// inter-processor interrupt, a VM exit in a guest), and user space, once woken, reads
+/// until the ring is empty. A wake-up two CPUs both miss is made up by user space's 10 ms
+/// poll timeout. Returns whether the record fit.
+#[inline(always)]
+fn output_to(ring: &RingBuf, record: &[u8]) -> bool {
+    let queued = ring.query(BPF_RB_AVAIL_DATA as u64);
+    let wakeup = if queued < WAKEUP_BYTES && queued + record.len() as u64 >= WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    ring.output(record, wakeup as u64).is_ok()
 }
 
 #[cgroup_skb(ingress)]

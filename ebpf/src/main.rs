@@ -9,7 +9,8 @@
 //!   owner. User space seeds both maps with the sockets that existed before it started.
 //! * **Host capture** ([`capture`]): `cgroup_skb` ingress and egress on the cgroup v2 root
 //!   copy up to `SNAPLEN` bytes of every packet, its metadata and its owner into the
-//!   `EVENTS` ring buffer, unless the load-time filter ([`filter`]) rules it out. They
+//!   ring buffer of their flow (`EVENTS0`…, one per decoding thread), unless the
+//!   load-time filter ([`filter`]) rules it out. They
 //!   always let the packet through: capture never drops host traffic.
 //! * **AF_XDP capture** ([`xdp`]): `netcore_xdp` hands frames the selected events can use
 //!   to the AF_XDP socket of their rx queue (`XSKS`), with the owner of their destination

@@ -16,7 +16,7 @@ use aya::programs::{
 };
 use aya::{Btf, Ebpf, EbpfLoader};
 use netcore_core::abi::{
-    KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter, task_offset,
+    KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter, rings::MAX_RINGS, task_offset,
 };
 
 use super::seed::{self, Seed};
@@ -51,8 +51,11 @@ const TRACEPOINTS: [(&str, &str); 2] = [
 pub struct CaptureConfig {
     /// Packet bytes copied per record, from the network header on.
     pub snaplen: u32,
-    /// Ring buffer size in bytes: a power of two, a multiple of the page size.
+    /// Size of each ring buffer in bytes: a power of two, a multiple of the page size.
     pub ring_bytes: u32,
+    /// How many ring buffers the packets are spread over by flow, one per decoding
+    /// thread: 1 to [`MAX_RINGS`].
+    pub rings: u32,
     /// What the programs drop before the ring buffer (from `--filter`).
     pub kernel_filter: KernelFilter,
 }
@@ -91,13 +94,25 @@ impl Programs {
                 );
                 [0; task_offset::COUNT]
             });
-        let mut ebpf = EbpfLoader::new()
+        let rings = config.rings.clamp(1, MAX_RINGS);
+        let ring_names: Vec<String> = (0..MAX_RINGS).map(ring_name).collect();
+        let mut loader = EbpfLoader::new();
+        for (ring, name) in (0..).zip(&ring_names) {
+            // Rings beyond the run's count are never written: one page each.
+            let bytes = if ring < rings {
+                config.ring_bytes
+            } else {
+                PAGE_BYTES
+            };
+            loader.map_max_entries(name, bytes);
+        }
+        let mut ebpf = loader
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
+            .override_global("RINGS", &rings, true)
             .override_global("KFILTER", config.kernel_filter.as_bytes(), true)
             .override_global("XDP_NETNS_COOKIE", &netns_cookie, true)
             .override_global("TASK_OFFSETS", &task_offsets, true)
-            .map_max_entries("EVENTS", config.ring_bytes)
             .load(OBJECT)
             .context("loading the eBPF programs")?;
         let counters = PerCpuArray::try_from(take_map(&mut ebpf, "COUNTERS")?)?;
@@ -250,9 +265,17 @@ impl Programs {
             .with_context(|| format!("inserting the AF_XDP socket of queue {queue}"))
     }
 
-    /// The ring buffer the capture programs write; can be taken once.
-    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>> {
-        Ok(RingBuf::try_from(take_map(&mut self.ebpf, "EVENTS")?)?)
+    /// The ring buffers the capture programs write, as many as [`CaptureConfig::rings`];
+    /// can be taken once.
+    pub fn take_rings(&mut self, rings: u32) -> Result<Vec<RingBuf<MapData>>> {
+        (0..rings.clamp(1, MAX_RINGS))
+            .map(|ring| {
+                Ok(RingBuf::try_from(take_map(
+                    &mut self.ebpf,
+                    &ring_name(ring),
+                )?)?)
+            })
+            .collect()
     }
 
     /// Kernel-side totals over all CPUs.
@@ -265,6 +288,14 @@ impl Programs {
         })
     }
 }
+
+/// The name of ring buffer `ring` in the eBPF object.
+fn ring_name(ring: u32) -> String {
+    format!("EVENTS{ring}")
+}
+
+/// The smallest ring buffer: one page.
+const PAGE_BYTES: u32 = 4096;
 
 /// The kernel time of netcore's programs of one role, as the kernel counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,7 @@ use crate::encode::{Batch, Encoders, Lines};
 use crate::signatures::{Engine, Signal};
 use crate::sink::capture::PacketWriter;
 use crate::sink::evidence::Evidence;
-use crate::sink::{OutputReport, Outputs};
+use crate::sink::{OutputQueues, OutputReport, Outputs};
 use crate::source::{Frame, Interface};
 use crate::state::flows::{FlowConfig, FlowTable};
 use crate::state::interfaces::InterfaceNames;
@@ -40,7 +40,7 @@ use envelope::Envelopes;
 pub use expression::Expression;
 use netcore_core::flow::{Flow, FlowKind, partition_key_of, partition_key_of_flow};
 pub use shard::Shard;
-pub use sharded::{Pipelines, Sharded};
+pub use sharded::{Builder, Pipelines, ShardCounts, ShardEnd, Sharded};
 pub use summary::Summary;
 
 /// The host the pipeline runs on.
@@ -325,6 +325,17 @@ impl Pipeline {
     /// Takes the batches encoded so far (a shard's caller, which has the outputs).
     pub fn take_batches(&mut self) -> Vec<Batch> {
         self.encoders.take()
+    }
+
+    /// Whether the batches are big enough to hand over (for a caller that takes them).
+    pub fn batches_due(&self) -> bool {
+        self.encoders.due()
+    }
+
+    /// The queues of this pipeline's outputs, for other pipelines to write into (host
+    /// mode on several threads); none without outputs.
+    pub fn output_queues(&self) -> Option<OutputQueues> {
+        self.outputs.as_ref().map(Outputs::queues)
     }
 
     /// Runs `engine`'s signatures over the events (their selection decided too, printed

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
-use super::{ContainerReport, Pipeline, Summary};
+use super::{ContainerReport, Pipeline, Shard, Summary};
 use crate::encode::{Batch, Lines};
-use crate::sink::{OutputReport, Outputs};
+use crate::sink::{OutputQueues, OutputReport, Outputs};
 use crate::source::Frame;
 use crate::source::block::FrameBlock;
 
@@ -51,6 +51,15 @@ impl Pipelines {
         match self {
             Pipelines::One(_) => 1,
             Pipelines::Sharded(sharded) => sharded.workers.len(),
+        }
+    }
+
+    /// The queues of the outputs, for other threads to write into (host mode on several
+    /// threads: only with one pipeline here).
+    pub fn output_queues(&self) -> Option<OutputQueues> {
+        match self {
+            Pipelines::One(pipeline) => pipeline.output_queues(),
+            Pipelines::Sharded(_) => None,
         }
     }
 
@@ -174,36 +183,76 @@ struct Worker {
     thread: JoinHandle<io::Result<ShardEnd>>,
 }
 
-/// A pipeline's counts, given back with each block's lines.
+/// A pipeline's counts, as a thread of its own reports them (with each block's lines,
+/// or as it goes in host mode).
 #[derive(Debug, Clone, Default)]
-struct ShardCounts {
-    summary: Summary,
-    unowned: u64,
-    evicted: u64,
+pub struct ShardCounts {
+    /// The pipeline's summary.
+    pub summary: Summary,
+    /// Frames without a known owning task.
+    pub unowned: u64,
+    /// Task- and container-table entries evicted.
+    pub evicted: u64,
 }
 
-/// What a pipeline's thread returns when the blocks end.
-struct ShardEnd {
-    counts: ShardCounts,
-    containers: ContainerReport,
+impl ShardCounts {
+    /// `pipeline`'s counts now.
+    pub fn of(pipeline: &Pipeline) -> Self {
+        ShardCounts {
+            summary: pipeline.summary.clone(),
+            unowned: pipeline.unowned(),
+            evicted: pipeline.tables_evicted(),
+        }
+    }
 }
+
+/// What a pipeline's thread returns when it ends.
+pub struct ShardEnd {
+    /// Its last counts.
+    pub counts: ShardCounts,
+    /// Its containers' runtime lookups.
+    pub containers: ContainerReport,
+}
+
+impl ShardEnd {
+    /// Ends `pipeline`'s flows as of `now_ns` and takes its counts.
+    pub fn of(pipeline: &mut Pipeline, now_ns: u64) -> Self {
+        pipeline.finish(now_ns);
+        ShardEnd {
+            counts: ShardCounts::of(pipeline),
+            containers: pipeline.containers(),
+        }
+    }
+}
+
+impl Ending {
+    /// Adds what a pipeline's thread counted.
+    pub fn absorb(&mut self, end: ShardEnd) {
+        self.summary.absorb(end.counts.summary);
+        self.unowned += end.counts.unowned;
+        self.evicted += end.counts.evicted;
+        self.containers.absorb(end.containers);
+    }
+}
+
+/// Builds a pipeline on the thread it will run on (where it stays).
+pub type Builder = Box<dyn FnOnce() -> Pipeline + Send>;
 
 impl Sharded {
-    /// Starts one thread per pipeline `builders` build (each [`Pipeline::sharded`],
-    /// without outputs; built on its thread, where it stays) writing to `outputs`.
-    pub fn start<B>(builders: Vec<B>, outputs: Outputs) -> io::Result<Self>
-    where
-        B: FnOnce() -> Pipeline + Send + 'static,
-    {
+    /// Starts one thread per pipeline `builders` build (without outputs), each
+    /// [`Pipeline::sharded`] to its share of the flows, writing to `outputs`.
+    pub fn start(builders: Vec<Builder>, outputs: Outputs) -> io::Result<Self> {
+        let count = builders.len();
         let workers = builders
             .into_iter()
             .enumerate()
             .map(|(index, build)| {
                 let (blocks, blocks_in) = sync_channel(BLOCKS_IN_FLIGHT);
                 let (lines_out, lines) = sync_channel(BLOCKS_IN_FLIGHT);
+                let shard = Shard { index, count };
                 let thread = std::thread::Builder::new()
                     .name(format!("netcore-shard{index}"))
-                    .spawn(move || handle_blocks(build(), blocks_in, lines_out))?;
+                    .spawn(move || handle_blocks(build().sharded(shard), blocks_in, lines_out))?;
                 Ok(Worker {
                     blocks,
                     lines,
@@ -349,12 +398,7 @@ impl Sharded {
             // Closing its queues ends the thread.
             drop((blocks, lines));
             match thread.join() {
-                Ok(Ok(end)) => {
-                    ending.summary.absorb(end.counts.summary);
-                    ending.unowned += end.counts.unowned;
-                    ending.evicted += end.counts.evicted;
-                    ending.containers.absorb(end.containers);
-                }
+                Ok(Ok(end)) => ending.absorb(end),
                 Ok(Err(e)) => written = written.and(Err(e)),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
@@ -373,11 +417,6 @@ fn handle_blocks(
     blocks: Receiver<Arc<FrameBlock>>,
     lines: SyncSender<(ShardLines, ShardCounts)>,
 ) -> io::Result<ShardEnd> {
-    let counts = |pipeline: &Pipeline| ShardCounts {
-        summary: pipeline.summary.clone(),
-        unowned: pipeline.unowned(),
-        evicted: pipeline.tables_evicted(),
-    };
     for block in blocks {
         for (index, frame) in block.frames().enumerate() {
             pipeline.handle(&frame)?;
@@ -386,17 +425,14 @@ fn handle_blocks(
         // Let go of the block first: the source's thread reuses it once every pipeline has.
         drop(block);
         if lines
-            .send((pipeline.take_batches(), counts(&pipeline)))
+            .send((pipeline.take_batches(), ShardCounts::of(&pipeline)))
             .is_err()
         {
             break;
         }
     }
-    pipeline.finish(pipeline.last_timestamp_ns());
-    Ok(ShardEnd {
-        counts: counts(&pipeline),
-        containers: pipeline.containers(),
-    })
+    let last = pipeline.last_timestamp_ns();
+    Ok(ShardEnd::of(&mut pipeline, last))
 }
 
 /// A pipeline's thread ended early: its own error is reported when it is joined.

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::ring_threads::RingThreads;
 use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
 use crate::kernel::seed;
-use crate::pipeline::{ContainerReport, Pipelines, Summary};
+use crate::pipeline::{Builder, ContainerReport, Pipelines, Summary};
 use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
@@ -33,26 +34,43 @@ pub struct HostCapture {
 }
 
 /// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
-/// detached when this returns, whatever happened.
-pub fn run(capture: &HostCapture, pipelines: Pipelines) -> Result<()> {
+/// detached when this returns, whatever happened. `pipelines` drain the first ring buffer
+/// on this thread; each of `more` (as many as [`CaptureConfig::rings`] beyond the first)
+/// drains one more on a thread of its own ([`RingThreads`]).
+pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
     if capture.stats_every.is_some() {
         programs.time_programs();
     }
     let seeded = seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
-    let mut source =
-        RingSource::new(programs.take_ring()?, tick).context("setting up the event loop")?;
+    let mut rings = programs.take_rings(capture.config.rings)?.into_iter();
+    let first = rings.next().context("the eBPF object has no ring buffer")?;
+    let mut source = RingSource::new(first, tick).context("setting up the event loop")?;
+    let ring_threads = match (more.is_empty(), pipelines.output_queues()) {
+        (false, Some(queues)) => Some(
+            RingThreads::start(more, rings.collect(), &queues, tick)
+                .context("starting the decoding threads")?,
+        ),
+        _ => None,
+    };
+    let threads = 1 + ring_threads.as_ref().map_or(0, RingThreads::len);
     note!(
-        "netcore: capturing on cgroup {} (snaplen {} bytes, ring buffer {} MiB, {seeded} \
-         existing sockets attributed{}); Ctrl-C stops",
+        "netcore: capturing on cgroup {} (snaplen {} bytes, {seeded} existing sockets \
+         attributed, {}); Ctrl-C stops",
         capture.cgroup.display(),
         capture.config.snaplen,
-        capture.config.ring_bytes >> 20,
-        decoding_threads(&pipelines),
+        match threads {
+            1 => format!("ring buffer {} MiB", capture.config.ring_bytes >> 20),
+            n => format!(
+                "decoding on {n} threads, each draining a ring buffer of {} MiB",
+                capture.config.ring_bytes >> 20
+            ),
+        },
     );
     let metrics = serve_metrics(capture.metrics)?;
     let mut live = Live::new(pipelines, programs, capture.stats_every.is_some(), metrics);
+    live.ring_threads = ring_threads;
     let outcome = source.run(&mut live);
     let (summary, kernel, owners, outputs) = live.finish(outcome)?;
     let malformed = match source.malformed {
@@ -70,7 +88,7 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines) -> Result<()> {
     Ok(())
 }
 
-/// `, decoding on N threads` when more than one decodes, for the startup line.
+/// `, decoding on N threads` when more than one decodes, for AF_XDP's startup line.
 fn decoding_threads(pipelines: &Pipelines) -> String {
     match pipelines.threads() {
         1 => String::new(),
@@ -189,10 +207,12 @@ struct Live {
     reader_closed: bool,
     /// When the output was last written out.
     last_flush: Instant,
+    /// Host mode on several threads: those draining rings 1 and up.
+    ring_threads: Option<RingThreads>,
 }
 
 /// How long events may wait in the output buffer.
-const FLUSH_EVERY: Duration = Duration::from_millis(10);
+pub(super) const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 impl FrameHandler for Live {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
@@ -220,11 +240,12 @@ impl FrameHandler for Live {
                 let costs = self.programs.costs();
                 let outputs = self.pipelines.outputs_now();
                 if let Some(metrics) = &self.metrics {
+                    let (summary, unowned) = self.counts();
                     metrics.publish(metrics::render(&metrics::Sources {
-                        summary: &self.pipelines.summary(),
+                        summary: &summary,
                         kernel: &kernel,
                         kernel_costs: costs.as_deref().unwrap_or_default(),
-                        unowned: self.pipelines.unowned(),
+                        unowned,
                         outputs: &outputs,
                         source_drops: &source_stats.drops(),
                     }));
@@ -248,6 +269,10 @@ impl FrameHandler for Live {
 
     fn finished(&self) -> bool {
         self.pipelines.done()
+            || self
+                .ring_threads
+                .as_ref()
+                .is_some_and(RingThreads::any_ended)
     }
 }
 
@@ -267,7 +292,19 @@ impl Live {
             last_stats: (Instant::now(), 0),
             reader_closed: false,
             last_flush: Instant::now(),
+            ring_threads: None,
         }
+    }
+
+    /// The counts of every decoding thread so far, and the frames without a known owner.
+    fn counts(&self) -> (Summary, u64) {
+        let mut summary = self.pipelines.summary().into_owned();
+        let mut unowned = self.pipelines.unowned();
+        for counts in self.ring_threads.iter().flat_map(RingThreads::counts) {
+            summary.absorb(counts.summary);
+            unowned += counts.unowned;
+        }
+        (summary, unowned)
     }
 
     /// Ends the run: flushes, reads the kernel counters, detaches every program. Returns
@@ -282,16 +319,36 @@ impl Live {
             pipelines,
             programs,
             reader_closed,
+            ring_threads,
             ..
         } = self;
         let costs = programs.costs();
         let kernel = programs.counters().unwrap_or_default();
         drop(programs); // Detach before the summary: capture is over.
-        let ending = pipelines.close(wall_clock_ns());
+        // The other threads hand over their last batches before the outputs close.
+        let ends = ring_threads.map(RingThreads::stop).unwrap_or_default();
+        let mut ending = pipelines.close(wall_clock_ns());
+        let mut per_thread = vec![ending.summary.packets];
+        for end in ends {
+            match end {
+                Ok(end) => {
+                    per_thread.push(end.counts.summary.packets);
+                    ending.absorb(end);
+                }
+                Err(e) => ending.written = ending.written.and(Err(e)),
+            }
+        }
         let mut owners = format!(
             "{} without an owning task, {} task/container-table entries evicted",
             ending.unowned, ending.evicted,
         );
+        if per_thread.len() > 1 {
+            let packets: Vec<String> = per_thread.iter().map(u64::to_string).collect();
+            owners.push_str(&format!(
+                "; packets per decoding thread: {}",
+                packets.join(", ")
+            ));
+        }
         // Containers only when there were any.
         if ending.containers != ContainerReport::default() {
             owners.push_str(&format!("; {}", ending.containers));
@@ -325,7 +382,7 @@ impl Live {
         costs: Option<&[ProgramCost]>,
         outputs: &OutputReport,
     ) {
-        let summary = self.pipelines.summary();
+        let (summary, unowned) = self.counts();
         let source = match source_stats.to_string() {
             stats if stats.is_empty() => stats,
             stats => format!("; {stats}"),
@@ -342,7 +399,7 @@ impl Live {
             summary.packets,
             (summary.packets - packets_before) as f64 / seconds,
             summary.events,
-            self.pipelines.unowned(),
+            unowned,
             kernel.ring_full,
             kernel.filtered,
             match outputs.worth_reporting() {
@@ -355,7 +412,7 @@ impl Live {
 }
 
 /// The wall clock, ns since the epoch (the time events carry).
-fn wall_clock_ns() -> u64 {
+pub(super) fn wall_clock_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)

@@ -244,17 +244,32 @@ type Queue = mpsc::Receiver<Arc<Lines>>;
 /// One running output.
 struct Running {
     spec: OutputSpec,
-    /// Which of the encoders' batches it takes.
-    format: usize,
-    queue: mpsc::Sender<Arc<Lines>>,
     counters: Arc<OutputCounters>,
     thread: JoinHandle<()>,
 }
 
 /// The event outputs of a run.
 pub struct Outputs {
+    queues: OutputQueues,
     running: Vec<Running>,
+}
+
+/// The outputs' queues without their threads: what a decoding thread that hands its
+/// batches over itself holds (host mode on several threads), one clone each. The outputs'
+/// threads take batches from every clone in the order they arrive.
+#[derive(Clone)]
+pub struct OutputQueues {
+    queues: Vec<OutputQueue>,
     policy: Policy,
+}
+
+/// One output's queue.
+#[derive(Clone)]
+struct OutputQueue {
+    /// Which of the encoders' batches it takes.
+    format: usize,
+    sender: mpsc::Sender<Arc<Lines>>,
+    counters: Arc<OutputCounters>,
 }
 
 impl Outputs {
@@ -267,6 +282,7 @@ impl Outputs {
         queue_batches: usize,
     ) -> io::Result<Self> {
         let mut running = Vec::new();
+        let mut queues = Vec::new();
         for (spec, format) in specs {
             let (sender, queue) = mpsc::channel(queue_batches.max(1));
             let counters = Arc::new(OutputCounters::default());
@@ -301,49 +317,38 @@ impl Outputs {
                 ),
             }
             .map_err(|e| io::Error::new(e.kind(), format!("--output {}: {e}", spec.name)))?;
+            queues.push(OutputQueue {
+                format: *format,
+                sender,
+                counters: counters.clone(),
+            });
             running.push(Running {
                 spec: spec.clone(),
-                format: *format,
-                queue: sender,
                 counters,
                 thread,
             });
         }
-        Ok(Outputs { running, policy })
+        Ok(Outputs {
+            queues: OutputQueues { queues, policy },
+            running,
+        })
     }
 
     /// Hands each output its format's batch (of `batches`, one per format). Errs when
     /// standard output cannot take more (its reader left: `BrokenPipe`).
     pub fn send(&mut self, batches: impl IntoIterator<Item = Lines>) -> io::Result<()> {
-        batches
-            .into_iter()
-            .enumerate()
-            .try_for_each(|(format, lines)| self.send_format(format, lines))
+        self.queues.send(batches)
     }
 
     /// Hands `lines`, of format `format` (an index into the encoders' formats), to the
     /// outputs that use that format. Errs as [`Outputs::send`].
     pub fn send_format(&mut self, format: usize, lines: Lines) -> io::Result<()> {
-        let batch = Arc::new(lines);
-        for output in self.running.iter().filter(|o| o.format == format) {
-            if let Some(e) = output.counters.closed.lock().map_or(None, |mut c| c.take()) {
-                return Err(e);
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            let counters = &output.counters;
-            counters.queued.fetch_add(1, Relaxed);
-            let sent = match self.policy {
-                Policy::Block => output.queue.blocking_send(batch.clone()).is_ok(),
-                Policy::Drop => output.queue.try_send(batch.clone()).is_ok(),
-            };
-            if !sent {
-                counters.queued.fetch_sub(1, Relaxed);
-                OutputCounters::add(&counters.dropped, batch.len());
-            }
-        }
-        Ok(())
+        self.queues.send_format(format, lines)
+    }
+
+    /// The queues, for a thread that hands its batches over itself.
+    pub fn queues(&self) -> OutputQueues {
+        self.queues.clone()
     }
 
     /// SIGHUP: file outputs reopen their files before their next batch.
@@ -364,8 +369,10 @@ impl Outputs {
     }
 
     /// Closes the queues and waits for every output to deliver what it holds (brokers: at
-    /// most [`DRAIN_TIMEOUT`]). Returns what became of each output's events, and standard
-    /// output's error if it failed (`BrokenPipe`: its reader left).
+    /// most [`DRAIN_TIMEOUT`]). Every clone of [`Outputs::queues`] must be gone by then:
+    /// an output ends when all of its queue's senders have. Returns what became of each
+    /// output's events, and standard output's error if it failed (`BrokenPipe`: its
+    /// reader left).
     pub fn close(self) -> (OutputReport, io::Result<()>) {
         let mut report = OutputReport(Vec::new());
         let mut result = Ok(());
@@ -373,8 +380,8 @@ impl Outputs {
         for output in &self.running {
             let _ = output.counters.drain_by.set(drain_by);
         }
+        drop(self.queues);
         for output in self.running {
-            drop(output.queue);
             let _ = output.thread.join();
             if let Some(e) = output.counters.closed.lock().map_or(None, |mut c| c.take()) {
                 result = Err(e);
@@ -382,6 +389,40 @@ impl Outputs {
             report.0.push((output.spec, output.counters));
         }
         (report, result)
+    }
+}
+
+impl OutputQueues {
+    /// As [`Outputs::send`].
+    pub fn send(&mut self, batches: impl IntoIterator<Item = Lines>) -> io::Result<()> {
+        batches
+            .into_iter()
+            .enumerate()
+            .try_for_each(|(format, lines)| self.send_format(format, lines))
+    }
+
+    /// As [`Outputs::send_format`].
+    pub fn send_format(&mut self, format: usize, lines: Lines) -> io::Result<()> {
+        let batch = Arc::new(lines);
+        for output in self.queues.iter().filter(|o| o.format == format) {
+            if let Some(e) = output.counters.closed.lock().map_or(None, |mut c| c.take()) {
+                return Err(e);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let counters = &output.counters;
+            counters.queued.fetch_add(1, Relaxed);
+            let sent = match self.policy {
+                Policy::Block => output.sender.blocking_send(batch.clone()).is_ok(),
+                Policy::Drop => output.sender.try_send(batch.clone()).is_ok(),
+            };
+            if !sent {
+                counters.queued.fetch_sub(1, Relaxed);
+                OutputCounters::add(&counters.dropped, batch.len());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,8 +1,9 @@
 //! A bounded UDP load for the live-capture benchmarks (`bench/live_overhead.sh`).
 //!
-//! `flood send ADDR:PORT RATE SECONDS [PAYLOAD]` sends RATE datagrams per second for
-//! SECONDS (at most 60 s and 10 M datagrams) with sendmmsg in batches of 32, then prints
-//! how many it sent. `flood recv ADDR:PORT SECONDS` counts datagrams with recvmmsg until
+//! `flood send ADDR:PORT RATE SECONDS [PAYLOAD] [FLOWS]` sends RATE datagrams per second
+//! for SECONDS (at most 60 s and 10 M datagrams) with sendmmsg in batches of 32, each
+//! batch from the next of FLOWS sockets (default 1; each its own source port, so its own
+//! flow), then prints how many it sent. `flood recv ADDR:PORT SECONDS` counts datagrams with recvmmsg until
 //! SECONDS pass without one, then prints the count. Only ever point it at a test
 //! namespace's addresses.
 
@@ -16,7 +17,8 @@ const MAX_PACKETS: u64 = 10_000_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: flood send ADDR:PORT RATE SECONDS [PAYLOAD] | flood recv ADDR:PORT SECONDS";
+    let usage =
+        "usage: flood send ADDR:PORT RATE SECONDS [PAYLOAD] [FLOWS] | flood recv ADDR:PORT SECONDS";
     let parse_addr = |s: &str| {
         s.parse::<SocketAddr>()
             .unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -28,11 +30,13 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("send") if args.len() >= 5 => {
             let payload = args.get(5).map_or(18, |p| number(p) as usize);
+            let flows = args.get(6).map_or(1, |f| number(f).clamp(1, 1024) as usize);
             let sent = send(
                 parse_addr(&args[2]),
                 number(&args[3]),
                 number(&args[4]),
                 payload,
+                flows,
             );
             println!("{sent}");
         }
@@ -46,12 +50,19 @@ fn main() {
     }
 }
 
-/// Sends at `rate` datagrams/s for `seconds`; returns the number sent.
-fn send(to: SocketAddr, rate: u64, seconds: u64, payload: usize) -> u64 {
+/// Sends at `rate` datagrams/s for `seconds`, batches taking turns over `flows` sockets;
+/// returns the number sent.
+fn send(to: SocketAddr, rate: u64, seconds: u64, payload: usize, flows: usize) -> u64 {
     let seconds = seconds.min(MAX_SECONDS);
     let total = (rate * seconds).min(MAX_PACKETS);
-    let socket = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).unwrap();
-    socket.connect(to).unwrap();
+    let sockets: Vec<UdpSocket> = (0..flows)
+        .map(|_| {
+            let socket =
+                UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).unwrap();
+            socket.connect(to).unwrap();
+            socket
+        })
+        .collect();
     let buffer = vec![0x5au8; payload];
     let mut iov: Vec<libc::iovec> = (0..BATCH)
         .map(|_| libc::iovec {
@@ -75,6 +86,7 @@ fn send(to: SocketAddr, rate: u64, seconds: u64, payload: usize) -> u64 {
         }
         let n = ((due - sent) as usize).min(BATCH);
         // SAFETY: `messages` holds `n` ≤ BATCH initialised headers.
+        let socket = &sockets[(sent / BATCH as u64) as usize % flows];
         let rc = unsafe { libc::sendmmsg(socket.as_raw_fd(), messages.as_mut_ptr(), n as u32, 0) };
         if rc > 0 {
             sent += rc as u64;
