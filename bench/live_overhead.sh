@@ -6,7 +6,7 @@
 #
 #   bench/live_overhead.sh [RATE_PPS=100000] [SECONDS=5] [NETCORE ARGS…]   (e.g. --threads 1)
 #
-# FLOWS=N (default 8) spreads the load over N UDP flows, so host mode's ring buffer per
+# FLOWS=N (default 32) spreads the load over N UDP flows, so host mode's ring buffer per
 # decoding thread each get some; NETCORE=PATH measures another build (see common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,7 @@ load() {
     sleep 0.3
     local before after sent
     before=$(busy_ticks)
-    sent=$(ip netns exec "$tag-b" "$flood" send 10.250.0.1:9999 "$rate" "$seconds" 18 "${FLOWS:-8}")
+    sent=$(ip netns exec "$tag-b" "$flood" send 10.250.0.1:9999 "$rate" "$seconds" 18 "${FLOWS:-32}")
     after=$(busy_ticks)
     wait "$receiver"
     echo "$sent $(cat /tmp/$tag.recv) $((after - before))"

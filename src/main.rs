@@ -189,6 +189,14 @@ fn main() -> ExitCode {
             report_every_ns: cli.flow_report.map(|s| s * 1_000_000_000),
         },
     };
+    // Live modes: what capture needs is checked before anything starts.
+    let live_target = match cli.read {
+        Some(_) => None,
+        None => match live_preflight(&cli) {
+            Ok(target) => Some(target),
+            Err(code) => return code,
+        },
+    };
     // Live modes describe containers through their runtimes' APIs, on a thread of its own.
     let cgroup_root = match cli.read {
         Some(_) => None,
@@ -245,10 +253,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Host mode spreads flows over one ring buffer per decoding thread in the kernel;
-    // file and AF_XDP mode hand every frame to each thread, which keeps its share.
+    // Host mode spreads flows over one ring buffer per decoding thread in the kernel, and
+    // AF_XDP with several rx queues reads a group of queues per thread; otherwise (file
+    // mode, one queue) every frame goes to each thread, which keeps its share.
     let host_mode = cli.read.is_none() && cli.xdp.is_none();
-    let threads = decoding_threads(&cli, &events, engine.is_some(), host_mode);
+    let xdp_queues = live_target
+        .as_ref()
+        .and_then(|target| target.xdp.as_ref())
+        .map_or(0, |(_, queues)| queues.len());
+    let split_source = host_mode || xdp_queues > 1;
+    let mut threads = decoding_threads(&cli, &events, engine.is_some(), host_mode);
+    if xdp_queues > 1 && threads > xdp_queues {
+        if cli.threads.is_some() {
+            note!("netcore: --threads: AF_XDP decodes on one thread per rx queue ({xdp_queues})");
+        }
+        threads = xdp_queues;
+    }
     let host_name = host_name();
     let mut runtimes = lookups(sockets, cgroup_root.clone(), threads);
     // Builds a pipeline without outputs (its caller takes the batches) on its own thread.
@@ -265,8 +285,8 @@ fn main() -> ExitCode {
             Pipeline::new(events, selection, filter, encoders, None, host)
         })
     };
-    let mut more_rings = Vec::new();
-    let pipelines = if threads > 1 && !host_mode {
+    let mut more_threads = Vec::new();
+    let pipelines = if threads > 1 && !split_source {
         let builders = runtimes.into_iter().map(builder).collect();
         match Sharded::start(builders, outputs) {
             Ok(sharded) => Pipelines::Sharded(Box::new(sharded)),
@@ -276,7 +296,7 @@ fn main() -> ExitCode {
             }
         }
     } else {
-        more_rings = runtimes.drain(1..).map(builder).collect();
+        more_threads = runtimes.drain(1..).map(builder).collect();
         let host = pipeline::Host {
             name: host_name.clone(),
             netns_cookie,
@@ -289,9 +309,17 @@ fn main() -> ExitCode {
             .with_signatures(engine, cli.findings_only);
         Pipelines::One(Box::new(pipeline))
     };
-    match cli.read.as_deref() {
-        Some(path) => run::file::run(path, pipelines),
-        None => capture_live(&cli, kernel_filter, snaplen, pipelines, more_rings),
+    match (cli.read.as_deref(), live_target) {
+        (Some(path), _) => run::file::run(path, pipelines),
+        (None, Some(target)) => capture_live(
+            &cli,
+            target,
+            kernel_filter,
+            snaplen,
+            pipelines,
+            more_threads,
+        ),
+        (None, None) => unreachable!("live modes have a target"),
     }
 }
 
@@ -393,60 +421,74 @@ fn start_outputs(cli: &Cli, format: Format, json: Format) -> Result<(Encoders, O
     Ok((Encoders::new(&formats, keyed), outputs))
 }
 
-/// Live capture (host mode, or AF_XDP with --xdp): checks what capture needs, then
-/// captures until SIGINT/SIGTERM. Host mode drains a ring buffer per pipeline
-/// `more_rings` builds besides `pipelines`' own.
+/// Where live capture attaches: the cgroup v2 directory, and with `--xdp` the
+/// interface's index and the rx queues to read.
+struct LiveTarget {
+    cgroup: PathBuf,
+    xdp: Option<(u32, Vec<u32>)>,
+}
+
+/// Checks what live capture needs (privileges, cgroup v2, the `--xdp` interface); says
+/// what is missing and gives the exit code when something is.
+fn live_preflight(cli: &Cli) -> Result<LiveTarget, ExitCode> {
+    let missing = |missing: preflight::Missing| {
+        note!("netcore: {}", missing.to_string().trim_end());
+        ExitCode::from(2)
+    };
+    let cgroup = preflight::check_host_capture(cli.cgroup.as_deref()).map_err(missing)?;
+    let xdp = cli
+        .xdp
+        .as_deref()
+        .map(|interface| preflight::check_xdp_interface(interface, cli.queue, cli.force))
+        .transpose()
+        .map_err(missing)?;
+    Ok(LiveTarget { cgroup, xdp })
+}
+
+/// Live capture (host mode, or AF_XDP with --xdp) on `target` until SIGINT/SIGTERM.
+/// `more_threads` build the pipelines of the source's other parts (host mode's ring
+/// buffers, AF_XDP's queue groups) besides `pipelines`' own.
 fn capture_live(
     cli: &Cli,
+    target: LiveTarget,
     kernel_filter: KernelFilter,
     snaplen: u32,
     pipelines: Pipelines,
-    more_rings: Vec<Builder>,
+    more_threads: Vec<Builder>,
 ) -> ExitCode {
-    let cgroup = match preflight::check_host_capture(cli.cgroup.as_deref()) {
-        Ok(cgroup) => cgroup,
-        Err(missing) => {
-            note!("netcore: {}", missing.to_string().trim_end());
-            return ExitCode::from(2);
-        }
-    };
     let config = loader::CaptureConfig {
         snaplen,
         ring_bytes: cli.ring_size << 20,
-        rings: 1 + more_rings.len() as u32,
+        // Host mode: a ring buffer per decoding thread.
+        rings: match target.xdp {
+            None => 1 + more_threads.len() as u32,
+            Some(_) => 1,
+        },
         kernel_filter,
     };
     let stats_every = cli.stats.map(std::time::Duration::from_secs);
-    let result = match &cli.xdp {
-        Some(interface) => {
-            let (ifindex, queues) =
-                match preflight::check_xdp_interface(interface, cli.queue, cli.force) {
-                    Ok(found) => found,
-                    Err(missing) => {
-                        note!("netcore: {}", missing.to_string().trim_end());
-                        return ExitCode::from(2);
-                    }
-                };
+    let result = match (&cli.xdp, target.xdp) {
+        (Some(interface), Some((ifindex, queues))) => {
             let capture = run::live::XdpCapture {
                 interface: interface.clone(),
                 ifindex,
                 queues,
-                cgroup,
+                cgroup: target.cgroup,
                 config,
                 stats_every,
                 discard: cli.xdp_discard,
                 metrics: cli.metrics,
             };
-            run::live::run_xdp(&capture, pipelines)
+            run::live::run_xdp(&capture, pipelines, more_threads)
         }
-        None => {
+        _ => {
             let capture = run::live::HostCapture {
-                cgroup,
+                cgroup: target.cgroup,
                 config,
                 stats_every,
                 metrics: cli.metrics,
             };
-            run::live::run(&capture, pipelines, more_rings)
+            run::live::run(&capture, pipelines, more_threads)
         }
     };
     match result {

@@ -1344,7 +1344,8 @@ fn comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel()
 }
 
 /// A veth pair for AF_XDP: `capture` (10.N.M.1) in this network namespace, its peer
-/// (10.N.M.2) in a namespace of its own; both deleted on drop.
+/// (10.N.M.2) in a namespace of its own, each with `queues` rx and tx queues; both
+/// deleted on drop.
 struct CapturePair {
     peer_ns: String,
     capture: String,
@@ -1354,7 +1355,7 @@ struct CapturePair {
 }
 
 impl CapturePair {
-    fn new() -> CapturePair {
+    fn new(queues: u32) -> CapturePair {
         let (id, subnet) = unique_net(150);
         let pair = CapturePair {
             peer_ns: format!("ncx-p{id}"),
@@ -1366,7 +1367,8 @@ impl CapturePair {
         for args in [
             format!("netns add {}", pair.peer_ns),
             format!(
-                "link add {} type veth peer name {} netns {}",
+                "link add {} numtxqueues {queues} numrxqueues {queues} type veth peer name {} \
+                 numtxqueues {queues} numrxqueues {queues} netns {}",
                 pair.capture, pair.peer, pair.peer_ns
             ),
             format!("addr add {}/24 dev {}", pair.local, pair.capture),
@@ -1520,25 +1522,63 @@ fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
     if !root_or_skip("af_xdp_burst_arrives_as_events_attributed_to_the_server") {
         return;
     }
-    let pair = CapturePair::new();
-    let netcore = Netcore::start(&["--xdp", &pair.capture]);
+    let pair = CapturePair::new(1);
+    af_xdp_burst(&pair, 7100, &[]);
+}
+
+#[test]
+fn af_xdp_reads_each_rx_queue_on_a_thread_of_its_own() {
+    if !root_or_skip("af_xdp_reads_each_rx_queue_on_a_thread_of_its_own") {
+        return;
+    }
+    let pair = CapturePair::new(2);
+    let (started, summary) = af_xdp_burst(&pair, 7110, &["--threads", "2"]);
+    assert!(
+        started.contains("queues [0, 1]")
+            && started.contains("decoding on 2 threads, each reading its own queues"),
+        "{started}"
+    );
+    // The peer's transmit queue follows each flow's hash, and veth delivers on the rx
+    // queue of the same number: 150 flows reach both queues, so both threads.
+    let per_thread: Vec<u64> = summary
+        .split("packets per decoding thread: ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no packets per thread in {summary}"))
+        .split(", ")
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(per_thread.len(), 2, "{summary}");
+    assert!(
+        per_thread.iter().all(|&n| n > 0),
+        "each queue is read: {summary}"
+    );
+}
+
+/// Sends 50 UDP datagrams to a server on the capture address and `port` (one per test:
+/// the owner of a port is per network namespace), 50 TCP SYNs to a closed port and 50 DNS
+/// queries, each from a port of its own, through netcore in AF_XDP mode on `pair` (with
+/// `args`); checks each arrives once as its events, attributed, and that nothing was
+/// dropped. Returns netcore's start-up line and summary.
+fn af_xdp_burst(pair: &CapturePair, port: u16, args: &[&str]) -> (String, String) {
+    let netcore = Netcore::start(&[&["--xdp", &pair.capture], args].concat());
     assert!(pair.has_xdp());
     // A UDP server on the capture address, started after netcore: frames to its port are
     // attributed to it (AF_XDP takes them, so it never receives them).
     let mut server = Command::new("nc")
-        .args(["-u", "-l", &pair.local, "7100"])
+        .args(["-u", "-l", &pair.local, &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let server_pid = server.id();
     wait_until("nc did not start", Duration::from_secs(10), || {
-        listening_udp(None, 7100)
+        listening_udp(None, port)
     });
     const N: u16 = 50;
     let mut frames = Vec::new();
     for i in 0..N {
-        frames.push(pair.frame(17, &udp(40000 + i, 7100, b"burst")));
+        frames.push(pair.frame(17, &udp(40000 + i, port, b"burst")));
         frames.push(pair.frame(6, &tcp_syn(41000 + i, 7200)));
         frames.push(pair.frame(17, &udp(42000 + i, 53, &dns_query(i, "xdp.netcore.test"))));
     }
@@ -1550,17 +1590,17 @@ fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
             .count()
     };
     let events = netcore.events_for(&pair.remote, Duration::from_secs(10), |events| {
-        counts(events, "net_packet_udp", 7100) >= N as usize
+        counts(events, "net_packet_udp", port) >= N as usize
             && counts(events, "net_packet_tcp", 7200) >= N as usize
             && counts(events, "net_packet_dns", 53) >= N as usize
     });
     let _ = (server.kill(), server.wait());
-    assert_eq!(counts(&events, "net_packet_udp", 7100), N as usize);
+    assert_eq!(counts(&events, "net_packet_udp", port), N as usize);
     assert_eq!(counts(&events, "net_packet_tcp", 7200), N as usize);
     assert_eq!(counts(&events, "net_packet_udp", 53), N as usize);
     assert_eq!(counts(&events, "net_packet_dns", 53), N as usize);
     assert_eq!(named(&events, "net_packet_ipv4").count(), 3 * N as usize);
-    for e in named(&events, "net_packet_udp").filter(|e| arg(e, "dst_port") == 7100) {
+    for e in named(&events, "net_packet_udp").filter(|e| arg(e, "dst_port") == port) {
         assert_eq!(e["hostProcessId"], server_pid, "{e}");
         assert_eq!(e["processName"], "nc");
         assert_eq!(arg(e, "src"), pair.remote.as_str());
@@ -1574,6 +1614,7 @@ fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
     // Nothing listens on 7200: those frames have no owner.
     assert!(named(&events, "net_packet_tcp").all(|e| e["hostProcessId"] == 0));
 
+    let started = netcore.started.clone();
     let (status, summary) = netcore.interrupt();
     assert!(status.success());
     let summary = summary.unwrap();
@@ -1582,6 +1623,7 @@ fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
         "{summary}"
     );
     assert!(!pair.has_xdp(), "XDP left attached after SIGINT");
+    (started, summary)
 }
 
 #[test]
@@ -1589,7 +1631,7 @@ fn af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused() {
     if !root_or_skip("af_xdp_sigkill_leaves_no_xdp_and_default_route_interfaces_are_refused") {
         return;
     }
-    let pair = CapturePair::new();
+    let pair = CapturePair::new(1);
     let mut netcore = Netcore::start(&["--xdp", &pair.capture]);
     assert!(pair.has_xdp());
     netcore.child.kill().unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::ring_threads::RingThreads;
+use super::source_threads::SourceThreads;
 use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
 use crate::kernel::seed;
 use crate::pipeline::{Builder, ContainerReport, Pipelines, Summary};
@@ -18,7 +18,7 @@ use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
 use crate::source::xsk::{BindMode, XskSource};
-use crate::source::{Frame, FrameHandler, Interface, SourceStats, Wake};
+use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub struct HostCapture {
 /// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
 /// detached when this returns, whatever happened. `pipelines` drain the first ring buffer
 /// on this thread; each of `more` (as many as [`CaptureConfig::rings`] beyond the first)
-/// drains one more on a thread of its own ([`RingThreads`]).
+/// drains one more on a thread of its own ([`SourceThreads`]).
 pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
     if capture.stats_every.is_some() {
@@ -44,23 +44,20 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
     }
     let seeded = seed_existing_sockets(&mut programs, &capture.cgroup)?;
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
-    let mut rings = programs.take_rings(capture.config.rings)?.into_iter();
-    let first = rings.next().context("the eBPF object has no ring buffer")?;
-    let mut source = RingSource::new(first, tick).context("setting up the event loop")?;
-    let ring_threads = match (more.is_empty(), pipelines.output_queues()) {
-        (false, Some(queues)) => Some(
-            RingThreads::start(more, rings.collect(), &queues, tick)
-                .context("starting the decoding threads")?,
-        ),
-        _ => None,
-    };
-    let threads = 1 + ring_threads.as_ref().map_or(0, RingThreads::len);
+    let mut sources = programs
+        .take_rings(capture.config.rings)?
+        .into_iter()
+        .map(|ring| RingSource::new(ring, tick))
+        .collect::<io::Result<Vec<_>>>()
+        .context("setting up the event loops")?;
+    let mut source = sources.remove(0);
+    let more = start_threads(&pipelines, more, sources)?;
     note!(
         "netcore: capturing on cgroup {} (snaplen {} bytes, {seeded} existing sockets \
          attributed, {}); Ctrl-C stops",
         capture.cgroup.display(),
         capture.config.snaplen,
-        match threads {
+        match 1 + more.as_ref().map_or(0, SourceThreads::len) {
             1 => format!("ring buffer {} MiB", capture.config.ring_bytes >> 20),
             n => format!(
                 "decoding on {n} threads, each draining a ring buffer of {} MiB",
@@ -69,30 +66,48 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
         },
     );
     let metrics = serve_metrics(capture.metrics)?;
-    let mut live = Live::new(pipelines, programs, capture.stats_every.is_some(), metrics);
-    live.ring_threads = ring_threads;
+    let stats = capture.stats_every.is_some();
+    let mut live = Live::new(pipelines, programs, stats, metrics, more);
     let outcome = source.run(&mut live);
-    let (summary, kernel, owners, outputs) = live.finish(outcome)?;
-    let malformed = match source.malformed {
+    let ended = live.finish(outcome)?;
+    let malformed = match ended
+        .sources
+        .iter()
+        .chain([&source])
+        .map(|s| s.malformed)
+        .sum()
+    {
         0 => String::new(),
         n => format!("; {n} malformed ring entries"),
     };
+    let kernel = ended.kernel;
     note!(
-        "netcore: host capture: {summary}; kernel: {} packets captured, {} lost to a full ring \
-         buffer, {} filtered out; {owners}{malformed}",
+        "netcore: host capture: {}; kernel: {} packets captured, {} lost to a full ring \
+         buffer, {} filtered out; {}{malformed}",
+        ended.summary,
         kernel.captured,
         kernel.ring_full,
         kernel.filtered,
+        ended.owners,
     );
-    report_outputs(&outputs);
+    report_outputs(&ended.outputs);
     Ok(())
 }
 
-/// `, decoding on N threads` when more than one decodes, for AF_XDP's startup line.
-fn decoding_threads(pipelines: &Pipelines) -> String {
-    match pipelines.threads() {
-        1 => String::new(),
-        n => format!(", decoding on {n} threads"),
+/// Starts a thread for each of `sources` with a pipeline of `more` (host mode's rings and
+/// AF_XDP's queue groups beyond the first), writing into `pipelines`' outputs; none
+/// when there are none.
+fn start_threads<S: LiveSource>(
+    pipelines: &Pipelines,
+    more: Vec<Builder>,
+    sources: Vec<S>,
+) -> Result<Option<SourceThreads<S>>> {
+    match (more.is_empty(), pipelines.output_queues()) {
+        (false, Some(queues)) => Ok(Some(
+            SourceThreads::start(more, sources, &queues)
+                .context("starting the decoding threads")?,
+        )),
+        _ => Ok(None),
     }
 }
 
@@ -146,8 +161,10 @@ pub struct XdpCapture {
 }
 
 /// Attaches XDP and the AF_XDP sockets, captures until SIGINT/SIGTERM, prints the
-/// summary. XDP is detached when this returns, whatever happened.
-pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines) -> Result<()> {
+/// summary. XDP is detached when this returns, whatever happened. With several rx queues,
+/// each of `more` decodes the frames of some queues on a thread of its own
+/// ([`XskSource::split`]), `pipelines` those of the rest on this thread.
+pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
     if capture.stats_every.is_some() {
@@ -159,7 +176,7 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines) -> Result<()> {
         ifindex: capture.ifindex,
         netns_cookie: seed::netns_cookie().context("reading SO_NETNS_COOKIE")?,
     };
-    let mut source = XskSource::open(
+    let source = XskSource::open(
         &capture.interface,
         index,
         &capture.queues,
@@ -168,34 +185,51 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines) -> Result<()> {
         |queue, fd| programs.set_xsk(queue, fd),
     )?;
     let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
+    let mut sources = source
+        .split(1 + more.len(), tick)
+        .context("setting up the event loops")?;
+    let mut source = sources.remove(0);
+    let more = start_threads(&pipelines, more, sources)?;
+    let threads = pipelines.threads() + more.as_ref().map_or(0, SourceThreads::len);
     note!(
         "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}{}); Ctrl-C stops",
         capture.interface,
-        source.queue_ids().collect::<Vec<_>>(),
+        capture.queues,
         match source.mode {
             BindMode::ZeroCopy => "zero-copy",
             BindMode::Copy => "copy",
         },
-        decoding_threads(&pipelines),
+        match (threads, &more) {
+            (1, _) => String::new(),
+            (n, Some(_)) => format!(", decoding on {n} threads, each reading its own queues"),
+            (n, None) => format!(", decoding on {n} threads"),
+        },
     );
     let metrics = serve_metrics(capture.metrics)?;
-    let mut live = Live::new(pipelines, programs, capture.stats_every.is_some(), metrics);
+    let stats = capture.stats_every.is_some();
+    let mut live = Live::new(pipelines, programs, stats, metrics, more);
     let outcome = source.run(&mut live);
-    let (summary, _, owners, outputs) = live.finish(outcome)?;
+    let ended = live.finish(outcome)?;
+    let frames: u64 = ended
+        .sources
+        .iter()
+        .chain([&source])
+        .map(|s| s.frames)
+        .sum();
     let stats = source.stats();
     note!(
-        "netcore: AF_XDP capture: {} frames received; {summary}; {}; {} invalid \
-         descriptors; {owners}",
-        source.frames,
-        stats,
+        "netcore: AF_XDP capture: {frames} frames received; {}; {stats}; {} invalid \
+         descriptors; {}",
+        ended.summary,
         stats.invalid_descs,
+        ended.owners,
     );
-    report_outputs(&outputs);
+    report_outputs(&ended.outputs);
     Ok(())
 }
 
-/// The state of a live run.
-struct Live {
+/// The state of a live run whose other decoding threads (if any) read sources `S`.
+struct Live<S> {
     pipelines: Pipelines,
     programs: Programs,
     print_stats: bool,
@@ -207,14 +241,26 @@ struct Live {
     reader_closed: bool,
     /// When the output was last written out.
     last_flush: Instant,
-    /// Host mode on several threads: those draining rings 1 and up.
-    ring_threads: Option<RingThreads>,
+    /// The threads reading the source's other parts (host mode's rings, AF_XDP's
+    /// queues), when there are several.
+    more: Option<SourceThreads<S>>,
+}
+
+/// What a live run ended with.
+struct Ended<S> {
+    summary: Summary,
+    kernel: KernelCounters,
+    /// A phrase on packet owners, and with `--stats` the programs' kernel time.
+    owners: String,
+    outputs: OutputReport,
+    /// The sources of the other decoding threads, for their own counts.
+    sources: Vec<S>,
 }
 
 /// How long events may wait in the output buffer.
 pub(super) const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
-impl FrameHandler for Live {
+impl<S: LiveSource> FrameHandler for Live<S> {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
         let result = self.pipelines.handle(frame);
         self.note(result)
@@ -268,21 +314,19 @@ impl FrameHandler for Live {
     }
 
     fn finished(&self) -> bool {
-        self.pipelines.done()
-            || self
-                .ring_threads
-                .as_ref()
-                .is_some_and(RingThreads::any_ended)
+        self.pipelines.done() || self.more.as_ref().is_some_and(SourceThreads::any_ended)
     }
 }
 
-impl Live {
-    /// A run writing through `pipelines`, with `programs` attached.
+impl<S: LiveSource> Live<S> {
+    /// A run writing through `pipelines`, with `programs` attached and `more` threads
+    /// decoding the source's other parts.
     fn new(
         pipelines: Pipelines,
         programs: Programs,
         print_stats: bool,
         metrics: Option<Metrics>,
+        more: Option<SourceThreads<S>>,
     ) -> Self {
         Live {
             pipelines,
@@ -292,7 +336,7 @@ impl Live {
             last_stats: (Instant::now(), 0),
             reader_closed: false,
             last_flush: Instant::now(),
-            ring_threads: None,
+            more,
         }
     }
 
@@ -300,40 +344,38 @@ impl Live {
     fn counts(&self) -> (Summary, u64) {
         let mut summary = self.pipelines.summary().into_owned();
         let mut unowned = self.pipelines.unowned();
-        for counts in self.ring_threads.iter().flat_map(RingThreads::counts) {
+        for counts in self.more.iter().flat_map(SourceThreads::counts) {
             summary.absorb(counts.summary);
             unowned += counts.unowned;
         }
         (summary, unowned)
     }
 
-    /// Ends the run: flushes, reads the kernel counters, detaches every program. Returns
-    /// the pipeline's summary, the kernel counters and a line on packet owners (and the
-    /// programs' kernel time with `--stats`); an error of the run or of the last write,
-    /// unless the reader of the output left.
-    fn finish(
-        self,
-        outcome: io::Result<i32>,
-    ) -> Result<(Summary, KernelCounters, String, OutputReport)> {
+    /// Ends the run: flushes, reads the kernel counters, detaches every program, stops the
+    /// other threads. Returns what the run counted; an error of the run or of the last
+    /// write, unless the reader of the output left.
+    fn finish(self, outcome: io::Result<i32>) -> Result<Ended<S>> {
         let Live {
             pipelines,
             programs,
             reader_closed,
-            ring_threads,
+            more,
             ..
         } = self;
         let costs = programs.costs();
         let kernel = programs.counters().unwrap_or_default();
         drop(programs); // Detach before the summary: capture is over.
         // The other threads hand over their last batches before the outputs close.
-        let ends = ring_threads.map(RingThreads::stop).unwrap_or_default();
+        let ends = more.map(SourceThreads::stop).unwrap_or_default();
         let mut ending = pipelines.close(wall_clock_ns());
         let mut per_thread = vec![ending.summary.packets];
+        let mut sources = Vec::new();
         for end in ends {
             match end {
-                Ok(end) => {
+                Ok((end, source)) => {
                     per_thread.push(end.counts.summary.packets);
                     ending.absorb(end);
+                    sources.push(source);
                 }
                 Err(e) => ending.written = ending.written.and(Err(e)),
             }
@@ -362,7 +404,13 @@ impl Live {
             outcome.context("capturing")?;
             ending.written.context("writing events")?;
         }
-        Ok((ending.summary, kernel, owners, ending.outputs))
+        Ok(Ended {
+            summary: ending.summary,
+            kernel,
+            owners,
+            outputs: ending.outputs,
+            sources,
+        })
     }
 
     /// Remembers whether a write failed because the reader left.

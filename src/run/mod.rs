@@ -1,7 +1,7 @@
 //! The drivers: each connects a source to the pipeline for one mode and reports the run.
-//! File mode ([`file`]); host and AF_XDP mode ([`live`]), host mode's decoding threads
-//! beyond the first ([`ring_threads`]).
+//! File mode ([`file`]); host and AF_XDP mode ([`live`]), and their decoding threads
+//! beyond the first when the source itself is split by flow ([`source_threads`]).
 
 pub mod file;
 pub mod live;
-mod ring_threads;
+mod source_threads;

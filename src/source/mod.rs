@@ -188,6 +188,17 @@ impl SourceStats for NoSourceStats {
     }
 }
 
+/// A live source: drains its buffers into a [`FrameHandler`] until SIGINT or SIGTERM
+/// (returned), or until the handler is finished (0). Sent to a thread of its own when a
+/// run decodes on several ([`ring::RingSource`] per ring buffer, [`xsk::XskSource`] per
+/// group of rx queues).
+pub trait LiveSource: Send + 'static {
+    /// Hands every frame to `handler` until a stop signal or the handler is finished; the
+    /// handler also wakes after each round, every tick and on SIGHUP. A handler error
+    /// stops the loop.
+    fn run<H: FrameHandler>(&mut self, handler: &mut H) -> io::Result<i32>;
+}
+
 /// What a live source drives: once per frame, then after each poll round and each tick.
 pub trait FrameHandler {
     /// Handles one frame, in place.

@@ -15,7 +15,7 @@ use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler, Interface, NoSourceStats};
+use super::{Frame, FrameHandler, Interface, LiveSource, NoSourceStats};
 
 /// One captured packet, borrowed from the ring buffer.
 #[derive(Debug, Clone, Copy)]
@@ -76,11 +76,10 @@ impl RingSource {
             malformed: 0,
         })
     }
+}
 
-    /// Hands every record to `handler` until SIGINT or SIGTERM arrives, which it returns
-    /// (0 when the handler finished); the handler also wakes after each round, every tick
-    /// and on SIGHUP. A handler error stops the loop.
-    pub fn run(&mut self, handler: &mut impl FrameHandler) -> io::Result<i32> {
+impl LiveSource for RingSource {
+    fn run<H: FrameHandler>(&mut self, handler: &mut H) -> io::Result<i32> {
         loop {
             self.events.wait()?;
             while let Some(entry) = self.ring.next() {

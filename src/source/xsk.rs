@@ -7,7 +7,8 @@
 
 use std::io;
 use std::num::NonZeroU32;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -18,7 +19,7 @@ use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler, Interface, SourceStats};
+use super::{Frame, FrameHandler, Interface, LiveSource, SourceStats};
 
 /// UMEM frames per queue (2 KiB each).
 const FRAMES: u32 = 4096;
@@ -36,7 +37,6 @@ pub enum BindMode {
 
 /// One queue's socket, UMEM and rings.
 struct Queue {
-    id: u32,
     umem: Umem,
     rx: RxQueue,
     fill: FillQueue,
@@ -68,10 +68,14 @@ impl std::fmt::Display for XskStats {
     }
 }
 
-/// The AF_XDP sockets of one interface.
+/// The AF_XDP sockets of one interface (or of some of its rx queues, see
+/// [`XskSource::split`]).
 pub struct XskSource {
     queues: Vec<Queue>,
     events: EventLoop,
+    /// Duplicates of the descriptors of every socket of the run, the other parts' too,
+    /// for their kernel counters (`--stats`, the metrics, the summary).
+    counted: Arc<[OwnedFd]>,
     /// How the sockets are bound.
     pub mode: BindMode,
     /// Frames read.
@@ -96,6 +100,7 @@ impl XskSource {
     ) -> Result<Self> {
         let events = EventLoop::new(tick)?;
         let mut opened = Vec::new();
+        let mut counted = Vec::new();
         let mut mode = BindMode::ZeroCopy;
         for &id in queues {
             let queue = match open_queue(interface, id, BindMode::ZeroCopy) {
@@ -106,6 +111,9 @@ impl XskSource {
                 }
             };
             let fd = queue.rx.fd().as_raw_fd();
+            // SAFETY: the socket's descriptor, open while `queue` lives (it is duplicated
+            // here, not kept).
+            counted.push(unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?);
             register(id, fd)?;
             events.register(fd, opened.len())?;
             opened.push(queue);
@@ -113,6 +121,7 @@ impl XskSource {
         Ok(XskSource {
             queues: opened,
             events,
+            counted: counted.into(),
             mode,
             frames: 0,
             interface: index,
@@ -120,9 +129,41 @@ impl XskSource {
         })
     }
 
-    /// Reads frames into `handler` until SIGINT or SIGTERM, which it returns (0 when the
-    /// handler finished).
-    pub fn run(&mut self, handler: &mut impl FrameHandler) -> io::Result<i32> {
+    /// Deals the queues out to `parts` sources (round-robin; fewer when there are fewer
+    /// queues), each with an event loop of its own ticking every `tick`: one per decoding
+    /// thread. Each part counts its own frames; each reports every socket's counters.
+    pub fn split(self, parts: usize, tick: Duration) -> io::Result<Vec<XskSource>> {
+        let parts = parts.clamp(1, self.queues.len().max(1));
+        let mut split: Vec<XskSource> = (0..parts)
+            .map(|_| {
+                Ok(XskSource {
+                    queues: Vec::new(),
+                    events: EventLoop::new(tick)?,
+                    counted: self.counted.clone(),
+                    mode: self.mode,
+                    frames: 0,
+                    interface: self.interface,
+                    discard: self.discard,
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        for (index, queue) in self.queues.into_iter().enumerate() {
+            let part = &mut split[index % parts];
+            part.events
+                .register(queue.rx.fd().as_raw_fd(), part.queues.len())?;
+            part.queues.push(queue);
+        }
+        Ok(split)
+    }
+
+    /// The sockets' kernel counters, summed over every part of the run.
+    pub fn stats(&self) -> XskStats {
+        QueueStats(&self.counted).read()
+    }
+}
+
+impl LiveSource for XskSource {
+    fn run<H: FrameHandler>(&mut self, handler: &mut H) -> io::Result<i32> {
         loop {
             self.events.wait()?;
             for queue in &mut self.queues {
@@ -181,35 +222,38 @@ impl XskSource {
                 }
             }
             // The counters are read only when a `--stats` line prints them.
-            if let Some(signal) = self.events.end_round(handler, &QueueStats(&self.queues))? {
+            if let Some(signal) = self.events.end_round(handler, &QueueStats(&self.counted))? {
                 return Ok(signal);
             }
         }
     }
-
-    /// The sockets' kernel counters, summed.
-    pub fn stats(&self) -> XskStats {
-        QueueStats(&self.queues).read()
-    }
-
-    /// The queue ids read.
-    pub fn queue_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.queues.iter().map(|q| q.id)
-    }
 }
 
-/// The kernel counters of some queues' sockets, read when displayed.
-struct QueueStats<'q>(&'q [Queue]);
+/// The kernel counters of some AF_XDP sockets, read when displayed.
+struct QueueStats<'q>(&'q [OwnedFd]);
 
 impl QueueStats<'_> {
     fn read(&self) -> XskStats {
         let mut total = XskStats::default();
-        for queue in self.0 {
-            if let Ok(s) = queue.rx.fd().xdp_statistics() {
-                total.rx_dropped += s.rx_dropped();
-                total.rx_ring_full += s.rx_ring_full();
-                total.fill_ring_empty += s.rx_fill_ring_empty_descs();
-                total.invalid_descs += s.rx_invalid_descs();
+        for fd in self.0 {
+            // SAFETY: plain integers, for which all zeroes are valid.
+            let mut s: libc::xdp_statistics = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::xdp_statistics>() as libc::socklen_t;
+            // SAFETY: an AF_XDP socket's descriptor, and a buffer of the length given.
+            let rc = unsafe {
+                libc::getsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_XDP,
+                    libc::XDP_STATISTICS,
+                    (&raw mut s).cast(),
+                    &mut len,
+                )
+            };
+            if rc == 0 {
+                total.rx_dropped += s.rx_dropped;
+                total.rx_ring_full += s.rx_ring_full;
+                total.fill_ring_empty += s.rx_fill_ring_empty_descs;
+                total.invalid_descs += s.rx_invalid_descs;
             }
         }
         total
@@ -283,7 +327,6 @@ fn open_queue(interface: &str, id: u32, mode: BindMode) -> Result<Queue> {
         ));
     }
     Ok(Queue {
-        id,
         umem,
         rx,
         fill,

@@ -1,63 +1,61 @@
-//! Host mode on several threads. The capture programs spread packets over one ring buffer
-//! per decoding thread, by a hash of their flow that is the same both ways
-//! ([`netcore_core::abi::rings::ring_of`]), so each thread owns whole flows: it drains its
-//! ring in place with a pipeline of its own (flow table and reassembly included) and hands
-//! its batches straight to the outputs' queues. No thread copies frames for another and
-//! nothing is locked per frame; a flow's events keep their order, and the flows of
-//! different threads interleave in the order their batches reach the outputs.
+//! Live modes on several threads, where the source itself is split by flow. Host mode:
+//! the capture programs spread packets over one ring buffer per decoding thread, by a hash
+//! of their flow that is the same both ways ([`netcore_core::abi::rings::ring_of`]).
+//! AF_XDP mode with several rx queues: the NIC spreads frames over its queues (RSS), and
+//! each thread reads the sockets of some queues. Each thread drains its part in place with
+//! a pipeline of its own (reassembly included) and hands its batches straight to the
+//! outputs' queues. No thread copies frames for another and nothing is locked per frame;
+//! a flow's events keep their order, and the flows of different threads interleave in the
+//! order their batches reach the outputs.
 //!
-//! The run's own thread drains ring 0 ([`super::live`]); [`RingThreads`] are the others.
+//! The run's own thread drains the first part ([`super::live`]); [`SourceThreads`] are
+//! the others.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-use aya::maps::{MapData, RingBuf};
+use std::time::Instant;
 
 use super::live::{FLUSH_EVERY, wall_clock_ns};
 use crate::encode::Lines;
 use crate::pipeline::{Builder, Pipeline, ShardCounts, ShardEnd};
 use crate::sink::OutputQueues;
-use crate::source::ring::RingSource;
-use crate::source::{Frame, FrameHandler, SourceStats, Wake};
+use crate::source::{Frame, FrameHandler, LiveSource, SourceStats, Wake};
 
-/// The decoding threads of rings 1 and up, running until told to stop (or SIGINT/SIGTERM,
-/// which each sees too).
-pub struct RingThreads {
-    threads: Vec<RingThread>,
+/// The decoding threads of the parts of a source after the first, running until told to
+/// stop (or SIGINT/SIGTERM, which each sees too).
+pub struct SourceThreads<S> {
+    threads: Vec<SourceThread<S>>,
     stop: Arc<AtomicBool>,
 }
 
-/// One ring's thread, and its counts as of its last hand-over.
-struct RingThread {
-    handle: JoinHandle<io::Result<ShardEnd>>,
+/// One part's thread, and its counts as of its last hand-over.
+struct SourceThread<S> {
+    handle: JoinHandle<io::Result<(ShardEnd, S)>>,
     counts: Arc<Mutex<ShardCounts>>,
 }
 
-impl RingThreads {
-    /// Starts a thread per ring of `rings`, with the pipeline the builder of the same
-    /// index builds, handing batches to `queues`; their stats tick every `tick`.
+impl<S: LiveSource> SourceThreads<S> {
+    /// Starts a thread per source of `sources`, with the pipeline the builder of the same
+    /// index builds, handing batches to `queues`.
     pub fn start(
         builders: Vec<Builder>,
-        rings: Vec<RingBuf<MapData>>,
+        sources: Vec<S>,
         queues: &OutputQueues,
-        tick: Duration,
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = builders
             .into_iter()
-            .zip(rings)
+            .zip(sources)
             .enumerate()
-            .map(|(index, (build, ring))| {
+            .map(|(index, (build, source))| {
                 let counts = Arc::new(Mutex::new(ShardCounts::default()));
                 let (queues, stop, published) = (queues.clone(), stop.clone(), counts.clone());
                 let handle = std::thread::Builder::new()
-                    .name(format!("netcore-ring{}", index + 1))
+                    .name(format!("netcore-part{}", index + 1))
                     .spawn(move || {
-                        let source = RingSource::new(ring, tick)?;
-                        let drain = RingDrain {
+                        let drain = Drain {
                             pipeline: build(),
                             queues,
                             counts: published,
@@ -66,10 +64,10 @@ impl RingThreads {
                         };
                         drain.run(source)
                     })?;
-                Ok(RingThread { handle, counts })
+                Ok(SourceThread { handle, counts })
             })
             .collect::<io::Result<_>>()?;
-        Ok(RingThreads { threads, stop })
+        Ok(SourceThreads { threads, stop })
     }
 
     /// How many threads there are.
@@ -86,14 +84,14 @@ impl RingThreads {
     }
 
     /// Whether a thread has ended on its own (an output failed, its reader left, a
-    /// signal): then the run ends; the cause comes with [`RingThreads::stop`].
+    /// signal): then the run ends; the cause comes with [`SourceThreads::stop`].
     pub fn any_ended(&self) -> bool {
         self.threads.iter().any(|t| t.handle.is_finished())
     }
 
     /// Stops every thread once it has handed over what it holds; returns what each
-    /// counted, or why it failed.
-    pub fn stop(self) -> Vec<io::Result<ShardEnd>> {
+    /// counted and its source (for the source's own counts), or why it failed.
+    pub fn stop(self) -> Vec<io::Result<(ShardEnd, S)>> {
         self.stop.store(true, Relaxed);
         self.threads
             .into_iter()
@@ -105,8 +103,8 @@ impl RingThreads {
     }
 }
 
-/// What a ring's thread runs: its pipeline, and the outputs' queues it hands batches to.
-struct RingDrain {
+/// What a part's thread runs: its pipeline, and the outputs' queues it hands batches to.
+struct Drain {
     pipeline: Pipeline,
     queues: OutputQueues,
     counts: Arc<Mutex<ShardCounts>>,
@@ -114,23 +112,16 @@ struct RingDrain {
     last_flush: Instant,
 }
 
-impl RingDrain {
+impl Drain {
     /// Drains `source` until told to stop, then ends the pipeline's flows and hands over
     /// the last batches.
-    fn run(mut self, mut source: RingSource) -> io::Result<ShardEnd> {
+    fn run<S: LiveSource>(mut self, mut source: S) -> io::Result<(ShardEnd, S)> {
         let outcome = source.run(&mut self);
         let end = ShardEnd::of(&mut self.pipeline, wall_clock_ns());
         let handed = self.hand_over();
         outcome?;
         handed?;
-        if source.malformed > 0 {
-            note!(
-                "netcore: {} malformed ring entries on {}",
-                source.malformed,
-                std::thread::current().name().unwrap_or("a decoding thread")
-            );
-        }
-        Ok(end)
+        Ok((end, source))
     }
 
     /// Hands the batches encoded so far to the outputs and publishes the counts.
@@ -145,7 +136,7 @@ impl RingDrain {
     }
 }
 
-impl FrameHandler for RingDrain {
+impl FrameHandler for Drain {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
         self.pipeline.handle(frame)?;
         match self.pipeline.batches_due() {
