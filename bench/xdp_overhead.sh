@@ -6,6 +6,10 @@
 # netcore's CPU per packet for both, and their ratio. Root only.
 #
 #   [RUNS=5] bench/xdp_overhead.sh [SECONDS=4] [RATE_PPS=2000000] [NETCORE ARGS…]   (e.g. --threads 1)
+#
+# QUEUES=N (default 1) gives the veth pair N queues each way, and the flooder sends over
+# FLOWS (default 32) UDP flows, which the peer spreads over its queues: with N > 1, each
+# decoding thread reads its own queues. NETCORE=PATH measures another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-4}
@@ -18,7 +22,9 @@ tag="ncx$$"
 cleanup() { ip link del "$tag-c" 2>/dev/null || true; ip netns del "$tag-p" 2>/dev/null || true; }
 trap cleanup EXIT
 ip netns add "$tag-p"
-ip link add "$tag-c" type veth peer name "$tag-v" netns "$tag-p"
+queues=${QUEUES:-1}
+ip link add "$tag-c" numtxqueues "$queues" numrxqueues "$queues" type veth peer name "$tag-v" \
+    numtxqueues "$queues" numrxqueues "$queues" netns "$tag-p"
 ip addr add 10.251.0.1/24 dev "$tag-c"; ip link set "$tag-c" up
 ip -n "$tag-p" addr add 10.251.0.2/24 dev "$tag-v"; ip -n "$tag-p" link set "$tag-v" up
 ip netns exec "$tag-p" ping -c1 -W2 10.251.0.1 >/dev/null   # resolve the MAC first
@@ -30,7 +36,7 @@ measure() {
     start_netcore "$log" --xdp "$tag-c" "$@" "${extra[@]}"
     local before after sent
     before=$(proc_ticks "$netcore_pid")
-    sent=$(ip netns exec "$tag-p" "$flood" send 10.251.0.1:9999 "$rate" "$seconds")
+    sent=$(ip netns exec "$tag-p" "$flood" send 10.251.0.1:9999 "$rate" "$seconds" 18 "${FLOWS:-32}")
     sleep 0.3
     after=$(proc_ticks "$netcore_pid")
     stop_netcore
@@ -53,15 +59,15 @@ for _ in $(seq "$runs"); do
         "$full_sent" "$full_recv" "$full_ticks" "$full_drop")
 done
 
-python3 - "$seconds" "$hz" "$mode" "${results[@]}" <<'PY'
+python3 - "$seconds" "$hz" "$mode" "$queues" "${results[@]}" <<'PY'
 import statistics
 import sys
 seconds, hz = int(sys.argv[1]), int(sys.argv[2])
-mode = sys.argv[3]
-numbers = list(map(int, sys.argv[4:]))
+mode, queues = sys.argv[3], sys.argv[4]
+numbers = list(map(int, sys.argv[5:]))
 tick_ns = 1e9 / hz
-print(f"AF_XDP on veth ({mode} mode), UDP flood from a peer namespace for {seconds} s, "
-      f"{len(numbers) // 8} runs of each")
+print(f"AF_XDP on veth ({mode} mode, {queues} rx queue(s)), UDP flood from a peer namespace "
+      f"for {seconds} s, {len(numbers) // 8} runs of each")
 names = ("raw loop (--xdp-discard)", "full decode + JSON")
 cpu = {name: [] for name in names}
 for i in range(0, len(numbers), 8):

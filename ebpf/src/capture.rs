@@ -4,7 +4,7 @@
 //! through.
 
 use aya_ebpf::EbpfContext;
-use aya_ebpf::bindings::{__sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
+use aya_ebpf::bindings::{__sk_buff, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
     bpf_get_netns_cookie, bpf_get_smp_processor_id, bpf_get_socket_cookie, bpf_ktime_get_boot_ns,
     bpf_skb_cgroup_id, bpf_skb_load_bytes,
@@ -22,8 +22,8 @@ use crate::filter::{keeps_owner, keeps_packet};
 #[unsafe(no_mangle)]
 static SNAPLEN: u32 = 1024;
 
-/// Bytes of queued records that make the capture programs wake user space.
-const WAKEUP_BYTES: u64 = 256 << 10;
+/// A CPU wakes user space once per this many records it writes (a power of two).
+const WAKEUP_EVERY: u64 = 512;
 
 /// How many ring buffers packets are spread over (one per decoding thread, at most
 /// `MAX_RINGS`); user space sets it at load time.
@@ -39,11 +39,11 @@ macro_rules! ring_buffers {
             static $name: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
         )+
 
-        /// Writes `record` into ring buffer `ring`; whether it fit.
+        /// Writes `record` into ring buffer `ring` with `flags`; whether it fit.
         #[inline(always)]
-        fn output(ring: u32, record: &[u8]) -> bool {
+        fn output(ring: u32, record: &[u8], flags: u64) -> bool {
             match ring {
-                $($index => output_to(&$name, record),)+
+                $($index => $name.output(record, flags).is_ok(),)+
                 _ => false,
             }
         }
@@ -141,28 +141,27 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     };
     // SAFETY: a read of a static set at load time.
     let rings = unsafe { core::ptr::read_volatile(&RINGS) };
-    if output(ring_of(&scratch.data, n as usize, rings), record) {
-        count(counter::CAPTURED);
+    let Some(captured) = COUNTERS.get_ptr_mut(counter::CAPTURED) else {
+        return 1;
+    };
+    // SAFETY: as in `count`.
+    let captured = unsafe { &mut *captured };
+    // Wake user space once per WAKEUP_EVERY records of this CPU, not per record: a
+    // wake-up costs more than the capture (an inter-processor interrupt, a VM exit in a
+    // guest), and user space, once woken, reads until the ring is empty. The CPUs' counts
+    // are out of step, so with N CPUs a wake-up comes about every WAKEUP_EVERY / N records
+    // of each; user space's 10 ms poll timeout drains what a quiet ring holds. Counting on
+    // this CPU, unlike asking the ring how full it is, touches no memory other CPUs write.
+    let wakeup = match *captured & (WAKEUP_EVERY - 1) {
+        0 => BPF_RB_FORCE_WAKEUP,
+        _ => BPF_RB_NO_WAKEUP,
+    };
+    if output(ring_of(&scratch.data, n as usize, rings), record, wakeup as u64) {
+        *captured += 1;
     } else {
         count(counter::RING_FULL);
     }
     1
-}
-
-/// Writes `record` into `ring`, waking user space when it brings the queued bytes to
-/// WAKEUP_BYTES, not per record: a wake-up costs more than the capture (an
-/// inter-processor interrupt, a VM exit in a guest), and user space, once woken, reads
-/// until the ring is empty. A wake-up two CPUs both miss is made up by user space's 10 ms
-/// poll timeout. Returns whether the record fit.
-#[inline(always)]
-fn output_to(ring: &RingBuf, record: &[u8]) -> bool {
-    let queued = ring.query(BPF_RB_AVAIL_DATA as u64);
-    let wakeup = if queued < WAKEUP_BYTES && queued + record.len() as u64 >= WAKEUP_BYTES {
-        BPF_RB_FORCE_WAKEUP
-    } else {
-        BPF_RB_NO_WAKEUP
-    };
-    ring.output(record, wakeup as u64).is_ok()
 }
 
 #[cgroup_skb(ingress)]
