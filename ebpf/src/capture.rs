@@ -156,7 +156,11 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         0 => BPF_RB_FORCE_WAKEUP,
         _ => BPF_RB_NO_WAKEUP,
     };
-    if output(ring_of(&scratch.data, n as usize, rings), record, wakeup as u64) {
+    if output(
+        ring_of(&scratch.data, n as usize, rings),
+        record,
+        wakeup as u64,
+    ) {
         *captured += 1;
     } else {
         count(counter::RING_FULL);
