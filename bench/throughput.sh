@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 17's benchmarks in one run, each printed with its target: file mode on one and two
 # threads, the capture program's kernel time, AF_XDP's full decode against its raw loop,
-# and DNS decode against NLnet Labs' `domain` and hickory-proto. Root only (the live
-# parts); about 8 minutes on 2 vCPUs.
+# (one rx queue, then two read by a thread each), and DNS decode against NLnet Labs'
+# `domain` and hickory-proto. Root only (the live parts); about 10 minutes on 2 vCPUs.
 #
 #   bench/throughput.sh
 set -euo pipefail
@@ -16,6 +16,9 @@ bash bench/kernel_cost.sh 5
 echo
 echo "== AF_XDP, full decode + JSON against the raw receive loop (target: ≤ 1.30×, lossless)"
 bash bench/xdp_overhead.sh
+echo
+echo "== AF_XDP with two rx queues, each read by a decoding thread of its own (same target)"
+QUEUES=2 RUNS=3 bash bench/xdp_overhead.sh 4 2000000 --threads 2
 echo
 echo "== DNS decode (targets: netcore/domain ≤ 0.60 and netcore/hickory-proto ≤ 0.17 on the typical responses)"
 log=$(mktemp)

@@ -190,10 +190,10 @@ fn main() -> ExitCode {
         },
     };
     // Live modes: what capture needs is checked before anything starts.
-    let live_target = match cli.read {
-        Some(_) => None,
+    let source = match &cli.read {
+        Some(path) => Source::File(path.clone()),
         None => match live_preflight(&cli) {
-            Ok(target) => Some(target),
+            Ok(target) => Source::Live(target),
             Err(code) => return code,
         },
     };
@@ -257,10 +257,13 @@ fn main() -> ExitCode {
     // AF_XDP with several rx queues reads a group of queues per thread; otherwise (file
     // mode, one queue) every frame goes to each thread, which keeps its share.
     let host_mode = cli.read.is_none() && cli.xdp.is_none();
-    let xdp_queues = live_target
-        .as_ref()
-        .and_then(|target| target.xdp.as_ref())
-        .map_or(0, |(_, queues)| queues.len());
+    let xdp_queues = match &source {
+        Source::Live(LiveTarget {
+            xdp: Some((_, queues)),
+            ..
+        }) => queues.len(),
+        _ => 0,
+    };
     let split_source = host_mode || xdp_queues > 1;
     let mut threads = decoding_threads(&cli, &events, engine.is_some(), host_mode);
     if xdp_queues > 1 && threads > xdp_queues {
@@ -309,9 +312,9 @@ fn main() -> ExitCode {
             .with_signatures(engine, cli.findings_only);
         Pipelines::One(Box::new(pipeline))
     };
-    match (cli.read.as_deref(), live_target) {
-        (Some(path), _) => run::file::run(path, pipelines),
-        (None, Some(target)) => capture_live(
+    match source {
+        Source::File(path) => run::file::run(&path, pipelines),
+        Source::Live(target) => capture_live(
             &cli,
             target,
             kernel_filter,
@@ -319,7 +322,6 @@ fn main() -> ExitCode {
             pipelines,
             more_threads,
         ),
-        (None, None) => unreachable!("live modes have a target"),
     }
 }
 
@@ -419,6 +421,12 @@ fn start_outputs(cli: &Cli, format: Format, json: Format) -> Result<(Encoders, O
         .iter()
         .any(|(spec, _)| matches!(spec.target, Target::Kafka { .. }));
     Ok((Encoders::new(&formats, keyed), outputs))
+}
+
+/// What a run reads: a capture file (`-r`), or live traffic at a checked target.
+enum Source {
+    File(PathBuf),
+    Live(LiveTarget),
 }
 
 /// Where live capture attaches: the cgroup v2 directory, and with `--xdp` the
