@@ -506,6 +506,61 @@ fn connections_keep_their_order_when_several_threads_decode() {
     assert_each_of_two_threads_decoded(&summary);
 }
 
+#[test]
+fn every_record_is_read_once_through_small_rings_that_wrap() {
+    if !root_or_skip("every_record_is_read_once_through_small_rings_that_wrap") {
+        return;
+    }
+    // Only this test's sending thread passes the kernel filter (comm is the thread name).
+    let netcore = Netcore::start(&[
+        "--ring-size",
+        "1",
+        "--threads",
+        "2",
+        "--events",
+        "net_packet_udp",
+        "--filter",
+        "comm=ncwrap-sender",
+    ]);
+    // 40,000 datagrams over 8 loopback flows, each seen leaving and arriving: 80,000
+    // records of ~180 bytes, ~14 MB through two 1-MiB rings, each wrapping many times.
+    thread::Builder::new()
+        .name("ncwrap-sender".into())
+        .spawn(|| {
+            let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let to = receiver.local_addr().unwrap();
+            let senders: Vec<_> = (0..8)
+                .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+                .collect();
+            for i in 0..40_000 {
+                senders[i % 8].send_to(b"ring wrap test", to).unwrap();
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    thread::sleep(Duration::from_secs(1));
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    let summary = summary.unwrap();
+    let number_before = |text: &str| -> u64 {
+        summary
+            .split(text)
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number before {text:?} in {summary}"))
+    };
+    let read = number_before(" packets (");
+    let captured = number_before(" packets captured");
+    let lost = number_before(" lost to a full ring buffer");
+    assert_eq!(read, captured, "every record written is read: {summary}");
+    assert_eq!(captured + lost, 80_000, "{summary}");
+    assert!(summary.contains(" 0 decode errors"), "{summary}");
+    assert!(!summary.contains("malformed"), "{summary}");
+    assert_each_of_two_threads_decoded(&summary);
+}
+
 /// Asserts that the summary's "packets per decoding thread" names two threads, each of
 /// which decoded some packets.
 fn assert_each_of_two_threads_decoded(summary: &str) {

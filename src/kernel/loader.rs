@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf, XskMap};
+use aya::maps::{HashMap, Map, MapData, PerCpuArray, XskMap};
 use aya::programs::{
     BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, CgroupSock, CgroupSockAddr,
     SockOps, Xdp, XdpMode,
@@ -267,13 +267,14 @@ impl Programs {
 
     /// The ring buffers the capture programs write, as many as [`CaptureConfig::rings`];
     /// can be taken once.
-    pub fn take_rings(&mut self, rings: u32) -> Result<Vec<RingBuf<MapData>>> {
+    pub fn take_rings(&mut self, rings: u32) -> Result<Vec<MapData>> {
         (0..rings.clamp(1, MAX_RINGS))
-            .map(|ring| {
-                Ok(RingBuf::try_from(take_map(
-                    &mut self.ebpf,
-                    &ring_name(ring),
-                )?)?)
+            .map(|ring| match take_map(&mut self.ebpf, &ring_name(ring))? {
+                Map::RingBuf(data) => Ok(data),
+                _ => Err(anyhow!(
+                    "the eBPF object's {} is not a ring buffer",
+                    ring_name(ring)
+                )),
             })
             .collect()
     }
@@ -372,7 +373,7 @@ fn on_cgroup(what: &str, cgroup: &Path) -> String {
     format!("attaching {what} to cgroup {}", cgroup.display())
 }
 
-fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {
+fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<Map> {
     ebpf.take_map(name)
         .ok_or_else(|| anyhow!("the eBPF object has no map {name}"))
 }

@@ -3,6 +3,7 @@
 //! borrowed from its own buffer, and knows nothing of what comes after.
 
 pub mod block;
+mod bpf_ring;
 pub mod event_loop;
 pub mod file;
 pub mod ring;

@@ -2,18 +2,19 @@
 //!
 //! The [`EventLoop`] waits on the ring buffer (the kernel wakes it once a batch of records
 //! has queued) and on SIGINT/SIGTERM; each round drains every record the ring holds (no
-//! syscall per record: the ring is memory-mapped), hands each as a [`Frame`], then lets
-//! the handler flush.
+//! syscall per record: the ring is memory-mapped, [`BpfRing`]), hands each as a
+//! [`Frame`], then lets the handler flush.
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use aya::maps::{MapData, RingBuf};
+use aya::maps::MapData;
 use netcore_core::abi::PacketRecord;
 use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
+use super::bpf_ring::BpfRing;
 use super::event_loop::EventLoop;
 use super::{Frame, FrameHandler, Interface, LiveSource, NoSourceStats};
 
@@ -57,7 +58,7 @@ impl<'a> Record<'a> {
 
 /// The ring buffer and the loop that waits on it.
 pub struct RingSource {
-    ring: RingBuf<MapData>,
+    ring: BpfRing,
     events: EventLoop,
     clock: WallClock,
     /// Entries too short to hold a header: a kernel/user layout mismatch if ever non-zero.
@@ -65,8 +66,9 @@ pub struct RingSource {
 }
 
 impl RingSource {
-    /// Waits on `ring`, ticking every `tick`.
-    pub fn new(ring: RingBuf<MapData>, tick: Duration) -> io::Result<Self> {
+    /// Maps the ring buffer `map` and waits on it, ticking every `tick`.
+    pub fn new(map: MapData, tick: Duration) -> io::Result<Self> {
+        let ring = BpfRing::new(map)?;
         let events = EventLoop::new(tick)?;
         events.register(ring.as_raw_fd(), 0)?;
         Ok(RingSource {
@@ -82,12 +84,14 @@ impl LiveSource for RingSource {
     fn run<H: FrameHandler>(&mut self, handler: &mut H) -> io::Result<i32> {
         loop {
             self.events.wait()?;
-            while let Some(entry) = self.ring.next() {
-                match Record::parse(&entry) {
-                    Some(record) => handler.frame(&record.frame(&self.clock))?,
-                    None => self.malformed += 1,
+            let (clock, malformed) = (&self.clock, &mut self.malformed);
+            self.ring.drain(|entry| match Record::parse(entry) {
+                Some(record) => handler.frame(&record.frame(clock)),
+                None => {
+                    *malformed += 1;
+                    Ok(())
                 }
-            }
+            })?;
             self.clock = WallClock::now(); // Follow steps of the wall clock.
             if let Some(signal) = self.events.end_round(handler, &NoSourceStats)? {
                 return Ok(signal);
