@@ -256,22 +256,18 @@ fn main() -> ExitCode {
     // Host mode spreads flows over one ring buffer per decoding thread in the kernel, and
     // AF_XDP with several rx queues reads a group of queues per thread; otherwise (file
     // mode, one queue) every frame goes to each thread, which keeps its share.
-    let host_mode = cli.read.is_none() && cli.xdp.is_none();
-    let xdp_queues = match &source {
+    let split = match &source {
+        Source::Live(LiveTarget { xdp: None, .. }) => Some((
+            MAX_RINGS as usize,
+            "host mode has one ring buffer per thread",
+        )),
         Source::Live(LiveTarget {
             xdp: Some((_, queues)),
             ..
-        }) => queues.len(),
-        _ => 0,
+        }) if queues.len() > 1 => Some((queues.len(), "AF_XDP reads a rx queue per thread")),
+        _ => None,
     };
-    let split_source = host_mode || xdp_queues > 1;
-    let mut threads = decoding_threads(&cli, &events, engine.is_some(), host_mode);
-    if xdp_queues > 1 && threads > xdp_queues {
-        if cli.threads.is_some() {
-            note!("netcore: --threads: AF_XDP decodes on one thread per rx queue ({xdp_queues})");
-        }
-        threads = xdp_queues;
-    }
+    let threads = decoding_threads(&cli, &events, engine.is_some(), split);
     let host_name = host_name();
     let mut runtimes = lookups(sockets, cgroup_root.clone(), threads);
     // Builds a pipeline without outputs (its caller takes the batches) on its own thread.
@@ -289,7 +285,7 @@ fn main() -> ExitCode {
         })
     };
     let mut more_threads = Vec::new();
-    let pipelines = if threads > 1 && !split_source {
+    let pipelines = if threads > 1 && split.is_none() {
         let builders = runtimes.into_iter().map(builder).collect();
         match Sharded::start(builders, outputs) {
             Ok(sharded) => Pipelines::Sharded(Box::new(sharded)),
@@ -344,11 +340,17 @@ fn lookups(
     ends
 }
 
-/// How many threads decode: `--threads`, else the CPUs available (in host mode at most
-/// one per ring buffer the kernel object has); one when a feature needs every flow in one
-/// place (said when threads were asked for). Flow records name a flow's server from the
-/// DNS answers of other flows, so flow events need one thread too.
-fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool, host_mode: bool) -> usize {
+/// How many threads decode: `--threads`, else the CPUs available; at most as many as the
+/// parts a split source has (`split`: their count, and why); one when a feature needs
+/// every flow in one place. Each limit is said when more threads were asked for. Flow
+/// records name a flow's server from the DNS answers of other flows, so flow events need
+/// one thread too.
+fn decoding_threads(
+    cli: &Cli,
+    events: &EventSet,
+    signatures: bool,
+    split: Option<(usize, &str)>,
+) -> usize {
     let asked = cli.threads.map(|n| n as usize);
     let alone = [
         (signatures, "--signatures"),
@@ -359,30 +361,28 @@ fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool, host_mode: b
     ]
     .into_iter()
     .find_map(|(used, what)| used.then_some(what));
-    match alone {
-        None => {
-            let threads = asked.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            });
-            let most = MAX_RINGS as usize;
-            if host_mode && threads > most {
-                if asked.is_some() {
-                    note!(
-                        "netcore: --threads: host mode decodes on at most {most} threads, one \
-                         per ring buffer"
-                    );
-                }
-                return most;
-            }
-            threads
-        }
-        Some(what) => {
+    match (alone, split) {
+        (Some(what), _) => {
             if asked.is_some_and(|n| n > 1) {
                 note!(
                     "netcore: --threads: decoding on one thread, since {what} must see every flow"
                 );
             }
             1
+        }
+        (None, split) => {
+            let threads = asked.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            match split {
+                Some((most, why)) if threads > most => {
+                    if asked.is_some() {
+                        note!("netcore: --threads: decoding on {most} threads: {why}");
+                    }
+                    most
+                }
+                _ => threads,
+            }
         }
     }
 }

@@ -285,8 +285,8 @@ impl<S: LiveSource> FrameHandler for Live<S> {
                 let kernel = self.programs.counters().unwrap_or_default();
                 let costs = self.programs.costs();
                 let outputs = self.pipelines.outputs_now();
+                let (summary, unowned) = self.counts();
                 if let Some(metrics) = &self.metrics {
-                    let (summary, unowned) = self.counts();
                     metrics.publish(metrics::render(&metrics::Sources {
                         summary: &summary,
                         kernel: &kernel,
@@ -297,7 +297,8 @@ impl<S: LiveSource> FrameHandler for Live<S> {
                     }));
                 }
                 if self.print_stats {
-                    self.print_stats(source_stats, &kernel, costs.as_deref(), &outputs);
+                    let counts = (&summary, unowned);
+                    self.print_stats(counts, source_stats, &kernel, costs.as_deref(), &outputs);
                 }
                 Ok(())
             }
@@ -421,16 +422,16 @@ impl<S: LiveSource> Live<S> {
         result
     }
 
-    /// One `--stats` line: totals, the packet rate since the last line, and the source's
-    /// drop counters.
+    /// One `--stats` line: totals (`counts`, with the frames without an owner), the packet
+    /// rate since the last line, and the source's drop counters.
     fn print_stats(
         &mut self,
+        (summary, unowned): (&Summary, u64),
         source_stats: &dyn SourceStats,
         kernel: &KernelCounters,
         costs: Option<&[ProgramCost]>,
         outputs: &OutputReport,
     ) {
-        let (summary, unowned) = self.counts();
         let source = match source_stats.to_string() {
             stats if stats.is_empty() => stats,
             stats => format!("; {stats}"),

@@ -30,7 +30,7 @@ pub struct SourceThreads<S> {
     stop: Arc<AtomicBool>,
 }
 
-/// One part's thread, and its counts as of its last hand-over.
+/// One part's thread, and its counts as of its last flush.
 struct SourceThread<S> {
     handle: JoinHandle<io::Result<(ShardEnd, S)>>,
     counts: Arc<Mutex<ShardCounts>>,
@@ -75,7 +75,8 @@ impl<S: LiveSource> SourceThreads<S> {
         self.threads.len()
     }
 
-    /// Each thread's counts, as of its last hand-over (at most [`FLUSH_EVERY`] old).
+    /// Each thread's counts, as of its last flush (at most [`FLUSH_EVERY`] old while it
+    /// polls).
     pub fn counts(&self) -> Vec<ShardCounts> {
         self.threads
             .iter()
@@ -124,10 +125,16 @@ impl Drain {
         Ok((end, source))
     }
 
-    /// Hands the batches encoded so far to the outputs and publishes the counts.
+    /// Hands the batches encoded so far to the outputs.
     fn hand_over(&mut self) -> io::Result<()> {
         let batches = self.pipeline.take_batches().into_iter().map(Lines::from);
-        let sent = self.queues.send(batches);
+        self.queues.send(batches)
+    }
+
+    /// Hands over what is encoded and publishes the counts: at most every
+    /// [`FLUSH_EVERY`], not per batch, since copying the counts is not free.
+    fn flush(&mut self) -> io::Result<()> {
+        let sent = self.hand_over();
         if let Ok(mut counts) = self.counts.lock() {
             *counts = ShardCounts::of(&self.pipeline);
         }
@@ -148,7 +155,7 @@ impl FrameHandler for Drain {
     fn wake(&mut self, wake: Wake, _: &dyn SourceStats) -> io::Result<()> {
         match wake {
             Wake::Polled if self.last_flush.elapsed() < FLUSH_EVERY => Ok(()),
-            Wake::Polled | Wake::Hangup => self.hand_over(),
+            Wake::Polled | Wake::Hangup => self.flush(),
             Wake::Tick => {
                 self.pipeline.tick(wall_clock_ns());
                 Ok(())

@@ -134,6 +134,9 @@ impl XskSource {
     /// thread. Each part counts its own frames; each reports every socket's counters.
     pub fn split(self, parts: usize, tick: Duration) -> io::Result<Vec<XskSource>> {
         let parts = parts.clamp(1, self.queues.len().max(1));
+        if parts == 1 {
+            return Ok(vec![self]); // Its event loop already waits on every queue.
+        }
         let mut split: Vec<XskSource> = (0..parts)
             .map(|_| {
                 Ok(XskSource {
