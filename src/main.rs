@@ -28,8 +28,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use netcore_core::abi::KernelFilter;
 use netcore_core::abi::rings::MAX_RINGS;
+use netcore_core::abi::{HEADERS_LEN, KernelFilter};
 use netcore_core::filter::Filter;
 use netcore_core::{EventSet, LinkType};
 
@@ -172,7 +172,7 @@ fn main() -> ExitCode {
         && cli.write.is_none()
         && expression.is_none();
     let snaplen = match headers_only {
-        true => cli.snaplen.min(HEADERS_SNAPLEN),
+        true => cli.snaplen.min(HEADERS_LEN as u32),
         false => cli.snaplen,
     };
     let selection = Selection {
@@ -386,10 +386,6 @@ fn decoding_threads(
         }
     }
 }
-
-/// Bytes the kernel copies of each packet when no selected event reads past the headers:
-/// the longest IPv4 header and the longest TCP header (60 + 60), rounded up.
-const HEADERS_SNAPLEN: u32 = 128;
 
 /// The encoders and the outputs `--output` names (standard output when none is named,
 /// nothing with `-w -`, which puts the packets there), their queues started.

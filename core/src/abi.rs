@@ -12,6 +12,11 @@ pub const COMM_LEN: usize = 16;
 /// Largest number of packet bytes a [`PacketRecord`] can carry (`--snaplen` at most).
 pub const MAX_SNAPLEN: usize = 4096;
 
+/// Bytes that hold a packet's longest IPv4 header and longest TCP header (60 + 60, rounded
+/// up): what the kernel copies when no selected event reads past the headers, and the head
+/// of each packet the capture programs choose its ring and apply the load-time filter by.
+pub const HEADERS_LEN: usize = 128;
+
 /// The task that owns a socket, as the socket hooks saw it in process context. The fields
 /// after `comm` come from the task's `task_struct`, read at the offsets in
 /// [`task_offset`]; all zero when the kernel's BTF did not give those offsets (user space
@@ -291,15 +296,15 @@ pub struct ListenerKey {
 /// Host mode on several threads: the capture programs spread packets over one ring buffer
 /// per decoding thread, by flow.
 pub mod rings {
-    use super::MAX_SNAPLEN;
+    use super::HEADERS_LEN;
     use crate::ip;
 
     /// The most ring buffers the capture programs can spread packets over (the kernel
     /// object defines this many; those beyond the run's count are left one page long).
     pub const MAX_RINGS: u32 = 16;
 
-    /// Which of `rings` ring buffers takes the packet whose first `n` captured bytes (from
-    /// its IP header on) are `data`. A hash of the addresses, and of the ports of TCP and
+    /// Which of `rings` ring buffers takes the packet whose first `n` bytes (from its IP
+    /// header on, at most [`HEADERS_LEN`]) are `data`. A hash of the addresses, and of the ports of TCP and
     /// UDP, that does not depend on the direction: both directions of a connection land
     /// in one ring, so one thread sees all of a flow, in order. Ports count only in
     /// unfragmented IPv4 and when TCP or UDP follows the IPv6 header directly, so every
@@ -307,7 +312,7 @@ pub mod rings {
     ///
     /// Written for the eBPF verifier too: every index is a constant or masked below 64.
     #[inline(always)]
-    pub fn ring_of(data: &[u8; MAX_SNAPLEN], n: usize, rings: u32) -> u32 {
+    pub fn ring_of(data: &[u8; HEADERS_LEN], n: usize, rings: u32) -> u32 {
         if rings <= 1 {
             return 0;
         }
@@ -354,12 +359,12 @@ pub mod rings {
     }
 
     #[inline(always)]
-    fn word32(data: &[u8; MAX_SNAPLEN], at: usize) -> u32 {
+    fn word32(data: &[u8; HEADERS_LEN], at: usize) -> u32 {
         u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
     }
 
     #[inline(always)]
-    fn word64(data: &[u8; MAX_SNAPLEN], at: usize) -> u64 {
+    fn word64(data: &[u8; HEADERS_LEN], at: usize) -> u64 {
         u64::from(word32(data, at)) | u64::from(word32(data, at + 4)) << 32
     }
 }
@@ -413,8 +418,8 @@ mod tests {
     }
 
     /// An IPv4 packet of `protocol` between two endpoints, in a capture buffer.
-    fn ipv4_packet(src: ([u8; 4], u16), dst: ([u8; 4], u16), protocol: u8) -> [u8; MAX_SNAPLEN] {
-        let mut data = [0; MAX_SNAPLEN];
+    fn ipv4_packet(src: ([u8; 4], u16), dst: ([u8; 4], u16), protocol: u8) -> [u8; HEADERS_LEN] {
+        let mut data = [0; HEADERS_LEN];
         data[0] = 0x45;
         data[9] = protocol;
         data[12..16].copy_from_slice(&src.0);
@@ -442,7 +447,7 @@ mod tests {
         // One ring: everything in ring 0; not IP, too short: ring 0.
         let packet = ipv4_packet(([1, 2, 3, 4], 5), ([5, 6, 7, 8], 9), ip::TCP);
         assert_eq!(ring_of(&packet, 40, 1), 0);
-        assert_eq!(ring_of(&[0; MAX_SNAPLEN], 40, 4), 0);
+        assert_eq!(ring_of(&[0; HEADERS_LEN], 40, 4), 0);
         assert!((0..8).all(|rings| ring_of(&packet, 40, rings) < rings.max(1)));
     }
 
@@ -473,7 +478,7 @@ mod tests {
     fn ipv6_flows_are_symmetric_too() {
         use rings::ring_of;
         let packet = |src: u8, dst: u8, sport: u16, dport: u16| {
-            let mut data = [0; MAX_SNAPLEN];
+            let mut data = [0; HEADERS_LEN];
             data[0] = 0x60;
             data[6] = ip::TCP;
             data[8..24]

@@ -36,10 +36,18 @@ pub static LISTENERS: LruHashMap<ListenerKey, TaskContext> = LruHashMap::with_ma
 /// The owner recorded for the socket with `cookie`, if any.
 #[inline(always)]
 pub fn owner_of(cookie: u64) -> Option<TaskContext> {
+    owner_in_map(cookie).copied()
+}
+
+/// The owner recorded for the socket with `cookie`, if any, where the map keeps it: read
+/// it before the program ends (the map may replace it afterwards).
+#[inline(always)]
+pub fn owner_in_map(cookie: u64) -> Option<&'static TaskContext> {
     let owner = OWNERS.get_ptr(&cookie)?;
-    // SAFETY: the map returned a valid pointer to one value of this type; the map's values
-    // are 8-byte aligned; copying it out leaves no reference into the map behind.
-    Some(unsafe { *owner })
+    // SAFETY: the map returned a valid pointer to one value of this type, 8-byte aligned,
+    // which stays valid for the program's run (the kernel frees map values after an RCU
+    // grace period); the socket hooks replace values whole.
+    Some(unsafe { &*owner })
 }
 
 /// The owner of the socket bound to `key`, if any.

@@ -3,6 +3,9 @@
 //! `EVENTS0`…`EVENTS15` its flow hashes to ([`ring_of`]). They always let the packet
 //! through.
 
+use core::mem::{MaybeUninit, offset_of};
+use core::ptr::addr_of_mut;
+
 use aya_ebpf::EbpfContext;
 use aya_ebpf::bindings::{__sk_buff, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
@@ -10,12 +13,15 @@ use aya_ebpf::helpers::generated::{
     bpf_skb_cgroup_id, bpf_skb_load_bytes,
 };
 use aya_ebpf::macros::{cgroup_skb, map};
+use aya_ebpf::maps::ring_buf::RingBufBytes;
 use aya_ebpf::maps::{PerCpuArray, RingBuf};
 use aya_ebpf::programs::SkBuffContext;
 use netcore_core::abi::rings::ring_of;
-use netcore_core::abi::{MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, counter, direction};
+use netcore_core::abi::{
+    HEADERS_LEN, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction,
+};
 
-use crate::attribution::owner_of;
+use crate::attribution::owner_in_map;
 use crate::filter::{keeps_owner, keeps_packet};
 
 /// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
@@ -31,7 +37,7 @@ const WAKEUP_EVERY: u64 = 512;
 static RINGS: u32 = 1;
 
 /// Defines the ring buffers (captured packets for user space, read in place) and
-/// [`output`], which writes a record into one of them.
+/// [`reserve`], which makes room for a record in one of them.
 macro_rules! ring_buffers {
     ($($index:literal => $name:ident),+) => {
         $(
@@ -39,12 +45,13 @@ macro_rules! ring_buffers {
             static $name: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
         )+
 
-        /// Writes `record` into ring buffer `ring` with `flags`; whether it fit.
+        /// Room for a record of `size` bytes (a constant) in ring buffer `ring`, to be
+        /// written in place and submitted; `None` when the ring is full.
         #[inline(always)]
-        fn output(ring: u32, record: &[u8], flags: u64) -> bool {
+        fn reserve(ring: u32, size: usize) -> Option<RingBufBytes<'static>> {
             match ring {
-                $($index => $name.output(record, flags).is_ok(),)+
-                _ => false,
+                $($index => $name.reserve_bytes(size, 0),)+
+                _ => None,
             }
         }
     };
@@ -60,16 +67,6 @@ ring_buffers!(
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
-/// One packet record being assembled; too large for the 512-byte BPF stack.
-#[repr(C)]
-struct Scratch {
-    header: PacketRecord,
-    data: [u8; MAX_SNAPLEN],
-}
-
-#[map]
-static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
-
 fn count(index: u32) {
     if let Some(n) = COUNTERS.get_ptr_mut(index) {
         // SAFETY: this CPU's slot of a per-CPU array of u64 (8-byte aligned); no other
@@ -78,21 +75,39 @@ fn count(index: u32) {
     }
 }
 
-/// Copies the packet, its metadata and its owner into the ring buffer. Returns 1 (allow)
-/// whatever happens.
+/// The owner of a packet whose socket no task has been seen using: all zero.
+// SAFETY: `TaskContext` is plain integers, for which all zero is a value.
+static UNKNOWN_OWNER: TaskContext = unsafe { core::mem::zeroed() };
+
+/// Copies `words` 8-byte words from `from` to `to`, both 8-byte aligned. Volatile stores,
+/// so the copy is not turned into a call of a byte-at-a-time `memcpy` (the BPF target has
+/// no faster one).
+///
+/// # Safety
+/// `from` must be valid for reads and `to` for writes of `words` words.
+#[inline(always)]
+unsafe fn copy_words(from: *const u64, to: *mut u64, words: usize) {
+    for word in 0..words {
+        // SAFETY: within both ranges, by the caller's promise.
+        unsafe { to.add(word).write_volatile(from.add(word).read()) };
+    }
+}
+
+/// Copies the packet, its metadata and its owner into the ring buffer of its flow.
+/// Returns 1 (allow) whatever happens.
+///
+/// The packet's head ([`HEADERS_LEN`] bytes) is read onto the stack first: the filter and
+/// the ring choice look at it. The record is then written in place in the ring, in the
+/// smallest size class that holds it (64, 128, 256 … 4096 packet bytes: the verifier wants
+/// a reservation of constant size): the header, the head, and the rest of the packet
+/// straight from the skb.
 #[inline(always)]
 fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
-        return 1;
-    };
-    // SAFETY: the map's value for this CPU, valid and aligned for `Scratch` for the
-    // program's run; no other program on this CPU uses it meanwhile.
-    let scratch = unsafe { &mut *scratch };
     let skb = ctx.as_ptr().cast::<__sk_buff>();
     // SAFETY: `skb` is this program's context, valid for its run.
     let len = unsafe { (*skb).len };
     // 64-bit arithmetic keeps the verifier's bounds on `n` (a 32-bit copy loses them,
-    // and bpf_skb_load_bytes must see 0 < n <= MAX_SNAPLEN).
+    // and bpf_skb_load_bytes must see 0 < n <= the room it copies into).
     let mut n = len as u64;
     // SAFETY: a read of a static set at load time.
     let snaplen = unsafe { core::ptr::read_volatile(&SNAPLEN) } as u64;
@@ -102,43 +117,26 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     if n > MAX_SNAPLEN as u64 {
         n = MAX_SNAPLEN as u64;
     }
-    // SAFETY: copies 0 < n <= MAX_SNAPLEN bytes into `data`, which holds MAX_SNAPLEN
-    // (a byte array: no alignment to keep).
-    if n > 0
-        && unsafe { bpf_skb_load_bytes(skb.cast(), 0, scratch.data.as_mut_ptr().cast(), n as u32) }
+    let mut head = MaybeUninit::uninit();
+    let head = Head::zero(&mut head);
+    let mut head_n = n;
+    if head_n > HEADERS_LEN as u64 {
+        head_n = HEADERS_LEN as u64;
+    }
+    // SAFETY: copies 0 < head_n <= HEADERS_LEN bytes into `head`, a byte array that long.
+    if head_n > 0
+        && unsafe { bpf_skb_load_bytes(skb.cast(), 0, head.0.as_mut_ptr().cast(), head_n as u32) }
             != 0
     {
-        n = 0;
+        (n, head_n) = (0, 0);
     }
-    // SAFETY (the helpers below): each takes this program's skb context.
+    // SAFETY: the helper takes this program's skb context.
     let cookie = unsafe { bpf_get_socket_cookie(skb.cast()) };
-    let task = owner_of(cookie).unwrap_or_default();
-    if !keeps_owner(&task) || !keeps_packet(&scratch.data, n as usize) {
+    let owner = owner_in_map(cookie).unwrap_or(&UNKNOWN_OWNER);
+    if !keeps_owner(owner) || !keeps_packet(&head.0, head_n as usize) {
         count(counter::FILTERED);
         return 1;
     }
-    scratch.header = PacketRecord {
-        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
-        socket_cgroup_id: unsafe { bpf_skb_cgroup_id(skb) },
-        task,
-        length: len,
-        captured: n as u32,
-        cpu: unsafe { bpf_get_smp_processor_id() },
-        // SAFETY: `skb` is this program's context, valid for its run.
-        ifindex: unsafe { (*skb).ifindex },
-        netns_cookie: unsafe { bpf_get_netns_cookie(skb.cast()) },
-        direction: dir,
-        _pad: [0; 7],
-    };
-    // SAFETY: `Scratch` is repr(C) with the header first and no padding before `data`
-    // (PacketRecord is a multiple of 8 bytes), so the header and the first n ≤
-    // MAX_SNAPLEN data bytes are PACKET_RECORD_LEN + n initialised, contiguous bytes.
-    let record = unsafe {
-        core::slice::from_raw_parts(
-            (scratch as *const Scratch).cast::<u8>(),
-            PACKET_RECORD_LEN + n as usize,
-        )
-    };
     // SAFETY: a read of a static set at load time.
     let rings = unsafe { core::ptr::read_volatile(&RINGS) };
     let Some(captured) = COUNTERS.get_ptr_mut(counter::CAPTURED) else {
@@ -155,17 +153,153 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     let wakeup = match *captured & (WAKEUP_EVERY - 1) {
         0 => BPF_RB_FORCE_WAKEUP,
         _ => BPF_RB_NO_WAKEUP,
+    } as u64;
+    let record = Record {
+        ring: ring_of(&head.0, head_n as usize, rings),
+        skb,
+        owner,
+        direction: dir,
+        captured: n as u32,
+        head,
+        wakeup,
     };
-    if output(
-        ring_of(&scratch.data, n as usize, rings),
-        record,
-        wakeup as u64,
-    ) {
+    let written = match n {
+        0..=64 => record.write::<64>(),
+        65..=128 => record.write::<128>(),
+        129..=256 => record.write::<256>(),
+        257..=512 => record.write::<512>(),
+        513..=1024 => record.write::<1024>(),
+        1025..=2048 => record.write::<2048>(),
+        _ => record.write::<MAX_SNAPLEN>(),
+    };
+    if written {
         *captured += 1;
     } else {
         count(counter::RING_FULL);
     }
     1
+}
+
+/// The first [`HEADERS_LEN`] bytes of a packet, aligned to be copied a word at a time.
+#[repr(C, align(8))]
+struct Head([u8; HEADERS_LEN]);
+
+impl Head {
+    /// Zeroes `slot` in place, a word at a time: a zeroed array (or one moved out of a
+    /// `MaybeUninit`) would compile to a call of a byte-at-a-time `memset` (the BPF target
+    /// has no faster one).
+    #[inline(always)]
+    fn zero(slot: &mut MaybeUninit<Head>) -> &mut Head {
+        let words = slot.as_mut_ptr().cast::<u64>();
+        for word in 0..HEADERS_LEN / 8 {
+            // SAFETY: word < HEADERS_LEN / 8, within the aligned array; volatile, so the
+            // stores are not turned back into a `memset` call.
+            unsafe { words.add(word).write_volatile(0) };
+        }
+        // SAFETY: every byte was written above.
+        unsafe { slot.assume_init_mut() }
+    }
+
+    /// Word `word` (< HEADERS_LEN / 8), in memory order.
+    #[inline(always)]
+    fn word(&self, word: usize) -> u64 {
+        // SAFETY: the array is 8-byte aligned and holds HEADERS_LEN / 8 words.
+        unsafe { self.0.as_ptr().cast::<u64>().add(word).read() }
+    }
+}
+
+/// One packet's record, ready to be written into its ring buffer.
+struct Record<'a> {
+    /// The ring buffer of the packet's flow.
+    ring: u32,
+    /// The packet.
+    skb: *mut __sk_buff,
+    /// Its socket's owner (all zero when unknown), in the `OWNERS` map.
+    owner: &'a TaskContext,
+    /// One of [`direction`].
+    direction: u8,
+    /// How many of its bytes the record carries.
+    captured: u32,
+    /// Its first bytes, as far as the packet and [`HEADERS_LEN`] go.
+    head: &'a Head,
+    /// Wake-up flag of the submission.
+    wakeup: u64,
+}
+
+// The header ends with `direction` and its padding, one word (written as one below).
+const _: () = assert!(
+    offset_of!(PacketRecord, direction).is_multiple_of(8)
+        && offset_of!(PacketRecord, _pad) == offset_of!(PacketRecord, direction) + 1
+        && PACKET_RECORD_LEN == offset_of!(PacketRecord, direction) + 8
+        && offset_of!(PacketRecord, task).is_multiple_of(8)
+        && size_of::<TaskContext>().is_multiple_of(8)
+);
+
+impl Record<'_> {
+    /// Writes the record in place, with room for `DATA` ≥ `captured` packet bytes, into
+    /// its ring buffer; whether it fit. The header's fields go straight into the ring.
+    #[inline(always)]
+    fn write<const DATA: usize>(&self) -> bool {
+        let Some(mut entry) = reserve(self.ring, PACKET_RECORD_LEN + DATA) else {
+            return false;
+        };
+        let record = entry.as_mut_ptr();
+        let header = record.cast::<PacketRecord>();
+        let skb = self.skb;
+        let mut n = u64::from(self.captured);
+        if n > DATA as u64 {
+            n = DATA as u64; // Never so (the size class holds it), but the verifier sees it.
+        }
+        // SAFETY (the writes below): the reservation is PACKET_RECORD_LEN + DATA bytes,
+        // 8-byte aligned: each field and word written lies within it, aligned (the
+        // assertion above, PACKET_RECORD_LEN a multiple of 8). The helpers take this
+        // program's skb context.
+        unsafe {
+            addr_of_mut!((*header).boot_ns).write(bpf_ktime_get_boot_ns());
+            addr_of_mut!((*header).socket_cgroup_id).write(bpf_skb_cgroup_id(skb));
+            copy_words(
+                (self.owner as *const TaskContext).cast(),
+                addr_of_mut!((*header).task).cast(),
+                size_of::<TaskContext>() / 8,
+            );
+            addr_of_mut!((*header).length).write((*skb).len);
+            addr_of_mut!((*header).captured).write(n as u32);
+            addr_of_mut!((*header).cpu).write(bpf_get_smp_processor_id());
+            addr_of_mut!((*header).ifindex).write((*skb).ifindex);
+            addr_of_mut!((*header).netns_cookie).write(bpf_get_netns_cookie(skb.cast()));
+            addr_of_mut!((*header).direction)
+                .cast::<u64>()
+                .write(u64::from_ne_bytes([self.direction, 0, 0, 0, 0, 0, 0, 0]));
+        }
+        let data = unsafe { record.add(PACKET_RECORD_LEN) }.cast::<u64>();
+        // The head, a word at a time, as far as the packet goes: bytes past `captured`
+        // would be written for nothing (each line written is one user space must fetch).
+        for word in 0..HEADERS_LEN.min(DATA) / 8 {
+            if (word * 8) as u64 >= n {
+                break;
+            }
+            unsafe { data.add(word).write(self.head.word(word)) };
+        }
+        if DATA > HEADERS_LEN && n > HEADERS_LEN as u64 {
+            let rest = n - HEADERS_LEN as u64;
+            // SAFETY: copies 0 < rest ≤ DATA - HEADERS_LEN bytes from this program's skb to
+            // the reservation past the head.
+            let copied = unsafe {
+                bpf_skb_load_bytes(
+                    skb.cast(),
+                    HEADERS_LEN as u32,
+                    data.add(HEADERS_LEN / 8).cast(),
+                    rest as u32,
+                )
+            };
+            if copied != 0 {
+                // SAFETY: the header's field, within the reservation.
+                unsafe { addr_of_mut!((*header).captured).write(HEADERS_LEN as u32) };
+            }
+        }
+        entry.submit(self.wakeup);
+        true
+    }
 }
 
 #[cgroup_skb(ingress)]

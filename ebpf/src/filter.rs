@@ -4,7 +4,7 @@
 
 use core::mem::offset_of;
 
-use netcore_core::abi::{KERNEL_FILTER_SLOTS, KernelFilter, MAX_SNAPLEN, TaskContext, l4};
+use netcore_core::abi::{HEADERS_LEN, KERNEL_FILTER_SLOTS, KernelFilter, TaskContext, l4};
 use netcore_core::ipv4::{self, FRAG_OFFSET_MASK, Ipv4Header};
 use netcore_core::ipv6::{self, Ipv6Header};
 
@@ -54,10 +54,10 @@ pub fn keeps_owner(task: &TaskContext) -> bool {
     true
 }
 
-/// Whether the filter keeps the packet whose first `n` bytes (from its IP header on) are
-/// `data`. Undecidable packets (too short, not IP) are kept: user space decides.
+/// Whether the filter keeps the packet whose first `n` bytes (from its IP header on, at
+/// most [`HEADERS_LEN`]) are `data`. Undecidable packets (too short, not IP) are kept: user space decides.
 #[inline(always)]
-pub fn keeps_packet(data: &[u8; MAX_SNAPLEN], n: usize) -> bool {
+pub fn keeps_packet(data: &[u8; HEADERS_LEN], n: usize) -> bool {
     let protocols = kfilter!(protocols);
     let ports = kfilter!(port_count) as usize;
     if protocols == l4::ALL && ports == 0 {
