@@ -304,11 +304,12 @@ pub mod rings {
     pub const MAX_RINGS: u32 = 16;
 
     /// Which of `rings` ring buffers takes the packet whose first `n` bytes (from its IP
-    /// header on, at most [`HEADERS_LEN`]) are `data`. A hash of the addresses, and of the ports of TCP and
-    /// UDP, that does not depend on the direction: both directions of a connection land
-    /// in one ring, so one thread sees all of a flow, in order. Ports count only in
-    /// unfragmented IPv4 and when TCP or UDP follows the IPv6 header directly, so every
-    /// fragment of a datagram lands in one ring. Packets that are not IP go to ring 0.
+    /// header on, at most [`HEADERS_LEN`]) are `data`. A hash of the addresses, and of the
+    /// ports of TCP and UDP, that does not depend on the direction: both directions of a
+    /// connection land in one ring, so one thread sees all of a flow, in order. Ports
+    /// count only in unfragmented IPv4 and when TCP or UDP follows the IPv6 header
+    /// directly, so every fragment of a datagram lands in one ring. Packets that are not
+    /// IP go to ring 0.
     ///
     /// Written for the eBPF verifier too: every index is a constant or masked below 64.
     #[inline(always)]

@@ -55,7 +55,8 @@ pub fn keeps_owner(task: &TaskContext) -> bool {
 }
 
 /// Whether the filter keeps the packet whose first `n` bytes (from its IP header on, at
-/// most [`HEADERS_LEN`]) are `data`. Undecidable packets (too short, not IP) are kept: user space decides.
+/// most [`HEADERS_LEN`]) are `data`. Undecidable packets (too short, not IP) are kept:
+/// user space decides.
 #[inline(always)]
 pub fn keeps_packet(data: &[u8; HEADERS_LEN], n: usize) -> bool {
     let protocols = kfilter!(protocols);
