@@ -154,12 +154,22 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         0 => BPF_RB_FORCE_WAKEUP,
         _ => BPF_RB_NO_WAKEUP,
     } as u64;
+    // The helpers run before the reservation: while a record is reserved and not yet
+    // submitted, user space finds it busy and cannot read past it.
+    // SAFETY (the helpers below): each takes this program's skb context.
     let record = Record {
         ring: ring_of(&head.0, head_n as usize, rings),
         skb,
+        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
+        socket_cgroup_id: unsafe { bpf_skb_cgroup_id(skb) },
         owner,
-        direction: dir,
+        length: len,
         captured: n as u32,
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        // SAFETY: `skb` is this program's context, valid for its run.
+        ifindex: unsafe { (*skb).ifindex },
+        netns_cookie: unsafe { bpf_get_netns_cookie(skb.cast()) },
+        direction: dir,
         head,
         wakeup,
     };
@@ -214,12 +224,17 @@ struct Record<'a> {
     ring: u32,
     /// The packet.
     skb: *mut __sk_buff,
-    /// Its socket's owner (all zero when unknown), in the `OWNERS` map.
+    /// The [`PacketRecord`] fields, but for the owner, in their order there.
+    boot_ns: u64,
+    socket_cgroup_id: u64,
+    /// The packet socket's owner (all zero when unknown), in the `OWNERS` map.
     owner: &'a TaskContext,
-    /// One of [`direction`].
-    direction: u8,
-    /// How many of its bytes the record carries.
+    length: u32,
     captured: u32,
+    cpu: u32,
+    ifindex: u32,
+    netns_cookie: u64,
+    direction: u8,
     /// Its first bytes, as far as the packet and [`HEADERS_LEN`] go.
     head: &'a Head,
     /// Wake-up flag of the submission.
@@ -237,7 +252,8 @@ const _: () = assert!(
 
 impl Record<'_> {
     /// Writes the record in place, with room for `DATA` ≥ `captured` packet bytes, into
-    /// its ring buffer; whether it fit. The header's fields go straight into the ring.
+    /// its ring buffer; whether it fit. Nothing but stores and the copy of the packet's
+    /// rest runs between the reservation and the submission.
     #[inline(always)]
     fn write<const DATA: usize>(&self) -> bool {
         let Some(mut entry) = reserve(self.ring, PACKET_RECORD_LEN + DATA) else {
@@ -245,28 +261,26 @@ impl Record<'_> {
         };
         let record = entry.as_mut_ptr();
         let header = record.cast::<PacketRecord>();
-        let skb = self.skb;
         let mut n = u64::from(self.captured);
         if n > DATA as u64 {
             n = DATA as u64; // Never so (the size class holds it), but the verifier sees it.
         }
         // SAFETY (the writes below): the reservation is PACKET_RECORD_LEN + DATA bytes,
         // 8-byte aligned: each field and word written lies within it, aligned (the
-        // assertion above, PACKET_RECORD_LEN a multiple of 8). The helpers take this
-        // program's skb context.
+        // assertion above, PACKET_RECORD_LEN a multiple of 8).
         unsafe {
-            addr_of_mut!((*header).boot_ns).write(bpf_ktime_get_boot_ns());
-            addr_of_mut!((*header).socket_cgroup_id).write(bpf_skb_cgroup_id(skb));
+            addr_of_mut!((*header).boot_ns).write(self.boot_ns);
+            addr_of_mut!((*header).socket_cgroup_id).write(self.socket_cgroup_id);
             copy_words(
                 (self.owner as *const TaskContext).cast(),
                 addr_of_mut!((*header).task).cast(),
                 size_of::<TaskContext>() / 8,
             );
-            addr_of_mut!((*header).length).write((*skb).len);
+            addr_of_mut!((*header).length).write(self.length);
             addr_of_mut!((*header).captured).write(n as u32);
-            addr_of_mut!((*header).cpu).write(bpf_get_smp_processor_id());
-            addr_of_mut!((*header).ifindex).write((*skb).ifindex);
-            addr_of_mut!((*header).netns_cookie).write(bpf_get_netns_cookie(skb.cast()));
+            addr_of_mut!((*header).cpu).write(self.cpu);
+            addr_of_mut!((*header).ifindex).write(self.ifindex);
+            addr_of_mut!((*header).netns_cookie).write(self.netns_cookie);
             addr_of_mut!((*header).direction)
                 .cast::<u64>()
                 .write(u64::from_ne_bytes([self.direction, 0, 0, 0, 0, 0, 0, 0]));
@@ -286,7 +300,7 @@ impl Record<'_> {
             // the reservation past the head.
             let copied = unsafe {
                 bpf_skb_load_bytes(
-                    skb.cast(),
+                    self.skb.cast(),
                     HEADERS_LEN as u32,
                     data.add(HEADERS_LEN / 8).cast(),
                     rest as u32,
