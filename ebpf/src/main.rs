@@ -10,8 +10,8 @@
 //! * **Host capture** ([`capture`]): `cgroup_skb` ingress and egress on the cgroup v2 root
 //!   copy up to `SNAPLEN` bytes of every packet, its metadata and its owner into the
 //!   ring buffer of their flow (`EVENTS0`…, one per decoding thread), unless the
-//!   load-time filter ([`filter`]) rules it out. They
-//!   always let the packet through: capture never drops host traffic.
+//!   load-time filter ([`filter`]) rules it out. They always let the packet through:
+//!   capture never drops host traffic.
 //! * **AF_XDP capture** ([`xdp`]): `netcore_xdp` hands frames the selected events can use
 //!   to the AF_XDP socket of their rx queue (`XSKS`), with the owner of their destination
 //!   port as metadata; everything else, ARP and neighbour discovery included, goes to the

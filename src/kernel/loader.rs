@@ -96,13 +96,14 @@ impl Programs {
             });
         let rings = config.rings.clamp(1, MAX_RINGS);
         let ring_names: Vec<String> = (0..MAX_RINGS).map(ring_name).collect();
+        let page_bytes = page_bytes();
         let mut loader = EbpfLoader::new();
         for (ring, name) in (0..).zip(&ring_names) {
             // Rings beyond the run's count are never written: one page each.
             let bytes = if ring < rings {
                 config.ring_bytes
             } else {
-                PAGE_BYTES
+                page_bytes
             };
             loader.map_max_entries(name, bytes);
         }
@@ -295,8 +296,12 @@ fn ring_name(ring: u32) -> String {
     format!("EVENTS{ring}")
 }
 
-/// The smallest ring buffer: one page.
-const PAGE_BYTES: u32 = 4096;
+/// The smallest ring buffer: one page (4 KiB on x86-64, up to 64 KiB elsewhere).
+fn page_bytes() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(page).unwrap_or(4096)
+}
 
 /// The kernel time of netcore's programs of one role, as the kernel counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
