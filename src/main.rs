@@ -175,7 +175,7 @@ fn main() -> ExitCode {
         true => cli.snaplen.min(HEADERS_LEN as u32),
         false => cli.snaplen,
     };
-    let selection = Selection {
+    let mut selection = Selection {
         limits: Limits {
             direction: cli.direction.and_then(cli::Directions::only),
             count: cli.count,
@@ -267,7 +267,10 @@ fn main() -> ExitCode {
         }) if queues.len() > 1 => Some((queues.len(), "AF_XDP reads a rx queue per thread")),
         _ => None,
     };
-    let threads = decoding_threads(&cli, &events, engine.is_some(), split);
+    let host_mode = matches!(source, Source::Live(LiveTarget { xdp: None, .. }));
+    let threads = decoding_threads(&cli, &events, engine.is_some(), split, host_mode);
+    // Each thread tracks its share of the flows: --max-flows bounds them all.
+    selection.flows.max_flows = selection.flows.max_flows.div_ceil(threads);
     let host_name = host_name();
     let mut runtimes = lookups(sockets, cgroup_root.clone(), threads);
     // Builds a pipeline without outputs (its caller takes the batches) on its own thread.
@@ -315,6 +318,7 @@ fn main() -> ExitCode {
             target,
             kernel_filter,
             snaplen,
+            events.any_flow(),
             pipelines,
             more_threads,
         ),
@@ -343,18 +347,23 @@ fn lookups(
 /// How many threads decode: `--threads`, else the CPUs available; at most as many as the
 /// parts a split source has (`split`: their count, and why); one when a feature needs
 /// every flow in one place. Each limit is said when more threads were asked for. Flow
-/// records name a flow's server from the DNS answers of other flows, so flow events need
-/// one thread too.
+/// records name a flow's ends from the DNS answers of other flows: in host mode the
+/// capture programs copy each answer to every thread's ring (`host_mode`); elsewhere flow
+/// events need one thread.
 fn decoding_threads(
     cli: &Cli,
     events: &EventSet,
     signatures: bool,
     split: Option<(usize, &str)>,
+    host_mode: bool,
 ) -> usize {
     let asked = cli.threads.map(|n| n as usize);
     let alone = [
         (signatures, "--signatures"),
-        (events.any_flow(), "flow events"),
+        (
+            events.any_flow() && !host_mode,
+            "flow events outside host mode",
+        ),
         (cli.write.is_some(), "-w"),
         (cli.evidence.is_some(), "--evidence"),
         (cli.count.is_some(), "-c"),
@@ -451,12 +460,14 @@ fn live_preflight(cli: &Cli) -> Result<LiveTarget, ExitCode> {
 
 /// Live capture (host mode, or AF_XDP with --xdp) on `target` until SIGINT/SIGTERM.
 /// `more_threads` build the pipelines of the source's other parts (host mode's ring
-/// buffers, AF_XDP's queue groups) besides `pipelines`' own.
+/// buffers, AF_XDP's queue groups) besides `pipelines`' own; with `flows` (a flow event
+/// selected) each ring gets every DNS answer's names.
 fn capture_live(
     cli: &Cli,
     target: LiveTarget,
     kernel_filter: KernelFilter,
     snaplen: u32,
+    flows: bool,
     pipelines: Pipelines,
     more_threads: Vec<Builder>,
 ) -> ExitCode {
@@ -469,6 +480,7 @@ fn capture_live(
             Some(_) => 1,
         },
         kernel_filter,
+        share_dns_answers: flows,
     };
     let stats_every = cli.stats.map(std::time::Duration::from_secs);
     let result = match (&cli.xdp, target.xdp) {

@@ -822,6 +822,120 @@ fn a_tcp_connection_is_a_flow_in_each_namespace_with_its_owner() {
 }
 
 #[test]
+fn flow_records_name_their_servers_whichever_thread_decodes_them() {
+    if !root_or_skip("flow_records_name_their_servers_whichever_thread_decodes_them") {
+        return;
+    }
+    use netcore_core::abi::{HEADERS_LEN, rings::ring_of};
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--threads", "2", "--events", "net_flow"]);
+    assert!(
+        netcore.started.contains("decoding on 2 threads"),
+        "{}",
+        netcore.started
+    );
+    let mut dns_server =
+        net.dns_server(&[&format!("--address=/named.netcore.test/{}", net.server)]);
+    thread::sleep(Duration::from_millis(500));
+    // The host's rings as the kernel picks them, from the packets' first bytes.
+    let address =
+        |dotted: &str| -> [u8; 4] { dotted.parse::<std::net::Ipv4Addr>().unwrap().octets() };
+    let (server, client) = (address(&net.server), address(&net.client));
+    let ring = |packet: Vec<u8>| {
+        let mut head = [0; HEADERS_LEN];
+        head[..packet.len()].copy_from_slice(&packet);
+        ring_of(&head, packet.len(), 2)
+    };
+    // dig from a fixed port: the answer's ring is known.
+    let dig_port = 40053;
+    let answer_ring = ring(common::dns_builder::ipv4_udp(
+        server, client, 53, dig_port, &[0; 12],
+    ));
+    let mut dig = net
+        .command(
+            &net.b,
+            None,
+            &[
+                "dig",
+                "-b",
+                &format!("{}#{dig_port}", net.client),
+                &format!("@{}", net.server),
+            ],
+        )
+        .args(["+tries=1", "+time=3", "named.netcore.test", "A"])
+        .spawn()
+        .unwrap();
+    wait_ok(&mut dig, "dig");
+    // Then a connection to the answer's address whose flow that ring takes, and one whose
+    // flow the other ring takes.
+    let connection_ring =
+        |port: u16| ring(common::ipv4_tcp((client, port), (server, 7060), 0, 2, &[]));
+    let same = (41000..)
+        .find(|&p| connection_ring(p) == answer_ring)
+        .unwrap();
+    let other = (41000..)
+        .find(|&p| connection_ring(p) != answer_ring)
+        .unwrap();
+    for source_port in [same, other] {
+        let mut server = net
+            .command(&net.a, None, &["nc", "-l", &net.server, "7060"])
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(300));
+        let mut client = net
+            .command(
+                &net.b,
+                None,
+                &[
+                    "nc",
+                    "-N",
+                    "-p",
+                    &source_port.to_string(),
+                    &net.server,
+                    "7060",
+                ],
+            )
+            .stdin(stdin_with(b"named"))
+            .spawn()
+            .unwrap();
+        wait_ok(&mut client, "nc client");
+        let _ = server.wait();
+    }
+    let connection =
+        |e: &&Value, port: u16| arg(e, "src_port") == port && arg(e, "dst_port") == 7060;
+    let events = netcore.events_for(&net.server, Duration::from_secs(15), |events| {
+        [same, other].iter().all(|&port| {
+            named(events, "net_flow")
+                .filter(|e| connection(e, port))
+                .count()
+                >= 2
+        })
+    });
+    let _ = (dns_server.kill(), dns_server.wait());
+    // Each connection is a flow in both namespaces; the client's end was told the server's
+    // name by the answer, and the server's end saw it too (both namespaces' packets).
+    for port in [same, other] {
+        let client_end = named(&events, "net_flow")
+            .find(|e| connection(e, port) && arg(e, "conn_direction") == "outgoing")
+            .unwrap_or_else(|| panic!("no outgoing flow from port {port}: {events:#?}"));
+        assert_eq!(
+            arg(client_end, "dst_dns"),
+            &serde_json::json!(["named.netcore.test"]),
+            "port {port} (ring {} of the answer's {answer_ring}): {client_end}",
+            connection_ring(port)
+        );
+    }
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    let summary = summary.unwrap_or_default();
+    assert_each_of_two_threads_decoded(&summary);
+    assert!(
+        !summary.contains("copies of DNS answers"),
+        "none lost: {summary}"
+    );
+}
+
+#[test]
 fn dash_w_records_each_packets_owner_and_direction() {
     if !root_or_skip("dash_w_records_each_packets_owner_and_direction") {
         return;

@@ -124,7 +124,7 @@ fn features_that_see_every_flow_decode_on_one_thread_and_say_so() {
     let capture = capture.to_str().unwrap();
     for (args, what) in [
         (&["-c", "5"][..], "-c"),
-        (&["--events", "net_flow"], "flow events"),
+        (&["--events", "net_flow"], "flow events outside host mode"),
         (&["--signatures", "builtin"], "--signatures"),
     ] {
         let mut all = vec!["--json", "--threads", "2", "-r", capture];

@@ -138,8 +138,19 @@ pub struct PacketRecord {
     pub netns_cookie: u64,
     /// One of [`direction`].
     pub direction: u8,
+    /// [`record_flag`] bits.
+    pub flags: u8,
     /// Explicit padding, always 0.
-    pub _pad: [u8; 7],
+    pub _pad: [u8; 6],
+}
+
+/// Bits of [`PacketRecord::flags`].
+pub mod record_flag {
+    /// A copy of a DNS answer over UDP whose flow another ring's thread decodes, written
+    /// to every other ring when flow events are selected (host mode on several threads):
+    /// the thread reading it learns the names it gives addresses for its own flows, as one
+    /// thread seeing every packet would, and writes no event for it.
+    pub const NAMES_ONLY: u8 = 1 << 0;
 }
 
 /// Size of a [`PacketRecord`] header in bytes.
@@ -153,8 +164,11 @@ pub mod counter {
     pub const RING_FULL: u32 = 1;
     /// Packets the [`super::KernelFilter`] kept out of the ring buffer.
     pub const FILTERED: u32 = 2;
+    /// Copies of DNS answers ([`super::record_flag::NAMES_ONLY`]) lost because a ring
+    /// buffer was full.
+    pub const COPY_RING_FULL: u32 = 3;
     /// Number of counters.
-    pub const COUNT: u32 = 3;
+    pub const COUNT: u32 = 4;
 }
 
 /// Classes of packets by family and transport, for [`KernelFilter::protocols`].
@@ -297,7 +311,7 @@ pub struct ListenerKey {
 /// per decoding thread, by flow.
 pub mod rings {
     use super::HEADERS_LEN;
-    use crate::ip;
+    use crate::{dns, ip};
 
     /// The most ring buffers the capture programs can spread packets over (the kernel
     /// object defines this many; those beyond the run's count are left one page long).
@@ -317,32 +331,16 @@ pub mod rings {
         if rings <= 1 {
             return 0;
         }
-        let (a, b, l4_at) = match data[0] >> 4 {
-            4 if n >= 20 => {
-                let unfragmented = (data[6] & 0x3f) | data[7] == 0; // MF and offset clear
-                let ports = matches!(data[9], ip::TCP | ip::UDP) && unfragmented;
-                let at = (data[0] & 0x0f) as usize * 4; // ≤ 60
-                (
-                    u64::from(word32(data, 12)),
-                    u64::from(word32(data, 16)),
-                    if ports { at } else { 0 },
-                )
-            }
-            6 if n >= 40 => {
-                let ports = matches!(data[6], ip::TCP | ip::UDP);
-                (
-                    word64(data, 8).wrapping_mul(MIX) ^ word64(data, 16),
-                    word64(data, 24).wrapping_mul(MIX) ^ word64(data, 32),
-                    if ports { 40 } else { 0 },
-                )
-            }
+        let (a, b) = match data[0] >> 4 {
+            4 if n >= 20 => (u64::from(word32(data, 12)), u64::from(word32(data, 16))),
+            6 if n >= 40 => (
+                word64(data, 8).wrapping_mul(MIX) ^ word64(data, 16),
+                word64(data, 24).wrapping_mul(MIX) ^ word64(data, 32),
+            ),
             _ => return 0,
         };
-        let (src_port, dst_port) = match l4_at {
-            at if at >= 20 && at + 4 <= n => (
-                u16::from_be_bytes([data[at], data[at + 1]]),
-                u16::from_be_bytes([data[at + 2], data[at + 3]]),
-            ),
+        let (src_port, dst_port) = match transport(data, n) {
+            Some((_, at)) if at + 4 <= n => (port(data, at), port(data, at + 2)),
             _ => (0, 0),
         };
         // Each endpoint mixed on its own, then added: swapping them changes nothing.
@@ -351,8 +349,43 @@ pub mod rings {
         ((hash * u64::from(rings)) >> 32) as u32
     }
 
+    /// Whether the packet whose first `n` bytes are `data` (as for [`ring_of`]) is a DNS
+    /// response over UDP: to or from port 53, the QR bit set. The capture programs copy
+    /// these to every ring when flow events are selected ([`super::record_flag`]).
+    #[inline(always)]
+    pub fn is_dns_answer_over_udp(data: &[u8; HEADERS_LEN], n: usize) -> bool {
+        // The UDP header's 8 bytes, then the DNS header's: QR is the top bit of its third.
+        match transport(data, n) {
+            Some((ip::UDP, at)) if at + 11 <= n => {
+                (port(data, at) == dns::PORT || port(data, at + 2) == dns::PORT)
+                    && data[at + 10] & 0x80 != 0
+            }
+            _ => false,
+        }
+    }
+
+    /// The transport protocol and the offset of its header, when it is TCP or UDP and its
+    /// ports are in every packet of the datagram: in unfragmented IPv4, or right after the
+    /// IPv6 header. The offset is 20 to 60.
+    #[inline(always)]
+    fn transport(data: &[u8; HEADERS_LEN], n: usize) -> Option<(u8, usize)> {
+        let (protocol, at) = match data[0] >> 4 {
+            4 if n >= 20 && (data[6] & 0x3f) | data[7] == 0 => {
+                (data[9], (data[0] & 0x0f) as usize * 4) // MF and offset clear; at ≤ 60
+            }
+            6 if n >= 40 => (data[6], 40),
+            _ => return None,
+        };
+        (matches!(protocol, ip::TCP | ip::UDP) && at >= 20).then_some((protocol, at))
+    }
+
     /// An odd constant with well-spread bits (from the golden ratio).
     const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    #[inline(always)]
+    fn port(data: &[u8; HEADERS_LEN], at: usize) -> u16 {
+        u16::from_be_bytes([data[at], data[at + 1]])
+    }
 
     #[inline(always)]
     fn endpoint(address: u64, port: u16) -> u64 {
@@ -497,5 +530,37 @@ mod tests {
             used[ring as usize] += 1;
         }
         assert!(used.iter().all(|&n| n > 10), "{used:?}");
+    }
+
+    #[test]
+    fn dns_answers_over_udp_are_told_from_questions_and_other_packets() {
+        use rings::is_dns_answer_over_udp;
+        let client = ([10, 0, 0, 2], 40000);
+        let server = ([10, 0, 0, 1], 53);
+        let mut answer = ipv4_packet(server, client, ip::UDP);
+        answer[30] = 0x81; // QR, RD
+        let mut question = ipv4_packet(client, server, ip::UDP);
+        question[30] = 0x01;
+        assert!(is_dns_answer_over_udp(&answer, 40));
+        assert!(!is_dns_answer_over_udp(&question, 40));
+        // Cut before the flags; over TCP; fragmented; another port.
+        assert!(!is_dns_answer_over_udp(&answer, 30));
+        let mut over_tcp = answer;
+        over_tcp[9] = ip::TCP;
+        assert!(!is_dns_answer_over_udp(&over_tcp, 40));
+        let mut fragment = answer;
+        fragment[6] = 0x20; // MF
+        assert!(!is_dns_answer_over_udp(&fragment, 40));
+        let mut elsewhere = ipv4_packet(([10, 0, 0, 1], 5353), client, ip::UDP);
+        elsewhere[30] = 0x81;
+        assert!(!is_dns_answer_over_udp(&elsewhere, 40));
+        // IPv6, the answer sent to port 53 (resolver to resolver).
+        let mut v6 = [0; HEADERS_LEN];
+        v6[0] = 0x60;
+        v6[6] = ip::UDP;
+        v6[42..44].copy_from_slice(&53u16.to_be_bytes());
+        v6[50] = 0x84;
+        assert!(is_dns_answer_over_udp(&v6, 60));
+        assert!(!is_dns_answer_over_udp(&v6, 50));
     }
 }

@@ -16,9 +16,10 @@ use aya_ebpf::macros::{cgroup_skb, map};
 use aya_ebpf::maps::ring_buf::RingBufBytes;
 use aya_ebpf::maps::{PerCpuArray, RingBuf};
 use aya_ebpf::programs::SkBuffContext;
-use netcore_core::abi::rings::ring_of;
+use netcore_core::abi::rings::{MAX_RINGS, is_dns_answer_over_udp, ring_of};
 use netcore_core::abi::{
     HEADERS_LEN, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction,
+    record_flag,
 };
 
 use crate::attribution::owner_in_map;
@@ -35,6 +36,12 @@ const WAKEUP_EVERY: u64 = 512;
 /// `MAX_RINGS`); user space sets it at load time.
 #[unsafe(no_mangle)]
 static RINGS: u32 = 1;
+
+/// Non-zero: a DNS answer over UDP is also copied, marked [`record_flag::NAMES_ONLY`], to
+/// every other ring, whose thread learns its names for the flows it tracks; user space sets
+/// it at load time when flow events are selected.
+#[unsafe(no_mangle)]
+static SHARE_DNS_ANSWERS: u32 = 0;
 
 /// Defines the ring buffers (captured packets for user space, read in place) and
 /// [`reserve`], which makes room for a record in one of them.
@@ -157,35 +164,44 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     // The helpers run before the reservation: while a record is reserved and not yet
     // submitted, user space finds it busy and cannot read past it.
     // SAFETY (the helpers below): each takes this program's skb context.
-    let record = Record {
+    let mut record = Record {
         ring: ring_of(&head.0, head_n as usize, rings),
         skb,
         boot_ns: unsafe { bpf_ktime_get_boot_ns() },
         socket_cgroup_id: unsafe { bpf_skb_cgroup_id(skb) },
         owner,
         length: len,
-        captured: n as u32,
+        captured: n,
         cpu: unsafe { bpf_get_smp_processor_id() },
         // SAFETY: `skb` is this program's context, valid for its run.
         ifindex: unsafe { (*skb).ifindex },
         netns_cookie: unsafe { bpf_get_netns_cookie(skb.cast()) },
         direction: dir,
+        flags: 0,
         head,
         wakeup,
     };
-    let written = match n {
-        0..=64 => record.write::<64>(),
-        65..=128 => record.write::<128>(),
-        129..=256 => record.write::<256>(),
-        257..=512 => record.write::<512>(),
-        513..=1024 => record.write::<1024>(),
-        1025..=2048 => record.write::<2048>(),
-        _ => record.write::<MAX_SNAPLEN>(),
-    };
-    if written {
+    if record.write() {
         *captured += 1;
     } else {
         count(counter::RING_FULL);
+    }
+    // SAFETY: a read of a static set at load time.
+    let share = unsafe { core::ptr::read_volatile(&SHARE_DNS_ANSWERS) } != 0;
+    if share && rings > 1 && is_dns_answer_over_udp(&head.0, head_n as usize) {
+        let own_ring = record.ring;
+        record.flags = record_flag::NAMES_ONLY;
+        for ring in 0..MAX_RINGS {
+            if ring >= rings {
+                break;
+            }
+            if ring != own_ring {
+                record.ring = ring;
+                if !record.write() {
+                    count(counter::COPY_RING_FULL);
+                }
+            }
+        }
     }
     1
 }
@@ -230,38 +246,56 @@ struct Record<'a> {
     /// The packet socket's owner (all zero when unknown), in the `OWNERS` map.
     owner: &'a TaskContext,
     length: u32,
-    captured: u32,
+    /// Packet bytes to copy (a u64, so the verifier keeps its bounds).
+    captured: u64,
     cpu: u32,
     ifindex: u32,
     netns_cookie: u64,
     direction: u8,
+    flags: u8,
     /// Its first bytes, as far as the packet and [`HEADERS_LEN`] go.
     head: &'a Head,
     /// Wake-up flag of the submission.
     wakeup: u64,
 }
 
-// The header ends with `direction` and its padding, one word (written as one below).
+// The header ends with `direction`, `flags` and padding, one word (written as one below).
 const _: () = assert!(
     offset_of!(PacketRecord, direction).is_multiple_of(8)
-        && offset_of!(PacketRecord, _pad) == offset_of!(PacketRecord, direction) + 1
+        && offset_of!(PacketRecord, flags) == offset_of!(PacketRecord, direction) + 1
+        && offset_of!(PacketRecord, _pad) == offset_of!(PacketRecord, direction) + 2
         && PACKET_RECORD_LEN == offset_of!(PacketRecord, direction) + 8
         && offset_of!(PacketRecord, task).is_multiple_of(8)
         && size_of::<TaskContext>().is_multiple_of(8)
 );
 
 impl Record<'_> {
+    /// Writes the record into its ring buffer in the smallest size class that holds its
+    /// packet bytes; whether it fit.
+    #[inline(always)]
+    fn write(&self) -> bool {
+        match self.captured {
+            0..=64 => self.write_sized::<64>(),
+            65..=128 => self.write_sized::<128>(),
+            129..=256 => self.write_sized::<256>(),
+            257..=512 => self.write_sized::<512>(),
+            513..=1024 => self.write_sized::<1024>(),
+            1025..=2048 => self.write_sized::<2048>(),
+            _ => self.write_sized::<MAX_SNAPLEN>(),
+        }
+    }
+
     /// Writes the record in place, with room for `DATA` ≥ `captured` packet bytes, into
     /// its ring buffer; whether it fit. Nothing but stores and the copy of the packet's
     /// rest runs between the reservation and the submission.
     #[inline(always)]
-    fn write<const DATA: usize>(&self) -> bool {
+    fn write_sized<const DATA: usize>(&self) -> bool {
         let Some(mut entry) = reserve(self.ring, PACKET_RECORD_LEN + DATA) else {
             return false;
         };
         let record = entry.as_mut_ptr();
         let header = record.cast::<PacketRecord>();
-        let mut n = u64::from(self.captured);
+        let mut n = self.captured;
         if n > DATA as u64 {
             n = DATA as u64; // Never so (the size class holds it), but the verifier sees it.
         }
@@ -283,7 +317,16 @@ impl Record<'_> {
             addr_of_mut!((*header).netns_cookie).write(self.netns_cookie);
             addr_of_mut!((*header).direction)
                 .cast::<u64>()
-                .write(u64::from_ne_bytes([self.direction, 0, 0, 0, 0, 0, 0, 0]));
+                .write(u64::from_ne_bytes([
+                    self.direction,
+                    self.flags,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]));
         }
         let data = unsafe { record.add(PACKET_RECORD_LEN) }.cast::<u64>();
         // The head, a word at a time, as far as the packet goes: bytes past `captured`

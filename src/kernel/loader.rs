@@ -58,6 +58,9 @@ pub struct CaptureConfig {
     pub rings: u32,
     /// What the programs drop before the ring buffer (from `--filter`).
     pub kernel_filter: KernelFilter,
+    /// Copy each DNS answer over UDP to every ring, for each thread's flows to learn its
+    /// names from (flow events selected).
+    pub share_dns_answers: bool,
 }
 
 /// The loaded kernel programs; each `attach_*` attaches one group of them.
@@ -111,6 +114,11 @@ impl Programs {
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("RINGS", &rings, true)
+            .override_global(
+                "SHARE_DNS_ANSWERS",
+                &u32::from(config.share_dns_answers),
+                true,
+            )
             .override_global("KFILTER", config.kernel_filter.as_bytes(), true)
             .override_global("XDP_NETNS_COOKIE", &netns_cookie, true)
             .override_global("TASK_OFFSETS", &task_offsets, true)
@@ -287,6 +295,7 @@ impl Programs {
             captured: total(counter::CAPTURED)?,
             ring_full: total(counter::RING_FULL)?,
             filtered: total(counter::FILTERED)?,
+            copies_lost: total(counter::COPY_RING_FULL)?,
         })
     }
 }
@@ -343,6 +352,8 @@ pub struct KernelCounters {
     pub ring_full: u64,
     /// Packets the kernel-side filter kept out of the ring buffer.
     pub filtered: u64,
+    /// Copies of DNS answers for other rings' threads lost because a ring buffer was full.
+    pub copies_lost: u64,
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

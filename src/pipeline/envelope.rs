@@ -58,6 +58,17 @@ impl Envelopes {
 
     /// The envelope of `frame`'s events.
     pub fn context<'s>(&'s mut self, frame: &'s Frame<'_>) -> EventContext<'s> {
+        self.context_counted(frame, true)
+    }
+
+    /// The envelope of a frame another pipeline handles and this one only learns from
+    /// (host mode's copies of DNS answers): as [`Envelopes::context`], but the frame is
+    /// not counted (as unowned, described or not yet).
+    pub fn context_uncounted<'s>(&'s mut self, frame: &'s Frame<'_>) -> EventContext<'s> {
+        self.context_counted(frame, false)
+    }
+
+    fn context_counted<'s>(&'s mut self, frame: &'s Frame<'_>, counted: bool) -> EventContext<'s> {
         let mut ctx = EventContext {
             timestamp: frame.timestamp_ns,
             processor_id: frame.cpu,
@@ -78,10 +89,12 @@ impl Envelopes {
             // Live: sent by the kernel itself (ICMP replies, RSTs) or by a socket older
             // than the hooks; its socket's cgroup still names the container. Files: always
             // (only the live summary reports it).
-            self.unowned += 1;
+            self.unowned += u64::from(counted);
             self.containers.apply_answers();
             if let Some(container) = self.containers.lookup(frame.socket_cgroup_id) {
-                count_description(container, &mut self.described, &mut self.before_description);
+                if counted {
+                    count_description(container, &mut self.described, &mut self.before_description);
+                }
                 with_container(&mut ctx, container);
             }
             return ctx;
@@ -114,7 +127,9 @@ impl Envelopes {
         // cgroup is outside the hierarchy netcore walks.
         match self.containers.lookup(task.cgroup_id) {
             Some(container) => {
-                count_description(container, &mut self.described, &mut self.before_description);
+                if counted {
+                    count_description(container, &mut self.described, &mut self.before_description);
+                }
                 with_container(&mut ctx, container);
             }
             None => {

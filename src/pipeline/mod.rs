@@ -203,27 +203,8 @@ impl Pipeline {
             None => None,
         };
         self.last_timestamp_ns = self.last_timestamp_ns.max(frame.timestamp_ns);
-        if let Some(wanted) = self.limits.direction
-            && frame.direction != Direction::Unknown
-            && frame.direction != wanted
-        {
-            self.summary
-                .skip(frame.wire_len, |s| &mut s.other_direction);
-            return Ok(());
-        }
-        if let Some(only) = self.limits.interface
-            && frame.interface != Interface::UNKNOWN
-            && frame.interface != only
-        {
-            self.summary
-                .skip(frame.wire_len, |s| &mut s.other_interface);
-            return Ok(());
-        }
-        if let Some(expression) = &mut self.expression
-            && !expression.accepts(frame.link_type, frame.data)
-        {
-            self.summary
-                .skip(frame.wire_len, |s| &mut s.expression_rejected);
+        if let Some(counter) = self.left_out(frame) {
+            self.summary.skip(frame.wire_len, counter);
             return Ok(());
         }
         let Pipeline {
@@ -314,6 +295,47 @@ impl Pipeline {
             outputs.send(encoders.take().into_iter().map(Lines::from))?;
         }
         Ok(())
+    }
+
+    /// Which summary counter a frame `-i`, the direction or the pcap expression leaves out
+    /// counts under; `None` when they keep it.
+    fn left_out(&mut self, frame: &Frame<'_>) -> Option<fn(&mut Summary) -> &mut u64> {
+        if let Some(wanted) = self.limits.direction
+            && frame.direction != Direction::Unknown
+            && frame.direction != wanted
+        {
+            return Some(|s| &mut s.other_direction);
+        }
+        if let Some(only) = self.limits.interface
+            && frame.interface != Interface::UNKNOWN
+            && frame.interface != only
+        {
+            return Some(|s| &mut s.other_interface);
+        }
+        if let Some(expression) = &mut self.expression
+            && !expression.accepts(frame.link_type, frame.data)
+        {
+            return Some(|s| &mut s.expression_rejected);
+        }
+        None
+    }
+
+    /// Learns the names a DNS answer gives addresses, for this pipeline's flows, from a copy
+    /// of a packet whose flow another pipeline handles (host mode on several threads,
+    /// [`netcore_core::abi::record_flag::NAMES_ONLY`]): as [`Pipeline::handle`] would from
+    /// the packet itself, through the same limits and filter; counts and writes nothing.
+    pub fn learn_names(&mut self, frame: &Frame<'_>) {
+        if self.flows.is_none() || self.done() || self.left_out(frame).is_some() {
+            return;
+        }
+        let decoded = decode(frame.link_type, frame.data);
+        let ctx = self.envelopes.context_uncounted(frame);
+        if self.filter.packet_events(&ctx, &decoded, EventSet::FLOWS) == EventSet::NONE {
+            return;
+        }
+        if let (Some(flows), Some(Ok(message))) = (&mut self.flows, decoded.dns_over_udp()) {
+            flows.learn_names(frame.timestamp_ns, frame.interface.netns_cookie, &message);
+        }
     }
 
     /// Notes that the lines encoded since the last frame are frame `frame`'s of a block

@@ -71,6 +71,16 @@ impl Pipelines {
         }
     }
 
+    /// Learns the names of a DNS answer another thread handles (host mode's copies, which
+    /// only a live run's one pipeline here gets).
+    pub fn learn_names(&mut self, frame: &Frame<'_>) {
+        match self {
+            Pipelines::One(pipeline) => pipeline.learn_names(frame),
+            // File mode: each shard sees every frame, and learns from its own.
+            Pipelines::Sharded(_) => {}
+        }
+    }
+
     /// Whether `-c COUNT` packets with events have been written (one pipeline only: a
     /// count needs every flow in one place).
     pub fn done(&self) -> bool {

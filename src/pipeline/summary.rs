@@ -78,8 +78,8 @@ impl Summary {
     }
 
     /// Adds the counts of `other`, a pipeline that handled other flows of the same input
-    /// (`--threads`). Flows, findings and evidence are single-thread features: a pipeline
-    /// that has them runs alone.
+    /// (`--threads`). Findings and evidence are single-thread features: a pipeline that has
+    /// them runs alone.
     pub fn absorb(&mut self, other: Summary) {
         let Summary {
             packets,
@@ -104,9 +104,10 @@ impl Summary {
             evidence,
         } = other;
         debug_assert!(
-            flows.created == 0 && findings.is_empty() && evidence.is_none(),
-            "flows, signatures and evidence run on one thread"
+            findings.is_empty() && evidence.is_none(),
+            "signatures and evidence run on one thread"
         );
+        self.flows.add(&flows);
         self.packets += packets;
         self.bytes += bytes;
         self.events += events;

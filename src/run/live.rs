@@ -81,9 +81,13 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
         n => format!("; {n} malformed ring entries"),
     };
     let kernel = ended.kernel;
+    let copies_lost = match kernel.copies_lost {
+        0 => String::new(),
+        n => format!(", {n} copies of DNS answers for other threads lost to a full ring buffer"),
+    };
     note!(
         "netcore: host capture: {}; kernel: {} packets captured, {} lost to a full ring \
-         buffer, {} filtered out; {}{malformed}",
+         buffer, {} filtered out{copies_lost}; {}{malformed}",
         ended.summary,
         kernel.captured,
         kernel.ring_full,
@@ -264,6 +268,10 @@ impl<S: LiveSource> FrameHandler for Live<S> {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
         let result = self.pipelines.handle(frame);
         self.note(result)
+    }
+
+    fn learn_names(&mut self, frame: &Frame<'_>) {
+        self.pipelines.learn_names(frame);
     }
 
     fn wake(&mut self, wake: Wake, source_stats: &dyn SourceStats) -> io::Result<()> {

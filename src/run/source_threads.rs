@@ -152,6 +152,10 @@ impl FrameHandler for Drain {
         }
     }
 
+    fn learn_names(&mut self, frame: &Frame<'_>) {
+        self.pipeline.learn_names(frame);
+    }
+
     fn wake(&mut self, wake: Wake, _: &dyn SourceStats) -> io::Result<()> {
         match wake {
             Wake::Polled if self.last_flush.elapsed() < FLUSH_EVERY => Ok(()),

@@ -162,6 +162,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     let t = &s.dns_tcp;
     for (stage, n) in [
         ("ring_buffer", k.ring_full),
+        ("ring_buffer_dns_copies", k.copies_lost),
         ("flow_table", s.flows.untracked),
         ("dns_names", s.flows.names_evicted),
         (

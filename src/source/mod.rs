@@ -204,6 +204,10 @@ pub trait LiveSource: Send + 'static {
 pub trait FrameHandler {
     /// Handles one frame, in place.
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()>;
+    /// Learns the names a DNS answer gives, for the flows the handler tracks, from a copy
+    /// of a packet another thread handles (host mode,
+    /// [`netcore_core::abi::record_flag::NAMES_ONLY`]): no frame of this handler's.
+    fn learn_names(&mut self, frame: &Frame<'_>);
     /// Runs after each poll round, on each tick and on SIGHUP; `source_stats` are the
     /// source's own drop counters (for the `--stats` line and the metrics).
     fn wake(&mut self, wake: Wake, source_stats: &dyn SourceStats) -> io::Result<()>;

@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use aya::maps::MapData;
-use netcore_core::abi::PacketRecord;
+use netcore_core::abi::{PacketRecord, record_flag};
 use netcore_core::{Direction, LinkType};
 use zerocopy::FromBytes;
 
@@ -86,6 +86,10 @@ impl LiveSource for RingSource {
             self.events.wait()?;
             let (clock, malformed) = (&self.clock, &mut self.malformed);
             self.ring.drain(|entry| match Record::parse(entry) {
+                Some(record) if record.header.flags & record_flag::NAMES_ONLY != 0 => {
+                    handler.learn_names(&record.frame(clock));
+                    Ok(())
+                }
                 Some(record) => handler.frame(&record.frame(clock)),
                 None => {
                     *malformed += 1;

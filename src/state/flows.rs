@@ -231,6 +231,22 @@ pub struct FlowStats {
     pub names_evicted: u64,
 }
 
+impl FlowStats {
+    /// Adds the counts of `other` (another thread's table, host mode).
+    pub fn add(&mut self, other: &FlowStats) {
+        let FlowStats {
+            created,
+            untracked,
+            idle,
+            names_evicted,
+        } = other;
+        self.created += created;
+        self.untracked += untracked;
+        self.idle += idle;
+        self.names_evicted += names_evicted;
+    }
+}
+
 /// The flow table and the DNS-name cache.
 pub struct FlowTable {
     config: FlowConfig,
@@ -268,7 +284,7 @@ impl FlowTable {
         emit: &mut Emit<'_>,
     ) {
         if let Some(message) = dns {
-            self.stats.names_evicted += self.names.learn(netns, message, now_ns);
+            self.learn_names(now_ns, netns, message);
         }
         if now_ns >= self.last_sweep_ns + SWEEP_EVERY_NS {
             self.sweep(now_ns, ctx.host_name, emit);
@@ -340,6 +356,14 @@ impl FlowTable {
                 emit_tracee(entry, protocol, FlowKind::TcpEnd, direction, ctx, emit);
             }
         }
+    }
+
+    /// Learns the names `message`, a DNS answer seen at `now_ns` in network namespace
+    /// `netns`, gives addresses; [`FlowTable::packet`] does for the packets it is given,
+    /// this for copies of answers whose flows another table tracks (host mode on several
+    /// threads).
+    pub fn learn_names(&mut self, now_ns: u64, netns: u64, message: &DnsMessage<'_>) {
+        self.stats.names_evicted += self.names.learn(netns, message, now_ns);
     }
 
     /// Writes the records of idle and closed flows, and the periodic reports, due at
