@@ -114,6 +114,12 @@ impl Programs {
             .btf(&btf)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("RINGS", &rings, true)
+            // Woken at each eighth of a ring filled (ring_bytes is a power of two).
+            .override_global(
+                "WAKEUP_SHIFT",
+                &config.ring_bytes.ilog2().saturating_sub(3),
+                true,
+            )
             .override_global(
                 "SHARE_DNS_ANSWERS",
                 &u32::from(config.share_dns_answers),
