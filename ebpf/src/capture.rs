@@ -285,8 +285,8 @@ impl Record<'_> {
     }
 
     /// Writes the record in place, with room for `DATA` ≥ `captured` packet bytes, into
-    /// its ring buffer; whether it fit. Nothing but stores and the copy of the packet's
-    /// rest runs between the reservation and the submission.
+    /// its ring buffer; whether it fit. Nothing but stores, the copy of the packet's rest
+    /// and the wake-up decision runs between the reservation and the submission.
     #[inline(always)]
     fn write_sized<const DATA: usize>(&self) -> bool {
         let Some(mut entry) = reserve(self.ring, PACKET_RECORD_LEN + DATA) else {

@@ -76,7 +76,8 @@ impl Pipelines {
     pub fn learn_names(&mut self, frame: &Frame<'_>) {
         match self {
             Pipelines::One(pipeline) => pipeline.learn_names(frame),
-            // File mode: each shard sees every frame, and learns from its own.
+            // Sharded pipelines read files and single-queue AF_XDP: no copies there (flow
+            // events keep one pipeline in those modes).
             Pipelines::Sharded(_) => {}
         }
     }
