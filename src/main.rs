@@ -39,7 +39,7 @@ use kernel::{loader, preflight};
 use pipeline::{
     Builder, Expression, FlowOptions, Limits, Pipeline, Pipelines, Selection, Sharded, Tunnels,
 };
-use sink::capture::{PacketWriter, Rotation};
+use sink::capture::{PacketWriter, Rotation, SharedPacketWriter};
 use sink::evidence::{Evidence, EvidenceConfig};
 use sink::{OutputSpec, Outputs, Policy, Target};
 use state::runtimes::{Lookups, Sockets};
@@ -220,7 +220,7 @@ fn main() -> ExitCode {
                 files: cli.file_count,
             };
             match PacketWriter::create(path, snaplen, rotation) {
-                Ok(writer) => Some(writer),
+                Ok(writer) => Some(SharedPacketWriter::new(writer)),
                 Err(e) => {
                     note!("netcore: -w {}: {e}", path.display());
                     return ExitCode::from(2);
@@ -277,6 +277,8 @@ fn main() -> ExitCode {
     let builder = |runtimes| -> Builder {
         let (selection, filter, encoders) = (selection.clone(), filter.clone(), encoders.like());
         let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
+        // -w: one file for every thread (only a split source gets here with it).
+        let packets = packet_writer.clone();
         Box::new(move || {
             let host = pipeline::Host {
                 name,
@@ -285,6 +287,7 @@ fn main() -> ExitCode {
                 cgroup_root,
             };
             Pipeline::new(events, selection, filter, encoders, None, host)
+                .with_packet_writer(packets)
         })
     };
     let mut more_threads = Vec::new();
@@ -349,7 +352,9 @@ fn lookups(
 /// every flow in one place. Each limit is said when more threads were asked for. Flow
 /// records name a flow's ends from the DNS answers of other flows: in host mode the
 /// capture programs copy each answer to every thread's ring (`host_mode`); elsewhere flow
-/// events need one thread.
+/// events need one thread. `-w` takes every thread's packets when the source is split
+/// (each flow's in order); otherwise (files, one AF_XDP queue) the file must hold the
+/// packets in the order they came.
 fn decoding_threads(
     cli: &Cli,
     events: &EventSet,
@@ -358,24 +363,26 @@ fn decoding_threads(
     host_mode: bool,
 ) -> usize {
     let asked = cli.threads.map(|n| n as usize);
+    let every_flow = |what: &str| format!("{what} must see every flow");
     let alone = [
-        (signatures, "--signatures"),
+        (signatures, every_flow("--signatures")),
         (
             events.any_flow() && !host_mode,
-            "flow events outside host mode",
+            every_flow("flow events outside host mode"),
         ),
-        (cli.write.is_some(), "-w"),
-        (cli.evidence.is_some(), "--evidence"),
-        (cli.count.is_some(), "-c"),
+        (
+            cli.write.is_some() && split.is_none(),
+            "-w writes the packets in the order they came".to_owned(),
+        ),
+        (cli.evidence.is_some(), every_flow("--evidence")),
+        (cli.count.is_some(), every_flow("-c")),
     ]
     .into_iter()
     .find_map(|(used, what)| used.then_some(what));
     match (alone, split) {
         (Some(what), _) => {
             if asked.is_some_and(|n| n > 1) {
-                note!(
-                    "netcore: --threads: decoding on one thread, since {what} must see every flow"
-                );
+                note!("netcore: --threads: decoding on one thread, since {what}");
             }
             1
         }

@@ -1002,6 +1002,89 @@ fn dash_w_records_each_packets_owner_and_direction() {
 }
 
 #[test]
+fn dash_w_takes_every_threads_packets_each_flow_in_order() {
+    if !root_or_skip("dash_w_takes_every_threads_packets_each_flow_in_order") {
+        return;
+    }
+    let net = TestNet::new();
+    let file = std::env::temp_dir().join(format!("netcore-threads-{}.pcapng", std::process::id()));
+    let netcore = Netcore::start(&[
+        "--threads",
+        "2",
+        "--events",
+        "net_packet_tcp",
+        "--filter",
+        "port=7070,7071,7072,7073,7074,7075",
+        "-w",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        netcore.started.contains("decoding on 2 threads"),
+        "{}",
+        netcore.started
+    );
+    // Six connections, 32 KiB each way: their flows spread over both threads (the kernel
+    // hashes ports), each in many segments.
+    let clients: Vec<u32> = (0..6)
+        .map(|i| tcp_exchange(&net, &(7070 + i).to_string(), None, &[b'w'; 32_768]).0)
+        .collect();
+    netcore.events_for(&net.server, Duration::from_secs(15), |events| {
+        clients.iter().all(|&pid| {
+            named(events, "net_packet_tcp")
+                .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
+        })
+    });
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    let summary = summary.unwrap_or_default();
+    assert_each_of_two_threads_decoded(&summary);
+    // One file holds both threads' packets: as many as the summary says were written, and
+    // in each direction of each connection (one thread's) the SYN first, then sequence
+    // numbers that never go back.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args(["-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"])
+        .args(["-e", "tcp.seq_raw", "-e", "tcp.flags.syn"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packets = String::from_utf8(out.stdout).unwrap();
+    let written = summary
+        .split(" written to the -w file")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no -w count: {summary}"));
+    assert_eq!(packets.lines().count(), written, "{summary}");
+    let mut directions: HashMap<(String, String), Vec<(u64, bool)>> = HashMap::new();
+    for line in packets.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let syn = matches!(f[3], "1" | "True");
+        let seq = f[2].parse().unwrap();
+        directions
+            .entry((f[0].into(), f[1].into()))
+            .or_default()
+            .push((seq, syn));
+    }
+    assert_eq!(directions.len(), 12, "both directions of six connections");
+    for (ports, segments) in &directions {
+        assert!(segments[0].1, "{ports:?} starts with its SYN");
+        assert!(
+            segments
+                .windows(2)
+                .all(|w| w[1].0.wrapping_sub(w[0].0) < 1 << 31),
+            "{ports:?}: sequence numbers in order"
+        );
+    }
+}
+
+#[test]
 fn udp_ping_and_dns_are_attributed_to_client_and_server() {
     if !root_or_skip("udp_ping_and_dns_are_attributed_to_client_and_server") {
         return;

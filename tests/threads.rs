@@ -122,10 +122,22 @@ fn a_pcap_expression_and_filters_apply_on_every_thread() {
 fn features_that_see_every_flow_decode_on_one_thread_and_say_so() {
     let capture = many_flows(2);
     let capture = capture.to_str().unwrap();
-    for (args, what) in [
-        (&["-c", "5"][..], "-c"),
-        (&["--events", "net_flow"], "flow events outside host mode"),
-        (&["--signatures", "builtin"], "--signatures"),
+    let pcapng =
+        std::env::temp_dir().join(format!("netcore-threads-{}.pcapng", std::process::id()));
+    for (args, why) in [
+        (&["-c", "5"][..], "-c must see every flow"),
+        (
+            &["--events", "net_flow"],
+            "flow events outside host mode must see every flow",
+        ),
+        (
+            &["--signatures", "builtin"],
+            "--signatures must see every flow",
+        ),
+        (
+            &["-w", pcapng.to_str().unwrap()],
+            "-w writes the packets in the order they came",
+        ),
     ] {
         let mut all = vec!["--json", "--threads", "2", "-r", capture];
         all.extend_from_slice(args);
@@ -133,13 +145,12 @@ fn features_that_see_every_flow_decode_on_one_thread_and_say_so() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{args:?}: {stderr}");
         assert!(
-            stderr.contains(&format!(
-                "decoding on one thread, since {what} must see every flow"
-            )),
+            stderr.contains(&format!("decoding on one thread, since {why}")),
             "{args:?}: {stderr}"
         );
         assert!(!stderr.contains("decoded on 2 threads"), "{stderr}");
     }
+    let _ = std::fs::remove_file(&pcapng);
 }
 
 #[test]

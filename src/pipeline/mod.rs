@@ -29,7 +29,7 @@ use netcore_core::{
 
 use crate::encode::{Batch, Encoders, Lines};
 use crate::signatures::{Engine, Signal};
-use crate::sink::capture::PacketWriter;
+use crate::sink::capture::SharedPacketWriter;
 use crate::sink::evidence::Evidence;
 use crate::sink::{OutputQueues, OutputReport, Outputs};
 use crate::source::{Frame, Interface};
@@ -116,8 +116,8 @@ pub struct Pipeline {
     reassembler: Reassembler,
     /// Tracked when a flow event is selected.
     flows: Option<FlowTable>,
-    /// `-w FILE`: the packets that gave events.
-    packets: Option<PacketWriter>,
+    /// `-w FILE`: the packets that gave events (one file for every decoding thread).
+    packets: Option<SharedPacketWriter>,
     /// `--evidence DIR`: recent packets per flow, written when a signature fires.
     evidence: Option<Evidence>,
     /// `--signatures`: detections over the events, and `--findings-only`.
@@ -284,9 +284,10 @@ impl Pipeline {
         if let Some(packets) = packets
             && (written > 0 || counted_by_flows)
         {
-            packets.write(frame, &ctx, interface)?;
-            summary.packets_saved = packets.written;
-            summary.packets_not_saved = packets.other_link_type;
+            match packets.write(frame, &ctx, interface)? {
+                true => summary.packets_saved += 1,
+                false => summary.packets_not_saved += 1,
+            }
         }
         encoders.mark(partition_key);
         if let Some(outputs) = outputs
@@ -394,7 +395,7 @@ impl Pipeline {
     }
 
     /// Also writes the packets that give events into `writer` (`-w`).
-    pub fn with_packet_writer(self, writer: Option<PacketWriter>) -> Self {
+    pub fn with_packet_writer(self, writer: Option<SharedPacketWriter>) -> Self {
         Pipeline {
             packets: writer,
             ..self

@@ -7,16 +7,17 @@
 //! interface name and link type, with the interface's name. `-C MB` starts a new file
 //! when one reaches that size (`FILE`, `FILE1`, `FILE2`, … as tcpdump names them) and
 //! `-W N` keeps N files, reused in turn (`FILE0` … `FILE<N-1>`); each file is complete
-//! on its own (its own header and interface blocks).
+//! on its own (its own header and interface blocks). Several decoding threads write into one
+//! file through a [`SharedPacketWriter`], a packet at a time.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use netcore_core::{Direction, EventContext, LinkType};
@@ -35,14 +36,14 @@ type Sink = BufWriter<CountingWrite>;
 
 /// A writer that counts the bytes through it (for `-C`).
 struct CountingWrite {
-    inner: Box<dyn Write>,
-    written: Rc<Cell<u64>>,
+    inner: Box<dyn Write + Send>,
+    written: Arc<AtomicU64>,
 }
 
 impl Write for CountingWrite {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(bytes)?;
-        self.written.set(self.written.get() + n as u64);
+        self.written.fetch_add(n as u64, Relaxed);
         Ok(n)
     }
 
@@ -54,15 +55,21 @@ impl Write for CountingWrite {
 /// The classic pcap writer keeps its writer to itself: it writes through this handle,
 /// and the other one flushes.
 #[derive(Clone)]
-struct SharedSink(Rc<RefCell<Sink>>);
+struct SharedSink(Arc<Mutex<Sink>>);
+
+impl SharedSink {
+    fn lock(&self) -> MutexGuard<'_, Sink> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 impl Write for SharedSink {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().write(bytes)
+        self.lock().write(bytes)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.borrow_mut().flush()
+        self.lock().flush()
     }
 }
 
@@ -97,20 +104,16 @@ pub struct PacketWriter {
     path: PathBuf,
     rotation: Rotation,
     /// Bytes in the current file, and its number.
-    bytes: Rc<Cell<u64>>,
+    bytes: Arc<AtomicU64>,
     file_number: u32,
     snaplen: u32,
-    /// Packets written.
-    pub written: u64,
-    /// Packets of a second link type, which a classic pcap file cannot hold.
-    pub other_link_type: u64,
 }
 
 impl PacketWriter {
     /// Creates `path` (`-`: standard output); pcapng unless the name ends in `.pcap`.
     /// `snaplen` is what the file says was kept of each packet (0: all).
     pub fn create(path: &Path, snaplen: u32, rotation: Rotation) -> io::Result<PacketWriter> {
-        let bytes = Rc::new(Cell::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
         let first = file_name(path, &rotation, 0);
         Ok(PacketWriter {
             format: open(&first, is_classic(path), bytes.clone())?,
@@ -119,8 +122,6 @@ impl PacketWriter {
             bytes,
             file_number: 0,
             snaplen,
-            written: 0,
-            other_link_type: 0,
         })
     }
 
@@ -131,33 +132,24 @@ impl PacketWriter {
             Some(files) => (self.file_number + 1) % files.max(1),
             None => self.file_number + 1,
         };
-        self.bytes.set(0);
+        self.bytes.store(0, Relaxed);
         let next = file_name(&self.path, &self.rotation, self.file_number);
         self.format = open(&next, is_classic(&self.path), self.bytes.clone())?;
         Ok(())
     }
 
-    /// Writes `frame`, seen on interface `interface` and owned by `ctx`.
-    pub fn write(
-        &mut self,
-        frame: &Frame<'_>,
-        ctx: &EventContext<'_>,
-        interface: &str,
-    ) -> io::Result<()> {
-        self.write_commented(frame, &comments(ctx), interface)
-    }
-
     /// Writes `frame`, seen on interface `interface`, with its owner's `comments` (see
-    /// [`comments`]).
+    /// [`comments`]). Whether it was written: a classic pcap file holds one link type, the
+    /// first packet's, and leaves out packets of others.
     pub fn write_commented(
         &mut self,
         frame: &Frame<'_>,
         comments: &[String],
         interface: &str,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         let timestamp = Duration::from_nanos(frame.timestamp_ns);
         if self.rotation.max_bytes > 0
-            && self.bytes.get() + buffered(&self.format) >= self.rotation.max_bytes
+            && self.bytes.load(Relaxed) + buffered(&self.format) >= self.rotation.max_bytes
         {
             self.rotate()?;
         }
@@ -217,18 +209,16 @@ impl PacketWriter {
                     *writer = Some((pcap, frame.link_type));
                 }
                 let Some((pcap, link_type)) = writer else {
-                    return Ok(());
+                    return Ok(false);
                 };
                 if *link_type != frame.link_type {
-                    self.other_link_type += 1;
-                    return Ok(());
+                    return Ok(false);
                 }
                 let packet = PcapPacket::new(timestamp, frame.wire_len, frame.data);
                 pcap.write_packet(&packet).map_err(into_io)?;
             }
         }
-        self.written += 1;
-        Ok(())
+        Ok(true)
     }
 
     /// Writes out what is buffered.
@@ -237,6 +227,39 @@ impl PacketWriter {
             Format::PcapNg { writer, .. } => writer.get_mut().flush(),
             Format::Pcap { sink, .. } => sink.flush(),
         }
+    }
+}
+
+/// `-w`: one capture file that the pipelines of every decoding thread write into, a packet
+/// at a time under a lock, so each flow's packets (one thread's) keep their order.
+#[derive(Clone)]
+pub struct SharedPacketWriter(Arc<Mutex<PacketWriter>>);
+
+impl SharedPacketWriter {
+    /// Shares `writer`.
+    pub fn new(writer: PacketWriter) -> Self {
+        SharedPacketWriter(Arc::new(Mutex::new(writer)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PacketWriter> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `frame`, seen on interface `interface` and owned by `ctx` (see
+    /// [`PacketWriter::write_commented`]).
+    pub fn write(
+        &self,
+        frame: &Frame<'_>,
+        ctx: &EventContext<'_>,
+        interface: &str,
+    ) -> io::Result<bool> {
+        let comments = comments(ctx);
+        self.lock().write_commented(frame, &comments, interface)
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&self) -> io::Result<()> {
+        self.lock().flush()
     }
 }
 
@@ -265,8 +288,8 @@ fn is_classic(path: &Path) -> bool {
 
 /// Opens a capture file at `path` (`-`: standard output), pcap or pcapng, counting its
 /// bytes into `bytes`.
-fn open(path: &Path, classic: bool, bytes: Rc<Cell<u64>>) -> io::Result<Format> {
-    let inner: Box<dyn Write> = if path == Path::new("-") {
+fn open(path: &Path, classic: bool, bytes: Arc<AtomicU64>) -> io::Result<Format> {
+    let inner: Box<dyn Write + Send> = if path == Path::new("-") {
         Box::new(io::stdout())
     } else {
         Box::new(File::create(path)?)
@@ -278,7 +301,7 @@ fn open(path: &Path, classic: bool, bytes: Rc<Cell<u64>>) -> io::Result<Format> 
     let sink = BufWriter::with_capacity(256 << 10, counted);
     Ok(if classic {
         Format::Pcap {
-            sink: SharedSink(Rc::new(RefCell::new(sink))),
+            sink: SharedSink(Arc::new(Mutex::new(sink))),
             writer: None,
         }
     } else {
@@ -293,7 +316,7 @@ fn open(path: &Path, classic: bool, bytes: Rc<Cell<u64>>) -> io::Result<Format> 
 fn buffered(format: &Format) -> u64 {
     let len = match format {
         Format::PcapNg { writer, .. } => writer.get_ref().buffer().len(),
-        Format::Pcap { sink, .. } => sink.0.borrow().buffer().len(),
+        Format::Pcap { sink, .. } => sink.lock().buffer().len(),
     };
     len as u64
 }

@@ -113,8 +113,11 @@ impl Evidence {
     pub fn packet(&mut self, key: u64, frame: &Frame<'_>, ctx: &EventContext<'_>, interface: &str) {
         self.expire(frame.timestamp_ns);
         if let Some(recording) = self.recordings.get_mut(&key) {
-            match recording.writer.write(frame, ctx, interface) {
-                Ok(()) => self.stats.packets += 1,
+            match recording
+                .writer
+                .write_commented(frame, &comments(ctx), interface)
+            {
+                Ok(_) => self.stats.packets += 1,
                 Err(_) => self.stats.write_errors += 1,
             }
             return;
@@ -189,7 +192,8 @@ impl Evidence {
                 let written =
                     writer.write_commented(&kept.frame(), &kept.comments, &kept.interface_name);
                 match written {
-                    Ok(()) => self.stats.packets += 1,
+                    // pcapng holds every link type: always written.
+                    Ok(_) => self.stats.packets += 1,
                     Err(_) => self.stats.write_errors += 1,
                 }
             }
