@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use netcore_core::abi::{HEADERS_LEN, rings::ring_of};
+use netcore_core::ip;
 use serde_json::Value;
 
 mod common;
@@ -87,6 +89,29 @@ impl TestNet {
         ];
         argv.extend(records);
         self.command(&self.a, None, &argv).spawn().unwrap()
+    }
+
+    /// Which of two ring buffers the capture programs put a packet of `protocol` (TCP or
+    /// UDP) between the client's `client_port` and the server's `server_port` in, either
+    /// way.
+    fn ring(&self, client_port: u16, server_port: u16, protocol: u8) -> u32 {
+        let address = |dotted: &str| dotted.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        let (client, server) = (address(&self.client), address(&self.server));
+        let packet = match protocol {
+            ip::UDP => common::dns_builder::ipv4_udp(client, server, client_port, server_port, &[]),
+            _ => common::ipv4_tcp((client, client_port), (server, server_port), 0, 2, &[]),
+        };
+        let mut head = [0; HEADERS_LEN];
+        head[..packet.len()].copy_from_slice(&packet);
+        ring_of(&head, packet.len(), 2)
+    }
+
+    /// A client port (from `first` on) whose TCP connection to the server's `port` ring
+    /// `ring` of two takes.
+    fn port_on_ring(&self, ring: u32, port: u16, first: u16) -> u16 {
+        (first..)
+            .find(|&p| self.ring(p, port, ip::TCP) == ring)
+            .unwrap()
     }
 
     fn command(&self, ns: &str, cgroup: Option<&Path>, argv: &[&str]) -> Command {
@@ -518,12 +543,7 @@ fn connections_keep_their_order_when_several_threads_decode() {
         return;
     }
     let net = TestNet::new();
-    let netcore = Netcore::start(&["--threads", "2", "--events", "net_packet_tcp"]);
-    assert!(
-        netcore.started.contains("decoding on 2 threads"),
-        "{}",
-        netcore.started
-    );
+    let netcore = start_on_two_threads(&["--events", "net_packet_tcp"]);
     // Six connections, 64 KiB each way in many segments: their flows spread over both
     // threads.
     let clients: Vec<u32> = (0..6)
@@ -535,30 +555,14 @@ fn connections_keep_their_order_when_several_threads_decode() {
                 .any(|e| e["hostProcessId"] == pid && arg(e, "proto_tcp")["FIN"] == 1)
         })
     });
-    // Per direction of each connection, in the order printed: the SYN first, sequence
-    // numbers never going back (no loss or retransmission on a veth pair), the FIN last
-    // of the data.
-    let mut directions: HashMap<(u64, u64), Vec<&Value>> = HashMap::new();
-    for event in named(&events, "net_packet_tcp") {
+    // Per direction of each connection, in the order printed.
+    let segments = named(&events, "net_packet_tcp").map(|event| {
         let tcp = arg(event, "proto_tcp");
-        let key = (
-            tcp["srcPort"].as_u64().unwrap(),
-            tcp["dstPort"].as_u64().unwrap(),
-        );
-        directions.entry(key).or_default().push(tcp);
-    }
-    assert_eq!(directions.len(), 12, "both directions of six connections");
-    for (ports, segments) in &directions {
-        assert_eq!(segments[0]["SYN"], 1, "{ports:?} starts with its SYN");
-        let seqs: Vec<u64> = segments
-            .iter()
-            .map(|s| s["seq"].as_u64().unwrap())
-            .collect();
-        assert!(
-            seqs.windows(2).all(|w| w[1].wrapping_sub(w[0]) < 1 << 31),
-            "{ports:?}: sequence numbers in order: {seqs:?}"
-        );
-    }
+        let port = |name: &str| tcp[name].as_u64().unwrap() as u16;
+        let seq = tcp["seq"].as_u64().unwrap();
+        ((port("srcPort"), port("dstPort")), seq, tcp["SYN"] == 1)
+    });
+    assert_six_connections_in_order(segments);
     // Host mode spreads flows over one ring buffer per thread in the kernel: 32 more
     // connection attempts (SYN, RST) to a closed loopback port, from as many ports, make
     // it all but certain that each thread drains some.
@@ -629,6 +633,37 @@ fn every_record_is_read_once_through_small_rings_that_wrap() {
     assert_each_of_two_threads_decoded(&summary);
 }
 
+/// Asserts that `segments` (ports, sequence number, SYN), in the order netcore gave them,
+/// are both directions of six TCP connections, each starting with its SYN, its sequence
+/// numbers never going back (no loss or retransmission on a veth pair).
+fn assert_six_connections_in_order(segments: impl Iterator<Item = ((u16, u16), u64, bool)>) {
+    let mut directions: HashMap<(u16, u16), Vec<(u64, bool)>> = HashMap::new();
+    for (ports, seq, syn) in segments {
+        directions.entry(ports).or_default().push((seq, syn));
+    }
+    assert_eq!(directions.len(), 12, "both directions of six connections");
+    for (ports, segments) in &directions {
+        assert!(segments[0].1, "{ports:?} starts with its SYN");
+        assert!(
+            segments
+                .windows(2)
+                .all(|w| w[1].0.wrapping_sub(w[0].0) < 1 << 31),
+            "{ports:?}: sequence numbers in order: {segments:?}"
+        );
+    }
+}
+
+/// netcore with `args` on two decoding threads (host mode: a ring buffer each), checked.
+fn start_on_two_threads(args: &[&str]) -> Netcore {
+    let netcore = Netcore::start(&[&["--threads", "2"], args].concat());
+    assert!(
+        netcore.started.contains("decoding on 2 threads"),
+        "{}",
+        netcore.started
+    );
+    netcore
+}
+
 /// Asserts that the summary's "packets per decoding thread" names two threads, each of
 /// which decoded some packets.
 fn assert_each_of_two_threads_decoded(summary: &str) {
@@ -648,13 +683,33 @@ fn assert_each_of_two_threads_decoded(summary: &str) {
 /// namespace a, and a client in namespace b (in `cgroup` when given) that sends `payload`
 /// and closes. Returns the client's and the server's pids once both have exited.
 fn tcp_exchange(net: &TestNet, port: &str, cgroup: Option<&Path>, payload: &[u8]) -> (u32, u32) {
+    tcp_exchange_from(net, None, port, cgroup, payload)
+}
+
+/// [`tcp_exchange`] with the client's source port chosen (`source_port`).
+fn tcp_exchange_from(
+    net: &TestNet,
+    source_port: Option<u16>,
+    port: &str,
+    cgroup: Option<&Path>,
+    payload: &[u8],
+) -> (u32, u32) {
     let mut server = net
         .command(&net.a, None, &["nc", "-l", &net.server, port])
         .spawn()
         .unwrap();
     thread::sleep(Duration::from_millis(300));
+    let source_port = source_port.map(|p| p.to_string());
+    let source = match &source_port {
+        Some(p) => vec!["-p", p.as_str()],
+        None => vec![],
+    };
     let mut client = net
-        .command(&net.b, cgroup, &["nc", "-N", &net.server, port])
+        .command(
+            &net.b,
+            cgroup,
+            &[&["nc", "-N"], &source[..], &[&net.server, port]].concat(),
+        )
         .stdin(stdin_with(payload))
         .spawn()
         .unwrap();
@@ -826,31 +881,14 @@ fn flow_records_name_their_servers_whichever_thread_decodes_them() {
     if !root_or_skip("flow_records_name_their_servers_whichever_thread_decodes_them") {
         return;
     }
-    use netcore_core::abi::{HEADERS_LEN, rings::ring_of};
     let net = TestNet::new();
-    let netcore = Netcore::start(&["--threads", "2", "--events", "net_flow"]);
-    assert!(
-        netcore.started.contains("decoding on 2 threads"),
-        "{}",
-        netcore.started
-    );
+    let netcore = start_on_two_threads(&["--events", "net_flow"]);
     let mut dns_server =
         net.dns_server(&[&format!("--address=/named.netcore.test/{}", net.server)]);
     thread::sleep(Duration::from_millis(500));
-    // The host's rings as the kernel picks them, from the packets' first bytes.
-    let address =
-        |dotted: &str| -> [u8; 4] { dotted.parse::<std::net::Ipv4Addr>().unwrap().octets() };
-    let (server, client) = (address(&net.server), address(&net.client));
-    let ring = |packet: Vec<u8>| {
-        let mut head = [0; HEADERS_LEN];
-        head[..packet.len()].copy_from_slice(&packet);
-        ring_of(&head, packet.len(), 2)
-    };
     // dig from a fixed port: the answer's ring is known.
     let dig_port = 40053;
-    let answer_ring = ring(common::dns_builder::ipv4_udp(
-        server, client, 53, dig_port, &[0; 12],
-    ));
+    let answer_ring = net.ring(dig_port, 53, ip::UDP);
     let mut dig = net
         .command(
             &net.b,
@@ -868,38 +906,10 @@ fn flow_records_name_their_servers_whichever_thread_decodes_them() {
     wait_ok(&mut dig, "dig");
     // Then a connection to the answer's address whose flow that ring takes, and one whose
     // flow the other ring takes.
-    let connection_ring =
-        |port: u16| ring(common::ipv4_tcp((client, port), (server, 7060), 0, 2, &[]));
-    let same = (41000..)
-        .find(|&p| connection_ring(p) == answer_ring)
-        .unwrap();
-    let other = (41000..)
-        .find(|&p| connection_ring(p) != answer_ring)
-        .unwrap();
+    let same = net.port_on_ring(answer_ring, 7060, 41000);
+    let other = net.port_on_ring(1 - answer_ring, 7060, 41100);
     for source_port in [same, other] {
-        let mut server = net
-            .command(&net.a, None, &["nc", "-l", &net.server, "7060"])
-            .spawn()
-            .unwrap();
-        thread::sleep(Duration::from_millis(300));
-        let mut client = net
-            .command(
-                &net.b,
-                None,
-                &[
-                    "nc",
-                    "-N",
-                    "-p",
-                    &source_port.to_string(),
-                    &net.server,
-                    "7060",
-                ],
-            )
-            .stdin(stdin_with(b"named"))
-            .spawn()
-            .unwrap();
-        wait_ok(&mut client, "nc client");
-        let _ = server.wait();
+        tcp_exchange_from(&net, Some(source_port), "7060", None, b"named");
     }
     let connection =
         |e: &&Value, port: u16| arg(e, "src_port") == port && arg(e, "dst_port") == 7060;
@@ -922,7 +932,7 @@ fn flow_records_name_their_servers_whichever_thread_decodes_them() {
             arg(client_end, "dst_dns"),
             &serde_json::json!(["named.netcore.test"]),
             "port {port} (ring {} of the answer's {answer_ring}): {client_end}",
-            connection_ring(port)
+            net.ring(port, 7060, ip::TCP)
         );
     }
     let (status, summary) = netcore.interrupt();
@@ -1008,9 +1018,7 @@ fn dash_w_takes_every_threads_packets_each_flow_in_order() {
     }
     let net = TestNet::new();
     let file = std::env::temp_dir().join(format!("netcore-threads-{}.pcapng", std::process::id()));
-    let netcore = Netcore::start(&[
-        "--threads",
-        "2",
+    let netcore = start_on_two_threads(&[
         "--events",
         "net_packet_tcp",
         "--filter",
@@ -1018,15 +1026,15 @@ fn dash_w_takes_every_threads_packets_each_flow_in_order() {
         "-w",
         file.to_str().unwrap(),
     ]);
-    assert!(
-        netcore.started.contains("decoding on 2 threads"),
-        "{}",
-        netcore.started
-    );
-    // Six connections, 32 KiB each way: their flows spread over both threads (the kernel
-    // hashes ports), each in many segments.
+    // Six connections, 32 KiB each way in many segments, from client ports that put three
+    // on each thread.
     let clients: Vec<u32> = (0..6)
-        .map(|i| tcp_exchange(&net, &(7070 + i).to_string(), None, &[b'w'; 32_768]).0)
+        .map(|i| {
+            let port = 7070 + i;
+            // Each its own (the last may still hold its port in TIME_WAIT).
+            let source = net.port_on_ring(u32::from(i % 2), port, 41000 + 100 * i);
+            tcp_exchange_from(&net, Some(source), &port.to_string(), None, &[b'w'; 32_768]).0
+        })
         .collect();
     netcore.events_for(&net.server, Duration::from_secs(15), |events| {
         clients.iter().all(|&pid| {
@@ -1062,26 +1070,12 @@ fn dash_w_takes_every_threads_packets_each_flow_in_order() {
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or_else(|| panic!("no -w count: {summary}"));
     assert_eq!(packets.lines().count(), written, "{summary}");
-    let mut directions: HashMap<(String, String), Vec<(u64, bool)>> = HashMap::new();
-    for line in packets.lines() {
+    let segments = packets.lines().map(|line| {
         let f: Vec<&str> = line.split('\t').collect();
-        let syn = matches!(f[3], "1" | "True");
-        let seq = f[2].parse().unwrap();
-        directions
-            .entry((f[0].into(), f[1].into()))
-            .or_default()
-            .push((seq, syn));
-    }
-    assert_eq!(directions.len(), 12, "both directions of six connections");
-    for (ports, segments) in &directions {
-        assert!(segments[0].1, "{ports:?} starts with its SYN");
-        assert!(
-            segments
-                .windows(2)
-                .all(|w| w[1].0.wrapping_sub(w[0].0) < 1 << 31),
-            "{ports:?}: sequence numbers in order"
-        );
-    }
+        let ports = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        (ports, f[2].parse().unwrap(), matches!(f[3], "1" | "True"))
+    });
+    assert_six_connections_in_order(segments);
 }
 
 #[test]
