@@ -7,8 +7,8 @@
 //! interface name and link type, with the interface's name. `-C MB` starts a new file
 //! when one reaches that size (`FILE`, `FILE1`, `FILE2`, … as tcpdump names them) and
 //! `-W N` keeps N files, reused in turn (`FILE0` … `FILE<N-1>`); each file is complete
-//! on its own (its own header and interface blocks). Several decoding threads write into one
-//! file through a [`SharedPacketWriter`], a packet at a time.
+//! on its own (its own header and interface blocks). Several decoding threads write into
+//! one file through a [`SharedPacketWriter`], a packet at a time.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
