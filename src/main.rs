@@ -178,7 +178,7 @@ fn main() -> ExitCode {
     let mut selection = Selection {
         limits: Limits {
             direction: cli.direction.and_then(cli::Directions::only),
-            count: cli.count,
+            count: cli.count.map(pipeline::PacketCount::new),
             interface,
             tunnels,
         },
@@ -375,7 +375,10 @@ fn decoding_threads(
             "-w writes the packets in the order they came".to_owned(),
         ),
         (cli.evidence.is_some(), every_flow("--evidence")),
-        (cli.count.is_some(), every_flow("-c")),
+        (
+            cli.count.is_some() && split.is_none(),
+            "-c counts the packets in the order they came".to_owned(),
+        ),
     ]
     .into_iter()
     .find_map(|(used, what)| used.then_some(what));

@@ -1079,6 +1079,39 @@ fn dash_w_takes_every_threads_packets_each_flow_in_order() {
 }
 
 #[test]
+fn dash_c_counts_the_packets_of_every_thread() {
+    if !root_or_skip("dash_c_counts_the_packets_of_every_thread") {
+        return;
+    }
+    let net = TestNet::new();
+    let mut netcore = start_on_two_threads(&[
+        "--events",
+        "net_packet_tcp",
+        "--filter",
+        "port=7080,7081,7082",
+        "-c",
+        "25",
+    ]);
+    // Three short connections, each ~18 packets as both namespaces see them, from client
+    // ports that put the first on one thread and the second on the other: the first
+    // falls short of 25, the second reaches it.
+    for (i, port) in [7080u16, 7081, 7082].into_iter().enumerate() {
+        let source = net.port_on_ring(i as u32 % 2, port, 41300 + 100 * i as u16);
+        tcp_exchange_from(&net, Some(source), &port.to_string(), None, b"count");
+    }
+    wait_until(
+        "netcore to stop by itself after -c 25",
+        Duration::from_secs(10),
+        || netcore.child.try_wait().unwrap().is_some(),
+    );
+    let events = netcore.events_for(&net.server, Duration::from_secs(2), |e| e.len() > 25);
+    assert_eq!(named(&events, "net_packet_tcp").count(), 25, "{events:#?}");
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success());
+    assert_each_of_two_threads_decoded(&summary.unwrap_or_default());
+}
+
+#[test]
 fn udp_ping_and_dns_are_attributed_to_client_and_server() {
     if !root_or_skip("udp_ping_and_dns_are_attributed_to_client_and_server") {
         return;

@@ -125,7 +125,10 @@ fn features_that_see_every_flow_decode_on_one_thread_and_say_so() {
     let pcapng =
         std::env::temp_dir().join(format!("netcore-threads-{}.pcapng", std::process::id()));
     for (args, why) in [
-        (&["-c", "5"][..], "-c must see every flow"),
+        (
+            &["-c", "5"][..],
+            "-c counts the packets in the order they came",
+        ),
         (
             &["--events", "net_flow"],
             "flow events outside host mode must see every flow",

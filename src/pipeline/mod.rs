@@ -15,6 +15,8 @@ mod sharded;
 mod summary;
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use netcore_core::dns::DnsMessage;
@@ -56,17 +58,63 @@ pub struct Host {
 }
 
 /// What the pipeline keeps of its input before decoding, from the command line.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Limits {
     /// Only frames going this way (`-Q`); frames of unknown direction are kept.
     pub direction: Option<Direction>,
-    /// Stop after this many packets with events (`-c`).
-    pub count: Option<u64>,
+    /// Stop after this many packets with events (`-c`), counted over every pipeline that
+    /// shares it.
+    pub count: Option<Arc<PacketCount>>,
     /// Only frames that crossed this interface (`-i`); frames of unknown interface are
     /// kept.
     pub interface: Option<Interface>,
     /// Which packets of a tunnel give events (`--tunnel`).
     pub tunnels: Tunnels,
+}
+
+/// `-c COUNT`: the packets with events the pipelines of a run have written, over all of
+/// their threads. A pipeline reserves room for a packet before writing its events and
+/// settles it after, so exactly COUNT packets with events are written however many threads
+/// write them (a thread that finds every room taken while another's packet is still being
+/// written leaves its own packet out).
+#[derive(Debug)]
+pub struct PacketCount {
+    limit: u64,
+    reserved: AtomicU64,
+    written: AtomicU64,
+}
+
+impl PacketCount {
+    /// A count that ends the run at `limit` packets with events.
+    pub fn new(limit: u64) -> Arc<Self> {
+        Arc::new(PacketCount {
+            limit,
+            reserved: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        })
+    }
+
+    /// Room for one more packet's events; false once COUNT are written or being written.
+    fn reserve(&self) -> bool {
+        if self.reserved.fetch_add(1, Relaxed) < self.limit {
+            return true;
+        }
+        self.reserved.fetch_sub(1, Relaxed);
+        false
+    }
+
+    /// Settles a reserved packet: it gave events (`wrote`), or its room is given back.
+    fn settle(&self, wrote: bool) {
+        match wrote {
+            true => self.written.fetch_add(1, Relaxed),
+            false => self.reserved.fetch_sub(1, Relaxed),
+        };
+    }
+
+    /// Whether COUNT packets with events are written.
+    fn reached(&self) -> bool {
+        self.written.load(Relaxed) >= self.limit
+    }
 }
 
 /// Which packets of a tunnel give events.
@@ -207,6 +255,12 @@ impl Pipeline {
             self.summary.skip(frame.wire_len, counter);
             return Ok(());
         }
+        // -c: room for this packet's events among the COUNT, settled below.
+        if let Some(count) = &self.limits.count
+            && !count.reserve()
+        {
+            return Ok(());
+        }
         let Pipeline {
             selected,
             limits,
@@ -278,6 +332,9 @@ impl Pipeline {
             }
         }
         let (summary, counted_by_flows) = (layers.summary, layers.counted_by_flows);
+        if let Some(count) = &limits.count {
+            count.settle(written > 0);
+        }
         summary.events += written as u64;
         summary.packets_with_events += u64::from(written > 0);
         // -w: the packets behind the events (and those the selected flows counted).
@@ -402,11 +459,13 @@ impl Pipeline {
         }
     }
 
-    /// Whether `-c COUNT` packets with events have been written.
+    /// Whether `-c COUNT` packets with events have been written (by every pipeline that
+    /// shares the count).
     pub fn done(&self) -> bool {
         self.limits
             .count
-            .is_some_and(|count| self.summary.packets_with_events >= count)
+            .as_ref()
+            .is_some_and(|count| count.reached())
     }
 
     /// Frames without a known owning task.

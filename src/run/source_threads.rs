@@ -168,6 +168,6 @@ impl FrameHandler for Drain {
     }
 
     fn finished(&self) -> bool {
-        self.stop.load(Relaxed)
+        self.stop.load(Relaxed) || self.pipeline.done()
     }
 }
