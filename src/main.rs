@@ -363,21 +363,20 @@ fn decoding_threads(
     host_mode: bool,
 ) -> usize {
     let asked = cli.threads.map(|n| n as usize);
-    let every_flow = |what: &str| format!("{what} must see every flow");
     let alone = [
-        (signatures, every_flow("--signatures")),
+        (signatures, "--signatures must see every flow"),
         (
             events.any_flow() && !host_mode,
-            every_flow("flow events outside host mode"),
+            "flow events outside host mode must see every flow",
         ),
         (
             cli.write.is_some() && split.is_none(),
-            "-w writes the packets in the order they came".to_owned(),
+            "-w writes the packets in the order they came",
         ),
-        (cli.evidence.is_some(), every_flow("--evidence")),
+        (cli.evidence.is_some(), "--evidence must see every flow"),
         (
             cli.count.is_some() && split.is_none(),
-            "-c counts the packets in the order they came".to_owned(),
+            "-c counts the packets in the order they came",
         ),
     ]
     .into_iter()

@@ -158,11 +158,6 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     }
     // SAFETY: a read of a static set at load time.
     let rings = unsafe { core::ptr::read_volatile(&RINGS) };
-    let Some(captured) = COUNTERS.get_ptr_mut(counter::CAPTURED) else {
-        return 1;
-    };
-    // SAFETY: as in `count`.
-    let captured = unsafe { &mut *captured };
     // The helpers run before the reservation: while a record is reserved and not yet
     // submitted, user space finds it busy and cannot read past it.
     // SAFETY (the helpers below): each takes this program's skb context.
@@ -182,11 +177,10 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         flags: 0,
         head,
     };
-    if record.write() {
-        *captured += 1;
-    } else {
-        count(counter::RING_FULL);
-    }
+    count(match record.write() {
+        true => counter::CAPTURED,
+        false => counter::RING_FULL,
+    });
     // SAFETY: a read of a static set at load time.
     let share = unsafe { core::ptr::read_volatile(&SHARE_DNS_ANSWERS) } != 0;
     if share && rings > 1 && is_dns_answer_over_udp(&head.0, head_n as usize) {

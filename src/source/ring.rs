@@ -1,9 +1,9 @@
 //! Host-mode source: the capture programs' BPF ring buffer, read in place.
 //!
 //! The [`EventLoop`] waits on the ring buffer (the kernel wakes it when an eighth of the
-//! ring has queued; the loop polls every 10 ms anyway) and on SIGINT/SIGTERM; each round drains every record the ring holds (no
-//! syscall per record: the ring is memory-mapped, [`BpfRing`]), hands each as a
-//! [`Frame`], then lets the handler flush.
+//! ring has queued; the loop polls every 10 ms anyway) and on SIGINT/SIGTERM; each round
+//! drains every record the ring holds (no syscall per record: the ring is memory-mapped,
+//! [`BpfRing`]), hands each as a [`Frame`], then lets the handler flush.
 
 use std::io;
 use std::os::fd::AsRawFd;
