@@ -615,17 +615,9 @@ fn every_record_is_read_once_through_small_rings_that_wrap() {
     let (status, summary) = netcore.interrupt();
     assert!(status.success());
     let summary = summary.unwrap();
-    let number_before = |text: &str| -> u64 {
-        summary
-            .split(text)
-            .next()
-            .and_then(|s| s.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no number before {text:?} in {summary}"))
-    };
-    let read = number_before(" packets (");
-    let captured = number_before(" packets captured");
-    let lost = number_before(" lost to a full ring buffer");
+    let read = number_before(&summary, " packets (");
+    let captured = number_before(&summary, " packets captured");
+    let lost = number_before(&summary, " lost to a full ring buffer");
     assert_eq!(read, captured, "every record written is read: {summary}");
     assert_eq!(captured + lost, 80_000, "{summary}");
     assert!(summary.contains(" 0 decode errors"), "{summary}");
@@ -662,6 +654,16 @@ fn start_on_two_threads(args: &[&str]) -> Netcore {
         netcore.started
     );
     netcore
+}
+
+/// The number right before the first `text` in the summary line `summary`.
+fn number_before(summary: &str, text: &str) -> u64 {
+    summary
+        .split(text)
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number before {text:?} in {summary}"))
 }
 
 /// Asserts that the summary's "packets per decoding thread" names two threads, each of
@@ -1063,13 +1065,8 @@ fn dash_w_takes_every_threads_packets_each_flow_in_order() {
         String::from_utf8_lossy(&out.stderr)
     );
     let packets = String::from_utf8(out.stdout).unwrap();
-    let written = summary
-        .split(" written to the -w file")
-        .next()
-        .and_then(|before| before.rsplit(' ').next())
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or_else(|| panic!("no -w count: {summary}"));
-    assert_eq!(packets.lines().count(), written, "{summary}");
+    let written = number_before(&summary, " written to the -w file");
+    assert_eq!(packets.lines().count() as u64, written, "{summary}");
     let segments = packets.lines().map(|line| {
         let f: Vec<&str> = line.split('\t').collect();
         let ports = (f[0].parse().unwrap(), f[1].parse().unwrap());
@@ -1683,13 +1680,7 @@ fn comm_and_pid_filters_pass_only_that_process_and_drop_the_rest_in_the_kernel()
         let (status, summary) = netcore.interrupt();
         assert!(status.success());
         let summary = summary.unwrap();
-        let filtered: u64 = summary
-            .split(" filtered out")
-            .next()
-            .and_then(|s| s.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no kernel filter count in: {summary}"));
-        assert!(filtered > 0, "{summary}");
+        assert!(number_before(&summary, " filtered out") > 0, "{summary}");
     }
 }
 
