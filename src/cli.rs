@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use netcore_core::abi::MAX_SNAPLEN;
+use netcore_core::abi::{MAX_SNAPLEN, OwnerHandoff};
 use netcore_core::json::{SCHEMAS, Schema};
 use netcore_core::{Direction, EventSet};
 
@@ -189,6 +189,12 @@ pub struct Cli {
     #[arg(long, requires = "xdp")]
     pub force: bool,
 
+    /// With --xdp: how the XDP program hands each frame's owner to netcore: in the XDP
+    /// metadata, or prepended to the frame (for kernels and drivers without XDP metadata).
+    /// Default: metadata where the kernel offers it.
+    #[arg(long, value_name = "WAY", requires = "xdp")]
+    pub xdp_owner: Option<XdpOwner>,
+
     /// With --xdp: count frames without decoding them (benchmark baseline).
     #[arg(long, requires = "xdp", hide = true)]
     pub xdp_discard: bool,
@@ -303,6 +309,24 @@ pub enum Generate {
     Zsh,
     /// fish completions.
     Fish,
+}
+
+/// `--xdp-owner`: how the XDP program hands each frame's owner over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum XdpOwner {
+    /// In the XDP metadata area before the frame.
+    Metadata,
+    /// Prepended to the frame, and stripped by netcore.
+    Prepended,
+}
+
+impl From<XdpOwner> for OwnerHandoff {
+    fn from(way: XdpOwner) -> OwnerHandoff {
+        match way {
+            XdpOwner::Metadata => OwnerHandoff::Metadata,
+            XdpOwner::Prepended => OwnerHandoff::Prepended,
+        }
+    }
 }
 
 /// The directions `-Q` keeps.

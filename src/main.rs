@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use netcore_core::abi::rings::MAX_RINGS;
-use netcore_core::abi::{HEADERS_LEN, KernelFilter};
+use netcore_core::abi::{HEADERS_LEN, KernelFilter, OwnerHandoff};
 use netcore_core::filter::Filter;
 use netcore_core::{EventSet, LinkType};
 
@@ -262,7 +262,7 @@ fn main() -> ExitCode {
             "host mode has one ring buffer per thread",
         )),
         Source::Live(LiveTarget {
-            xdp: Some((_, queues)),
+            xdp: Some((_, queues, _)),
             ..
         }) if queues.len() > 1 => Some((queues.len(), "AF_XDP reads a rx queue per thread")),
         _ => None,
@@ -447,7 +447,8 @@ enum Source {
 /// interface's index and the rx queues to read.
 struct LiveTarget {
     cgroup: PathBuf,
-    xdp: Option<(u32, Vec<u32>)>,
+    /// AF_XDP: the interface's index, its rx queues to read and how owners are handed over.
+    xdp: Option<(u32, Vec<u32>, OwnerHandoff)>,
 }
 
 /// Checks what live capture needs (privileges, cgroup v2, the `--xdp` interface); says
@@ -458,12 +459,20 @@ fn live_preflight(cli: &Cli) -> Result<LiveTarget, ExitCode> {
         ExitCode::from(2)
     };
     let cgroup = preflight::check_host_capture(cli.cgroup.as_deref()).map_err(missing)?;
-    let xdp = cli
-        .xdp
-        .as_deref()
-        .map(|interface| preflight::check_xdp_interface(interface, cli.queue, cli.force))
-        .transpose()
-        .map_err(missing)?;
+    let xdp = match cli.xdp.as_deref() {
+        None => None,
+        Some(interface) => {
+            let (ifindex, queues) =
+                preflight::check_xdp_interface(interface, cli.queue, cli.force).map_err(missing)?;
+            let (handoff, why) =
+                preflight::xdp_owner_handoff(cli.xdp_owner.map(OwnerHandoff::from))
+                    .map_err(missing)?;
+            if let Some(why) = why {
+                note!("netcore: {why}; each frame's owner is prepended to it instead");
+            }
+            Some((ifindex, queues, handoff))
+        }
+    };
     Ok(LiveTarget { cgroup, xdp })
 }
 
@@ -493,11 +502,12 @@ fn capture_live(
     };
     let stats_every = cli.stats.map(std::time::Duration::from_secs);
     let result = match (&cli.xdp, target.xdp) {
-        (Some(interface), Some((ifindex, queues))) => {
+        (Some(interface), Some((ifindex, queues, owner_handoff))) => {
             let capture = run::live::XdpCapture {
                 interface: interface.clone(),
                 ifindex,
                 queues,
+                owner_handoff,
                 cgroup: target.cgroup,
                 config,
                 stats_every,

@@ -1859,12 +1859,83 @@ fn dns_query(id: u16, name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn af_xdp_burst_arrives_as_events_attributed_to_the_server() {
-    if !root_or_skip("af_xdp_burst_arrives_as_events_attributed_to_the_server") {
+fn af_xdp_burst_arrives_as_events_attributed_to_the_server_each_way_the_kernel_offers() {
+    let test = "af_xdp_burst_arrives_as_events_attributed_to_the_server_each_way_the_kernel_offers";
+    if !root_or_skip(test) {
+        return;
+    }
+    let metadata_offered = xdp_metadata_offered();
+    if !metadata_offered {
+        eprintln!(
+            "\n*** NOT RUN {test}, way `metadata`: this kernel offers XDP programs no \
+             metadata (the verifier refuses bpf_xdp_adjust_meta) ***\n"
+        );
+    }
+    let ways: &[(&str, &str)] = if metadata_offered {
+        &[
+            ("metadata", "owners in XDP metadata"),
+            ("prepended", "owners prepended to each frame"),
+        ]
+    } else {
+        &[("prepended", "owners prepended to each frame")]
+    };
+    for (port, (way, phrase)) in (7100..).zip(ways) {
+        let pair = CapturePair::new(1);
+        let (started, _) = af_xdp_burst(&pair, port, &["--xdp-owner", way]);
+        assert!(started.contains(phrase), "--xdp-owner {way}: {started}");
+    }
+}
+
+#[test]
+fn af_xdp_without_metadata_says_so_in_one_line_and_chooses_the_prepended_way() {
+    if !root_or_skip("af_xdp_without_metadata_says_so_in_one_line_and_chooses_the_prepended_way") {
         return;
     }
     let pair = CapturePair::new(1);
-    af_xdp_burst(&pair, 7100, &[]);
+    let netcore = Netcore::start(&["--xdp", &pair.capture]);
+    let way = if xdp_metadata_offered() {
+        "owners in XDP metadata"
+    } else {
+        "owners prepended to each frame"
+    };
+    assert!(netcore.started.contains(way), "{}", netcore.started);
+    let (status, _) = netcore.interrupt();
+    assert!(status.success());
+    if xdp_metadata_offered() {
+        eprintln!(
+            "\n*** NOT RUN: refusal of --xdp-owner metadata (this kernel offers XDP metadata) ***\n"
+        );
+        return;
+    }
+    // Forcing the way the kernel refuses is refused at start, in words, not a verifier log.
+    let out = Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .args(["--json", "--xdp", &pair.capture, "--xdp-owner", "metadata"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--xdp-owner metadata")
+            && stderr.contains("bpf_xdp_adjust_meta")
+            && !stderr.contains("processed"),
+        "{stderr}"
+    );
+    assert!(!pair.has_xdp(), "nothing attached after a refusal");
+}
+
+/// Whether this kernel offers XDP programs metadata, as `netcore --version` reports it.
+fn xdp_metadata_offered() -> bool {
+    let out = Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = version
+        .lines()
+        .find_map(|l| l.strip_prefix("AF_XDP frame owners: "))
+        .unwrap_or_else(|| panic!("no AF_XDP line in --version: {version}"));
+    assert!(!line.starts_with("unknown"), "{line}");
+    line == "in XDP metadata"
 }
 
 #[test]

@@ -167,8 +167,11 @@ pub mod counter {
     /// Copies of DNS answers ([`super::record_flag::NAMES_ONLY`]) lost because a ring
     /// buffer was full.
     pub const COPY_RING_FULL: u32 = 3;
+    /// Frames the metadata way of AF_XDP ([`super::OwnerHandoff::Metadata`]) passed to
+    /// the kernel uncaptured because the driver had no room for metadata.
+    pub const XDP_NO_METADATA: u32 = 4;
     /// Number of counters.
-    pub const COUNT: u32 = 4;
+    pub const COUNT: u32 = 5;
 }
 
 /// Classes of packets by family and transport, for [`KernelFilter::protocols`].
@@ -289,8 +292,48 @@ pub struct FrameOwner {
     pub _pad: u32,
 }
 
+impl FrameOwner {
+    /// Splits a frame of the prepended way ([`OwnerHandoff::Prepended`]) into the owner
+    /// and the frame as it came; `None` when it is shorter than an owner.
+    pub fn split_prepended(frame: &[u8]) -> Option<(FrameOwner, &[u8])> {
+        FrameOwner::read_from_prefix(frame).ok()
+    }
+}
+
 /// Size of a [`FrameOwner`] in bytes.
 pub const FRAME_OWNER_LEN: usize = core::mem::size_of::<FrameOwner>();
+
+/// How the XDP program hands each frame's [`FrameOwner`] to user space: one XDP program
+/// each, of which user space loads the one the kernel offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerHandoff {
+    /// In the XDP metadata area just before the frame (`bpf_xdp_adjust_meta`).
+    Metadata,
+    /// Prepended to the frame itself (`bpf_xdp_adjust_head`); user space strips it.
+    /// For kernels and drivers that give XDP programs no metadata.
+    Prepended,
+}
+
+impl OwnerHandoff {
+    /// Both ways, the preferred first.
+    pub const ALL: [OwnerHandoff; 2] = [OwnerHandoff::Metadata, OwnerHandoff::Prepended];
+
+    /// The name of the XDP program that hands the owner over this way.
+    pub const fn program(self) -> &'static str {
+        match self {
+            OwnerHandoff::Metadata => "netcore_xdp_meta",
+            OwnerHandoff::Prepended => "netcore_xdp_head",
+        }
+    }
+
+    /// The way's name, as `--xdp-owner` takes it and the start-up line prints it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OwnerHandoff::Metadata => "metadata",
+            OwnerHandoff::Prepended => "prepended",
+        }
+    }
+}
 
 /// Key of the listening-socket table: accepted TCP sockets inherit the owner of the
 /// socket listening on their local port in their network namespace.
@@ -418,6 +461,35 @@ mod tests {
         assert_eq!(
             FRAME_OWNER_LEN, 24,
             "XDP metadata: at most 32 bytes, a multiple of 4"
+        );
+    }
+
+    #[test]
+    fn a_prepended_owner_splits_off_its_frame() {
+        let bytes = [
+            0x2a, 0, 0, 0, 0, 0, 0, 0, // cgroup id 42
+            0xe8, 0x03, 0, 0, // pid 1000
+            0xe9, 0x03, 0, 0, // tid 1001
+            0xf4, 0x01, 0, 0, // uid 500
+            0, 0, 0, 0, // padding
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // the frame: a broadcast MAC
+        ];
+        let (owner, frame) = FrameOwner::split_prepended(&bytes).expect("long enough");
+        assert_eq!(
+            owner,
+            FrameOwner {
+                cgroup_id: 42,
+                host_pid: 1000,
+                host_tid: 1001,
+                uid: 500,
+                _pad: 0
+            }
+        );
+        assert_eq!(frame, &[0xff; 6]);
+        assert_eq!(owner.as_bytes(), &bytes[..FRAME_OWNER_LEN], "and back");
+        assert_eq!(
+            FrameOwner::split_prepended(&bytes[..FRAME_OWNER_LEN - 1]),
+            None
         );
     }
 

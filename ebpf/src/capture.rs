@@ -86,7 +86,8 @@ ring_buffers!(
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
-fn count(index: u32) {
+/// Adds one to this CPU's slot of counter `index` (`netcore_core::abi::counter`).
+pub(crate) fn count(index: u32) {
     if let Some(n) = COUNTERS.get_ptr_mut(index) {
         // SAFETY: this CPU's slot of a per-CPU array of u64 (8-byte aligned); no other
         // writer runs on this CPU while the program does.

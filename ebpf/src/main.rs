@@ -12,10 +12,11 @@
 //!   ring buffer of their flow (`EVENTS0`…, one per decoding thread), unless the
 //!   load-time filter ([`filter`]) rules it out. They always let the packet through:
 //!   capture never drops host traffic.
-//! * **AF_XDP capture** ([`xdp`]): `netcore_xdp` hands frames the selected events can use
-//!   to the AF_XDP socket of their rx queue (`XSKS`), with the owner of their destination
-//!   port as metadata; everything else, ARP and neighbour discovery included, goes to the
-//!   kernel.
+//! * **AF_XDP capture** ([`xdp`]): `netcore_xdp_meta` or `netcore_xdp_head` (whichever
+//!   way of handing over the owner the kernel offers) hands frames the selected events
+//!   can use to the AF_XDP socket of their rx queue (`XSKS`), with the owner of their
+//!   destination port in the XDP metadata or prepended to the frame; everything else, ARP
+//!   and neighbour discovery included, goes to the kernel.
 //!
 //! Header layouts and numbers come from `netcore-core` (the same crate user space decodes
 //! with), so the two sides cannot disagree on an offset.

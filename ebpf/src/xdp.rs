@@ -1,15 +1,20 @@
 //! AF_XDP capture: frames the selected events can use go to the AF_XDP socket of their
-//! rx queue, with the owner of their local port as XDP metadata; everything else passes
-//! to the kernel.
+//! rx queue, with the owner of their local port; everything else passes to the kernel.
+//!
+//! The owner travels with the frame one of two ways (`netcore_core::abi::OwnerHandoff`),
+//! one program each, of which user space loads the one the kernel accepts: in the XDP
+//! metadata area before the frame (`netcore_xdp_meta`), or prepended to the frame itself
+//! with `bpf_xdp_adjust_head` (`netcore_xdp_head`), for kernels and drivers that offer
+//! XDP programs no metadata.
 
 use core::mem::{offset_of, size_of};
 
 use aya_ebpf::bindings::xdp_action::{XDP_ABORTED, XDP_PASS};
-use aya_ebpf::helpers::generated::bpf_xdp_adjust_meta;
+use aya_ebpf::helpers::generated::{bpf_xdp_adjust_head, bpf_xdp_adjust_meta};
 use aya_ebpf::macros::{map, xdp};
 use aya_ebpf::maps::XskMap;
 use aya_ebpf::programs::XdpContext;
-use netcore_core::abi::{FRAME_OWNER_LEN, FrameOwner, ListenerKey, l4};
+use netcore_core::abi::{FRAME_OWNER_LEN, FrameOwner, ListenerKey, counter, l4};
 use netcore_core::icmpv6::NEIGHBOR_DISCOVERY;
 use netcore_core::ip;
 use netcore_core::ipv4::{self, FRAG_OFFSET_MASK, Ipv4Header};
@@ -19,6 +24,7 @@ use netcore_core::link::{
 };
 
 use crate::attribution::listener;
+use crate::capture::count;
 use crate::filter::kfilter;
 
 /// AF_XDP sockets by rx queue; user space inserts one per queue it reads.
@@ -98,34 +104,52 @@ fn classify(ctx: &XdpContext) -> Option<XdpVerdict> {
     Some(XdpVerdict::Capture { local_port })
 }
 
-/// AF_XDP capture: frames for the selected events go to the queue's AF_XDP socket, with
-/// the owner of their local port as metadata; everything else passes to the kernel.
-#[xdp]
-pub fn netcore_xdp(ctx: XdpContext) -> u32 {
-    let local_port = match classify(&ctx) {
-        Some(XdpVerdict::Capture { local_port }) => local_port,
-        Some(XdpVerdict::Pass) | None => return XDP_PASS,
-    };
-    let mut owner = FrameOwner::default();
-    if local_port != 0 {
-        let key = ListenerKey {
-            // SAFETY: a read of a static set at load time.
-            netns_cookie: unsafe { core::ptr::read_volatile(&XDP_NETNS_COOKIE) },
-            port: local_port,
-            _pad: [0; 6],
-        };
-        if let Some(task) = listener(&key) {
-            owner = FrameOwner {
-                cgroup_id: task.cgroup_id,
-                host_pid: task.host_pid,
-                host_tid: task.host_tid,
-                uid: task.uid,
-                _pad: 0,
-            };
-        }
+/// The owner of the local socket `local_port` belongs to in the capture interface's
+/// network namespace; all zeroes when there is none.
+#[inline(always)]
+fn owner_of(local_port: u16) -> FrameOwner {
+    if local_port == 0 {
+        return FrameOwner::default();
     }
+    let key = ListenerKey {
+        // SAFETY: a read of a static set at load time.
+        netns_cookie: unsafe { core::ptr::read_volatile(&XDP_NETNS_COOKIE) },
+        port: local_port,
+        _pad: [0; 6],
+    };
+    match listener(&key) {
+        Some(task) => FrameOwner {
+            cgroup_id: task.cgroup_id,
+            host_pid: task.host_pid,
+            host_tid: task.host_tid,
+            uid: task.uid,
+            _pad: 0,
+        },
+        None => FrameOwner::default(),
+    }
+}
+
+/// The owner of a frame to capture, or `None` for a frame the kernel keeps.
+#[inline(always)]
+fn frame_owner(ctx: &XdpContext) -> Option<FrameOwner> {
+    match classify(ctx) {
+        Some(XdpVerdict::Capture { local_port }) => Some(owner_of(local_port)),
+        Some(XdpVerdict::Pass) | None => None,
+    }
+}
+
+/// AF_XDP capture with the owner in the XDP metadata area just before the frame
+/// (`OwnerHandoff::Metadata`). A driver that has no room for metadata makes
+/// `bpf_xdp_adjust_meta` fail at run time: such a frame passes to the kernel, counted
+/// (`counter::XDP_NO_METADATA`), so user space can name the problem.
+#[xdp]
+pub fn netcore_xdp_meta(ctx: XdpContext) -> u32 {
+    let Some(owner) = frame_owner(&ctx) else {
+        return XDP_PASS;
+    };
     // SAFETY: the context is this program's own.
     if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -(FRAME_OWNER_LEN as i32)) } != 0 {
+        count(counter::XDP_NO_METADATA);
         return XDP_PASS;
     }
     let meta = ctx.metadata();
@@ -137,4 +161,35 @@ pub fn netcore_xdp(ctx: XdpContext) -> u32 {
     unsafe { (meta as *mut FrameOwner).write_unaligned(owner) };
     XSKS.redirect(ctx.rx_queue_index(), u64::from(XDP_PASS))
         .unwrap_or(XDP_PASS)
+}
+
+/// AF_XDP capture with the owner prepended to the frame (`OwnerHandoff::Prepended`):
+/// the frame grows by `FRAME_OWNER_LEN` bytes at its head, which user space strips. A
+/// frame that cannot go to a socket gets its head back before it passes to the kernel.
+#[xdp]
+pub fn netcore_xdp_head(ctx: XdpContext) -> u32 {
+    let Some(owner) = frame_owner(&ctx) else {
+        return XDP_PASS;
+    };
+    let grow = FRAME_OWNER_LEN as i32;
+    // SAFETY: the context is this program's own.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -grow) } != 0 {
+        return XDP_PASS; // No headroom: the frame is untouched.
+    }
+    let head = ctx.data();
+    if head + FRAME_OWNER_LEN > ctx.data_end() {
+        return XDP_ABORTED;
+    }
+    // SAFETY: FRAME_OWNER_LEN bytes from `head` lie inside the frame (checked above);
+    // frame bytes have no alignment, hence write_unaligned.
+    unsafe { (head as *mut FrameOwner).write_unaligned(owner) };
+    match XSKS.redirect(ctx.rx_queue_index(), u64::from(XDP_PASS)) {
+        Ok(action) => action,
+        Err(_) => {
+            // SAFETY: as above; this undoes the growth, so the kernel sees the frame as
+            // it came.
+            unsafe { bpf_xdp_adjust_head(ctx.ctx, grow) };
+            XDP_PASS
+        }
+    }
 }

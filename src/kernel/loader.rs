@@ -16,7 +16,8 @@ use aya::programs::{
 };
 use aya::{Btf, Ebpf, EbpfLoader};
 use netcore_core::abi::{
-    KernelFilter, ListenerKey, MAX_SNAPLEN, TaskContext, counter, rings::MAX_RINGS, task_offset,
+    KernelFilter, ListenerKey, MAX_SNAPLEN, OwnerHandoff, TaskContext, counter, rings::MAX_RINGS,
+    task_offset,
 };
 
 use super::seed::{self, Seed};
@@ -87,7 +88,8 @@ impl Programs {
         let snaplen = config.snaplen.min(MAX_SNAPLEN as u32);
         let btf = Btf::from_sys_fs().context("reading the kernel's BTF")?;
         // The XDP program finds local sockets by this namespace's cookie.
-        let netns_cookie = seed::netns_cookie().context("reading SO_NETNS_COOKIE")?;
+        let netns_cookie =
+            seed::netns_cookie().context("reading SO_NETNS_COOKIE (Linux ≥ 5.14)")?;
         // Without the offsets the hooks record ids only, and user space reads `/proc`.
         let task_offsets = task_offsets::from_btf(Path::new("/sys/kernel/btf/vmlinux"))
             .unwrap_or_else(|e| {
@@ -129,7 +131,10 @@ impl Programs {
             .override_global("XDP_NETNS_COOKIE", &netns_cookie, true)
             .override_global("TASK_OFFSETS", &task_offsets, true)
             .load(OBJECT)
-            .context("loading the eBPF programs")?;
+            .context(
+                "creating the eBPF maps (BPF ring buffers need Linux ≥ 5.8, BPF_MAP_TYPE_XSKMAP \
+                 4.18)",
+            )?;
         let counters = PerCpuArray::try_from(take_map(&mut ebpf, "COUNTERS")?)?;
         Ok(Programs {
             ebpf,
@@ -159,7 +164,7 @@ impl Programs {
             };
             let role = match name {
                 "netcore_ingress" | "netcore_egress" => "capture",
-                "netcore_xdp" => "xdp",
+                name if name.starts_with("netcore_xdp") => "xdp",
                 _ => "attribution",
             };
             let cost = match costs.iter_mut().find(|c| c.role == role) {
@@ -189,7 +194,7 @@ impl Programs {
             ("netcore_egress", CgroupSkbAttachType::Egress),
         ] {
             let program: &mut CgroupSkb = program(&mut programs.ebpf, name)?;
-            program.load().with_context(|| format!("loading {name}"))?;
+            program.load().with_context(|| loading(name))?;
             program
                 .attach(&cgroup_fd, attach_type, CgroupAttachMode::Single)
                 .with_context(|| on_cgroup(name, cgroup))?;
@@ -203,20 +208,20 @@ impl Programs {
         let cgroup_fd = open_cgroup(cgroup)?;
         for name in CGROUP_SOCK {
             let program: &mut CgroupSock = program(ebpf, name)?;
-            program.load().with_context(|| format!("loading {name}"))?;
+            program.load().with_context(|| loading(name))?;
             program
                 .attach(&cgroup_fd, CgroupAttachMode::Single)
                 .with_context(|| on_cgroup(name, cgroup))?;
         }
         for name in CGROUP_SOCK_ADDR {
             let program: &mut CgroupSockAddr = program(ebpf, name)?;
-            program.load().with_context(|| format!("loading {name}"))?;
+            program.load().with_context(|| loading(name))?;
             program
                 .attach(&cgroup_fd, CgroupAttachMode::Single)
                 .with_context(|| on_cgroup(name, cgroup))?;
         }
         let sockops: &mut SockOps = program(ebpf, "netcore_sockops")?;
-        sockops.load().context("loading netcore_sockops")?;
+        sockops.load().with_context(|| loading("netcore_sockops"))?;
         sockops
             .attach(&cgroup_fd, CgroupAttachMode::Single)
             .with_context(|| on_cgroup("netcore_sockops", cgroup))?;
@@ -224,7 +229,7 @@ impl Programs {
             let program: &mut BtfTracePoint = program(ebpf, name)?;
             program
                 .load(tracepoint, &self.btf)
-                .with_context(|| format!("loading {name}"))?;
+                .with_context(|| loading(name))?;
             program
                 .attach()
                 .with_context(|| format!("attaching {name} to tracepoint {tracepoint}"))?;
@@ -232,11 +237,17 @@ impl Programs {
         Ok(())
     }
 
-    /// The XDP program on interface `ifindex`: in the driver if it supports XDP, else in
-    /// the generic path.
-    pub fn attach_xdp(&mut self, ifindex: u32, interface: &str) -> Result<XdpAttachMode> {
-        let xdp: &mut Xdp = program(&mut self.ebpf, "netcore_xdp")?;
-        xdp.load().context("loading netcore_xdp")?;
+    /// The XDP program that hands owners over the way `handoff` says, on interface
+    /// `ifindex`: in the driver if it supports XDP, else in the generic path.
+    pub fn attach_xdp(
+        &mut self,
+        ifindex: u32,
+        interface: &str,
+        handoff: OwnerHandoff,
+    ) -> Result<XdpAttachMode> {
+        let name = handoff.program();
+        let xdp: &mut Xdp = program(&mut self.ebpf, name)?;
+        xdp.load().with_context(|| loading(name))?;
         if xdp.attach(ifindex, XdpMode::Driver).is_ok() {
             return Ok(XdpAttachMode::Driver);
         }
@@ -302,6 +313,7 @@ impl Programs {
             ring_full: total(counter::RING_FULL)?,
             filtered: total(counter::FILTERED)?,
             copies_lost: total(counter::COPY_RING_FULL)?,
+            xdp_no_metadata: total(counter::XDP_NO_METADATA)?,
         })
     }
 }
@@ -360,6 +372,9 @@ pub struct KernelCounters {
     pub filtered: u64,
     /// Copies of DNS answers for other rings' threads lost because a ring buffer was full.
     pub copies_lost: u64,
+    /// Frames AF_XDP's metadata way passed to the kernel uncaptured: the driver had no
+    /// room for metadata.
+    pub xdp_no_metadata: u64,
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>
@@ -386,6 +401,27 @@ struct PodListenerKey(ListenerKey);
 unsafe impl aya::Pod for PodTask {}
 // SAFETY: as above.
 unsafe impl aya::Pod for PodListenerKey {}
+
+/// "loading PROGRAM, which needs FEATURE": the first words of a load error, so that a
+/// kernel without a feature is named before the verifier's log.
+fn loading(program: &str) -> String {
+    let feature = match program {
+        "netcore_ingress" | "netcore_egress" => "cgroup_skb programs writing BPF ring buffers",
+        "netcore_sock_create" => "cgroup/sock_create programs",
+        "netcore_post_bind4" | "netcore_post_bind6" => "cgroup/post_bind programs (Linux ≥ 4.17)",
+        "netcore_connect4" | "netcore_connect6" => "cgroup/connect programs (Linux ≥ 4.17)",
+        "netcore_sendmsg4" | "netcore_sendmsg6" => "cgroup/sendmsg programs (Linux ≥ 4.18)",
+        "netcore_recvmsg4" | "netcore_recvmsg6" => "cgroup/recvmsg programs (Linux ≥ 5.2)",
+        "netcore_sockops" => "sockops programs",
+        "netcore_sock_send" | "netcore_sock_recv" => {
+            "tp_btf programs on the sock_send_length/sock_recv_length tracepoints"
+        }
+        "netcore_xdp_meta" => "XDP programs with metadata (bpf_xdp_adjust_meta)",
+        "netcore_xdp_head" => "XDP programs that redirect to AF_XDP sockets",
+        _ => "a kernel feature netcore uses",
+    };
+    format!("loading {program}, which needs {feature}")
+}
 
 fn open_cgroup(cgroup: &Path) -> Result<File> {
     File::open(cgroup).with_context(|| format!("opening cgroup {}", cgroup.display()))

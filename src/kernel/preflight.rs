@@ -4,19 +4,21 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use netcore_core::abi::OwnerHandoff;
+
 /// Linux capability numbers (`linux/capability.h`) host capture needs.
 const CAP_NET_ADMIN: u32 = 12;
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
-/// What host capture needs and did not find, each with how to fix it.
+/// What live capture needs and did not find, each with how to fix it.
 #[derive(Debug, Default)]
 pub struct Missing(Vec<String>);
 
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "host capture cannot start:")?;
+        writeln!(f, "live capture cannot start:")?;
         for problem in &self.0 {
             writeln!(f, "  - {problem}")?;
         }
@@ -113,11 +115,62 @@ pub fn kernel_features() -> String {
     } else {
         format!("no ({})", std::io::Error::last_os_error())
     };
+    let handoff = match xdp_metadata_offered() {
+        Ok(true) => "in XDP metadata".to_owned(),
+        Ok(false) => format!("prepended to the frame ({XDP_METADATA_REFUSED})"),
+        Err(e) => format!("unknown (probing XDP metadata: {e})"),
+    };
     let privileges = missing_capabilities().unwrap_or_else(|| "enough for capture".to_owned());
     format!(
         "kernel {release}\nBTF: {btf}\ncgroup v2: {cgroup}\nAF_XDP sockets: {af_xdp}\n\
-         privileges: {privileges}"
+         AF_XDP frame owners: {handoff}\nprivileges: {privileges}"
     )
+}
+
+/// Why a kernel that refuses XDP metadata gets the prepended way.
+const XDP_METADATA_REFUSED: &str =
+    "this kernel offers XDP programs no metadata: the verifier refuses bpf_xdp_adjust_meta";
+
+/// Whether the verifier lets XDP programs call `bpf_xdp_adjust_meta` (libbpf's helper
+/// probe loads a minimal program that calls it). An error says why it could not tell
+/// (no privilege, no BPF).
+pub fn xdp_metadata_offered() -> std::io::Result<bool> {
+    // SAFETY: a probe with constant arguments; the options pointer may be null.
+    let rc = unsafe {
+        libbpf_sys::libbpf_probe_bpf_helper(
+            libbpf_sys::BPF_PROG_TYPE_XDP,
+            libbpf_sys::BPF_FUNC_xdp_adjust_meta,
+            std::ptr::null(),
+        )
+    };
+    match rc {
+        1 => Ok(true),
+        0 => Ok(false),
+        rc => Err(std::io::Error::from_raw_os_error(-rc)),
+    }
+}
+
+/// The way AF_XDP mode hands each frame's owner over: `forced` (`--xdp-owner`) if the
+/// kernel offers it, else metadata where offered and the prepended way otherwise. The
+/// note says why the prepended way was chosen, for the start-up line.
+pub fn xdp_owner_handoff(
+    forced: Option<OwnerHandoff>,
+) -> Result<(OwnerHandoff, Option<&'static str>), Missing> {
+    let offered = xdp_metadata_offered().map_err(|e| {
+        Missing(vec![format!(
+            "cannot tell whether this kernel offers XDP metadata (loading a probe program: \
+             {e})"
+        )])
+    })?;
+    match (forced, offered) {
+        (Some(OwnerHandoff::Metadata), false) => Err(Missing(vec![format!(
+            "--xdp-owner metadata: {XDP_METADATA_REFUSED}; use --xdp-owner prepended, or \
+             leave the flag out and netcore chooses"
+        )])),
+        (Some(way), _) => Ok((way, None)),
+        (None, true) => Ok((OwnerHandoff::Metadata, None)),
+        (None, false) => Ok((OwnerHandoff::Prepended, Some(XDP_METADATA_REFUSED))),
+    }
 }
 
 /// Names the capabilities the effective set lacks, with the fix; `None` when all are there.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use netcore_core::abi::OwnerHandoff;
 
 use super::source_threads::SourceThreads;
 use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
@@ -160,6 +161,8 @@ pub struct XdpCapture {
     pub stats_every: Option<Duration>,
     /// Consume frames without decoding them (the benchmark's raw loop).
     pub discard: bool,
+    /// How each frame's owner is handed over (decided at start-up, `--xdp-owner`).
+    pub owner_handoff: OwnerHandoff,
     /// Serve Prometheus metrics here.
     pub metrics: Option<SocketAddr>,
 }
@@ -169,6 +172,7 @@ pub struct XdpCapture {
 /// each of `more` decodes the frames of some queues on a thread of its own
 /// ([`XskSource::split`]), `pipelines` those of the rest on this thread.
 pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
+    let handoff = capture.owner_handoff;
     let mut programs = Programs::load(capture.config)?;
     programs.attach_attribution(&capture.cgroup)?;
     if capture.stats_every.is_some() {
@@ -178,17 +182,18 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let index = Interface {
         ifindex: capture.ifindex,
-        netns_cookie: seed::netns_cookie().context("reading SO_NETNS_COOKIE")?,
+        netns_cookie: seed::netns_cookie().context("reading SO_NETNS_COOKIE (Linux ≥ 5.14)")?,
     };
     let source = XskSource::open(
         &capture.interface,
         index,
         &capture.queues,
         capture.discard,
+        handoff,
         tick,
         |queue, fd| programs.set_xsk(queue, fd),
     )?;
-    let mode = programs.attach_xdp(capture.ifindex, &capture.interface)?;
+    let mode = programs.attach_xdp(capture.ifindex, &capture.interface, handoff)?;
     let mut sources = source
         .split(1 + more.len(), tick)
         .context("setting up the event loops")?;
@@ -196,12 +201,17 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -
     let more = start_threads(&pipelines, more, sources)?;
     let threads = pipelines.threads() + more.as_ref().map_or(0, SourceThreads::len);
     note!(
-        "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}{}); Ctrl-C stops",
+        "netcore: capturing on {} with AF_XDP (queues {:?}, {} mode, XDP {mode:?}, owners \
+         {}{}); Ctrl-C stops",
         capture.interface,
         capture.queues,
         match source.mode {
             BindMode::ZeroCopy => "zero-copy",
             BindMode::Copy => "copy",
+        },
+        match handoff {
+            OwnerHandoff::Metadata => "in XDP metadata",
+            OwnerHandoff::Prepended => "prepended to each frame",
         },
         match (threads, &more) {
             (1, _) => String::new(),
@@ -214,16 +224,24 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -
     let mut live = Live::new(pipelines, programs, stats, metrics, more);
     let outcome = source.run(&mut live);
     let ended = live.finish(outcome)?;
-    let frames: u64 = ended
-        .sources
-        .iter()
-        .chain([&source])
-        .map(|s| s.frames)
-        .sum();
+    let all_sources = || ended.sources.iter().chain([&source]);
+    let frames: u64 = all_sources().map(|s| s.frames).sum();
+    let malformed = match all_sources().map(|s| s.malformed).sum() {
+        0 => String::new(),
+        n => format!("; {n} frames too short to carry their owner"),
+    };
     let stats = source.stats();
+    let no_metadata = match ended.kernel.xdp_no_metadata {
+        0 => String::new(),
+        n => format!(
+            "; {n} frames passed to the kernel uncaptured: the driver of {} has no room for \
+             XDP metadata (use --xdp-owner prepended)",
+            capture.interface
+        ),
+    };
     note!(
         "netcore: AF_XDP capture: {frames} frames received; {}; {stats}; {} invalid \
-         descriptors; {}",
+         descriptors; {}{no_metadata}{malformed}",
         ended.summary,
         stats.invalid_descs,
         ended.owners,

@@ -163,6 +163,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     for (stage, n) in [
         ("ring_buffer", k.ring_full),
         ("ring_buffer_dns_copies", k.copies_lost),
+        ("xdp_no_metadata", k.xdp_no_metadata),
         ("flow_table", s.flows.untracked),
         ("dns_names", s.flows.names_evicted),
         (

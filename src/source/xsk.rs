@@ -1,9 +1,10 @@
 //! AF_XDP source: one AF_XDP socket per rx queue of the capture interface, frames read in
 //! place in the UMEM and handed back to the fill ring once handled.
 //!
-//! The XDP program (`netcore_xdp` in ebpf/) owns the interface and the XSKMAP; libxdp's
-//! own program is inhibited. Each frame arrives with a [`FrameOwner`] in the XDP metadata
-//! just before it.
+//! The XDP program (`netcore_xdp_meta` or `netcore_xdp_head` in ebpf/) owns the interface
+//! and the XSKMAP; libxdp's own program is inhibited. Each frame arrives with a
+//! [`FrameOwner`], in the XDP metadata just before it or prepended to it
+//! ([`OwnerHandoff`]).
 
 use std::io;
 use std::num::NonZeroU32;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use netcore_core::abi::{FRAME_OWNER_LEN, FrameOwner, TaskContext};
+use netcore_core::abi::{FRAME_OWNER_LEN, FrameOwner, OwnerHandoff, TaskContext};
 use netcore_core::{Direction, LinkType};
 use xsk_rs::config::{BindFlags, LibxdpFlags, QueueSize, SocketConfig, UmemConfig};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
@@ -84,17 +85,23 @@ pub struct XskSource {
     interface: Interface,
     /// Count frames without handing them out (the benchmark's raw receive loop).
     discard: bool,
+    /// Where each frame's owner is.
+    handoff: OwnerHandoff,
+    /// Frames too short to hold the owner they should carry (none unless the XDP program
+    /// and this source disagree on the way).
+    pub malformed: u64,
 }
 
 impl XskSource {
     /// Opens a socket on each of `queues` of `interface` (`index`), zero-copy if the driver can,
-    /// with every frame on the fill ring, ticking every `tick`. `register` inserts each
-    /// socket into the XSKMAP.
+    /// with every frame on the fill ring, ticking every `tick`; frames carry their owner
+    /// the way `handoff` says. `register` inserts each socket into the XSKMAP.
     pub fn open(
         interface: &str,
         index: Interface,
         queues: &[u32],
         discard: bool,
+        handoff: OwnerHandoff,
         tick: Duration,
         mut register: impl FnMut(u32, i32) -> Result<()>,
     ) -> Result<Self> {
@@ -126,6 +133,8 @@ impl XskSource {
             frames: 0,
             interface: index,
             discard,
+            handoff,
+            malformed: 0,
         })
     }
 
@@ -147,6 +156,8 @@ impl XskSource {
                     frames: 0,
                     interface: self.interface,
                     discard: self.discard,
+                    handoff: self.handoff,
+                    malformed: 0,
                 })
             })
             .collect::<io::Result<_>>()?;
@@ -191,7 +202,12 @@ impl LiveSource for XskSource {
                         }
                         // SAFETY: the kernel filled this frame and handed it to us; no one
                         // writes it until we return it to the fill ring below.
-                        let (owner, data) = unsafe { frame_with_owner(&queue.umem, desc) };
+                        let Some((owner, data)) =
+                            (unsafe { frame_with_owner(&queue.umem, desc, self.handoff) })
+                        else {
+                            self.malformed += 1;
+                            continue;
+                        };
                         let frame = Frame {
                             link_type: LinkType::Ethernet,
                             timestamp_ns,
@@ -280,19 +296,30 @@ impl SourceStats for QueueStats<'_> {
     }
 }
 
-/// The frame `desc` describes and the owner the XDP program wrote in front of it.
+/// The frame `desc` describes and the owner the XDP program handed over with it the way
+/// `handoff` says; `None` for a frame too short to carry one.
 ///
 /// # Safety
 /// `desc` must describe a received frame of `umem` that no one else accesses.
-unsafe fn frame_with_owner<'u>(umem: &'u Umem, desc: &FrameDesc) -> (FrameOwner, &'u [u8]) {
+unsafe fn frame_with_owner<'u>(
+    umem: &'u Umem,
+    desc: &FrameDesc,
+    handoff: OwnerHandoff,
+) -> Option<(FrameOwner, &'u [u8])> {
     // SAFETY: per the contract.
     let frame = unsafe { umem.data(desc) }.contents();
-    // SAFETY: the XDP program reserved FRAME_OWNER_LEN bytes of metadata right before the
-    // frame (within the 256-byte XDP headroom, inside the same UMEM frame).
-    let meta =
-        unsafe { std::slice::from_raw_parts(frame.as_ptr().sub(FRAME_OWNER_LEN), FRAME_OWNER_LEN) };
-    let owner = FrameOwner::read_from_bytes(meta).unwrap_or_default();
-    (owner, frame)
+    match handoff {
+        OwnerHandoff::Metadata => {
+            // SAFETY: the XDP program reserved FRAME_OWNER_LEN bytes of metadata right
+            // before the frame (within the 256-byte XDP headroom, inside the same UMEM
+            // frame).
+            let meta = unsafe {
+                std::slice::from_raw_parts(frame.as_ptr().sub(FRAME_OWNER_LEN), FRAME_OWNER_LEN)
+            };
+            Some((FrameOwner::read_from_bytes(meta).unwrap_or_default(), frame))
+        }
+        OwnerHandoff::Prepended => FrameOwner::split_prepended(frame),
+    }
 }
 
 fn open_queue(interface: &str, id: u32, mode: BindMode) -> Result<Queue> {
