@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use netcore_core::abi::OwnerHandoff;
 
+use super::FLUSH_EVERY;
 use super::source_threads::SourceThreads;
 use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
 use crate::kernel::seed;
@@ -19,7 +20,7 @@ use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
 use crate::source::xsk::{BindMode, XskSource};
-use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake};
+use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake, wall_clock_ns};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -279,9 +280,6 @@ struct Ended<S> {
     sources: Vec<S>,
 }
 
-/// How long events may wait in the output buffer.
-pub(super) const FLUSH_EVERY: Duration = Duration::from_millis(10);
-
 impl<S: LiveSource> FrameHandler for Live<S> {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
         let result = self.pipelines.handle(frame);
@@ -484,11 +482,4 @@ impl<S: LiveSource> Live<S> {
         );
         self.last_stats = (Instant::now(), summary.packets);
     }
-}
-
-/// The wall clock, ns since the epoch (the time events carry).
-pub(super) fn wall_clock_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }

@@ -5,3 +5,8 @@
 pub mod file;
 pub mod live;
 mod source_threads;
+
+use std::time::Duration;
+
+/// How long events may wait in the output buffer of a live run.
+const FLUSH_EVERY: Duration = Duration::from_millis(10);

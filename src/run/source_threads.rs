@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::live::{FLUSH_EVERY, wall_clock_ns};
+use super::FLUSH_EVERY;
 use crate::encode::Lines;
 use crate::pipeline::{Builder, Pipeline, ShardCounts, ShardEnd};
 use crate::sink::OutputQueues;
-use crate::source::{Frame, FrameHandler, LiveSource, SourceStats, Wake};
+use crate::source::{Frame, FrameHandler, LiveSource, SourceStats, Wake, wall_clock_ns};
 
 /// The decoding threads of the parts of a source after the first, running until told to
 /// stop (or SIGINT/SIGTERM, which each sees too).

@@ -17,6 +17,13 @@ use netcore_core::{Direction, LinkType};
 
 pub use event_loop::Wake;
 
+/// The wall clock, ns since the epoch (the time events carry).
+pub fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// One captured frame, borrowed from the source's buffer, with what the source knows
 /// about it.
 #[derive(Debug, Clone, Copy)]

@@ -20,7 +20,7 @@ use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 use zerocopy::FromBytes;
 
 use super::event_loop::EventLoop;
-use super::{Frame, FrameHandler, Interface, LiveSource, SourceStats};
+use super::{Frame, FrameHandler, Interface, LiveSource, SourceStats, wall_clock_ns};
 
 /// UMEM frames per queue (2 KiB each).
 const FRAMES: u32 = 4096;
@@ -191,9 +191,7 @@ impl LiveSource for XskSource {
                     self.frames += n as u64;
                     let mut result = Ok(());
                     // One time and CPU per batch: the descriptors carry no timestamp.
-                    let timestamp_ns = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as u64);
+                    let timestamp_ns = wall_clock_ns();
                     // SAFETY: sched_getcpu has no preconditions.
                     let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32;
                     for desc in &queue.descs[..n] {

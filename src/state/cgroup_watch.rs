@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
-use super::containers::{Runtime, container_in};
+use super::cgroup_path::{Runtime, container_in};
 
 /// Directories watched at most (one inotify watch each, ~1 KiB of kernel memory); the
 /// cgroups beyond are still found by the walk a new cgroup id triggers, only later.

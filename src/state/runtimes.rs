@@ -30,7 +30,7 @@ use containerd_client::services::v1::{
 use containerd_client::tonic::transport::Channel;
 use containerd_client::tonic::{self, Request};
 
-use super::containers::Runtime;
+use super::cgroup_path::Runtime;
 
 /// Container ids waiting for the lookup thread at most; more are counted and dropped.
 const QUEUE: usize = 1024;

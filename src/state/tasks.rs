@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use netcore_core::abi::TaskContext;
 
-use super::containers::container_in;
+use super::cgroup_path::container_in;
 
 /// How long a cached entry is trusted before `/proc` is read again (a tid can be reused).
 const TTL: Duration = Duration::from_secs(30);
