@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use netcore_core::dns::DnsMessage;
 
-#[path = "../../tests/common/dns_compare.rs"]
+#[path = "../../core/tests/common/dns_compare.rs"]
 mod dns_compare;
 
 fuzz_target!(|message: &[u8]| {

@@ -28,49 +28,6 @@ pub fn without_host_name(jsonl: &str) -> String {
     jsonl.replace(&from, "\"hostName\":\"\"")
 }
 
-/// One record of a classic pcap file.
-#[derive(Debug, Clone)]
-pub struct Record {
-    /// Seconds.
-    pub ts_sec: u32,
-    /// Microseconds or nanoseconds, per the file.
-    pub ts_frac: u32,
-    /// Captured bytes.
-    pub data: Vec<u8>,
-}
-
-/// A classic pcap file, decoded.
-#[derive(Debug, Clone)]
-pub struct Pcap {
-    /// LINKTYPE_* number.
-    pub linktype: u32,
-    /// True if `ts_frac` is in nanoseconds.
-    pub nanos: bool,
-    /// The records.
-    pub records: Vec<Record>,
-}
-
-/// Reads a classic pcap file with pcap-parser (an independent reader).
-pub fn read_pcap(path: &Path) -> Pcap {
-    use pcap_parser::PcapCapture;
-    let bytes = std::fs::read(path).unwrap();
-    let capture = PcapCapture::from_file(&bytes).unwrap();
-    let records = capture
-        .blocks
-        .iter()
-        .map(|r| Record {
-            ts_sec: r.ts_sec,
-            ts_frac: r.ts_usec,
-            data: r.data[..r.caplen as usize].to_vec(),
-        })
-        .collect();
-    Pcap {
-        linktype: capture.header.network.0 as u32,
-        nanos: capture.header.is_nanosecond_precision(),
-        records,
-    }
-}
-
 /// Writes `pcap` as a classic pcap file in the given byte order.
 pub fn write_pcap(pcap: &Pcap, big_endian: bool) -> Vec<u8> {
     let u16b = |v: u16| {
@@ -283,8 +240,13 @@ pub fn tshark_available(test: &str) -> bool {
     found
 }
 
+// Shared with the decoder's own tests (core/tests/).
+#[path = "../../core/tests/common/dns_builder.rs"]
 pub mod dns_builder;
-pub mod dns_compare;
+#[path = "../../core/tests/common/pcap.rs"]
+mod pcap;
+#[allow(unused_imports)] // as dead_code above: each test binary uses a different part
+pub use pcap::{Pcap, Record, read_pcap};
 pub mod live;
 
 /// The names of the files in `dir`, sorted.

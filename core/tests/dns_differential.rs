@@ -22,7 +22,8 @@ use netcore_core::{LinkType, decode};
 fn golden_messages() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for name in ["ethernet", "sll2"] {
-        let pcap = common::read_pcap(&common::root().join(format!("tests/golden/{name}.pcap")));
+        let pcap =
+            common::pcap::read_pcap(&common::root().join(format!("tests/golden/{name}.pcap")));
         let link = LinkType::from_linktype(pcap.linktype).unwrap();
         for r in &pcap.records {
             match decode(link, &r.data).transport {

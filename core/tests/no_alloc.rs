@@ -42,7 +42,8 @@ fn allocations() -> u64 {
 fn decode_and_encode_allocate_nothing_after_warm_up() {
     let mut packets = Vec::new();
     for name in ["ethernet", "sll", "sll2"] {
-        let pcap = common::read_pcap(&common::root().join(format!("tests/golden/{name}.pcap")));
+        let pcap =
+            common::pcap::read_pcap(&common::root().join(format!("tests/golden/{name}.pcap")));
         let link = LinkType::from_linktype(pcap.linktype).unwrap();
         packets.extend(pcap.records.into_iter().map(|r| (link, r.data)));
     }

@@ -1,5 +1,5 @@
 //! What netcore's DNS decoder and hickory-proto must agree on, shared by the
-//! differential test (tests/dns_differential.rs) and the `dns_differential` fuzz target.
+//! differential test (core/tests/dns_differential.rs) and the `dns_differential` fuzz target.
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RData as HRData;
