@@ -35,6 +35,8 @@ pub mod ipv6;
 #[cfg(feature = "alloc")]
 pub mod json;
 pub mod link;
+#[cfg(feature = "alloc")]
+pub mod owner_comment;
 pub mod packet;
 pub mod tcp;
 pub mod tls;

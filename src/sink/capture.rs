@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use netcore_core::owner_comment;
 use netcore_core::{Direction, EventContext, LinkType};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::PcapNgWriter;
@@ -253,7 +253,7 @@ impl SharedPacketWriter {
         ctx: &EventContext<'_>,
         interface: &str,
     ) -> io::Result<bool> {
-        let comments = comments(ctx);
+        let comments = owner_comment::emit(ctx);
         self.lock().write_commented(frame, &comments, interface)
     }
 
@@ -326,56 +326,4 @@ fn into_io(error: PcapError) -> io::Error {
         PcapError::IoError(e) => e,
         other => io::Error::other(other.to_string()),
     }
-}
-
-/// The owner of a packet as ptcpdump writes it: one comment per group of fields, each
-/// field `Key: value` on its own line; nothing for a packet without an owner.
-pub fn comments(ctx: &EventContext<'_>) -> Vec<String> {
-    let mut comments = Vec::new();
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace('\n', " ");
-    if ctx.host_process_id > 0 {
-        let command = if ctx.executable.is_empty() {
-            ctx.process_name
-        } else {
-            ctx.executable
-        };
-        let mut c = format!(
-            "PID: {}\nCmd: {}\nArgs: ",
-            ctx.host_process_id,
-            text(command)
-        );
-        let _ = write!(c, "{}", text(ctx.arguments));
-        comments.push(c);
-        if ctx.host_thread_id > 0 {
-            comments.push(format!(
-                "ThreadId: {}\nThreadName: {}",
-                ctx.host_thread_id,
-                text(ctx.process_name)
-            ));
-        }
-        comments.push(format!("UserId: {}", ctx.user_id));
-        if ctx.host_parent_process_id > 0 {
-            comments.push(format!(
-                "ParentPID: {}\nParentCmd: \nParentArgs: ",
-                ctx.host_parent_process_id
-            ));
-        }
-    }
-    if !ctx.container_id.is_empty() {
-        comments.push(format!(
-            "ContainerName: {}\nContainerId: {}\nContainerImage: {}\nContainerLabels: ",
-            text(ctx.container_name.as_bytes()),
-            ctx.container_id,
-            text(ctx.container_image.as_bytes())
-        ));
-    }
-    if !ctx.pod_name.is_empty() {
-        comments.push(format!(
-            "PodName: {}\nPodNamespace: {}\nPodUID: {}\nPodLabels: \nPodAnnotations: ",
-            text(ctx.pod_name.as_bytes()),
-            text(ctx.pod_namespace.as_bytes()),
-            ctx.pod_uid
-        ));
-    }
-    comments
 }

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use netcore_core::{Direction, EventContext, LinkType};
 
-use super::capture::{PacketWriter, Rotation, comments};
+use netcore_core::owner_comment;
+
+use super::capture::{PacketWriter, Rotation};
 use crate::source::{Frame, Interface};
 
 /// Most flows whose packets are kept at once.
@@ -115,7 +117,7 @@ impl Evidence {
         if let Some(recording) = self.recordings.get_mut(&key) {
             match recording
                 .writer
-                .write_commented(frame, &comments(ctx), interface)
+                .write_commented(frame, &owner_comment::emit(ctx), interface)
             {
                 Ok(_) => self.stats.packets += 1,
                 Err(_) => self.stats.write_errors += 1,
@@ -130,7 +132,7 @@ impl Evidence {
             direction: frame.direction,
             interface: frame.interface,
             interface_name: interface.to_owned(),
-            comments: comments(ctx),
+            comments: owner_comment::emit(ctx),
         };
         self.bytes += kept.data.len();
         let packets = match self.kept.get_mut(&key) {

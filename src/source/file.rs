@@ -8,6 +8,7 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use netcore_core::owner_comment;
 use netcore_core::{Direction, LinkType};
 use pcap_parser::pcapng::{Block, PcapNGOption};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
@@ -349,18 +350,17 @@ fn epb_direction(options: &[PcapNGOption<'_>], big_endian: bool) -> Direction {
 /// netcore writes too), if they name one.
 fn recorded_owner<'a>(options: &[PcapNGOption<'a>]) -> Option<RecordedOwner<'a>> {
     const OPT_COMMENT: u16 = 1;
-    let mut owner = RecordedOwner::default();
-    for option in options.iter().filter(|o| o.code.0 == OPT_COMMENT) {
-        // The reader hands out options borrowed from its buffer, as the frame's bytes.
-        let std::borrow::Cow::Borrowed(value) = option.value else {
-            continue;
-        };
-        let value = &value[..usize::from(option.len).min(value.len())];
-        if let Ok(text) = std::str::from_utf8(value) {
-            owner.read_comment(text);
-        }
-    }
-    (owner != RecordedOwner::default()).then_some(owner)
+    let comments = options
+        .iter()
+        .filter(|o| o.code.0 == OPT_COMMENT)
+        .filter_map(|option| {
+            // The reader hands out options borrowed from its buffer, as the frame's bytes.
+            let std::borrow::Cow::Borrowed(value) = option.value else {
+                return None;
+            };
+            std::str::from_utf8(&value[..usize::from(option.len).min(value.len())]).ok()
+        });
+    owner_comment::parse(comments)
 }
 
 /// The bytes looked at first, then the rest of the input, handed out together: one read

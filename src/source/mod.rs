@@ -16,6 +16,7 @@ use netcore_core::abi::TaskContext;
 use netcore_core::{Direction, LinkType};
 
 pub use event_loop::Wake;
+pub use netcore_core::owner_comment::{OWNER_TEXTS, RecordedOwner};
 
 /// The wall clock, ns since the epoch (the time events carry).
 pub fn wall_clock_ns() -> u64 {
@@ -50,92 +51,6 @@ pub struct Frame<'a> {
     /// The owner a capture file recorded for the packet (netcore's or ptcpdump's pcapng
     /// comments); `None` elsewhere.
     pub recorded: Option<RecordedOwner<'a>>,
-}
-
-/// A packet's owner as a pcapng file recorded it in ptcpdump's comment format: `Key:
-/// value` lines (`PID`, `Cmd`, `Args`, `ThreadId`, `ThreadName`, `UserId`, `ParentPID`,
-/// `ContainerName`, `ContainerId`, `ContainerImage`, `PodName`, `PodNamespace`,
-/// `PodUID`), in one comment or several.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecordedOwner<'a> {
-    /// Host process id.
-    pub pid: u32,
-    /// Host thread id.
-    pub tid: u32,
-    /// Parent's host process id.
-    pub ppid: u32,
-    /// User id.
-    pub uid: u32,
-    /// The process's command (its executable).
-    pub command: &'a str,
-    /// Its arguments, space-separated.
-    pub arguments: &'a str,
-    /// The thread's name.
-    pub thread_name: &'a str,
-    /// Container id, name and image.
-    pub container_id: &'a str,
-    /// See `container_id`.
-    pub container_name: &'a str,
-    /// See `container_id`.
-    pub container_image: &'a str,
-    /// Kubernetes pod name, namespace and UID.
-    pub pod_name: &'a str,
-    /// See `pod_name`.
-    pub pod_namespace: &'a str,
-    /// See `pod_name`.
-    pub pod_uid: &'a str,
-}
-
-/// How many strings a [`RecordedOwner`] holds.
-pub const OWNER_TEXTS: usize = 9;
-
-impl<'a> RecordedOwner<'a> {
-    /// This owner's numbers with each of its [`OWNER_TEXTS`] strings replaced by `f` of
-    /// it, called in the same order every time.
-    pub fn map_texts<'b>(&self, mut f: impl FnMut(&'a str) -> &'b str) -> RecordedOwner<'b> {
-        RecordedOwner {
-            pid: self.pid,
-            tid: self.tid,
-            ppid: self.ppid,
-            uid: self.uid,
-            command: f(self.command),
-            arguments: f(self.arguments),
-            thread_name: f(self.thread_name),
-            container_id: f(self.container_id),
-            container_name: f(self.container_name),
-            container_image: f(self.container_image),
-            pod_name: f(self.pod_name),
-            pod_namespace: f(self.pod_namespace),
-            pod_uid: f(self.pod_uid),
-        }
-    }
-
-    /// Reads one comment's `Key: value` lines into this owner; unknown keys are skipped.
-    pub fn read_comment(&mut self, comment: &'a str) {
-        for line in comment.lines() {
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            let number = || value.parse().unwrap_or(0);
-            match key.trim() {
-                "PID" => self.pid = number(),
-                "ThreadId" | "TID" => self.tid = number(),
-                "ParentPID" => self.ppid = number(),
-                "UserId" => self.uid = number(),
-                "Cmd" | "Command" => self.command = value,
-                "Args" => self.arguments = value,
-                "ThreadName" => self.thread_name = value,
-                "ContainerId" => self.container_id = value,
-                "ContainerName" => self.container_name = value,
-                "ContainerImage" => self.container_image = value,
-                "PodName" => self.pod_name = value,
-                "PodNamespace" => self.pod_namespace = value,
-                "PodUID" => self.pod_uid = value,
-                _ => {}
-            }
-        }
-    }
 }
 
 impl<'a> Frame<'a> {
