@@ -147,3 +147,48 @@ fn every_single_byte_label_keeps_the_json_valid() {
         );
     }
 }
+
+#[test]
+fn a_findings_quote_of_its_trigger_is_exactly_the_events_args() {
+    // What a finding quotes of its triggering event (`Encoder::args`) is that event's
+    // `args` array as its own line has it, hostile bytes included.
+    let flags = Flags {
+        qr: 1,
+        ..Flags::default()
+    }
+    .word();
+    let mut b = MessageBuilder::new(7, flags, [1, 0, 0, 0], false);
+    b.bytes.extend_from_slice(&raw_name(&[b"q\"]}\n", b"x"]));
+    b.bytes.extend_from_slice(&[0, 1, 0, 1]);
+    let packet = ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 53, 40000, &b.bytes);
+    let decoded = decode(LinkType::Ipv4, &packet);
+    let ctx = EventContext::default();
+    let mut checked = 0;
+    PacketEvents::decide(
+        &ctx,
+        &decoded,
+        Direction::Unknown,
+        EventSet::ALL,
+        |events| {
+            let mut encoder = Encoder::new(&TRACEE_0_22);
+            for kind in events.kinds() {
+                let mut line = Vec::new();
+                let alone = PacketEvents {
+                    events: EventSet::NONE.with(kind),
+                    ..*events
+                };
+                encoder.encode(&alone, &mut line);
+                let whole: Value = serde_json::from_slice(&line).unwrap();
+                let mut room = Vec::new();
+                let args: Value = serde_json::from_slice(encoder.args(events, kind, &mut room))
+                    .unwrap_or_else(|e| panic!("{kind:?}: args are not JSON: {e}"));
+                assert_eq!(args, whole["args"], "{kind:?}");
+                checked += 1;
+            }
+        },
+    );
+    assert!(
+        checked >= 4,
+        "IPv4, UDP, DNS and the DNS response: {checked}"
+    );
+}

@@ -745,12 +745,18 @@ impl LayerWriter<'_> {
             self.summary.packet_events[kind as usize] += 1;
         }
         if let Some((engine, _)) = &mut self.signatures {
-            let evidence = &mut self.evidence;
-            let mut evidence_for = |finding: &'static str| {
-                let (evidence, key, now_ns) = evidence.as_mut()?;
-                evidence.start(*key, finding, *now_ns)
-            };
-            written += engine.on_events(&all, self.encoders, &mut evidence_for);
+            let mut fired = Vec::new(); // allocates only when a signature fires
+            engine.on_events(&all, &mut fired);
+            for fired in &fired {
+                let evidence = self.evidence.as_mut().and_then(|(evidence, key, now_ns)| {
+                    evidence.start(*key, fired.metadata.event_name, *now_ns)
+                });
+                let encoders = &mut *self.encoders;
+                engine.finding_event(fired, &all, evidence.as_deref(), |event| {
+                    encoders.encode_finding(event, all.ctx);
+                });
+            }
+            written += fired.len();
         }
         let printed_dns = wanted.intersect(EventSet::DNS).intersect(printed);
         if printed_dns != EventSet::NONE {

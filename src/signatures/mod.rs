@@ -20,8 +20,6 @@ use netcore_core::finding::{FindingEvent, FindingValue, Trigger};
 use netcore_core::json::{self, Schema};
 use netcore_core::{EventKind, EventSet, PacketEvents};
 
-use crate::encode::Encoders;
-
 /// What a signature is: Tracee's `SignatureMetadata`, with the properties Tracee's
 /// findings always carry.
 #[derive(Debug)]
@@ -66,6 +64,17 @@ pub enum Data {
 pub struct Finding {
     /// The data, in the order given (written sorted by name, as Go iterates a map).
     pub data: Vec<(Cow<'static, str>, Data)>,
+}
+
+/// A finding and where it came from: what [`Engine::on_events`] returns.
+#[derive(Debug)]
+pub struct Fired {
+    /// The signature that found it.
+    pub metadata: &'static Metadata,
+    /// The event it fired on.
+    pub trigger: EventKind,
+    /// What it found.
+    pub finding: Finding,
 }
 
 /// A signal to the signatures (Tracee's `OnSignal`).
@@ -132,8 +141,9 @@ pub struct Config {
 pub struct Engine {
     signatures: Vec<Box<dyn Signature>>,
     selected: EventSet,
-    /// Renders a triggering event, to quote its arguments.
+    /// Renders a triggering event's arguments, which its finding quotes.
     trigger_json: json::Encoder,
+    /// Room to render them in.
     scratch: Vec<u8>,
     /// Findings, by signature id.
     pub findings: HashMap<&'static str, u64>,
@@ -223,16 +233,9 @@ impl Engine {
         self.selected
     }
 
-    /// Feeds `events` to the signatures that select them; writes each finding with
-    /// `encoders`, with the evidence file `evidence` starts for it (`--evidence`), if any.
-    /// Returns how many findings were written.
-    pub fn on_events(
-        &mut self,
-        events: &PacketEvents<'_, '_>,
-        encoders: &mut Encoders,
-        evidence: &mut dyn FnMut(&'static str) -> Option<String>,
-    ) -> usize {
-        let mut written = 0;
+    /// Feeds `events` to the signatures that select them; pushes each finding to print
+    /// (`--events` names it, or names none) onto `fired`, and counts every finding.
+    pub fn on_events(&mut self, events: &PacketEvents<'_, '_>, fired: &mut Vec<Fired>) {
         for kind in events.kinds().filter(|&k| self.selected.contains(k)) {
             for signature in &mut self.signatures {
                 if !signature.selected_events().contains(kind) {
@@ -243,52 +246,57 @@ impl Engine {
                 };
                 let metadata = signature.metadata();
                 *self.findings.entry(metadata.id).or_default() += 1;
-                if !self.printed.is_empty()
-                    && !self.printed.iter().any(|p| p == metadata.event_name)
+                if self.printed.is_empty() || self.printed.iter().any(|p| p == metadata.event_name)
                 {
-                    continue;
+                    fired.push(Fired {
+                        metadata,
+                        trigger: kind,
+                        finding,
+                    });
                 }
-                // The triggering event alone, rendered to quote its arguments.
-                self.scratch.clear();
-                let alone = PacketEvents {
-                    events: EventSet::NONE.with(kind),
-                    ..*events
-                };
-                self.trigger_json.encode(&alone, &mut self.scratch);
-                let args_json = arguments_of(&self.scratch);
-                let evidence = evidence(metadata.event_name);
-                let data: Vec<(&str, FindingValue<'_>)> = {
-                    let mut data: Vec<_> = finding
-                        .data
-                        .iter()
-                        .map(|(name, value)| (name.as_ref(), value_of(value)))
-                        .collect();
-                    if let Some(path) = &evidence {
-                        data.push(("evidence", FindingValue::Text(path)));
-                    }
-                    data.sort_by_key(|(name, _)| *name);
-                    data
-                };
-                let properties = properties(metadata);
-                let event = FindingEvent {
-                    event_id: metadata.event_id,
-                    event_name: metadata.event_name,
-                    data: &data,
-                    version: metadata.version,
-                    description: metadata.description,
-                    tags: metadata.tags,
-                    properties: &properties,
-                    trigger: Trigger {
-                        id: self.trigger_json.schema().id(kind),
-                        name: kind.name(),
-                        args_json,
-                    },
-                };
-                encoders.encode_finding(&event, events.ctx);
-                written += 1;
             }
         }
-        written
+    }
+
+    /// The event `fired` is written as (Tracee's `FindingToEvent`), its trigger among
+    /// `events`, with the evidence file `evidence` started for it (`--evidence`), if
+    /// any: handed to `write`.
+    pub fn finding_event(
+        &mut self,
+        fired: &Fired,
+        events: &PacketEvents<'_, '_>,
+        evidence: Option<&str>,
+        write: impl FnOnce(&FindingEvent<'_>),
+    ) {
+        let metadata = fired.metadata;
+        let mut data: Vec<(&str, FindingValue<'_>)> = fired
+            .finding
+            .data
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value_of(value)))
+            .collect();
+        if let Some(path) = evidence {
+            data.push(("evidence", FindingValue::Text(path)));
+        }
+        data.sort_by_key(|(name, _)| *name);
+        let properties = properties(metadata);
+        let args_json = self
+            .trigger_json
+            .args(events, fired.trigger, &mut self.scratch);
+        write(&FindingEvent {
+            event_id: metadata.event_id,
+            event_name: metadata.event_name,
+            data: &data,
+            version: metadata.version,
+            description: metadata.description,
+            tags: metadata.tags,
+            properties: &properties,
+            trigger: Trigger {
+                id: self.trigger_json.schema().id(fired.trigger),
+                name: fired.trigger.name(),
+                args_json,
+            },
+        });
     }
 
     /// One line per signature: name, event, severity, MITRE technique, description.
@@ -309,21 +317,6 @@ impl Engine {
             })
             .collect()
     }
-}
-
-/// The `args` array of a rendered event line (`"args":[…]` up to the line's end).
-fn arguments_of(line: &[u8]) -> &[u8] {
-    const KEY: &[u8] = b"\"args\":";
-    // A key cannot appear inside a string value: its quotes would be escaped there.
-    let start = line
-        .windows(KEY.len())
-        .position(|w| w == KEY)
-        .map_or(line.len(), |at| at + KEY.len());
-    let end = line
-        .iter()
-        .rposition(|&b| b == b']')
-        .map_or(start, |at| at + 1);
-    line.get(start..end).unwrap_or(b"[]")
 }
 
 fn value_of(data: &Data) -> FindingValue<'_> {

@@ -165,28 +165,59 @@ impl Encoder {
     pub fn encode(&mut self, events: &PacketEvents<'_, '_>, out: &mut Vec<u8>) -> usize {
         let mut head = None;
         let mut count = 0;
-        let mut scratch = core::mem::take(&mut self.scratch);
-        let community_id = self.community_id;
         for kind in events.kinds() {
-            let mut event = Event::begin(self, events.ctx, &mut head, out, Head::Packet(kind));
-            let written = match kind {
-                EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
-                    dns::args(&mut event, events, kind)
-                }
-                EventKind::Http | EventKind::HttpRequest | EventKind::HttpResponse => {
-                    http::args(&mut event, events, kind, &mut scratch)
-                }
-                _ => packet_args(&mut event, events, kind),
-            };
-            if let (Some(seed), true) = (community_id, kind.is_transport()) {
-                community_id_arg(&mut event, events, seed);
-            }
-            debug_assert!(written, "{kind:?} was decided but its layer is missing");
-            event.end();
+            self.write_event(events, kind, &mut head, out);
             count += 1;
         }
-        self.scratch = scratch;
         count
+    }
+
+    /// The `args` array (`[…]`) of event `kind` of `events` (decided or not), as
+    /// [`Encoder::encode`] writes it: what a finding quotes of its triggering event.
+    /// `line` is room to render the event in.
+    pub fn args<'l>(
+        &mut self,
+        events: &PacketEvents<'_, '_>,
+        kind: EventKind,
+        line: &'l mut Vec<u8>,
+    ) -> &'l [u8] {
+        line.clear();
+        let start = self.write_event(events, kind, &mut None, line);
+        // The line ends in `]}` and a newline after the arguments.
+        let end = line.len().saturating_sub(2);
+        line.get(start - 1..end).unwrap_or(b"[]")
+    }
+
+    /// Appends event `kind` of `events` to `out` as one line, its envelope copied from
+    /// `head` when another event of the frame wrote it (else written, and `head` set);
+    /// returns where its arguments start in `out`.
+    fn write_event(
+        &mut self,
+        events: &PacketEvents<'_, '_>,
+        kind: EventKind,
+        head: &mut Option<(usize, usize)>,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let community_id = self.community_id;
+        let mut event = Event::begin(self, events.ctx, head, out, Head::Packet(kind));
+        let args_start = event.out.len();
+        let written = match kind {
+            EventKind::Dns | EventKind::DnsRequest | EventKind::DnsResponse => {
+                dns::args(&mut event, events, kind)
+            }
+            EventKind::Http | EventKind::HttpRequest | EventKind::HttpResponse => {
+                http::args(&mut event, events, kind, &mut scratch)
+            }
+            _ => packet_args(&mut event, events, kind),
+        };
+        if let (Some(seed), true) = (community_id, kind.is_transport()) {
+            community_id_arg(&mut event, events, seed);
+        }
+        debug_assert!(written, "{kind:?} was decided but its layer is missing");
+        event.end();
+        self.scratch = scratch;
+        args_start
     }
 }
 
