@@ -286,8 +286,11 @@ fn main() -> ExitCode {
                 runtimes,
                 cgroup_root,
             };
-            Pipeline::new(events, selection, filter, encoders, None, host)
-                .with_packet_writer(packets)
+            let pipeline = Pipeline::new(events, selection, filter, encoders, None, host);
+            match packets {
+                Some(packets) => pipeline.with_tap(Box::new(packets)),
+                None => pipeline,
+            }
         })
     };
     let mut more_threads = Vec::new();
@@ -308,10 +311,14 @@ fn main() -> ExitCode {
             runtimes: runtimes.pop().flatten(),
             cgroup_root,
         };
-        let pipeline = Pipeline::new(events, selection, filter, encoders, Some(outputs), host)
-            .with_packet_writer(packet_writer)
-            .with_evidence(evidence)
+        let mut pipeline = Pipeline::new(events, selection, filter, encoders, Some(outputs), host)
             .with_signatures(engine, cli.findings_only);
+        if let Some(packets) = packet_writer {
+            pipeline = pipeline.with_tap(Box::new(packets));
+        }
+        if let Some(evidence) = evidence {
+            pipeline = pipeline.with_tap(Box::new(evidence));
+        }
         Pipelines::One(Box::new(pipeline))
     };
     match source {

@@ -10,6 +10,7 @@
 
 mod envelope;
 mod expression;
+mod ports;
 mod shard;
 mod sharded;
 mod summary;
@@ -31,8 +32,6 @@ use netcore_core::{
 
 use crate::encode::{Batch, Encoders, Lines};
 use crate::signatures::{Engine, Signal};
-use crate::sink::capture::SharedPacketWriter;
-use crate::sink::evidence::Evidence;
 use crate::sink::{OutputQueues, OutputReport, Outputs};
 use crate::source::{Frame, Interface};
 use crate::state::flows::{FlowConfig, FlowTable};
@@ -41,6 +40,7 @@ use crate::state::runtimes::Lookups;
 use envelope::Envelopes;
 pub use expression::Expression;
 use netcore_core::flow::{Flow, FlowKind, partition_key_of, partition_key_of_flow};
+pub use ports::{EvidenceStats, PacketTap};
 pub use shard::Shard;
 pub use sharded::{Builder, Pipelines, ShardCounts, ShardEnd, Sharded};
 pub use summary::Summary;
@@ -164,10 +164,10 @@ pub struct Pipeline {
     reassembler: Reassembler,
     /// Tracked when a flow event is selected.
     flows: Option<FlowTable>,
-    /// `-w FILE`: the packets that gave events (one file for every decoding thread).
-    packets: Option<SharedPacketWriter>,
-    /// `--evidence DIR`: recent packets per flow, written when a signature fires.
-    evidence: Option<Evidence>,
+    /// Where packets go: `-w FILE` (the packets that gave events, one file for every
+    /// decoding thread), `--evidence DIR` (recent packets per flow, written when a
+    /// signature fires).
+    taps: Vec<Box<dyn PacketTap>>,
     /// `--signatures`: detections over the events, and `--findings-only`.
     signatures: Option<(Engine, bool)>,
     /// One per format the outputs use.
@@ -215,8 +215,7 @@ impl Pipeline {
             envelopes: Envelopes::new(host.name, host.cgroup_root, host.runtimes),
             reassembler: Reassembler::new(Default::default()),
             flows,
-            packets: None,
-            evidence: None,
+            taps: Vec::new(),
             signatures: None,
             encoders,
             outputs,
@@ -270,8 +269,7 @@ impl Pipeline {
             envelopes,
             reassembler,
             flows,
-            packets,
-            evidence,
+            taps,
             signatures,
             encoders,
             outputs,
@@ -282,7 +280,7 @@ impl Pipeline {
         let mut decoded = decoded.unwrap_or_else(|| decode(frame.link_type, frame.data));
         summary.count(&decoded, frame.wire_len);
         // Only Kafka's message keys and --evidence need each frame's flow.
-        let partition_key = match encoders.keyed() || evidence.is_some() {
+        let partition_key = match encoders.keyed() || taps.iter().any(|t| t.needs_flows()) {
             true => partition_key_of(&decoded),
             false => 0,
         };
@@ -290,8 +288,8 @@ impl Pipeline {
         let interface = interfaces
             .name(frame.interface, Instant::now())
             .unwrap_or(ANY_INTERFACE);
-        if let Some(evidence) = evidence {
-            evidence.packet(partition_key, frame, &ctx, interface);
+        for tap in taps.iter_mut() {
+            tap.offer(partition_key, frame, &ctx, interface);
         }
         let mut layers = LayerWriter {
             selected: *selected,
@@ -304,9 +302,7 @@ impl Pipeline {
                 .map(|table| (table, frame.timestamp_ns, frame.interface.netns_cookie)),
             counted_by_flows: false,
             signatures: signatures.as_mut(),
-            evidence: evidence
-                .as_mut()
-                .map(|e| (e, partition_key, frame.timestamp_ns)),
+            taps: (taps, partition_key, frame.timestamp_ns),
         };
         let mut written = 0;
         // The packet, then the packets it carries (VXLAN, GRE, …), as `--tunnel` says.
@@ -331,19 +327,21 @@ impl Pipeline {
                 layers.summary.count_error(error);
             }
         }
-        let (summary, counted_by_flows) = (layers.summary, layers.counted_by_flows);
+        let (summary, counted_by_flows, (taps, _, _)) =
+            (layers.summary, layers.counted_by_flows, layers.taps);
         if let Some(count) = &limits.count {
             count.settle(written > 0);
         }
         summary.events += written as u64;
         summary.packets_with_events += u64::from(written > 0);
         // -w: the packets behind the events (and those the selected flows counted).
-        if let Some(packets) = packets
-            && (written > 0 || counted_by_flows)
-        {
-            match packets.write(frame, &ctx, interface)? {
-                true => summary.packets_saved += 1,
-                false => summary.packets_not_saved += 1,
+        if written > 0 || counted_by_flows {
+            for tap in taps.iter_mut() {
+                match tap.keep(frame, &ctx, interface)? {
+                    Some(true) => summary.packets_saved += 1,
+                    Some(false) => summary.packets_not_saved += 1,
+                    None => {}
+                }
             }
         }
         encoders.mark(partition_key);
@@ -445,18 +443,10 @@ impl Pipeline {
         findings
     }
 
-    /// Keeps recent packets per flow in `evidence` and writes a flow's when a signature
-    /// fires on it (`--evidence`).
-    pub fn with_evidence(self, evidence: Option<Evidence>) -> Self {
-        Pipeline { evidence, ..self }
-    }
-
-    /// Also writes the packets that give events into `writer` (`-w`).
-    pub fn with_packet_writer(self, writer: Option<SharedPacketWriter>) -> Self {
-        Pipeline {
-            packets: writer,
-            ..self
-        }
+    /// Also hands packets to `tap` (`-w`, `--evidence`).
+    pub fn with_tap(mut self, tap: Box<dyn PacketTap>) -> Self {
+        self.taps.push(tap);
+        self
     }
 
     /// Whether `-c COUNT` packets with events have been written (by every pipeline that
@@ -499,10 +489,10 @@ impl Pipeline {
     /// Writes the flow records due at `now_ns` (idle flows, periodic reports): live
     /// capture calls it every second.
     pub fn tick(&mut self, now_ns: u64) {
-        if let Some(evidence) = &mut self.evidence {
-            evidence.expire(now_ns);
-            self.summary.evidence = Some(evidence.stats);
+        for tap in &mut self.taps {
+            tap.tick(now_ns);
         }
+        self.summary.evidence = self.taps.iter().find_map(|t| t.evidence());
         if let Some(flows) = &mut self.flows {
             let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
             flows.sweep(
@@ -523,9 +513,7 @@ impl Pipeline {
     /// `now_ns` (the last packet's time in file mode, the clock's in live modes).
     pub fn finish(&mut self, now_ns: u64) {
         self.summary.findings = self.findings();
-        if let Some(evidence) = &self.evidence {
-            self.summary.evidence = Some(evidence.stats);
-        }
+        self.summary.evidence = self.taps.iter().find_map(|t| t.evidence());
         if let Some(flows) = &mut self.flows {
             let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
             flows.finish(
@@ -540,11 +528,8 @@ impl Pipeline {
 
     /// Writes out everything buffered (events, and packets for `-w`).
     pub fn flush(&mut self) -> io::Result<()> {
-        if let Some(packets) = &mut self.packets {
-            packets.flush()?;
-        }
-        if let Some(evidence) = &mut self.evidence {
-            evidence.flush()?;
+        for tap in &mut self.taps {
+            tap.flush()?;
         }
         match &mut self.outputs {
             Some(outputs) => outputs.send(self.encoders.take().into_iter().map(Lines::from)),
@@ -689,8 +674,8 @@ struct LayerWriter<'p> {
     counted_by_flows: bool,
     /// The signatures and `--findings-only`.
     signatures: Option<&'p mut (Engine, bool)>,
-    /// `--evidence`, the frame's flow key and time.
-    evidence: Option<(&'p mut Evidence, u64, u64)>,
+    /// The packet taps, the frame's flow key and time.
+    taps: (&'p mut [Box<dyn PacketTap>], u64, u64),
 }
 
 impl LayerWriter<'_> {
@@ -748,9 +733,10 @@ impl LayerWriter<'_> {
             let mut fired = Vec::new(); // allocates only when a signature fires
             engine.on_events(&all, &mut fired);
             for fired in &fired {
-                let evidence = self.evidence.as_mut().and_then(|(evidence, key, now_ns)| {
-                    evidence.start(*key, fired.metadata.event_name, *now_ns)
-                });
+                let (taps, flow, now_ns) = &mut self.taps;
+                let evidence = taps
+                    .iter_mut()
+                    .find_map(|tap| tap.finding(*flow, fired.metadata.event_name, *now_ns));
                 let encoders = &mut *self.encoders;
                 engine.finding_event(fired, &all, evidence.as_deref(), |event| {
                     encoders.encode_finding(event, all.ctx);

@@ -7,7 +7,7 @@ use netcore_core::flow::FlowKind;
 use netcore_core::packet::{Decoded, Network};
 use netcore_core::{DecodeError, EventKind};
 
-use crate::sink::evidence::EvidenceStats;
+use super::ports::EvidenceStats;
 use crate::state::flows::FlowStats;
 
 /// Counts of one run, printed to stderr at the end.

@@ -29,6 +29,7 @@ use pcap_file::pcapng::blocks::interface_description::{
 };
 use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 
+use crate::pipeline::PacketTap;
 use crate::source::Frame;
 
 /// Where packets go.
@@ -260,6 +261,22 @@ impl SharedPacketWriter {
     /// Writes out what is buffered.
     pub fn flush(&self) -> io::Result<()> {
         self.lock().flush()
+    }
+}
+
+/// `-w` as the pipeline's tap: the frames that gave events, one file for every thread.
+impl PacketTap for SharedPacketWriter {
+    fn keep(
+        &mut self,
+        frame: &Frame<'_>,
+        ctx: &EventContext<'_>,
+        iface: &str,
+    ) -> io::Result<Option<bool>> {
+        self.write(frame, ctx, iface).map(Some)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        SharedPacketWriter::flush(self)
     }
 }
 

@@ -16,6 +16,7 @@ use netcore_core::{Direction, EventContext, LinkType};
 use netcore_core::owner_comment;
 
 use super::capture::{PacketWriter, Rotation};
+use crate::pipeline::{EvidenceStats, PacketTap};
 use crate::source::{Frame, Interface};
 
 /// Most flows whose packets are kept at once.
@@ -35,21 +36,6 @@ pub struct EvidenceConfig {
     pub per_flow: usize,
     /// Bytes of packets kept in all.
     pub total_bytes: usize,
-}
-
-/// What evidence cost and lost, for the summary.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct EvidenceStats {
-    /// Evidence files written.
-    pub files: u64,
-    /// Packets written into them.
-    pub packets: u64,
-    /// Packets no longer kept because their flow had more, or the store was full.
-    pub evicted: u64,
-    /// Findings that got no file: too many being written, or the file failed.
-    pub refused: u64,
-    /// Packets an evidence file failed to take.
-    pub write_errors: u64,
 }
 
 /// A packet kept, with what its file needs.
@@ -232,13 +218,30 @@ impl Evidence {
     }
 }
 
-impl std::fmt::Display for EvidenceStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "evidence: {} files, {} packets written, {} packets no longer kept (limits), {} \
-             findings without a file, {} packets not written (errors)",
-            self.files, self.packets, self.evicted, self.refused, self.write_errors
-        )
+/// `--evidence` as the pipeline's tap: every frame offered is kept per flow; a finding
+/// starts its flow's file.
+impl PacketTap for Evidence {
+    fn offer(&mut self, flow: u64, frame: &Frame<'_>, ctx: &EventContext<'_>, iface: &str) {
+        self.packet(flow, frame, ctx, iface);
+    }
+
+    fn finding(&mut self, flow: u64, finding: &str, now_ns: u64) -> Option<String> {
+        self.start(flow, finding, now_ns)
+    }
+
+    fn tick(&mut self, now_ns: u64) {
+        self.expire(now_ns);
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Evidence::flush(self)
+    }
+
+    fn needs_flows(&self) -> bool {
+        true
+    }
+
+    fn evidence(&self) -> Option<EvidenceStats> {
+        Some(self.stats)
     }
 }
