@@ -11,6 +11,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "== stage order (scripts/check-layers.sh)"
+bash scripts/check-layers.sh
+
 fuzz_seconds=${FUZZ_SECONDS:-20}
 for target in $(cargo +"$NIGHTLY_TOOLCHAIN" fuzz list); do
     echo "== cargo fuzz run $target (${fuzz_seconds}s)"
