@@ -181,3 +181,152 @@ fn teredo(payload: &[u8]) -> Option<Inner<'_>> {
     (rest.first()? >> 4 == 6 && rest.len() >= ipv6::HEADER_LEN).then_some(())?;
     carried(Encapsulation::Teredo, LinkType::Ipv6, rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode;
+    use alloc::vec;
+
+    /// The start of an inner Ethernet frame: broadcast destination, a source, IPv4.
+    const ETHERNET: [u8; 14] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,
+    ];
+
+    fn assert_inner(found: Option<Inner<'_>>, how: Encapsulation, link: LinkType, frame: &[u8]) {
+        let inner = found.expect("an inner packet");
+        assert_eq!((inner.encapsulation, inner.link_type), (how, link));
+        assert_eq!(inner.frame, frame);
+    }
+
+    #[test]
+    fn vxlan_needs_its_i_flag() {
+        let mut payload = vec![0x08, 0, 0, 0, 0, 0x12, 0x34, 0]; // I flag, VNI 0x1234
+        payload.extend(ETHERNET);
+        assert_inner(
+            vxlan(&payload),
+            Encapsulation::Vxlan,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+        payload[0] = 0;
+        assert!(vxlan(&payload).is_none(), "no I flag: not VXLAN");
+        assert!(vxlan(&payload[..7]).is_none(), "a short header");
+    }
+
+    #[test]
+    fn geneve_skips_its_options() {
+        // Version 0, one 4-byte option, protocol type Ethernet, VNI, then the option.
+        let mut payload = vec![0x01, 0, 0x65, 0x58, 0, 0, 0x2a, 0, 0x01, 0x02, 0x03, 0x04];
+        payload.extend(ETHERNET);
+        assert_inner(
+            geneve(&payload),
+            Encapsulation::Geneve,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+        // IPv4 directly, no options.
+        let ip = [0x45, 0, 0, 20];
+        let direct = [&[0x00, 0, 0x08, 0x00, 0, 0, 0x2a, 0][..], &ip].concat();
+        assert_inner(geneve(&direct), Encapsulation::Geneve, LinkType::Ipv4, &ip);
+        payload[0] = 0x41; // version 1
+        assert!(geneve(&payload).is_none());
+        assert!(
+            geneve(&[0x3f, 0, 0x65, 0x58, 0, 0, 0, 0]).is_none(),
+            "options past the end"
+        );
+    }
+
+    #[test]
+    fn gre_reads_its_optional_fields_and_erspan() {
+        let ip = [0x45, 0, 0, 20];
+        // Key and sequence number present (8 more bytes), IPv4 inside.
+        let keyed = [&[0x30, 0, 0x08, 0x00, 0, 0, 0, 1, 0, 0, 0, 2][..], &ip].concat();
+        assert_inner(gre(&keyed), Encapsulation::Gre, LinkType::Ipv4, &ip);
+        // ERSPAN type II: a sequence number, then its 8-byte header.
+        let erspan2 = [
+            &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 7][..],
+            &[0x10, 0x01, 0, 0, 0, 0, 0, 0],
+            &ETHERNET,
+        ]
+        .concat();
+        assert_inner(
+            gre(&erspan2),
+            Encapsulation::Gre,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+        // ERSPAN type I: no sequence number, no header.
+        let erspan1 = [&[0x00, 0, 0x88, 0xbe][..], &ETHERNET].concat();
+        assert_inner(
+            gre(&erspan1),
+            Encapsulation::Gre,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+        // ERSPAN type III with the O flag: 12 + 8 bytes of header.
+        let mut erspan3 = vec![0x10, 0, 0x22, 0xeb, 0, 0, 0, 7];
+        erspan3.extend([0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]);
+        erspan3.extend([0; 8]);
+        erspan3.extend(ETHERNET);
+        assert_inner(
+            gre(&erspan3),
+            Encapsulation::Gre,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+        assert!(gre(&[0x00, 0x01, 0x88, 0x0b]).is_none(), "version 1 (PPTP)");
+        assert!(
+            gre(&[0x00, 0, 0x08, 0x06, 0, 0]).is_none(),
+            "ARP is no packet carrier"
+        );
+        assert!(
+            gre(&[0x80, 0, 0x08, 0x00]).is_none(),
+            "a checksum past the end"
+        );
+    }
+
+    #[test]
+    fn teredo_skips_its_indicators() {
+        let mut ipv6 = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
+        ipv6.extend([0; 32]);
+        assert_inner(teredo(&ipv6), Encapsulation::Teredo, LinkType::Ipv6, &ipv6);
+        // An origin indication (8 bytes) first.
+        let origin = [&[0x00, 0x00, 0x0d, 0xd4, 0xc0, 0, 2, 1][..], &ipv6].concat();
+        assert_inner(
+            teredo(&origin),
+            Encapsulation::Teredo,
+            LinkType::Ipv6,
+            &ipv6,
+        );
+        // An authentication indicator: 4 bytes, id and value lengths, nonce and confirmation.
+        let auth = [&[0x00, 0x01, 1, 2, 0xaa, 0xbb, 0xcc][..], &[0; 9], &ipv6].concat();
+        assert_inner(teredo(&auth), Encapsulation::Teredo, LinkType::Ipv6, &ipv6);
+        assert!(teredo(&ipv6[..39]).is_none(), "shorter than an IPv6 header");
+        assert!(teredo(&[0x45; 40]).is_none(), "not IPv6");
+    }
+
+    #[test]
+    fn ip_in_ip_from_a_decoded_packet() {
+        // IPv4 carrying IPv4 (protocol 4), 10.0.0.1 > 10.0.0.2, checksum not checked.
+        let inner_ip = [
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 59, 0, 0, 192, 168, 0, 1, 192, 168, 0, 2,
+        ];
+        let outer = [
+            &[
+                0x45, 0, 0, 40, 0, 0, 0, 0, 64, IPIP, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+            ][..],
+            &inner_ip,
+        ]
+        .concat();
+        let decoded = decode(LinkType::Ipv4, &outer);
+        assert_inner(
+            inner(&decoded),
+            Encapsulation::IpInIp,
+            LinkType::Ipv4,
+            &inner_ip,
+        );
+        let plain = decode(LinkType::Ipv4, &inner_ip);
+        assert!(inner(&plain).is_none(), "protocol 59 carries nothing");
+    }
+}
