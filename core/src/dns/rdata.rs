@@ -249,3 +249,157 @@ pub(super) fn parse<'a>(
         _ => RData::Other(rdata),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// `example.test` at offset 0, for RDATA to point at (0xc000).
+    const NAME: &[u8] = b"\x07example\x04test\x00";
+
+    /// Parses `rdata` of type `rtype` placed after [`NAME`], checking it.
+    fn parse_after_name(rtype: RecordType, rdata: &[u8]) -> Result<RData<'static>, DnsError> {
+        let message: &'static [u8] = [NAME, rdata].concat().leak();
+        let range = NAME.len()..message.len();
+        parse(
+            message,
+            rtype,
+            range,
+            Some(&mut name::SuffixCache::default()),
+        )
+    }
+
+    fn text(name: Name<'_>) -> Vec<u8> {
+        name.labels().collect::<Vec<_>>().join(&b'.')
+    }
+
+    #[test]
+    fn addresses_have_exact_lengths() {
+        assert!(matches!(
+            parse_after_name(RecordType::A, &[192, 0, 2, 1]),
+            Ok(RData::A([192, 0, 2, 1]))
+        ));
+        let v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        assert!(matches!(parse_after_name(RecordType::AAAA, &v6), Ok(RData::Aaaa(a)) if a == v6));
+        assert_eq!(
+            parse_after_name(RecordType::A, &[192, 0, 2]).err(),
+            Some(DnsError::BadRdata(RecordType::A))
+        );
+    }
+
+    #[test]
+    fn names_in_rdata_may_point_back() {
+        let Ok(RData::Mx {
+            preference,
+            exchange,
+        }) = parse_after_name(RecordType::MX, &[0, 10, 4, b'm', b'a', b'i', b'l', 0xc0, 0])
+        else {
+            panic!("MX");
+        };
+        assert_eq!(
+            (preference, text(exchange)),
+            (10, b"mail.example.test".to_vec())
+        );
+        let Ok(RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        }) = parse_after_name(RecordType::SRV, &[0, 1, 0, 2, 0x13, 0xc4, 0xc0, 0])
+        else {
+            panic!("SRV");
+        };
+        assert_eq!((priority, weight, port), (1, 2, 5060));
+        assert_eq!(text(target), b"example.test");
+        // A CNAME whose name runs past the RDATA's end is refused.
+        assert_eq!(
+            parse_after_name(RecordType::CNAME, &[0xc0, 0, 0]).err(),
+            Some(DnsError::BadRdata(RecordType::CNAME))
+        );
+    }
+
+    #[test]
+    fn soa_has_two_names_and_twenty_bytes_of_numbers() {
+        let mut rdata = vec![2, b'n', b's', 0xc0, 0, 0xc0, 0];
+        for n in [2026_u32, 7200, 3600, 1_209_600, 300] {
+            rdata.extend(n.to_be_bytes());
+        }
+        let Ok(RData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        }) = parse_after_name(RecordType::SOA, &rdata)
+        else {
+            panic!("SOA");
+        };
+        assert_eq!(text(mname), b"ns.example.test");
+        assert_eq!(text(rname), b"example.test");
+        assert_eq!(
+            (serial, refresh, retry, expire, minimum),
+            (2026, 7200, 3600, 1_209_600, 300)
+        );
+        rdata.pop();
+        assert!(
+            parse_after_name(RecordType::SOA, &rdata).is_err(),
+            "19 bytes of numbers"
+        );
+    }
+
+    #[test]
+    fn txt_and_opt_are_walked_whole() {
+        let Ok(RData::Txt(strings)) = parse_after_name(RecordType::TXT, b"\x02ab\x00\x01c") else {
+            panic!("TXT");
+        };
+        assert_eq!(strings.collect::<Vec<_>>(), [&b"ab"[..], b"", b"c"]);
+        assert!(
+            parse_after_name(RecordType::TXT, b"\x03ab").is_err(),
+            "a string past the end"
+        );
+        // EDNS: a cookie option (10) of 8 bytes, then padding (12) of none.
+        let opt = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 12, 0, 0];
+        let Ok(RData::Opt(options)) = parse_after_name(RecordType::OPT, &opt) else {
+            panic!("OPT");
+        };
+        let options: Vec<_> = options.collect();
+        assert_eq!(options.len(), 2);
+        assert_eq!(
+            (options[0].code, options[0].data),
+            (OptionCode(10), &opt[4..12])
+        );
+        assert_eq!(
+            (options[1].code, options[1].data.len()),
+            (OptionCode(12), 0)
+        );
+        assert!(
+            parse_after_name(RecordType::OPT, &opt[..15]).is_err(),
+            "a cut option"
+        );
+    }
+
+    #[test]
+    fn uri_unknown_and_empty_rdata_are_kept_raw() {
+        let Ok(RData::Uri {
+            priority,
+            weight,
+            target,
+        }) = parse_after_name(RecordType::URI, b"\x00\x01\x00\x02ftp://x/")
+        else {
+            panic!("URI");
+        };
+        assert_eq!((priority, weight, target), (1, 2, &b"ftp://x/"[..]));
+        assert!(matches!(
+            parse_after_name(RecordType(65280), &[1, 2, 3]),
+            Ok(RData::Other([1, 2, 3]))
+        ));
+        assert!(matches!(
+            parse_after_name(RecordType::MX, &[]),
+            Ok(RData::Other([]))
+        ));
+    }
+}
