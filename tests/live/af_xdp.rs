@@ -197,7 +197,8 @@ fn af_xdp_without_metadata_says_so_in_one_line_and_chooses_the_prepended_way() {
     }
     let pair = CapturePair::new(1);
     let netcore = Netcore::start(&["--xdp", &pair.capture]);
-    let way = if xdp_metadata_offered() {
+    let metadata_offered = xdp_metadata_offered();
+    let way = if metadata_offered {
         "owners in XDP metadata"
     } else {
         "owners prepended to each frame"
@@ -205,7 +206,7 @@ fn af_xdp_without_metadata_says_so_in_one_line_and_chooses_the_prepended_way() {
     assert!(netcore.started.contains(way), "{}", netcore.started);
     let (status, _) = netcore.interrupt();
     assert!(status.success());
-    if xdp_metadata_offered() {
+    if metadata_offered {
         eprintln!(
             "\n*** NOT RUN: refusal of --xdp-owner metadata (this kernel offers XDP metadata) ***\n"
         );
