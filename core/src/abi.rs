@@ -315,9 +315,6 @@ pub enum OwnerHandoff {
 }
 
 impl OwnerHandoff {
-    /// Both ways, the preferred first.
-    pub const ALL: [OwnerHandoff; 2] = [OwnerHandoff::Metadata, OwnerHandoff::Prepended];
-
     /// The name of the XDP program that hands the owner over this way.
     pub const fn program(self) -> &'static str {
         match self {
@@ -326,11 +323,11 @@ impl OwnerHandoff {
         }
     }
 
-    /// The way's name, as `--xdp-owner` takes it and the start-up line prints it.
-    pub const fn name(self) -> &'static str {
+    /// Where the owner is, as the start-up line and `--version` say it.
+    pub const fn phrase(self) -> &'static str {
         match self {
-            OwnerHandoff::Metadata => "metadata",
-            OwnerHandoff::Prepended => "prepended",
+            OwnerHandoff::Metadata => "in XDP metadata",
+            OwnerHandoff::Prepended => "prepended to each frame",
         }
     }
 }

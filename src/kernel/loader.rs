@@ -88,8 +88,7 @@ impl Programs {
         let snaplen = config.snaplen.min(MAX_SNAPLEN as u32);
         let btf = Btf::from_sys_fs().context("reading the kernel's BTF")?;
         // The XDP program finds local sockets by this namespace's cookie.
-        let netns_cookie =
-            seed::netns_cookie().context("reading SO_NETNS_COOKIE (Linux ≥ 5.14)")?;
+        let netns_cookie = seed::netns_cookie()?;
         // Without the offsets the hooks record ids only, and user space reads `/proc`.
         let task_offsets = task_offsets::from_btf(Path::new("/sys/kernel/btf/vmlinux"))
             .unwrap_or_else(|e| {

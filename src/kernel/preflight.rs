@@ -116,8 +116,11 @@ pub fn kernel_features() -> String {
         format!("no ({})", std::io::Error::last_os_error())
     };
     let handoff = match xdp_metadata_offered() {
-        Ok(true) => "in XDP metadata".to_owned(),
-        Ok(false) => format!("prepended to the frame ({XDP_METADATA_REFUSED})"),
+        Ok(true) => OwnerHandoff::Metadata.phrase().to_owned(),
+        Ok(false) => format!(
+            "{} ({XDP_METADATA_REFUSED})",
+            OwnerHandoff::Prepended.phrase()
+        ),
         Err(e) => format!("unknown (probing XDP metadata: {e})"),
     };
     let privileges = missing_capabilities().unwrap_or_else(|| "enough for capture".to_owned());

@@ -309,7 +309,11 @@ pub fn netns_cookie() -> std::io::Result<u64> {
         )
     };
     if rc != 0 {
-        return Err(std::io::Error::last_os_error());
+        let e = std::io::Error::last_os_error();
+        return Err(std::io::Error::new(
+            e.kind(),
+            format!("reading SO_NETNS_COOKIE (Linux ≥ 5.14): {e}"),
+        ));
     }
     Ok(cookie)
 }

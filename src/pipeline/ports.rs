@@ -29,7 +29,8 @@ pub trait PacketTap: Send {
     fn finding(&mut self, _flow: u64, _finding: &str, _now_ns: u64) -> Option<String> {
         None
     }
-    /// Time passed to `now_ns` (each second of a live run, each frame of a file).
+    /// The live runs' tick, about once a second (a file's frames bring their own time to
+    /// [`PacketTap::offer`]).
     fn tick(&mut self, _now_ns: u64) {}
     /// Writes out what is buffered.
     fn flush(&mut self) -> io::Result<()>;

@@ -183,7 +183,7 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -
     let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
     let index = Interface {
         ifindex: capture.ifindex,
-        netns_cookie: seed::netns_cookie().context("reading SO_NETNS_COOKIE (Linux ≥ 5.14)")?,
+        netns_cookie: seed::netns_cookie()?,
     };
     let source = XskSource::open(
         &capture.interface,
@@ -210,10 +210,7 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -
             BindMode::ZeroCopy => "zero-copy",
             BindMode::Copy => "copy",
         },
-        match handoff {
-            OwnerHandoff::Metadata => "in XDP metadata",
-            OwnerHandoff::Prepended => "prepended to each frame",
-        },
+        handoff.phrase(),
         match (threads, &more) {
             (1, _) => String::new(),
             (n, Some(_)) => format!(", decoding on {n} threads, each reading its own queues"),
