@@ -298,6 +298,16 @@ pub struct Cli {
     pub stats: Option<u64>,
 }
 
+impl Cli {
+    /// The built-in signatures' settings (`--e2e-dns-domain`, `--ioc-file`).
+    pub fn signature_config(&self) -> crate::signatures::Config {
+        crate::signatures::Config {
+            e2e_dns_domain: self.e2e_dns_domain.clone(),
+            ioc_file: self.ioc_file.clone(),
+        }
+    }
+}
+
 /// What `--generate` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Generate {

@@ -36,6 +36,8 @@ pub mod ipv6;
 pub mod json;
 pub mod link;
 #[cfg(feature = "alloc")]
+pub mod owner;
+#[cfg(feature = "alloc")]
 pub mod owner_comment;
 pub mod packet;
 pub mod tcp;

@@ -51,6 +51,33 @@ pub struct RecordedOwner<'a> {
 pub const OWNER_TEXTS: usize = 9;
 
 impl<'a> RecordedOwner<'a> {
+    /// `base` (the packet's time, CPU and host) with this owner's fields: the host's ids
+    /// stand for the namespace's too, which the comments do not record.
+    pub fn context(&self, base: EventContext<'a>) -> EventContext<'a> {
+        EventContext {
+            process_id: self.pid,
+            thread_id: self.tid,
+            parent_process_id: self.ppid,
+            host_process_id: self.pid,
+            host_thread_id: self.tid,
+            host_parent_process_id: self.ppid,
+            user_id: self.uid,
+            process_name: self.thread_name.as_bytes(),
+            executable: self.command.as_bytes(),
+            arguments: self.arguments.as_bytes(),
+            container_id: self.container_id,
+            container_name: self.container_name,
+            container_image: self.container_image,
+            pod_name: self.pod_name,
+            pod_namespace: self.pod_namespace,
+            pod_uid: self.pod_uid,
+            container_started: !self.container_id.is_empty(),
+            // Each packet's comments are read apart: never reuse a rendering.
+            owner_key: 0,
+            ..base
+        }
+    }
+
     /// This owner's numbers with each of its [`OWNER_TEXTS`] strings replaced by `f` of
     /// it, called in the same order every time.
     pub fn map_texts<'b>(&self, mut f: impl FnMut(&'a str) -> &'b str) -> RecordedOwner<'b> {
@@ -226,10 +253,18 @@ mod tests {
     fn what_is_emitted_parses_back() {
         let comments = emit(&context());
         let owner = parse(comments.iter().map(String::as_str)).expect("an owner");
+        // The envelope read back is the one written, the namespace's ids being the host's
+        // (the comments record no other) and the container started.
         let ctx = context();
-        assert_eq!(owner.pid, ctx.host_process_id);
-        assert_eq!(owner.thread_name.as_bytes(), ctx.process_name);
-        assert_eq!(owner.pod_uid, ctx.pod_uid);
+        let expected = EventContext {
+            process_id: ctx.host_process_id,
+            thread_id: ctx.host_thread_id,
+            parent_process_id: ctx.host_parent_process_id,
+            container_started: true,
+            ..ctx
+        };
+        let read = owner.context(EventContext::default());
+        assert_eq!(format!("{read:?}"), format!("{expected:?}"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use netcore_core::EventContext;
 
 use std::path::PathBuf;
 
-use crate::source::{Frame, RecordedOwner};
+use crate::source::Frame;
 use crate::state::containers::{Container, Containers};
 use crate::state::runtimes::Lookups;
 use crate::state::tasks::TaskTable;
@@ -82,7 +82,7 @@ impl Envelopes {
             ..Default::default()
         };
         if let Some(recorded) = &frame.recorded {
-            return recorded_context(ctx, recorded);
+            return recorded.context(ctx);
         }
         let task = &frame.owner;
         if !task.is_known() {
@@ -140,32 +140,6 @@ impl Envelopes {
         // A runtime's answer changes what the owner's envelope says.
         ctx.owner_key = info.generation ^ (revision << 40);
         ctx
-    }
-}
-
-/// The envelope of a packet whose owner a capture file recorded.
-fn recorded_context<'s>(ctx: EventContext<'s>, owner: &'s RecordedOwner<'_>) -> EventContext<'s> {
-    EventContext {
-        process_id: owner.pid,
-        thread_id: owner.tid,
-        parent_process_id: owner.ppid,
-        host_process_id: owner.pid,
-        host_thread_id: owner.tid,
-        host_parent_process_id: owner.ppid,
-        user_id: owner.uid,
-        process_name: owner.thread_name.as_bytes(),
-        executable: owner.command.as_bytes(),
-        arguments: owner.arguments.as_bytes(),
-        container_id: owner.container_id,
-        container_name: owner.container_name,
-        container_image: owner.container_image,
-        pod_name: owner.pod_name,
-        pod_namespace: owner.pod_namespace,
-        pod_uid: owner.pod_uid,
-        container_started: !owner.container_id.is_empty(),
-        // Each packet's comments are read apart: never reuse a rendering.
-        owner_key: 0,
-        ..ctx
     }
 }
 

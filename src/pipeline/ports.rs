@@ -1,12 +1,29 @@
 //! The ports the pipeline hands its results to. Later stages implement them, so the
-//! pipeline names no sink: `-w`'s file and `--evidence`'s recordings are
-//! [`PacketTap`]s.
+//! pipeline names no sink: the outputs' queues are an [`EventOutput`]; `-w`'s file and
+//! `--evidence`'s recordings are [`PacketTap`]s. (Signatures' findings come back to the
+//! pipeline as values, [`crate::signatures::Fired`], and are encoded as events.)
 
 use std::io;
 
 use netcore_core::EventContext;
 
+use crate::encode::Lines;
 use crate::source::Frame;
+
+/// Where a pipeline hands its encoded events, a batch of lines per format at a time.
+pub trait EventOutput: Send {
+    /// Hands over `lines` of format `format` (an index into the encoders' formats). Errs
+    /// when an output can take no more (standard output's reader left: `BrokenPipe`).
+    fn hand(&mut self, format: usize, lines: Lines) -> io::Result<()>;
+
+    /// Hands over one batch per format, in the encoders' order.
+    fn hand_all(&mut self, batches: Vec<Lines>) -> io::Result<()> {
+        batches
+            .into_iter()
+            .enumerate()
+            .try_for_each(|(format, lines)| self.hand(format, lines))
+    }
+}
 
 /// A sink of packets, fed by the pipeline at two points of each frame's way.
 pub trait PacketTap: Send {

@@ -219,3 +219,55 @@ impl std::fmt::Display for Summary {
         Ok(())
     }
 }
+
+/// What became of the containers' runtime lookups in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerReport {
+    /// Containers the runtimes were asked about.
+    pub asked: u64,
+    /// … that a runtime described.
+    pub described: u64,
+    /// … that no runtime knew.
+    pub unknown: u64,
+    /// … not asked because the lookup queue was full.
+    pub dropped: u64,
+    /// The median time from question to answer.
+    pub median_latency: Option<std::time::Duration>,
+    /// Frames of containers already described.
+    pub frames_described: u64,
+    /// Frames of containers whose description was not in yet (they carry the id only).
+    pub frames_before_description: u64,
+}
+
+impl ContainerReport {
+    /// Adds `other`'s counts (another pipeline's of the same run); the median lookup time
+    /// becomes the slower of the two.
+    pub fn absorb(&mut self, other: ContainerReport) {
+        self.asked += other.asked;
+        self.described += other.described;
+        self.unknown += other.unknown;
+        self.dropped += other.dropped;
+        self.median_latency = self.median_latency.max(other.median_latency);
+        self.frames_described += other.frames_described;
+        self.frames_before_description += other.frames_before_description;
+    }
+}
+
+impl std::fmt::Display for ContainerReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "containers: {} described by their runtimes, {} unknown to them, {} asked at \
+             their first packet (the others as their cgroup appeared), {} not asked (queue full)",
+            self.described, self.unknown, self.asked, self.dropped
+        )?;
+        if let Some(median) = self.median_latency {
+            write!(f, ", median lookup {:.1} ms", median.as_secs_f64() * 1e3)?;
+        }
+        write!(
+            f,
+            "; their packets: {} described, {} before the runtime answered",
+            self.frames_described, self.frames_before_description
+        )
+    }
+}

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::pipeline::Pipelines;
+use super::pipelines::Pipelines;
 use crate::source::file::read_capture;
 
 /// Decodes every frame of the capture at `path` (`-`: standard input).

@@ -12,10 +12,12 @@ use anyhow::{Context, Result};
 use netcore_core::abi::OwnerHandoff;
 
 use super::FLUSH_EVERY;
+use super::pipelines::Pipelines;
 use super::source_threads::SourceThreads;
+use super::thread::Builder;
 use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
 use crate::kernel::seed;
-use crate::pipeline::{Builder, ContainerReport, Pipelines, Summary};
+use crate::pipeline::{ContainerReport, Summary};
 use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
 use crate::source::ring::RingSource;
@@ -108,13 +110,12 @@ fn start_threads<S: LiveSource>(
     more: Vec<Builder>,
     sources: Vec<S>,
 ) -> Result<Option<SourceThreads<S>>> {
-    match (more.is_empty(), pipelines.output_queues()) {
-        (false, Some(queues)) => Ok(Some(
-            SourceThreads::start(more, sources, &queues)
-                .context("starting the decoding threads")?,
-        )),
-        _ => Ok(None),
+    if more.is_empty() {
+        return Ok(None);
     }
+    let threads = SourceThreads::start(more, sources, &pipelines.output_queues())
+        .context("starting the decoding threads")?;
+    Ok(Some(threads))
 }
 
 /// Starts the metrics server, if asked for.

@@ -1,12 +1,220 @@
-//! The drivers: each connects a source to the pipeline for one mode and reports the run.
-//! File mode ([`file`]); host and AF_XDP mode ([`live`]), and their decoding threads
-//! beyond the first when the source itself is split by flow ([`source_threads`]).
+//! The drivers, and the one room that makes decoding threads. [`start`] turns a
+//! [`Plan`] into a running topology: the outputs and packet taps (the sinks behind the
+//! pipeline's ports), the pipelines and their threads, and the mode's driver — file mode
+//! ([`file`]), host and AF_XDP mode ([`live`]). Decoding threads beyond the source's own
+//! are made here only: [`sharded`] when one thread reads the source and shares its frames
+//! out by flow, [`source_threads`] when the source itself is split by flow (host mode's
+//! rings, AF_XDP's queues).
 
+mod block;
 pub mod file;
 pub mod live;
+mod pipelines;
+mod sharded;
 mod source_threads;
+mod thread;
 
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
+
+use crate::encode::Encoders;
+use crate::kernel::loader::CaptureConfig;
+use crate::pipeline::{EventOutput, Host, PacketTap, Pipeline};
+use crate::plan::{Mode, Plan};
+use crate::sink::Outputs;
+use crate::sink::capture::{PacketWriter, SharedPacketWriter};
+use crate::sink::evidence::Evidence;
+use crate::state::runtimes::{Lookups, Sockets};
+use pipelines::Pipelines;
+use thread::Builder;
 
 /// How long events may wait in the output buffer of a live run.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
+/// Runs `plan`: starts its sinks (a sink that cannot start is refused with exit code 2,
+/// naming its flag), builds its pipelines on the threads they run on, and drives the mode
+/// to its end.
+pub fn start(plan: Plan) -> ExitCode {
+    let sinks = match Sinks::start(&plan) {
+        Ok(sinks) => sinks,
+        Err(message) => {
+            note!("netcore: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let parts = plan.source_parts();
+    let live = plan.live();
+    let cgroup_root = live.and_then(|l| l.cgroup_root.clone());
+    let mut runtimes = lookups(
+        live.map(|l| l.sockets.clone()),
+        cgroup_root.clone(),
+        plan.threads,
+    );
+    let Plan {
+        mode,
+        threads,
+        events,
+        filter,
+        signatures,
+        selection,
+        count,
+        outputs,
+        netns_cookie,
+        ..
+    } = plan;
+    let encoders = Encoders::new(&outputs.formats, outputs.keyed);
+    let host_name = host_name();
+    // Builds a pipeline on the thread it runs on: the events the plan selects, -w's file
+    // (one for every thread) and the runtimes' lookups of that thread.
+    let builder = |runtimes: Option<Lookups>| -> Builder {
+        let (selection, filter, encoders) = (selection.clone(), filter.clone(), encoders.like());
+        let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
+        let packets = sinks.packet_writer.clone();
+        Box::new(move |output| {
+            let host = Host {
+                name,
+                netns_cookie,
+                runtimes,
+                cgroup_root,
+            };
+            let output = output.map(|queues| Box::new(queues) as Box<dyn EventOutput>);
+            let pipeline = Pipeline::new(events, selection, filter, encoders, output, host);
+            match packets {
+                Some(packets) => pipeline.with_tap(Box::new(packets)),
+                None => pipeline,
+            }
+        })
+    };
+    let mut more_threads = Vec::new();
+    let pipelines = if threads > 1 && parts == 1 {
+        let builders = runtimes.into_iter().map(builder).collect();
+        match Pipelines::sharded(builders, sinks.outputs) {
+            Ok(pipelines) => pipelines,
+            Err(e) => {
+                note!("netcore: --threads: starting the decoding threads: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        more_threads = runtimes.drain(1..).map(builder).collect();
+        // Signatures and evidence keep the run on this one pipeline (the plan says so).
+        let first = builder(runtimes.pop().flatten());
+        let mut pipeline = first(Some(sinks.outputs.queues()));
+        if let Some((engine, findings_only)) = signatures {
+            pipeline = pipeline.with_signatures(Some(engine), findings_only);
+        }
+        if let Some(evidence) = sinks.evidence {
+            pipeline = pipeline.with_tap(Box::new(evidence) as Box<dyn PacketTap>);
+        }
+        Pipelines::one(pipeline, sinks.outputs, count)
+    };
+    let result = match mode {
+        Mode::File(path) => return file::run(&path, pipelines),
+        Mode::Host(live) => {
+            let capture = live::HostCapture {
+                config: capture_config(&live, 1 + more_threads.len() as u32, events.any_flow()),
+                cgroup: live.cgroup,
+                stats_every: live.stats_every,
+                metrics: live.metrics,
+            };
+            live::run(&capture, pipelines, more_threads)
+        }
+        Mode::Xdp(live, xdp) => {
+            let capture = live::XdpCapture {
+                config: capture_config(&live, 1, events.any_flow()),
+                interface: xdp.interface,
+                ifindex: xdp.ifindex,
+                queues: xdp.queues,
+                owner_handoff: xdp.owner_handoff,
+                cgroup: live.cgroup,
+                stats_every: live.stats_every,
+                discard: xdp.discard,
+                metrics: live.metrics,
+            };
+            live::run_xdp(&capture, pipelines, more_threads)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            note!("netcore: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The sinks a run starts before its pipelines: the event outputs and the packet taps.
+struct Sinks {
+    outputs: Outputs,
+    /// `-w`: one file for every decoding thread.
+    packet_writer: Option<SharedPacketWriter>,
+    /// `--evidence`.
+    evidence: Option<Evidence>,
+}
+
+impl Sinks {
+    /// Starts the sinks `plan` names; says which flag's sink could not start, and why.
+    fn start(plan: &Plan) -> Result<Sinks, String> {
+        let packet_writer = match &plan.write {
+            None => None,
+            Some(write) => Some(SharedPacketWriter::new(
+                PacketWriter::create(&write.path, write.snaplen, write.rotation)
+                    .map_err(|e| format!("-w {}: {e}", write.path.display()))?,
+            )),
+        };
+        let evidence = match &plan.evidence {
+            None => None,
+            Some(config) => Some(
+                Evidence::new(config.clone())
+                    .map_err(|e| format!("--evidence {}: {e}", config.dir.display()))?,
+            ),
+        };
+        let outputs = &plan.outputs;
+        let outputs = Outputs::start(&outputs.specs, outputs.policy, outputs.queue_batches)
+            .map_err(|e| e.to_string())?;
+        Ok(Sinks {
+            outputs,
+            packet_writer,
+            evidence,
+        })
+    }
+}
+
+/// The capture programs' settings for `live`, with `rings` ring buffers; `flows`: each
+/// ring gets every DNS answer's names.
+fn capture_config(live: &crate::plan::Live, rings: u32, flows: bool) -> CaptureConfig {
+    CaptureConfig {
+        snaplen: live.snaplen,
+        ring_bytes: live.ring_bytes,
+        rings,
+        kernel_filter: live.kernel_filter,
+        share_dns_answers: flows,
+    }
+}
+
+/// The runtimes' lookups of a live run's `pipelines`, one end each (no `sockets`: file
+/// mode, none); says why when they cannot start.
+fn lookups(
+    sockets: Option<Sockets>,
+    cgroup_root: Option<PathBuf>,
+    pipelines: usize,
+) -> Vec<Option<Lookups>> {
+    let started = sockets.map(|sockets| Lookups::start(sockets, cgroup_root, pipelines));
+    let mut ends: Vec<Option<Lookups>> = match started.transpose() {
+        Ok(ends) => ends.into_iter().flatten().map(Some).collect(),
+        Err(e) => {
+            note!("netcore: warning: containers will carry their ids only: {e}");
+            Vec::new()
+        }
+    };
+    ends.resize_with(pipelines, || None);
+    ends
+}
+
+/// This host's name, as Tracee reports it in `hostName`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}

@@ -18,8 +18,8 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::FLUSH_EVERY;
-use crate::encode::Lines;
-use crate::pipeline::{Builder, Pipeline, ShardCounts, ShardEnd};
+use super::thread::{Builder, ThreadCounts, ThreadEnd};
+use crate::pipeline::Pipeline;
 use crate::sink::OutputQueues;
 use crate::source::{Frame, FrameHandler, LiveSource, SourceStats, Wake, wall_clock_ns};
 
@@ -32,8 +32,8 @@ pub struct SourceThreads<S> {
 
 /// One part's thread, and its counts as of its last flush.
 struct SourceThread<S> {
-    handle: JoinHandle<io::Result<(ShardEnd, S)>>,
-    counts: Arc<Mutex<ShardCounts>>,
+    handle: JoinHandle<io::Result<(ThreadEnd, S)>>,
+    counts: Arc<Mutex<ThreadCounts>>,
 }
 
 impl<S: LiveSource> SourceThreads<S> {
@@ -50,14 +50,13 @@ impl<S: LiveSource> SourceThreads<S> {
             .zip(sources)
             .enumerate()
             .map(|(index, (build, source))| {
-                let counts = Arc::new(Mutex::new(ShardCounts::default()));
+                let counts = Arc::new(Mutex::new(ThreadCounts::default()));
                 let (queues, stop, published) = (queues.clone(), stop.clone(), counts.clone());
                 let handle = std::thread::Builder::new()
                     .name(format!("netcore-part{}", index + 1))
                     .spawn(move || {
                         let drain = Drain {
-                            pipeline: build(),
-                            queues,
+                            pipeline: build(Some(queues)),
                             counts: published,
                             stop,
                             last_flush: Instant::now(),
@@ -77,7 +76,7 @@ impl<S: LiveSource> SourceThreads<S> {
 
     /// Each thread's counts, as of its last flush (at most [`FLUSH_EVERY`] old while it
     /// polls).
-    pub fn counts(&self) -> Vec<ShardCounts> {
+    pub fn counts(&self) -> Vec<ThreadCounts> {
         self.threads
             .iter()
             .map(|t| t.counts.lock().map(|c| c.clone()).unwrap_or_default())
@@ -92,7 +91,7 @@ impl<S: LiveSource> SourceThreads<S> {
 
     /// Stops every thread once it has handed over what it holds; returns what each
     /// counted and its source (for the source's own counts), or why it failed.
-    pub fn stop(self) -> Vec<io::Result<(ShardEnd, S)>> {
+    pub fn stop(self) -> Vec<io::Result<(ThreadEnd, S)>> {
         self.stop.store(true, Relaxed);
         self.threads
             .into_iter()
@@ -104,11 +103,11 @@ impl<S: LiveSource> SourceThreads<S> {
     }
 }
 
-/// What a part's thread runs: its pipeline, and the outputs' queues it hands batches to.
+/// What a part's thread runs: its pipeline (which hands its batches to the outputs'
+/// queues), and where it publishes its counts.
 struct Drain {
     pipeline: Pipeline,
-    queues: OutputQueues,
-    counts: Arc<Mutex<ShardCounts>>,
+    counts: Arc<Mutex<ThreadCounts>>,
     stop: Arc<AtomicBool>,
     last_flush: Instant,
 }
@@ -116,27 +115,21 @@ struct Drain {
 impl Drain {
     /// Drains `source` until told to stop, then ends the pipeline's flows and hands over
     /// the last batches.
-    fn run<S: LiveSource>(mut self, mut source: S) -> io::Result<(ShardEnd, S)> {
+    fn run<S: LiveSource>(mut self, mut source: S) -> io::Result<(ThreadEnd, S)> {
         let outcome = source.run(&mut self);
-        let end = ShardEnd::of(&mut self.pipeline, wall_clock_ns());
-        let handed = self.hand_over();
+        let end = ThreadEnd::of(&mut self.pipeline, wall_clock_ns());
+        let handed = self.pipeline.flush();
         outcome?;
         handed?;
         Ok((end, source))
     }
 
-    /// Hands the batches encoded so far to the outputs.
-    fn hand_over(&mut self) -> io::Result<()> {
-        let batches = self.pipeline.take_batches().into_iter().map(Lines::from);
-        self.queues.send(batches)
-    }
-
     /// Hands over what is encoded and publishes the counts: at most every
     /// [`FLUSH_EVERY`], not per batch, since copying the counts is not free.
     fn flush(&mut self) -> io::Result<()> {
-        let sent = self.hand_over();
+        let sent = self.pipeline.flush();
         if let Ok(mut counts) = self.counts.lock() {
-            *counts = ShardCounts::of(&self.pipeline);
+            *counts = ThreadCounts::of(&self.pipeline);
         }
         self.last_flush = Instant::now();
         sent
@@ -145,11 +138,7 @@ impl Drain {
 
 impl FrameHandler for Drain {
     fn frame(&mut self, frame: &Frame<'_>) -> io::Result<()> {
-        self.pipeline.handle(frame)?;
-        match self.pipeline.batches_due() {
-            true => self.hand_over(),
-            false => Ok(()),
-        }
+        self.pipeline.handle(frame)
     }
 
     fn learn_names(&mut self, frame: &Frame<'_>) {

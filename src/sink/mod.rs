@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::encode::{Format, Lines};
+use crate::pipeline::EventOutput;
 
 /// Where an output delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,9 +255,9 @@ pub struct Outputs {
     running: Vec<Running>,
 }
 
-/// The outputs' queues without their threads: what a decoding thread that hands its
-/// batches over itself holds (host mode on several threads), one clone each. The outputs'
-/// threads take batches from every clone in the order they arrive.
+/// The outputs' queues without their threads: what each decoding thread hands its batches
+/// to ([`EventOutput`]), one clone each. The outputs' threads take batches from every clone
+/// in the order they arrive.
 #[derive(Clone)]
 pub struct OutputQueues {
     queues: Vec<OutputQueue>,
@@ -334,19 +335,7 @@ impl Outputs {
         })
     }
 
-    /// Hands each output its format's batch (of `batches`, one per format). Errs when
-    /// standard output cannot take more (its reader left: `BrokenPipe`).
-    pub fn send(&mut self, batches: impl IntoIterator<Item = Lines>) -> io::Result<()> {
-        self.queues.send(batches)
-    }
-
-    /// Hands `lines`, of format `format` (an index into the encoders' formats), to the
-    /// outputs that use that format. Errs as [`Outputs::send`].
-    pub fn send_format(&mut self, format: usize, lines: Lines) -> io::Result<()> {
-        self.queues.send_format(format, lines)
-    }
-
-    /// The queues, for a thread that hands its batches over itself.
+    /// The queues, for each decoding thread to hand its batches to.
     pub fn queues(&self) -> OutputQueues {
         self.queues.clone()
     }
@@ -392,17 +381,10 @@ impl Outputs {
     }
 }
 
-impl OutputQueues {
-    /// As [`Outputs::send`].
-    pub fn send(&mut self, batches: impl IntoIterator<Item = Lines>) -> io::Result<()> {
-        batches
-            .into_iter()
-            .enumerate()
-            .try_for_each(|(format, lines)| self.send_format(format, lines))
-    }
-
-    /// As [`Outputs::send_format`].
-    pub fn send_format(&mut self, format: usize, lines: Lines) -> io::Result<()> {
+/// Hands `lines` to the outputs that use their format; a full queue blocks or drops (and
+/// counts) as the policy says.
+impl EventOutput for OutputQueues {
+    fn hand(&mut self, format: usize, lines: Lines) -> io::Result<()> {
         let batch = Arc::new(lines);
         for output in self.queues.iter().filter(|o| o.format == format) {
             if let Some(e) = output.counters.closed.lock().map_or(None, |mut c| c.take()) {

@@ -2,7 +2,6 @@
 //! AF_XDP sockets ([`xsk`]). Each hands the pipeline the same currency, a [`Frame`]
 //! borrowed from its own buffer, and knows nothing of what comes after.
 
-pub mod block;
 mod bpf_ring;
 pub mod event_loop;
 pub mod file;

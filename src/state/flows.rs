@@ -1,6 +1,6 @@
 //! The flow table: one entry per TCP, UDP or ICMP conversation (per network namespace),
 //! fed every decoded packet when a flow event is selected, and the names DNS answers gave
-//! each address ([`DnsNames`]). It decides when the flow events are due and hands them to
+//! each address ([`DnsNames`](super::dns_names::DnsNames)). It decides when the flow events are due and hands them to
 //! a callback; the encoders format them.
 //!
 //! Bounds: at most `--max-flows` entries (default [`DEFAULT_MAX_FLOWS`]); an entry takes
@@ -13,13 +13,15 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use netcore_core::dns::name::MAX_PRESENTATION_LEN;
-use netcore_core::dns::{self, DnsMessage, RData, Section};
+use netcore_core::dns::DnsMessage;
 use netcore_core::flow::community_id::{CommunityId, community_id, icmp_counterpart};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
 use netcore_core::flow::{ConnDirection, Counts, Flow, FlowKind, Reason};
+use netcore_core::owner::Owner;
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
+
+use super::dns_names::DnsNames;
 use netcore_core::{Direction, EventContext, http, ip, tls};
 
 /// Default `--max-flows`: a busy host's connections.
@@ -31,9 +33,6 @@ const TCP_IDLE_NS: u64 = 300_000_000_000;
 const OTHER_IDLE_NS: u64 = 60_000_000_000;
 /// Idle flows are swept out at most this often (packet time), ns.
 const SWEEP_EVERY_NS: u64 = 1_000_000_000;
-/// Addresses the DNS-name cache holds at most, and names per address.
-const MAX_ADDRESSES: usize = 65_536;
-const MAX_NAMES: usize = 8;
 
 /// Flow-table settings from the command line.
 #[derive(Debug, Clone, Copy)]
@@ -50,96 +49,6 @@ pub struct FlowConfig {
     pub community_id_seed: u16,
     /// Write a record of each open flow this often (ns), besides its last.
     pub report_every_ns: Option<u64>,
-}
-
-/// Who owns one end of a flow: the envelope fields of its local socket's owner, owned.
-#[derive(Debug, Clone, Default)]
-pub struct Owner {
-    thread_start_time: u64,
-    process_id: u32,
-    cgroup_id: u64,
-    thread_id: u32,
-    parent_process_id: u32,
-    host_process_id: u32,
-    host_thread_id: u32,
-    host_parent_process_id: u32,
-    user_id: u32,
-    mount_namespace: u32,
-    pid_namespace: u32,
-    process_name: Vec<u8>,
-    executable: Vec<u8>,
-    arguments: Vec<u8>,
-    container_id: String,
-    container_image: String,
-    container_image_digest: String,
-    container_name: String,
-    pod_name: String,
-    pod_namespace: String,
-    pod_uid: String,
-    container_started: bool,
-    container_new: bool,
-}
-
-impl Owner {
-    fn of(ctx: &EventContext<'_>) -> Owner {
-        Owner {
-            thread_start_time: ctx.thread_start_time,
-            process_id: ctx.process_id,
-            cgroup_id: ctx.cgroup_id,
-            thread_id: ctx.thread_id,
-            parent_process_id: ctx.parent_process_id,
-            host_process_id: ctx.host_process_id,
-            host_thread_id: ctx.host_thread_id,
-            host_parent_process_id: ctx.host_parent_process_id,
-            user_id: ctx.user_id,
-            mount_namespace: ctx.mount_namespace,
-            pid_namespace: ctx.pid_namespace,
-            process_name: ctx.process_name.to_vec(),
-            executable: ctx.executable.to_vec(),
-            arguments: ctx.arguments.to_vec(),
-            container_id: ctx.container_id.to_owned(),
-            container_image: ctx.container_image.to_owned(),
-            container_image_digest: ctx.container_image_digest.to_owned(),
-            container_name: ctx.container_name.to_owned(),
-            pod_name: ctx.pod_name.to_owned(),
-            pod_namespace: ctx.pod_namespace.to_owned(),
-            pod_uid: ctx.pod_uid.to_owned(),
-            container_started: ctx.container_started,
-            container_new: ctx.container_new,
-        }
-    }
-
-    /// The envelope of an event about this owner at `timestamp`.
-    fn context<'s>(&'s self, timestamp: u64, host_name: &'s str) -> EventContext<'s> {
-        EventContext {
-            timestamp,
-            thread_start_time: self.thread_start_time,
-            process_id: self.process_id,
-            cgroup_id: self.cgroup_id,
-            thread_id: self.thread_id,
-            parent_process_id: self.parent_process_id,
-            host_process_id: self.host_process_id,
-            host_thread_id: self.host_thread_id,
-            host_parent_process_id: self.host_parent_process_id,
-            user_id: self.user_id,
-            mount_namespace: self.mount_namespace,
-            pid_namespace: self.pid_namespace,
-            process_name: &self.process_name,
-            executable: &self.executable,
-            arguments: &self.arguments,
-            host_name,
-            container_id: &self.container_id,
-            container_image: &self.container_image,
-            container_image_digest: &self.container_image_digest,
-            container_name: &self.container_name,
-            pod_name: &self.pod_name,
-            pod_namespace: &self.pod_namespace,
-            pod_uid: &self.pod_uid,
-            container_started: self.container_started,
-            container_new: self.container_new,
-            ..EventContext::default()
-        }
-    }
 }
 
 /// A flow's key: the protocol and both endpoints, the lower first, in one network
@@ -635,73 +544,5 @@ impl<'a> Packet<'a> {
 
     fn is_icmp(&self) -> bool {
         self.protocol == ip::ICMP || self.protocol == ip::ICMPV6
-    }
-}
-
-/// The names DNS answers gave each address, per network namespace, until their TTL
-/// runs out: at most [`MAX_ADDRESSES`] addresses of [`MAX_NAMES`] names each; full, it
-/// forgets them all (counted).
-#[derive(Default)]
-pub struct DnsNames {
-    by_address: HashMap<(u64, IpAddr), Vec<(String, u64)>>,
-}
-
-impl DnsNames {
-    /// Learns the A and AAAA answers of `message` (a response) seen at `now_ns`: each
-    /// address gets the record's owner name and the name the client asked for. Returns
-    /// how many addresses were forgotten to make room.
-    fn learn(&mut self, netns: u64, message: &DnsMessage<'_>, now_ns: u64) -> u64 {
-        if message.qr() != 1 {
-            return 0;
-        }
-        let mut buf = [0u8; MAX_PRESENTATION_LEN];
-        let asked = message
-            .single_question()
-            .and_then(|q| q.name.presentation(&mut buf).ok().map(str::to_owned));
-        let mut forgotten = 0;
-        for entry in message.entries() {
-            let dns::Entry::Record(Section::Answer, record) = entry else {
-                continue;
-            };
-            let address = match record.data() {
-                RData::A(a) => IpAddr::from(a),
-                RData::Aaaa(a) => IpAddr::from(a),
-                _ => continue,
-            };
-            let Ok(owner) = record.name.presentation(&mut buf) else {
-                continue;
-            };
-            let expires = now_ns + u64::from(record.ttl.max(1)) * 1_000_000_000;
-            if self.by_address.len() >= MAX_ADDRESSES
-                && !self.by_address.contains_key(&(netns, address))
-            {
-                forgotten += self.by_address.len() as u64;
-                self.by_address.clear();
-            }
-            let names = self.by_address.entry((netns, address)).or_default();
-            for name in [Some(owner), asked.as_deref()].into_iter().flatten() {
-                let name = name.trim_end_matches('.');
-                if let Some((_, at)) = names.iter_mut().find(|(n, _)| n == name) {
-                    *at = (*at).max(expires);
-                } else if names.len() < MAX_NAMES {
-                    names.push((name.to_owned(), expires));
-                }
-            }
-        }
-        forgotten
-    }
-
-    /// The names of `address` whose TTL has not run out at `now_ns`.
-    fn lookup(&self, netns: u64, address: IpAddr, now_ns: u64) -> Vec<String> {
-        self.by_address
-            .get(&(netns, address))
-            .map(|names| {
-                names
-                    .iter()
-                    .filter(|(_, expires)| *expires > now_ns)
-                    .map(|(name, _)| name.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 }

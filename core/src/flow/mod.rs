@@ -7,6 +7,7 @@
 
 pub mod community_id;
 pub mod conn;
+pub mod spread;
 
 use alloc::string::String;
 use alloc::vec::Vec;

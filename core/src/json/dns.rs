@@ -330,3 +330,78 @@ fn push_optional_name(out: &mut Vec<u8>, name: Option<Name<'_>>) {
         None => out.extend_from_slice(b"\"\""),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response to `a.example A IN`: a CNAME to `b.example` (its target compressed
+    /// against the question) and b's address.
+    const RESPONSE: &[u8] = &[
+        0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0,
+        0, // header: QR RD RA, 1 question, 2 answers
+        1, b'a', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0, 0, 1, 0, 1, // a.example A IN
+        0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'b', 0xc0, 14, // CNAME b.example, TTL 60
+        0xc0, 28, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 93, 184, 216, 34, // b.example A, TTL 300
+    ];
+
+    fn text(out: Vec<u8>) -> alloc::string::String {
+        alloc::string::String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_response_as_tracees_simplified_event_has_it() {
+        let message = DnsMessage::parse(RESPONSE).expect("a message");
+        let question = message.single_question().expect("one question");
+        let mut out = Vec::new();
+        response_data(&mut out, &message, &question);
+        assert_eq!(
+            text(out),
+            r#"[{"query_data":{"query":"a.example","query_type":"A","query_class":"IN"},"dns_answer":[{"answer_type":"CNAME","ttl":60,"answer":"b.example"},{"answer_type":"A","ttl":300,"answer":"93.184.216.34"}]}]"#
+        );
+    }
+
+    #[test]
+    fn a_record_carries_every_key_tracee_has() {
+        let message = DnsMessage::parse(RESPONSE).expect("a message");
+        let cname = message
+            .entries()
+            .find_map(|e| match e {
+                Entry::Record(Section::Answer, r) => Some(r),
+                _ => None,
+            })
+            .expect("an answer");
+        let mut out = Vec::new();
+        record(&mut out, &cname);
+        assert_eq!(
+            text(out),
+            concat!(
+                r#"{"name":"a.example","type":"CNAME","class":"IN","TTL":60,"IP":"","NS":"","#,
+                r#""CNAME":"b.example","PTR":"","TXTs":null,"#,
+                r#""SOA":{"MName":"","RName":"","serial":0,"refresh":0,"retry":0,"expire":0,"minimum":0},"#,
+                r#""SRV":{"priority":0,"weight":0,"port":0,"name":""},"MX":{"preference":0,"name":""},"#,
+                r#""OPT":[],"URI":{"priority":0,"weight":0,"target":""},"TXT":""}"#
+            )
+        );
+    }
+
+    #[test]
+    fn the_whole_message_with_its_header() {
+        let message = DnsMessage::parse(RESPONSE).expect("a message");
+        let mut out = Vec::new();
+        proto_dns(&mut out, &message);
+        let out = text(out);
+        assert!(
+            out.starts_with(concat!(
+                r#"{"ID":4660,"QR":1,"opCode":"query","AA":0,"TC":0,"RD":1,"RA":1,"Z":0,"#,
+                r#""responseCode":"no error","QDCount":1,"ANCount":2,"NSCount":0,"ARCount":0,"#,
+                r#""questions":[{"name":"a.example","type":"A","class":"IN"}],"answers":[{"#
+            )),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(r#""TXT":""}],"authorities":[],"additionals":[]}"#),
+            "{out}"
+        );
+    }
+}

@@ -110,3 +110,40 @@ fn push_value(out: &mut Vec<u8>, value: &FindingValue<'_>) {
         FindingValue::Null => out.extend_from_slice(b"null"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    #[test]
+    fn each_value_with_its_c_type() {
+        let hostile = "a\"b\\c\n";
+        let list = [String::from("x"), String::from(hostile)];
+        let cases = [
+            (
+                FindingValue::Text(hostile),
+                "const char *",
+                r#""a\"b\\c\n""#,
+            ),
+            (FindingValue::Number(-42), "long", "-42"),
+            (
+                FindingValue::Number(i64::MIN),
+                "long",
+                "-9223372036854775808",
+            ),
+            (FindingValue::Bool(true), "bool", "true"),
+            (
+                FindingValue::List(&list),
+                "const char**",
+                r#"["x","a\"b\\c\n"]"#,
+            ),
+            (FindingValue::Null, "unknown", "null"),
+        ];
+        for (value, ctype, json) in cases {
+            let mut out = Vec::new();
+            push_value(&mut out, &value);
+            assert_eq!((c_type(&value), out.as_slice()), (ctype, json.as_bytes()));
+        }
+    }
+}

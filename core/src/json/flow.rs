@@ -142,3 +142,78 @@ fn head(name: &str, type_name: &str) -> Vec<u8> {
     .concat()
     .into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{ConnDirection, Counts, Reason};
+    use crate::json::Schema;
+    use core::net::{IpAddr, Ipv4Addr};
+
+    fn flow() -> Flow<'static> {
+        Flow {
+            protocol: ip::TCP,
+            orig: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
+            resp: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443),
+            start_ns: 1_700_000_000_000_000_000,
+            last_ns: 1_700_000_001_500_000_000,
+            orig_counts: Counts::default(),
+            resp_counts: Counts::default(),
+            conn_state: "S1",
+            history: "ShAD",
+            community_id: "",
+            orig_names: &[],
+            resp_names: &[],
+            server_name: b"",
+            alpn: &[],
+            http_host: b"",
+            direction: ConnDirection::Outgoing,
+            reason: Reason::Closed,
+        }
+    }
+
+    fn encode(kind: FlowKind, schema: &str) -> alloc::string::String {
+        let schema = Schema::by_name(schema).expect("a schema");
+        let ctx = EventContext {
+            timestamp: 1_700_000_001_500_000_000,
+            host_name: "node-1",
+            ..EventContext::default()
+        };
+        let mut out = Vec::new();
+        Encoder::new(schema).encode_flow(kind, &flow(), &ctx, None, &mut out);
+        alloc::string::String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn tracees_tcp_flow_event_has_its_seven_arguments() {
+        let line = encode(FlowKind::TcpBegin, "tracee-0.22");
+        let args = line.split_once(r#""args":"#).expect("args").1;
+        assert_eq!(
+            args,
+            concat!(
+                r#"[{"name":"conn_direction","type":"const char*","value":"outgoing"},"#,
+                r#"{"name":"src","type":"const char*","value":"10.0.0.1"},"#,
+                r#"{"name":"dst","type":"const char*","value":"10.0.0.2"},"#,
+                r#"{"name":"src_port","type":"u16","value":40000},"#,
+                r#"{"name":"dst_port","type":"u16","value":443},"#,
+                r#"{"name":"src_dns","type":"const char **","value":[]},"#,
+                r#"{"name":"dst_dns","type":"const char **","value":[]}]}"#,
+                "\n"
+            )
+        );
+        // Tracee v0.24 types the addresses and names as its protobuf does.
+        let v024 = encode(FlowKind::TcpBegin, "tracee-0.24");
+        assert!(
+            v024.contains(r#"{"name":"src","type":"string","value":"10.0.0.1"}"#),
+            "{v024}"
+        );
+    }
+
+    #[test]
+    fn an_argument_head_names_its_type() {
+        assert_eq!(
+            head("dst", "string"),
+            br#"{"name":"dst","type":"string","value":"#
+        );
+    }
+}

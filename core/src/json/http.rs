@@ -176,3 +176,52 @@ fn push_canonical(out: &mut Vec<u8>, name: &[u8]) {
         push_str(out, name);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(out: Vec<u8>) -> alloc::string::String {
+        alloc::string::String::from_utf8(out).expect("UTF-8")
+    }
+
+    /// A request with a repeated header in two spellings, a lower-case name, a name Go
+    /// leaves as it is (it has a space), a percent-encoded path and a hostile value.
+    const REQUEST: &[u8] = b"GET /a%20b?q=1 HTTP/1.1\r\nHost: example.test\r\n\
+        x-trace: 1\r\nAccept: */*\r\nX-TRACE: 2\r\nbad name: v\r\nUser-Agent: \"q\\\r\n\r\n";
+
+    #[test]
+    fn a_request_as_gos_net_http_reads_it() {
+        let message = http::parse(REQUEST).expect("a request");
+        let mut out = Vec::new();
+        proto_http(&mut out, &message, &mut Vec::new());
+        assert_eq!(
+            text(out),
+            concat!(
+                r#"{"direction":"request","method":"GET","protocol":"HTTP/1.1","host":"example.test","#,
+                r#""uri_path":"/a b","status":"","status_code":0,"#,
+                r#""headers":{"Accept":["*/*"],"User-Agent":["\"q\\"],"X-Trace":["1","2"],"bad name":["v"]},"#,
+                // Go's server side: a request without Content-Length has none (0).
+                r#""content_length":0}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_response_keeps_its_headers_and_length() {
+        let message = http::parse(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nserver: x\r\n\r\nnot found",
+        )
+        .expect("a response");
+        let mut out = Vec::new();
+        proto_http(&mut out, &message, &mut Vec::new());
+        assert_eq!(
+            text(out),
+            concat!(
+                r#"{"direction":"response","method":"","protocol":"HTTP/1.1","host":"","uri_path":"","#,
+                r#""status":"404 Not Found","status_code":404,"#,
+                r#""headers":{"Content-Length":["9"],"Server":["x"]},"content_length":9}"#
+            )
+        );
+    }
+}

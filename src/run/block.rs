@@ -1,20 +1,21 @@
-//! Blocks of frames copied out of a source's buffer (a file's, the ring buffer, the
-//! UMEM), so several threads can read them (`--threads`): one arena of bytes and the
-//! frames' metadata, reused block after block.
+//! Blocks of frames copied out of a source's buffer (a file's, an AF_XDP queue's UMEM),
+//! so several decoding threads can read them (`--threads`): one arena of bytes and the
+//! frames' metadata, each frame marked with the thread that handles it, reused block
+//! after block.
 
 use std::ops::Range;
 
 use netcore_core::abi::TaskContext;
 use netcore_core::{Direction, LinkType};
 
-use super::{Frame, Interface, OWNER_TEXTS, RecordedOwner};
+use crate::source::{Frame, Interface, OWNER_TEXTS, RecordedOwner};
 
 /// Frames a block holds at most.
 pub const BLOCK_FRAMES: usize = 1024;
 /// Bytes of frames (and recorded owners) a block holds before it counts as full.
 pub const BLOCK_BYTES: usize = 1 << 20;
 
-/// Copies of consecutive frames, in order.
+/// Copies of consecutive frames, in order, each with its decoding thread.
 #[derive(Default)]
 pub struct FrameBlock {
     /// The frames' bytes and recorded owners' strings, back to back.
@@ -37,6 +38,8 @@ struct StoredFrame {
     data: Range<usize>,
     /// Its owners' position in `owners`, when it has any.
     owners: Option<usize>,
+    /// The decoding thread that handles it.
+    thread: u32,
 }
 
 /// A frame's owning task, and the owner its capture file recorded: the numbers as they
@@ -47,8 +50,8 @@ struct StoredOwners {
 }
 
 impl FrameBlock {
-    /// Copies `frame` in at the end.
-    pub fn push(&mut self, frame: &Frame<'_>) {
+    /// Copies `frame` in at the end, for decoding thread `thread`.
+    pub fn push(&mut self, frame: &Frame<'_>, thread: u32) {
         let data = self.copy(frame.data);
         let owners =
             (frame.owner != TaskContext::default() || frame.recorded.is_some()).then(|| {
@@ -79,6 +82,7 @@ impl FrameBlock {
             interface: frame.interface,
             data,
             owners,
+            thread,
         });
     }
 
@@ -105,33 +109,50 @@ impl FrameBlock {
         self.owners.clear();
     }
 
-    /// The frames, in the order they were pushed.
-    pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> {
-        self.frames.iter().map(|stored| {
-            let owners = stored.owners.map(|at| &self.owners[at]);
-            Frame {
-                link_type: stored.link_type,
-                timestamp_ns: stored.timestamp_ns,
-                data: &self.arena[stored.data.clone()],
-                wire_len: stored.wire_len,
-                direction: stored.direction,
-                interface: stored.interface,
-                cpu: stored.cpu,
-                owner: owners.map_or_else(TaskContext::default, |o| o.owner),
-                socket_cgroup_id: stored.socket_cgroup_id,
-                recorded: owners
-                    .and_then(|o| o.recorded.as_ref())
-                    .map(|(owner, texts)| {
-                        let mut next = texts.iter();
-                        owner.map_texts(|_| {
-                            // Copied from a &str: still UTF-8.
-                            next.next()
-                                .and_then(|at| std::str::from_utf8(&self.arena[at.clone()]).ok())
-                                .unwrap_or_default()
-                        })
-                    }),
-            }
-        })
+    /// The frames for decoding thread `thread`, in the order they were pushed, each with
+    /// its position in the block.
+    pub fn frames_of(&self, thread: u32) -> impl Iterator<Item = (u32, Frame<'_>)> {
+        self.frames
+            .iter()
+            .enumerate()
+            .filter(move |(_, stored)| stored.thread == thread)
+            .map(|(at, stored)| (at as u32, self.frame(stored)))
+    }
+
+    /// The time of its latest frame (ns since the epoch; 0 when empty).
+    pub fn last_timestamp_ns(&self) -> u64 {
+        self.frames
+            .iter()
+            .map(|f| f.timestamp_ns)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// `stored` as a frame, its bytes in the arena.
+    fn frame<'b>(&'b self, stored: &StoredFrame) -> Frame<'b> {
+        let owners = stored.owners.map(|at| &self.owners[at]);
+        Frame {
+            link_type: stored.link_type,
+            timestamp_ns: stored.timestamp_ns,
+            data: &self.arena[stored.data.clone()],
+            wire_len: stored.wire_len,
+            direction: stored.direction,
+            interface: stored.interface,
+            cpu: stored.cpu,
+            owner: owners.map_or_else(TaskContext::default, |o| o.owner),
+            socket_cgroup_id: stored.socket_cgroup_id,
+            recorded: owners
+                .and_then(|o| o.recorded.as_ref())
+                .map(|(owner, texts)| {
+                    let mut next = texts.iter();
+                    owner.map_texts(|_| {
+                        // Copied from a &str: still UTF-8.
+                        next.next()
+                            .and_then(|at| std::str::from_utf8(&self.arena[at.clone()]).ok())
+                            .unwrap_or_default()
+                    })
+                }),
+        }
     }
 }
 
@@ -160,10 +181,20 @@ mod tests {
         };
         let second = Frame::bare(LinkType::Raw, 6, b"second");
         let mut block = FrameBlock::default();
-        block.push(&first);
-        block.push(&second);
-        let frames: Vec<Frame<'_>> = block.frames().collect();
-        assert_eq!(frames.len(), 2);
+        block.push(&first, 0);
+        block.push(&second, 1);
+        block.push(&second, 0);
+        let (at, frames): (Vec<u32>, Vec<Frame<'_>>) = block.frames_of(0).unzip();
+        assert_eq!(
+            at,
+            [0, 2],
+            "thread 0's frames, with their places in the block"
+        );
+        assert_eq!(
+            block.frames_of(1).map(|(at, _)| at).collect::<Vec<_>>(),
+            [1]
+        );
+        assert_eq!(block.last_timestamp_ns(), 6);
         assert_eq!(frames[0].data, b"first frame");
         assert_eq!(frames[0].recorded, Some(owner));
         assert_eq!(frames[0].owner.host_pid, 42);
