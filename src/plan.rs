@@ -1,8 +1,10 @@
 //! The plan of a run: the flags turned into one value, decided and validated here and
 //! nowhere else — the mode (file, host, AF_XDP) and what live capture needs, the events,
 //! filters and signatures, the decoding threads and why, the snaplen and the kernel
-//! filter, the formats and outputs, the packet taps. Every refusal of a bad flag or a bad
-//! combination of flags comes from [`Plan::from_cli`], as one message.
+//! filter, the formats and outputs, the packet taps. Every refusal of a bad value or a bad
+//! combination of flags comes from [`Plan::from_cli`], as one message (clap refuses what
+//! does not parse; a sink that cannot start, such as a `-w` file that cannot be created,
+//! is named by `run::start`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
