@@ -36,6 +36,47 @@ pub enum Mode {
     Xdp(Live, Xdp),
 }
 
+impl Mode {
+    /// When the source itself is split by flow, each part read by a decoding thread of its
+    /// own: the most parts there are, and why there are no more threads than that. `None`
+    /// when one thread reads the source and shares its frames out (files, one rx queue).
+    fn split(&self) -> Option<(usize, &'static str)> {
+        match self {
+            Mode::Host(_) => Some((
+                MAX_RINGS as usize,
+                "host mode has one ring buffer per thread",
+            )),
+            Mode::Xdp(_, xdp) if xdp.queues.len() > 1 => {
+                Some((xdp.queues.len(), "AF_XDP reads a rx queue per thread"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The mode the flags choose, read from them once and first (before anything is
+/// checked): everything else the plan decides by mode asks this.
+#[derive(Clone, Copy)]
+enum Chosen<'c> {
+    /// `-r FILE`.
+    File(&'c Path),
+    /// Neither `-r` nor `--xdp`.
+    Host,
+    /// `--xdp IFACE`.
+    Xdp(&'c str),
+}
+
+impl<'c> Chosen<'c> {
+    /// The mode `cli` chooses (clap refuses `-r` with `--xdp`).
+    fn of(cli: &'c Cli) -> Self {
+        match (&cli.read, &cli.xdp) {
+            (Some(path), _) => Chosen::File(path),
+            (None, Some(interface)) => Chosen::Xdp(interface),
+            (None, None) => Chosen::Host,
+        }
+    }
+}
+
 /// What every live mode needs, checked before anything starts.
 pub struct Live {
     /// The cgroup v2 directory whose sockets are captured (host mode) or attribute
@@ -144,10 +185,10 @@ impl Plan {
         };
         let engine = engine.map(|e| e.printing(findings));
         let signature_events = engine.as_ref().map_or(EventSet::NONE, |e| e.selected());
-        let host_mode = cli.read.is_none() && cli.xdp.is_none();
-        let tunnels = cli.tunnel.unwrap_or(match host_mode {
-            true => Tunnels::Outer,
-            false => Tunnels::Both,
+        let chosen = Chosen::of(&cli);
+        let tunnels = cli.tunnel.unwrap_or(match chosen {
+            Chosen::Host => Tunnels::Outer,
+            Chosen::File(_) | Chosen::Xdp(_) => Tunnels::Both,
         });
         let netns_cookie = seed::netns_cookie().unwrap_or(0);
         let interface = match cli.interface.as_deref() {
@@ -164,9 +205,9 @@ impl Plan {
                 }
             },
         };
-        let expression = expression(&cli, host_mode)?;
-        let write = write(&cli)?;
-        let outputs = outputs(&cli)?;
+        let expression = expression(&cli, chosen)?;
+        let write = write(&cli, chosen)?;
+        let outputs = outputs(&cli, chosen)?;
         let signatures_used = engine.is_some();
         let kept = Kept {
             events,
@@ -175,7 +216,7 @@ impl Plan {
             tunnels,
             expression: expression.is_some(),
         };
-        let mode = mode(&cli, kept)?;
+        let mode = mode(&cli, chosen, kept)?;
         let threads = decoding_threads(&cli, &events, signatures_used, &mode);
         let evidence = cli.evidence.clone().map(|dir| EvidenceConfig {
             dir,
@@ -225,10 +266,9 @@ impl Plan {
     /// its own (host mode's rings, AF_XDP's queue groups); 1 when one thread reads the
     /// source and shares the frames out.
     pub fn source_parts(&self) -> usize {
-        match &self.mode {
-            Mode::Host(_) => self.threads,
-            Mode::Xdp(_, xdp) if xdp.queues.len() > 1 => self.threads,
-            _ => 1,
+        match self.mode.split() {
+            Some(_) => self.threads,
+            None => 1,
         }
     }
 }
@@ -236,14 +276,14 @@ impl Plan {
 /// The pcap filter expression (`--bpf`, or the words after the options), compiled for
 /// the link type the source hands out first: raw IP from the ring buffer, Ethernet from
 /// AF_XDP and (most) files.
-fn expression(cli: &Cli, host_mode: bool) -> Result<Option<Expression>, String> {
+fn expression(cli: &Cli, chosen: Chosen<'_>) -> Result<Option<Expression>, String> {
     let text = cli.bpf.clone().unwrap_or_else(|| cli.expression.join(" "));
     match text.trim() {
         "" => Ok(None),
         text => {
-            let first = match host_mode {
-                true => LinkType::Raw,
-                false => LinkType::Ethernet,
+            let first = match chosen {
+                Chosen::Host => LinkType::Raw,
+                Chosen::File(_) | Chosen::Xdp(_) => LinkType::Ethernet,
             };
             Expression::compile(text, first)
                 .map(Some)
@@ -253,7 +293,7 @@ fn expression(cli: &Cli, host_mode: bool) -> Result<Option<Expression>, String> 
 }
 
 /// `-w`, `-C` and `-W`.
-fn write(cli: &Cli) -> Result<Option<Write>, String> {
+fn write(cli: &Cli, chosen: Chosen<'_>) -> Result<Option<Write>, String> {
     let Some(path) = &cli.write else {
         return Ok(None);
     };
@@ -262,7 +302,10 @@ fn write(cli: &Cli) -> Result<Option<Write>, String> {
     }
     Ok(Some(Write {
         path: path.clone(),
-        snaplen: if cli.read.is_some() { 0 } else { cli.snaplen },
+        snaplen: match chosen {
+            Chosen::File(_) => 0,
+            Chosen::Host | Chosen::Xdp(_) => cli.snaplen,
+        },
         rotation: Rotation {
             max_bytes: cli.file_size.unwrap_or(0) * 1_000_000,
             files: cli.file_count,
@@ -272,7 +315,7 @@ fn write(cli: &Cli) -> Result<Option<Write>, String> {
 
 /// The outputs `--output` names (standard output when none is named, nothing with `-w -`,
 /// which puts the packets there) and their formats.
-fn outputs(cli: &Cli) -> Result<Outputs, String> {
+fn outputs(cli: &Cli, chosen: Chosen<'_>) -> Result<Outputs, String> {
     let json = Format::Json(
         cli.schema,
         cli.community_id.then_some(cli.community_id_seed),
@@ -305,9 +348,9 @@ fn outputs(cli: &Cli) -> Result<Outputs, String> {
     Ok(Outputs {
         specs,
         // A file is read at its own pace: nothing is dropped unless asked for.
-        policy: cli.output_policy.unwrap_or(match cli.read {
-            Some(_) => Policy::Block,
-            None => Policy::Drop,
+        policy: cli.output_policy.unwrap_or(match chosen {
+            Chosen::File(_) => Policy::Block,
+            Chosen::Host | Chosen::Xdp(_) => Policy::Drop,
         }),
         queue_batches: cli.output_queue as usize,
         formats,
@@ -330,7 +373,7 @@ struct Kept<'f> {
 /// The mode, and for the live ones what capture needs, checked (privileges, cgroup v2,
 /// the `--xdp` interface): the kernel keeps what `kept` needs, and copies only the
 /// headers when nothing reads past them.
-fn mode(cli: &Cli, kept: Kept<'_>) -> Result<Mode, String> {
+fn mode(cli: &Cli, chosen: Chosen<'_>, kept: Kept<'_>) -> Result<Mode, String> {
     let Kept {
         events,
         signatures,
@@ -338,8 +381,8 @@ fn mode(cli: &Cli, kept: Kept<'_>) -> Result<Mode, String> {
         tunnels,
         expression,
     } = kept;
-    if let Some(path) = &cli.read {
-        return Ok(Mode::File(path.clone()));
+    if let Chosen::File(path) = chosen {
+        return Ok(Mode::File(path.to_owned()));
     }
     let missing = |missing: preflight::Missing| missing.to_string().trim_end().to_owned();
     let cgroup = preflight::check_host_capture(cli.cgroup.as_deref()).map_err(missing)?;
@@ -376,18 +419,18 @@ fn mode(cli: &Cli, kept: Kept<'_>) -> Result<Mode, String> {
         stats_every: cli.stats.map(Duration::from_secs),
         metrics: cli.metrics,
     };
-    let Some(interface) = cli.xdp.clone() else {
+    let Chosen::Xdp(interface) = chosen else {
         return Ok(Mode::Host(live));
     };
     let (ifindex, queues) =
-        preflight::check_xdp_interface(&interface, cli.queue, cli.force).map_err(missing)?;
+        preflight::check_xdp_interface(interface, cli.queue, cli.force).map_err(missing)?;
     let (owner_handoff, why) =
         preflight::xdp_owner_handoff(cli.xdp_owner.map(OwnerHandoff::from)).map_err(missing)?;
     if let Some(why) = why {
         note!("netcore: {why}; each frame's owner is prepended to it instead");
     }
     let xdp = Xdp {
-        interface,
+        interface: interface.to_owned(),
         ifindex,
         queues,
         owner_handoff,
@@ -404,17 +447,7 @@ fn mode(cli: &Cli, kept: Kept<'_>) -> Result<Mode, String> {
 /// packets when the source is split (each flow's in order); otherwise (files, one AF_XDP
 /// queue) the file must hold the packets in the order they came.
 fn decoding_threads(cli: &Cli, events: &EventSet, signatures: bool, mode: &Mode) -> usize {
-    // A split source: its parts, and why there are no more threads than that.
-    let split = match mode {
-        Mode::Host(_) => Some((
-            MAX_RINGS as usize,
-            "host mode has one ring buffer per thread",
-        )),
-        Mode::Xdp(_, xdp) if xdp.queues.len() > 1 => {
-            Some((xdp.queues.len(), "AF_XDP reads a rx queue per thread"))
-        }
-        _ => None,
-    };
+    let split = mode.split();
     let host_mode = matches!(mode, Mode::Host(_));
     let asked = cli.threads.map(|n| n as usize);
     let alone = [

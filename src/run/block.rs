@@ -24,6 +24,8 @@ pub struct FrameBlock {
     /// The owners of the frames that have one (files seldom do): kept apart so that a
     /// frame's copy stays small.
     owners: Vec<StoredOwners>,
+    /// The time of its latest frame (ns since the epoch; 0 when empty).
+    latest_ns: u64,
 }
 
 /// A frame's metadata, its bytes in the block's arena.
@@ -53,6 +55,7 @@ impl FrameBlock {
     /// Copies `frame` in at the end, for decoding thread `thread`.
     pub fn push(&mut self, frame: &Frame<'_>, thread: u32) {
         let data = self.copy(frame.data);
+        self.latest_ns = self.latest_ns.max(frame.timestamp_ns);
         let owners =
             (frame.owner != TaskContext::default() || frame.recorded.is_some()).then(|| {
                 let recorded = frame.recorded.map(|owner| {
@@ -107,6 +110,7 @@ impl FrameBlock {
         self.arena.clear();
         self.frames.clear();
         self.owners.clear();
+        self.latest_ns = 0;
     }
 
     /// The frames for decoding thread `thread`, in the order they were pushed, each with
@@ -121,11 +125,7 @@ impl FrameBlock {
 
     /// The time of its latest frame (ns since the epoch; 0 when empty).
     pub fn last_timestamp_ns(&self) -> u64 {
-        self.frames
-            .iter()
-            .map(|f| f.timestamp_ns)
-            .max()
-            .unwrap_or(0)
+        self.latest_ns
     }
 
     /// `stored` as a frame, its bytes in the arena.
@@ -212,5 +212,6 @@ mod tests {
         assert_eq!(frames[1].owner, TaskContext::default());
         block.clear();
         assert!(block.is_empty());
+        assert_eq!(block.last_timestamp_ns(), 0);
     }
 }

@@ -89,7 +89,7 @@ pub fn start(plan: Plan) -> ExitCode {
     let mut more_threads = Vec::new();
     let pipelines = if threads > 1 && parts == 1 {
         let builders = runtimes.into_iter().map(builder).collect();
-        match Pipelines::sharded(builders, sinks.outputs) {
+        match Pipelines::sharded(builders, sinks.outputs, count) {
             Ok(pipelines) => pipelines,
             Err(e) => {
                 note!("netcore: --threads: starting the decoding threads: {e}");

@@ -41,13 +41,17 @@ impl Pipelines {
 
     /// The pipelines `builders` build (without an output), each on a thread of its own
     /// with its share of the flows, their events put back in the frames' order for
-    /// `outputs`.
-    pub fn sharded(builders: Vec<Builder>, outputs: Outputs) -> io::Result<Self> {
+    /// `outputs`; `count` is the run's `-c`.
+    pub fn sharded(
+        builders: Vec<Builder>,
+        outputs: Outputs,
+        count: Option<Arc<PacketCount>>,
+    ) -> io::Result<Self> {
         let sharded = Sharded::start(builders, outputs.queues())?;
         Ok(Pipelines {
             decoding: Decoding::Sharded(Box::new(sharded)),
             outputs,
-            count: None,
+            count,
         })
     }
 
