@@ -4,7 +4,7 @@
 //! a callback; the encoders format them.
 //!
 //! Bounds: at most `--max-flows` entries (default [`DEFAULT_MAX_FLOWS`]); an entry takes
-//! ~380 bytes with its key, plus ~300 bytes for each local end's owner and the names and
+//! ~500 bytes with its key (112 of them the TCP health analysis), plus ~300 bytes for each local end's owner and the names and
 //! server name it holds: 40–100 MB at the default. A new flow that finds the table full,
 //! after idle flows are swept out, is not tracked and is counted. Idle timeouts as Zeek's: TCP 5 min, UDP and
 //! ICMP 1 min. A closed connection lingers [`CLOSE_LINGER_NS`] for its last ACKs before
@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use netcore_core::dns::DnsMessage;
 use netcore_core::flow::community_id::{CommunityId, community_id, icmp_counterpart};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
+use netcore_core::flow::health::{Health, Segment};
 use netcore_core::flow::{ConnDirection, Counts, Flow, FlowKind, Reason};
 use netcore_core::owner::Owner;
 use netcore_core::packet::{Decoded, Network, Transport};
@@ -70,6 +71,8 @@ struct Tracked {
     last_report_ns: u64,
     counts: [Counts; 2],
     conn: Conn,
+    /// TCP: Wireshark's analysis of the segments.
+    health: Health,
     community_id: Option<CommunityId>,
     names: [Vec<String>; 2],
     server_name: Vec<u8>,
@@ -106,6 +109,9 @@ impl Tracked {
             resp_counts,
             conn_state: self.conn.state(orig_counts.bytes, resp_counts.bytes),
             history: self.conn.history(),
+            initial_rtt_ns: self.health.initial_rtt_ns(),
+            orig_health: self.health.counts(Side::Orig),
+            resp_health: self.health.counts(Side::Resp),
             community_id: self.community_id.as_ref().map_or("", |c| c.as_str()),
             orig_names: &self.names[0],
             resp_names: &self.names[1],
@@ -236,6 +242,22 @@ impl FlowTable {
         entry
             .conn
             .packet(side, packet.tcp_flags, packet.payload_bytes > 0);
+        if let Some(segment) = packet.segment {
+            let marks = entry.health.segment(
+                side,
+                &Segment {
+                    time_ns: now_ns,
+                    ..segment
+                },
+            );
+            let counts = entry.health.counts(side);
+            if marks.retransmission {
+                entry.conn.repeated(side, b'T', counts.retransmits);
+            }
+            if marks.zero_window {
+                entry.conn.repeated(side, b'W', counts.zero_windows);
+            }
+        }
         // The local end is the sender of an egress packet, the receiver of an ingress one.
         let local = match direction {
             Direction::Egress => Some(index),
@@ -366,6 +388,7 @@ impl FlowTable {
             last_report_ns: now_ns,
             counts: [Counts::default(); 2],
             conn: Conn::new(transport, flipped),
+            health: Health::default(),
             community_id: community_id(self.config.community_id_seed, packet.protocol, orig, resp),
             names: [
                 self.names.lookup(netns, orig.0, now_ns),
@@ -463,6 +486,8 @@ struct Packet<'a> {
     payload_bytes: u64,
     tcp_flags: u8,
     payload: &'a [u8],
+    /// TCP: what the health analysis reads (its time filled in by the table).
+    segment: Option<Segment>,
 }
 
 impl<'a> Packet<'a> {
@@ -479,10 +504,20 @@ impl<'a> Packet<'a> {
                 (payload + 40, payload)
             }
         };
+        let mut segment = None;
         let (protocol, ports, payload_bytes, tcp_flags, payload) = match decoded.transport? {
             Transport::Tcp(t) => {
                 let declared = ip_payload.saturating_sub(u64::from(t.data_offset()) * 4);
                 let bytes = declared.max(t.payload().len() as u64);
+                segment = Some(Segment {
+                    seq: t.seq(),
+                    ack: t.ack(),
+                    // As Wireshark's `tcp.len`: from the IP header, not the bytes captured.
+                    len: u32::try_from(declared).unwrap_or(u32::MAX),
+                    flags: t.flags(),
+                    window: t.window(),
+                    time_ns: 0,
+                });
                 (
                     ip::TCP,
                     (t.src_port(), t.dst_port()),
@@ -512,6 +547,7 @@ impl<'a> Packet<'a> {
             payload_bytes,
             tcp_flags,
             payload,
+            segment,
         })
     }
 

@@ -247,6 +247,7 @@ pub mod dns_builder;
 mod pcap;
 #[allow(unused_imports)] // as dead_code above: each test binary uses a different part
 pub use pcap::{Pcap, Record, read_pcap};
+pub mod health;
 pub mod live;
 
 /// The names of the files in `dir`, sorted.

@@ -24,6 +24,7 @@ mod attribution;
 #[path = "../common/mod.rs"]
 mod common;
 mod flows;
+mod health;
 mod lifecycle;
 mod preflight;
 mod selection;

@@ -560,6 +560,13 @@ pub(super) enum FlowField {
     OrigBytes,
     RespPackets,
     RespBytes,
+    InitialRtt,
+    OrigRetransmits,
+    RespRetransmits,
+    OrigOutOfOrder,
+    RespOutOfOrder,
+    OrigZeroWindows,
+    RespZeroWindows,
 }
 
 /// The arguments of Tracee's TCP flow events (and the first of `net_flow`'s).
@@ -574,7 +581,7 @@ const TRACEE_FLOW_FIELDS: [(&str, FlowField, Kind); 7] = [
 ];
 
 /// `net_flow`'s arguments beyond Tracee's.
-const RECORD_FIELDS: [(&str, FlowField, Kind); 13] = [
+const RECORD_FIELDS: [(&str, FlowField, Kind); 20] = [
     ("proto", FlowField::Proto, Kind::Text),
     ("conn_state", FlowField::ConnState, Kind::Text),
     ("history", FlowField::History, Kind::Text),
@@ -588,6 +595,21 @@ const RECORD_FIELDS: [(&str, FlowField, Kind); 13] = [
     ("orig_bytes", FlowField::OrigBytes, Kind::Number),
     ("resp_packets", FlowField::RespPackets, Kind::Number),
     ("resp_bytes", FlowField::RespBytes, Kind::Number),
+    ("initial_rtt", FlowField::InitialRtt, Kind::Number),
+    ("orig_retransmits", FlowField::OrigRetransmits, Kind::Number),
+    ("resp_retransmits", FlowField::RespRetransmits, Kind::Number),
+    ("orig_out_of_order", FlowField::OrigOutOfOrder, Kind::Number),
+    ("resp_out_of_order", FlowField::RespOutOfOrder, Kind::Number),
+    (
+        "orig_zero_windows",
+        FlowField::OrigZeroWindows,
+        Kind::Number,
+    ),
+    (
+        "resp_zero_windows",
+        FlowField::RespZeroWindows,
+        Kind::Number,
+    ),
 ];
 
 /// The filterable arguments of flow event `kind`.
@@ -633,6 +655,13 @@ impl FlowField {
             FlowField::OrigBytes => number(flow.orig_counts.bytes),
             FlowField::RespPackets => number(flow.resp_counts.packets),
             FlowField::RespBytes => number(flow.resp_counts.bytes),
+            FlowField::InitialRtt => number(flow.initial_rtt_ns),
+            FlowField::OrigRetransmits => number(flow.orig_health.retransmits.into()),
+            FlowField::RespRetransmits => number(flow.resp_health.retransmits.into()),
+            FlowField::OrigOutOfOrder => number(flow.orig_health.out_of_order.into()),
+            FlowField::RespOutOfOrder => number(flow.resp_health.out_of_order.into()),
+            FlowField::OrigZeroWindows => number(flow.orig_health.zero_windows.into()),
+            FlowField::RespZeroWindows => number(flow.resp_health.zero_windows.into()),
         }
     }
 }

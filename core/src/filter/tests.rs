@@ -314,7 +314,8 @@ fn bad_filters_name_the_problem() {
         "net_flow.args.port=443: net_flow has no argument 'port'; valid: conn_direction, src, \
          dst, src_port, dst_port, src_dns, dst_dns, proto, conn_state, history, community_id, \
          sni, alpn, http_host, reason, duration, orig_packets, orig_bytes, resp_packets, \
-         resp_bytes"
+         resp_bytes, initial_rtt, orig_retransmits, resp_retransmits, orig_out_of_order, \
+         resp_out_of_order, orig_zero_windows, resp_zero_windows"
     );
     let unknown_arg = error("net_packet_udp.args.dport=53");
     assert!(unknown_arg.starts_with("net_packet_udp.args.dport=53: net_packet_udp has no argument 'dport'; valid: src, dst, src_port, dst_port, proto_udp.srcPort"), "{unknown_arg}");
@@ -445,7 +446,13 @@ fn flow_argument_filters() {
             bytes: 100,
         },
         conn_state: "SF",
-        history: "ShADdFf",
+        history: "ShADdFfT",
+        initial_rtt_ns: 250_000,
+        orig_health: crate::flow::HealthCounts {
+            retransmits: 1,
+            ..Default::default()
+        },
+        resp_health: Default::default(),
         community_id: "1:x",
         orig_names: &[],
         resp_names: &names,
@@ -467,6 +474,9 @@ fn flow_argument_filters() {
         ("net_flow.args.resp_bytes>99", true),
         ("net_flow.args.duration<1000", false),
         ("net_flow.args.conn_state!=SF,S1", false),
+        ("net_flow.args.orig_retransmits>0", true),
+        ("net_flow.args.resp_retransmits>0", false),
+        ("net_flow.args.initial_rtt>1000000", false),
         ("net_flow.args.conn_direction=outgoing", true),
     ] {
         assert_eq!(passes(expr, FlowKind::Record), expected, "{expr}");

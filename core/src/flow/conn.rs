@@ -11,11 +11,13 @@
 //! | `D` | payload |
 //! | `F` | a FIN |
 //! | `R` | a RST |
+//! | `T` | a retransmission (as Wireshark marks it, see [`health`](super::health)) |
+//! | `W` | a zero window |
 //! | `^` | (first) the first packet was a SYN+ACK: the originator is its receiver |
 //!
-//! Zeek also records `C`, `G`, `I`, `Q`, `T`, `W` (bad checksums, gaps, retransmissions,
-//! zero windows) and repeats some letters at 10, 100, … occurrences; netcore records each
-//! letter above once per side.
+//! `T` and `W` repeat as in Zeek, at the 1st, 10th, 100th, … occurrence; the other letters
+//! are recorded once per side. Zeek's `C`, `G`, `I`, `Q` (bad checksums, gaps,
+//! inconsistencies, multi-flag packets) are not.
 
 use crate::tcp::flag;
 
@@ -59,8 +61,9 @@ pub enum Transport {
     Other,
 }
 
-/// Most letters a history holds: seven per side.
-const HISTORY_LEN: usize = 15;
+/// Most letters a history holds: `^`, six once per side, `T` and `W` up to four times each
+/// per side (a billion retransmissions would add a fifth).
+const HISTORY_LEN: usize = 31;
 
 /// What a connection's packets have shown so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +153,18 @@ impl Conn {
         };
     }
 
+    /// Records Zeek's scaled-history `letter` (`T`, `W`) for `side`, which has now done it
+    /// `count` times: the letter is written at the 1st, 10th, 100th, … time.
+    pub fn repeated(&mut self, side: Side, letter: u8, count: u32) {
+        let mut threshold = 1;
+        while threshold < count {
+            threshold = threshold.saturating_mul(10);
+        }
+        if threshold == count {
+            self.note(side_letter(side, letter));
+        }
+    }
+
     /// Zeek's `conn_state`; `orig_bytes`/`resp_bytes` are the payload bytes each side sent.
     pub fn state(&self, orig_bytes: u64, resp_bytes: u64) -> &'static str {
         use Endpoint::*;
@@ -218,10 +233,7 @@ impl Conn {
 
     /// Records `letter` for `side` the first time that side does it.
     fn letter(&mut self, side: Side, letter: u8) {
-        let letter = match side {
-            Side::Orig => letter,
-            Side::Resp => letter.to_ascii_lowercase(),
-        };
+        let letter = side_letter(side, letter);
         if !self.history().as_bytes().contains(&letter) {
             self.note(letter);
         }
@@ -232,6 +244,14 @@ impl Conn {
             *slot = letter;
             self.history_len += 1;
         }
+    }
+}
+
+/// `letter` as `side` writes it: uppercase for the originator, lowercase for the responder.
+fn side_letter(side: Side, letter: u8) -> u8 {
+    match side {
+        Side::Orig => letter,
+        Side::Resp => letter.to_ascii_lowercase(),
     }
 }
 
@@ -302,6 +322,18 @@ mod tests {
         // A SYN+ACK first: its receiver is the originator.
         let conn = tcp(true, &[(R, SYN | ACK, false), (R, RST, false)]);
         assert_eq!((conn.state(0, 0), conn.history()), ("RSTRH", "^hr"));
+    }
+
+    #[test]
+    fn retransmissions_and_zero_windows_repeat_at_powers_of_ten() {
+        let mut conn = tcp(false, &[(O, SYN, false)]);
+        for count in 1..=120 {
+            conn.repeated(O, b'T', count);
+            if count <= 10 {
+                conn.repeated(R, b'W', count);
+            }
+        }
+        assert_eq!(conn.history(), "STwTwT");
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! netcore's `net_flow` record (Zeek `conn.log` semantics where they overlap) and
 //! Tracee's `net_flow_tcp_begin` / `net_flow_tcp_end`. The table that tracks flows lives
 //! with the rest of the state in the binary; this module holds what is pure: the
-//! connection state machine ([`conn`]), the Community ID ([`community_id`]) and the
-//! records the encoders write ([`FlowEvent`]).
+//! connection state machine ([`conn`]), the Community ID ([`community_id`]), the
+//! connection's health as Wireshark's TCP analysis measures it ([`health`]), and the
+//! records the encoders write ([`Flow`]).
 
 pub mod community_id;
 pub mod conn;
+pub mod health;
 pub mod spread;
 
 use alloc::string::String;
@@ -14,6 +16,7 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 
 pub use crate::event::FlowKind;
+pub use health::HealthCounts;
 
 /// Why a `net_flow` record is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +97,12 @@ pub struct Flow<'a> {
     pub conn_state: &'a str,
     /// Zeek's `history`.
     pub history: &'a str,
+    /// TCP: Wireshark's `tcp.analysis.initial_rtt`, ns; 0 when the handshake was not seen.
+    pub initial_rtt_ns: u64,
+    /// TCP: what the originator sent that Wireshark's analysis marks.
+    pub orig_health: HealthCounts,
+    /// TCP: what the responder sent that it marks.
+    pub resp_health: HealthCounts,
     /// Community ID v1, "" when it could not be computed.
     pub community_id: &'a str,
     /// Names that resolved to the originator's address (DNS answers seen).

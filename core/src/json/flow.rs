@@ -10,8 +10,8 @@ use crate::ip;
 
 /// Arguments of Tracee's TCP flow events.
 const TCP_FLOW_ARGS: u8 = 7;
-/// Arguments of `net_flow`, without and with `responder`.
-const RECORD_ARGS: u8 = 23;
+/// Arguments of `net_flow`, without `responder`.
+const RECORD_ARGS: u8 = 30;
 
 impl Encoder {
     /// Appends one JSON line for flow event `kind` of `flow` to `out`. `ctx` is the
@@ -94,6 +94,16 @@ impl Encoder {
                 }
                 text(&mut event, "conn_state", flow.conn_state.as_bytes());
                 text(&mut event, "history", flow.history.as_bytes());
+                number(&mut event, "initial_rtt", flow.initial_rtt_ns);
+                let (orig, resp) = (flow.orig_health, flow.resp_health);
+                for (name, orig, resp) in [
+                    ("retransmits", orig.retransmits, resp.retransmits),
+                    ("out_of_order", orig.out_of_order, resp.out_of_order),
+                    ("zero_windows", orig.zero_windows, resp.zero_windows),
+                ] {
+                    number(&mut event, &["orig_", name].concat(), orig.into());
+                    number(&mut event, &["resp_", name].concat(), resp.into());
+                }
                 text(&mut event, "community_id", flow.community_id.as_bytes());
                 dns_names(&mut event);
                 text(&mut event, "sni", flow.server_name);
@@ -161,6 +171,9 @@ mod tests {
             resp_counts: Counts::default(),
             conn_state: "S1",
             history: "ShAD",
+            initial_rtt_ns: 0,
+            orig_health: Default::default(),
+            resp_health: Default::default(),
             community_id: "",
             orig_names: &[],
             resp_names: &[],
