@@ -33,10 +33,10 @@ impl Encoder {
         };
         let mut event = Event::begin(self, ctx, &mut None, out, Head::Flow(kind, args));
         let text = |event: &mut Event<'_>, name: &str, value: &[u8]| {
-            event.arg(&head(name, schema.address_type), |o| push_str(o, value))
+            event.arg_named(&[name], schema.address_type, |o| push_str(o, value))
         };
         let names = |event: &mut Event<'_>, name: &str, names: &mut dyn Iterator<Item = &[u8]>| {
-            event.arg(&head(name, schema.names_type), |o| {
+            event.arg_named(&[name], schema.names_type, |o| {
                 o.push(b'[');
                 for (i, name) in names.enumerate() {
                     if i > 0 {
@@ -71,8 +71,8 @@ impl Encoder {
                 dns_names(&mut event);
             }
             FlowKind::Record => {
-                let number = |event: &mut Event<'_>, name: &str, value: u64| {
-                    event.arg(&head(name, schema.u64_type), |o| push_u64(o, value))
+                let number = |event: &mut Event<'_>, name: &[&str], value: u64| {
+                    event.arg_named(name, schema.u64_type, |o| push_u64(o, value))
                 };
                 text(
                     &mut event,
@@ -85,24 +85,24 @@ impl Encoder {
                     "conn_direction",
                     flow.direction.name().as_bytes(),
                 );
-                number(&mut event, "start_time", flow.start_ns);
-                number(&mut event, "duration", flow.duration_ns());
+                number(&mut event, &["start_time"], flow.start_ns);
+                number(&mut event, &["duration"], flow.duration_ns());
                 for (side, counts) in [("orig", flow.orig_counts), ("resp", flow.resp_counts)] {
-                    number(&mut event, &[side, "_packets"].concat(), counts.packets);
-                    number(&mut event, &[side, "_ip_bytes"].concat(), counts.ip_bytes);
-                    number(&mut event, &[side, "_bytes"].concat(), counts.bytes);
+                    number(&mut event, &[side, "_packets"], counts.packets);
+                    number(&mut event, &[side, "_ip_bytes"], counts.ip_bytes);
+                    number(&mut event, &[side, "_bytes"], counts.bytes);
                 }
                 text(&mut event, "conn_state", flow.conn_state.as_bytes());
                 text(&mut event, "history", flow.history.as_bytes());
-                number(&mut event, "initial_rtt", flow.initial_rtt_ns);
+                number(&mut event, &["initial_rtt"], flow.initial_rtt_ns);
                 let (orig, resp) = (flow.orig_health, flow.resp_health);
                 for (name, orig, resp) in [
                     ("retransmits", orig.retransmits, resp.retransmits),
                     ("out_of_order", orig.out_of_order, resp.out_of_order),
                     ("zero_windows", orig.zero_windows, resp.zero_windows),
                 ] {
-                    number(&mut event, &["orig_", name].concat(), orig.into());
-                    number(&mut event, &["resp_", name].concat(), resp.into());
+                    number(&mut event, &["orig_", name], orig.into());
+                    number(&mut event, &["resp_", name], resp.into());
                 }
                 text(&mut event, "community_id", flow.community_id.as_bytes());
                 dns_names(&mut event);
@@ -138,19 +138,6 @@ fn endpoints(event: &mut Event<'_>, flow: &Flow<'_>) {
     event.arg(&p.src, |o| push_ip(o, flow.orig.0));
     event.arg(&p.dst, |o| push_ip(o, flow.resp.0));
     event.ports(flow.orig.1, flow.resp.1);
-}
-
-/// `{"name":"NAME","type":"TYPE","value":`.
-fn head(name: &str, type_name: &str) -> Vec<u8> {
-    [
-        "{\"name\":\"",
-        name,
-        "\",\"type\":\"",
-        type_name,
-        "\",\"value\":",
-    ]
-    .concat()
-    .into_bytes()
 }
 
 #[cfg(test)]
@@ -215,18 +202,20 @@ mod tests {
             )
         );
         // Tracee v0.24 types the addresses and names as its protobuf does.
+        let record = encode(FlowKind::Record, "tracee-0.22");
+        assert!(
+            record.contains(concat!(
+                r#"{"name":"history","type":"const char*","value":"ShAD"},"#,
+                r#"{"name":"initial_rtt","type":"u64","value":0},"#,
+                r#"{"name":"orig_retransmits","type":"u64","value":0},"#,
+                r#"{"name":"resp_retransmits","type":"u64","value":0},"#
+            )),
+            "{record}"
+        );
         let v024 = encode(FlowKind::TcpBegin, "tracee-0.24");
         assert!(
             v024.contains(r#"{"name":"src","type":"string","value":"10.0.0.1"}"#),
             "{v024}"
-        );
-    }
-
-    #[test]
-    fn an_argument_head_names_its_type() {
-        assert_eq!(
-            head("dst", "string"),
-            br#"{"name":"dst","type":"string","value":"#
         );
     }
 }

@@ -395,6 +395,25 @@ impl<'o> Event<'o> {
         self.out.push(b'}');
     }
 
+    /// [`Event::arg`] with a head of `name` (written from its parts, without allocating)
+    /// and `type_name`.
+    fn arg_named(&mut self, name: &[&str], type_name: &str, value: impl FnOnce(&mut Vec<u8>)) {
+        if self.args > 0 {
+            self.out.push(b',');
+        }
+        self.args += 1;
+        let out = &mut *self.out;
+        out.extend_from_slice(b"{\"name\":\"");
+        for part in name {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(b"\",\"type\":\"");
+        out.extend_from_slice(type_name.as_bytes());
+        out.extend_from_slice(b"\",\"value\":");
+        value(out);
+        out.push(b'}');
+    }
+
     fn addresses(&mut self, network: &Network<'_>) {
         let p = self.prepared;
         self.arg(&p.src, |o| push_ip(o, network.src()));
