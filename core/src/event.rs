@@ -109,8 +109,8 @@ impl EventKind {
         self as usize
     }
 
-    const fn bit(self) -> u16 {
-        1 << self as u16
+    const fn bit(self) -> u32 {
+        1 << self as u32
     }
 }
 
@@ -129,7 +129,7 @@ pub fn dns_events(message: &DnsMessage<'_>) -> impl Iterator<Item = EventKind> {
     .filter_map(|(kind, applies)| applies.then_some(kind))
 }
 
-/// The flow events, in id order.
+/// The flow events — what the flow table reports of a connection — in id order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowKind {
     /// `net_flow`: netcore's connection record.
@@ -138,11 +138,18 @@ pub enum FlowKind {
     TcpBegin,
     /// `net_flow_tcp_end`: Tracee's, when a TCP connection ends.
     TcpEnd,
+    /// `net_connect_failure`: netcore's, a connection refused or unreachable.
+    ConnectFailure,
 }
 
 impl FlowKind {
     /// Every flow event.
-    pub const ALL: [FlowKind; 3] = [FlowKind::Record, FlowKind::TcpBegin, FlowKind::TcpEnd];
+    pub const ALL: [FlowKind; 4] = [
+        FlowKind::Record,
+        FlowKind::TcpBegin,
+        FlowKind::TcpEnd,
+        FlowKind::ConnectFailure,
+    ];
 
     /// The event's name.
     pub fn name(self) -> &'static str {
@@ -150,6 +157,7 @@ impl FlowKind {
             FlowKind::Record => "net_flow",
             FlowKind::TcpBegin => "net_flow_tcp_begin",
             FlowKind::TcpEnd => "net_flow_tcp_end",
+            FlowKind::ConnectFailure => "net_connect_failure",
         }
     }
 
@@ -165,7 +173,7 @@ impl FlowKind {
 }
 
 impl FlowKind {
-    const fn bit(self) -> u16 {
+    const fn bit(self) -> u32 {
         1 << (EventKind::ALL.len() + self as usize)
     }
 }
@@ -173,7 +181,7 @@ impl FlowKind {
 /// A set of selected events: packet events ([`EventKind`]) and flow events
 /// ([`FlowKind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventSet(u16);
+pub struct EventSet(u32);
 
 /// An event name that is not one of [`EventKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,8 +211,12 @@ impl EventSet {
         EventKind::Http.bit() | EventKind::HttpRequest.bit() | EventKind::HttpResponse.bit(),
     );
     /// The flow events.
-    pub const FLOWS: EventSet =
-        EventSet(FlowKind::Record.bit() | FlowKind::TcpBegin.bit() | FlowKind::TcpEnd.bit());
+    pub const FLOWS: EventSet = EventSet(
+        FlowKind::Record.bit()
+            | FlowKind::TcpBegin.bit()
+            | FlowKind::TcpEnd.bit()
+            | FlowKind::ConnectFailure.bit(),
+    );
     /// No event.
     pub const NONE: EventSet = EventSet(0);
 

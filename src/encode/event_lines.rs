@@ -250,6 +250,17 @@ pub fn write_flow(
         netcore_core::ip::protocol_name(flow.protocol),
         flow.direction.name()
     );
+    if let Some(failure) = flow.failure.filter(|_| kind == FlowKind::ConnectFailure) {
+        let _ = write!(
+            out,
+            " {} attempts={}",
+            failure.cause.name(),
+            failure.attempts
+        );
+        if let Some((icmp_type, icmp_code)) = failure.icmp {
+            let _ = write!(out, " icmp={icmp_type}/{icmp_code}");
+        }
+    }
     if kind == FlowKind::Record {
         let (o, r) = (flow.orig_counts, flow.resp_counts);
         let _ = write!(

@@ -85,6 +85,7 @@ impl Pipeline {
                 record: selected.contains_flow(FlowKind::Record),
                 tcp_begin: selected.contains_flow(FlowKind::TcpBegin),
                 tcp_end: selected.contains_flow(FlowKind::TcpEnd),
+                connect_failure: selected.contains_flow(FlowKind::ConnectFailure),
                 max_flows: selection.flows.max_flows,
                 community_id_seed: selection.flows.community_id_seed,
                 report_every_ns: selection.flows.report_every_ns,

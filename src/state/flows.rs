@@ -16,8 +16,9 @@ use std::net::IpAddr;
 use netcore_core::dns::DnsMessage;
 use netcore_core::flow::community_id::{CommunityId, community_id, icmp_counterpart};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
+use netcore_core::flow::failure::quoted_endpoints;
 use netcore_core::flow::health::{Health, Segment};
-use netcore_core::flow::{ConnDirection, Counts, Flow, FlowKind, Reason};
+use netcore_core::flow::{Cause, ConnDirection, Counts, Failure, Flow, FlowKind, Reason};
 use netcore_core::owner::Owner;
 use netcore_core::packet::{Decoded, Network, Transport};
 use netcore_core::tcp::flag;
@@ -44,6 +45,8 @@ pub struct FlowConfig {
     pub tcp_begin: bool,
     /// See above.
     pub tcp_end: bool,
+    /// `net_connect_failure`.
+    pub connect_failure: bool,
     /// Most flows tracked at once.
     pub max_flows: usize,
     /// The Community ID seed.
@@ -86,6 +89,10 @@ struct Tracked {
     payload_seen: bool,
     /// When the connection ended (both FINs or a RST), if it did.
     closed_at: Option<u64>,
+    /// SYNs (without ACK) the originator sent.
+    syns: u32,
+    /// Whether its `net_connect_failure` was written.
+    failure_reported: bool,
 }
 
 impl Tracked {
@@ -124,7 +131,14 @@ impl Tracked {
                 [false, false] => ConnDirection::Unknown,
             },
             reason,
+            failure: None,
         }
+    }
+
+    /// Whether the originator is not a local socket while the responder is: a connection
+    /// from outside, whose failure has no local initiator.
+    fn opened_from_outside(&self) -> bool {
+        self.local == [false, true]
     }
 }
 
@@ -204,6 +218,9 @@ impl FlowTable {
         if now_ns >= self.last_sweep_ns + SWEEP_EVERY_NS {
             self.sweep(now_ns, ctx.host_name, emit);
         }
+        if self.config.connect_failure {
+            self.icmp_error(now_ns, netns, decoded, ctx.host_name, emit);
+        }
         let Some(packet) = Packet::of(decoded) else {
             return;
         };
@@ -278,6 +295,21 @@ impl FlowTable {
         }
         let protocol = packet.protocol;
         let syn_ack = packet.tcp_flags & (flag::SYN | flag::ACK) == flag::SYN | flag::ACK;
+        if side == Side::Orig && packet.tcp_flags & (flag::SYN | flag::ACK) == flag::SYN {
+            entry.syns += 1;
+        }
+        // A RST answering the SYN: refused.
+        let refused = side == Side::Resp
+            && packet.tcp_flags & flag::RST != 0
+            && entry.conn.state(0, 0) == "REJ";
+        if refused && self.config.connect_failure && !entry.failure_reported {
+            let failure = Failure {
+                cause: Cause::Refused,
+                attempts: entry.syns.into(),
+                icmp: None,
+            };
+            emit_failure(entry, protocol, failure, now_ns, ctx.host_name, emit);
+        }
         if protocol == ip::TCP && syn_ack && self.config.tcp_begin && side == Side::Resp {
             emit_tracee(entry, protocol, FlowKind::TcpBegin, direction, ctx, emit);
         }
@@ -287,6 +319,51 @@ impl FlowTable {
                 emit_tracee(entry, protocol, FlowKind::TcpEnd, direction, ctx, emit);
             }
         }
+    }
+
+    /// Reports the connection an ICMP or ICMPv6 error in `decoded` answers, if it is
+    /// tracked here and its originator sent the packet the error quotes: unreachable.
+    fn icmp_error(
+        &mut self,
+        now_ns: u64,
+        netns: u64,
+        decoded: &Decoded<'_>,
+        host_name: &str,
+        emit: &mut Emit<'_>,
+    ) {
+        let (protocol, kind, code, quoted) = match decoded.transport {
+            Some(Transport::Icmp(i)) => (ip::ICMP, i.icmp_type(), i.code(), i.payload()),
+            Some(Transport::Icmpv6(i)) => {
+                let quoted = i.body().get(4..).unwrap_or_default();
+                (ip::ICMPV6, i.icmp_type(), i.code(), quoted)
+            }
+            _ => return,
+        };
+        let Some((transport, src, dst)) = quoted_endpoints(protocol, kind, quoted) else {
+            return;
+        };
+        let key = Key {
+            netns,
+            protocol: transport,
+            low: src.min(dst),
+            high: src.max(dst),
+        };
+        let Some(entry) = self.flows.get_mut(&key) else {
+            return;
+        };
+        if entry.orig != src || entry.failure_reported {
+            return;
+        }
+        let attempts = match transport {
+            ip::TCP => entry.syns.into(),
+            _ => entry.counts[0].packets,
+        };
+        let failure = Failure {
+            cause: Cause::Unreachable,
+            attempts,
+            icmp: Some((kind, code)),
+        };
+        emit_failure(entry, transport, failure, now_ns, host_name, emit);
     }
 
     /// Learns the names `message`, a DNS answer seen at `now_ns` in network namespace
@@ -401,6 +478,8 @@ impl FlowTable {
             owners: [None, None],
             payload_seen: false,
             closed_at: None,
+            syns: 0,
+            failure_reported: false,
         }
     }
 }
@@ -461,6 +540,33 @@ fn emit_record(
         ),
         (None, None) => emit(FlowKind::Record, &flow, &none, None),
     }
+}
+
+/// Emits the `net_connect_failure` of `entry` (once), with the originator's envelope;
+/// not for a connection from outside to a local socket, which has no local initiator.
+fn emit_failure(
+    entry: &mut Tracked,
+    protocol: u8,
+    failure: Failure,
+    now_ns: u64,
+    host_name: &str,
+    emit: &mut Emit<'_>,
+) {
+    entry.failure_reported = true;
+    if entry.opened_from_outside() {
+        return;
+    }
+    let mut flow = entry.view(protocol, Reason::Closed);
+    flow.failure = Some(failure);
+    let ctx = match &entry.owners[0] {
+        Some(owner) => owner.context(now_ns, host_name),
+        None => EventContext {
+            timestamp: now_ns,
+            host_name,
+            ..EventContext::default()
+        },
+    };
+    emit(FlowKind::ConnectFailure, &flow, &ctx, None);
 }
 
 /// The originator's first payload: a TLS ClientHello's server name and ALPN, or an HTTP

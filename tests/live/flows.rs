@@ -382,3 +382,38 @@ fn flows_of_real_traffic_agree_with_tshark() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_refused_connect_is_reported_once_with_the_connecting_process() {
+    if !root_or_skip("a_refused_connect_is_reported_once_with_the_connecting_process") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--events", "net_connect_failure"]);
+    // Nothing listens on the port: the server's kernel answers the SYN with a RST.
+    let mut client = net
+        .command(&net.b, None, &["nc", "-N", &net.server, "7999"])
+        .stdin(stdin_with(b"hello"))
+        .spawn()
+        .unwrap();
+    let client_pid = client.id();
+    let _ = client.wait();
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        !events.is_empty()
+    });
+    // Anything more would come with the next packets: give them a moment.
+    let more = netcore.events_for(&net.server, Duration::from_secs(2), |_| false);
+    let failures: Vec<&Value> = events.iter().chain(&more).collect();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    let failure = failures[0];
+    assert_eq!(failure["eventName"], "net_connect_failure");
+    assert_eq!(failure["hostProcessId"], client_pid, "{failure}");
+    assert_eq!(failure["processName"], "nc");
+    assert_eq!(arg(failure, "cause"), "refused");
+    assert_eq!(arg(failure, "src"), net.client.as_str());
+    assert_eq!(arg(failure, "dst"), net.server.as_str());
+    assert_eq!(arg(failure, "dst_port"), 7999);
+    assert_eq!(arg(failure, "attempts"), 1);
+    let (status, _) = netcore.interrupt();
+    assert!(status.success());
+}

@@ -615,8 +615,10 @@ const RECORD_FIELDS: [(&str, FlowField, Kind); 20] = [
 /// The filterable arguments of flow event `kind`.
 pub(super) fn flow_fields(kind: FlowKind) -> Vec<(&'static str, FlowField, Kind)> {
     let mut fields = TRACEE_FLOW_FIELDS.to_vec();
-    if kind == FlowKind::Record {
-        fields.extend(RECORD_FIELDS);
+    match kind {
+        FlowKind::Record => fields.extend(RECORD_FIELDS),
+        FlowKind::ConnectFailure => fields.push(RECORD_FIELDS[0]), // proto
+        FlowKind::TcpBegin | FlowKind::TcpEnd => {}
     }
     fields
 }

@@ -307,7 +307,7 @@ fn bad_filters_name_the_problem() {
          net_packet_ipv4 net_packet_ipv6 net_packet_tcp net_packet_udp net_packet_icmp \
          net_packet_icmpv6 net_packet_dns net_packet_dns_request net_packet_dns_response \
          net_packet_http net_packet_http_request net_packet_http_response net_flow \
-         net_flow_tcp_begin net_flow_tcp_end"
+         net_flow_tcp_begin net_flow_tcp_end net_connect_failure"
     );
     assert_eq!(
         error("net_flow.args.port=443"),
@@ -461,6 +461,7 @@ fn flow_argument_filters() {
         http_host: b"",
         direction: ConnDirection::Outgoing,
         reason: Reason::Closed,
+        failure: None,
     };
     let passes =
         |expr: &str, kind: FlowKind| Filter::parse(&[expr]).unwrap().flow_passes(kind, &flow);

@@ -3,11 +3,12 @@
 //! Tracee's `net_flow_tcp_begin` / `net_flow_tcp_end`. The table that tracks flows lives
 //! with the rest of the state in the binary; this module holds what is pure: the
 //! connection state machine ([`conn`]), the Community ID ([`community_id`]), the
-//! connection's health as Wireshark's TCP analysis measures it ([`health`]), and the
-//! records the encoders write ([`Flow`]).
+//! connection's health as Wireshark's TCP analysis measures it ([`health`]), failed
+//! connections ([`failure`]), and the records the encoders write ([`Flow`]).
 
 pub mod community_id;
 pub mod conn;
+pub mod failure;
 pub mod health;
 pub mod spread;
 
@@ -16,6 +17,7 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 
 pub use crate::event::FlowKind;
+pub use failure::{Cause, Failure};
 pub use health::HealthCounts;
 
 /// Why a `net_flow` record is written.
@@ -119,6 +121,8 @@ pub struct Flow<'a> {
     pub direction: ConnDirection,
     /// Why the record is written.
     pub reason: Reason,
+    /// `net_connect_failure`: why the connection failed.
+    pub failure: Option<Failure>,
 }
 
 impl Flow<'_> {

@@ -5,13 +5,15 @@ use alloc::vec::Vec;
 
 use super::{Encoder, Event, Head, Object, push_ip, push_str, push_u64};
 use crate::event::EventContext;
-use crate::flow::{Flow, FlowKind};
+use crate::flow::{Cause, Failure, Flow, FlowKind};
 use crate::ip;
 
 /// Arguments of Tracee's TCP flow events.
 const TCP_FLOW_ARGS: u8 = 7;
 /// Arguments of `net_flow`, without `responder`.
 const RECORD_ARGS: u8 = 30;
+/// Arguments of `net_connect_failure`.
+const FAILURE_ARGS: u8 = 9;
 
 impl Encoder {
     /// Appends one JSON line for flow event `kind` of `flow` to `out`. `ctx` is the
@@ -30,6 +32,7 @@ impl Encoder {
         let args = match kind {
             FlowKind::Record => RECORD_ARGS + u8::from(responder.is_some()),
             FlowKind::TcpBegin | FlowKind::TcpEnd => TCP_FLOW_ARGS,
+            FlowKind::ConnectFailure => FAILURE_ARGS,
         };
         let mut event = Event::begin(self, ctx, &mut None, out, Head::Flow(kind, args));
         let text = |event: &mut Event<'_>, name: &str, value: &[u8]| {
@@ -69,6 +72,36 @@ impl Encoder {
                 );
                 endpoints(&mut event, flow);
                 dns_names(&mut event);
+            }
+            FlowKind::ConnectFailure => {
+                let failure = flow.failure.unwrap_or(Failure {
+                    cause: Cause::Unreachable,
+                    attempts: 0,
+                    icmp: None,
+                });
+                text(&mut event, "cause", failure.cause.name().as_bytes());
+                endpoints(&mut event, flow);
+                text(
+                    &mut event,
+                    "proto",
+                    ip::protocol_name(flow.protocol).as_bytes(),
+                );
+                event.arg_named(&["attempts"], schema.u64_type, |o| {
+                    push_u64(o, failure.attempts)
+                });
+                // -1 when no ICMP error answered.
+                let (icmp_type, icmp_code) = failure
+                    .icmp
+                    .map_or((-1, -1), |(t, c)| (i32::from(t), i32::from(c)));
+                for (name, value) in [("icmp_type", icmp_type), ("icmp_code", icmp_code)] {
+                    event.arg_named(&[name], schema.int_type, |o| {
+                        if value < 0 {
+                            o.extend_from_slice(b"-1");
+                        } else {
+                            push_u64(o, value as u64);
+                        }
+                    });
+                }
             }
             FlowKind::Record => {
                 let number = |event: &mut Event<'_>, name: &[&str], value: u64| {
@@ -169,6 +202,7 @@ mod tests {
             http_host: b"",
             direction: ConnDirection::Outgoing,
             reason: Reason::Closed,
+            failure: None,
         }
     }
 
@@ -182,6 +216,42 @@ mod tests {
         let mut out = Vec::new();
         Encoder::new(schema).encode_flow(kind, &flow(), &ctx, None, &mut out);
         alloc::string::String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_connect_failure_names_its_cause_and_icmp_error() {
+        let schema = Schema::by_name("tracee-0.22").unwrap();
+        let ctx = EventContext::default();
+        let mut out = Vec::new();
+        let mut failed = flow();
+        failed.protocol = ip::UDP;
+        failed.failure = Some(Failure {
+            cause: Cause::Unreachable,
+            attempts: 2,
+            icmp: Some((3, 3)),
+        });
+        Encoder::new(schema).encode_flow(FlowKind::ConnectFailure, &failed, &ctx, None, &mut out);
+        let line = alloc::string::String::from_utf8(out).unwrap();
+        assert!(
+            line.contains(r#""eventId":"2102","eventName":"net_connect_failure""#),
+            "{line}"
+        );
+        let args = line.split_once(r#""args":"#).expect("args").1;
+        assert_eq!(
+            args,
+            concat!(
+                r#"[{"name":"cause","type":"const char*","value":"unreachable"},"#,
+                r#"{"name":"src","type":"const char*","value":"10.0.0.1"},"#,
+                r#"{"name":"dst","type":"const char*","value":"10.0.0.2"},"#,
+                r#"{"name":"src_port","type":"u16","value":40000},"#,
+                r#"{"name":"dst_port","type":"u16","value":443},"#,
+                r#"{"name":"proto","type":"const char*","value":"UDP"},"#,
+                r#"{"name":"attempts","type":"u64","value":2},"#,
+                r#"{"name":"icmp_type","type":"int","value":3},"#,
+                r#"{"name":"icmp_code","type":"int","value":3}]}"#,
+                "\n"
+            )
+        );
     }
 
     #[test]

@@ -18,12 +18,15 @@ pub struct Schema {
     pub name: &'static str,
     /// Event ids, by [`EventKind::index`].
     ids: [&'static str; EventKind::ALL.len()],
-    /// Flow event ids, by [`FlowKind::index`]; `net_flow` is netcore's own (2100).
+    /// Flow event ids, by [`FlowKind::index`]; `net_flow` (2100) and
+    /// `net_connect_failure` (2102) are netcore's own.
     flow_ids: [&'static str; FlowKind::ALL.len()],
     /// Type of 64-bit counters and times (`net_flow`).
     pub u64_type: &'static str,
     /// Type of lists of names (`src_dns`, `dst_dns`).
     pub names_type: &'static str,
+    /// Type of signed 32-bit numbers (`net_connect_failure`'s ICMP type and code).
+    pub int_type: &'static str,
     /// Type of the `src`/`dst` address arguments.
     pub address_type: &'static str,
     /// Type of the `src_port`/`dst_port` arguments.
@@ -63,9 +66,10 @@ pub const TRACEE_0_22: Schema = Schema {
     ],
     // The reference's numbering puts net_packet_ipv4 at 2007, seven after Tracee's
     // `iota + 2000` of v0.19–v0.23; the flow events keep that offset (2013 + 7, 2014 + 7).
-    flow_ids: ["2100", "2020", "2021"],
+    flow_ids: ["2100", "2020", "2021", "2102"],
     u64_type: "u64",
     names_type: "const char **",
+    int_type: "int",
     address_type: "const char*",
     port_type: "u16",
     packet_metadata: false,
@@ -80,9 +84,10 @@ pub const TRACEE_0_24: Schema = Schema {
         "2011",
     ],
     // v0.24.1's core.go: NetFlowTCPBegin 2013, NetFlowTCPEnd 2014.
-    flow_ids: ["2100", "2013", "2014"],
+    flow_ids: ["2100", "2013", "2014", "2102"],
     u64_type: "uint64",
     names_type: "[]string",
+    int_type: "int32",
     address_type: "string",
     port_type: "uint16",
     packet_metadata: true,
