@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::live::arg;
 use serde_json::Value;
 
 const CLIENT: [u8; 4] = [10, 0, 0, 2];
@@ -21,13 +22,6 @@ fn port_unreachable(datagram: &[u8]) -> Vec<u8> {
     p.extend_from_slice(&CLIENT);
     p.extend_from_slice(&icmp);
     p
-}
-
-fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {
-    event["args"]
-        .as_array()
-        .and_then(|args| args.iter().find(|a| a["name"] == name))
-        .map_or(&Value::Null, |a| &a["value"])
 }
 
 #[test]

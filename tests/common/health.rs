@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use super::live::arg;
+
 /// A TCP connection by its originator's and responder's address and port.
 pub type Endpoints = ((String, u64), (String, u64));
 
@@ -111,12 +113,6 @@ pub fn tshark_health(capture: &Path) -> BTreeMap<Endpoints, Health> {
 
 /// netcore's health of each TCP connection among `events` (its `net_flow` records).
 pub fn netcore_health(events: &[Value]) -> BTreeMap<Endpoints, Health> {
-    let arg = |event: &Value, name: &str| -> Value {
-        event["args"]
-            .as_array()
-            .and_then(|args| args.iter().find(|a| a["name"] == name))
-            .map_or(Value::Null, |a| a["value"].clone())
-    };
     events
         .iter()
         .filter(|e| e["eventName"] == "net_flow" && arg(e, "proto") == "TCP")

@@ -43,11 +43,7 @@ pub type Quoted = (u8, (IpAddr, u16), (IpAddr, u16));
 /// ICMP error of `icmp_protocol` (ICMP or ICMPv6) with `icmp_type`: `quoted` is what
 /// follows the message's 8-byte header. `None` for other messages, and for quoted packets
 /// that are not TCP or UDP or are cut before their ports.
-pub fn quoted_endpoints(
-    icmp_protocol: u8,
-    icmp_type: u8,
-    quoted: &[u8],
-) -> Option<Quoted> {
+pub fn quoted_endpoints(icmp_protocol: u8, icmp_type: u8, quoted: &[u8]) -> Option<Quoted> {
     let (protocol, src, dst, transport) = match (icmp_protocol, icmp_type) {
         // Destination unreachable, time exceeded.
         (ip::ICMP, 3 | 11) => {
