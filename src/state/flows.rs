@@ -4,8 +4,8 @@
 //! a callback; the encoders format them.
 //!
 //! Bounds: at most `--max-flows` entries (default [`DEFAULT_MAX_FLOWS`]); an entry takes
-//! ~500 bytes with its key (112 of them the TCP health analysis), plus ~300 bytes for each local end's owner and the names and
-//! server name it holds: 40–100 MB at the default. A new flow that finds the table full,
+//! ~500 bytes with its key (112 of them the TCP health analysis), plus ~300 bytes for
+//! each local end's owner and the names and server name it holds: 40–100 MB at the default. A new flow that finds the table full,
 //! after idle flows are swept out, is not tracked and is counted. Idle timeouts as Zeek's: TCP 5 min, UDP and
 //! ICMP 1 min. A closed connection lingers [`CLOSE_LINGER_NS`] for its last ACKs before
 //! its record is written.
@@ -14,16 +14,17 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use netcore_core::dns::DnsMessage;
-use netcore_core::flow::community_id::{CommunityId, community_id, icmp_counterpart};
+use netcore_core::flow::community_id::{CommunityId, community_id};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
 use netcore_core::flow::failure::quoted_endpoints;
 use netcore_core::flow::health::{Health, Segment};
 use netcore_core::flow::{Cause, ConnDirection, Counts, Failure, Flow, FlowKind, Reason};
 use netcore_core::owner::Owner;
-use netcore_core::packet::{Decoded, Network, Transport};
+use netcore_core::packet::{Decoded, Transport};
 use netcore_core::tcp::flag;
 
 use super::dns_names::DnsNames;
+use super::flow_packet::{Key, Packet};
 use netcore_core::{Direction, EventContext, http, ip, tls};
 
 /// Default `--max-flows`: a busy host's connections.
@@ -53,16 +54,6 @@ pub struct FlowConfig {
     pub community_id_seed: u16,
     /// Write a record of each open flow this often (ns), besides its last.
     pub report_every_ns: Option<u64>,
-}
-
-/// A flow's key: the protocol and both endpoints, the lower first, in one network
-/// namespace. ICMP flows are keyed by the address pair alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    netns: u64,
-    protocol: u8,
-    low: (IpAddr, u16),
-    high: (IpAddr, u16),
 }
 
 /// One tracked flow.
@@ -580,111 +571,5 @@ fn look_into_payload(entry: &mut Tracked, protocol: u8, payload: &[u8]) {
         entry.alpn = hello.alpn().map(<[u8]>::to_vec).collect();
     } else if let Some(request) = http::request_start(payload) {
         entry.http_host = request.host().to_vec();
-    }
-}
-
-/// What the flow table reads of a packet.
-struct Packet<'a> {
-    protocol: u8,
-    src: (IpAddr, u16),
-    dst: (IpAddr, u16),
-    ip_bytes: u64,
-    payload_bytes: u64,
-    tcp_flags: u8,
-    payload: &'a [u8],
-    /// TCP: what the health analysis reads (its time filled in by the table).
-    segment: Option<Segment>,
-}
-
-impl<'a> Packet<'a> {
-    /// The flow-relevant parts of `decoded`: TCP, UDP, ICMP and ICMPv6 only.
-    fn of(decoded: &Decoded<'a>) -> Option<Packet<'a>> {
-        let network = decoded.network?;
-        let (ip_bytes, ip_payload) = match network {
-            Network::Ipv4(v4) => {
-                let total = u64::from(v4.total_len());
-                (total, total.saturating_sub(u64::from(v4.ihl()) * 4))
-            }
-            Network::Ipv6(v6) => {
-                let payload = u64::from(v6.payload_len());
-                (payload + 40, payload)
-            }
-        };
-        let mut segment = None;
-        let (protocol, ports, payload_bytes, tcp_flags, payload) = match decoded.transport? {
-            Transport::Tcp(t) => {
-                let declared = ip_payload.saturating_sub(u64::from(t.data_offset()) * 4);
-                let bytes = declared.max(t.payload().len() as u64);
-                segment = Some(Segment {
-                    seq: t.seq(),
-                    ack: t.ack(),
-                    // As Wireshark's `tcp.len`: from the IP header, not the bytes captured.
-                    len: u32::try_from(declared).unwrap_or(u32::MAX),
-                    flags: t.flags(),
-                    window: t.window(),
-                    time_ns: 0,
-                });
-                (
-                    ip::TCP,
-                    (t.src_port(), t.dst_port()),
-                    bytes,
-                    t.flags(),
-                    t.payload(),
-                )
-            }
-            Transport::Udp(u) => {
-                let bytes = u64::from(u.length()).saturating_sub(8);
-                (ip::UDP, (u.src_port(), u.dst_port()), bytes, 0, u.payload())
-            }
-            Transport::Icmp(i) => {
-                let ports = (u16::from(i.icmp_type()), u16::from(i.code()));
-                (ip::ICMP, ports, ip_payload.saturating_sub(8), 0, &[][..])
-            }
-            Transport::Icmpv6(i) => {
-                let ports = (u16::from(i.icmp_type()), u16::from(i.code()));
-                (ip::ICMPV6, ports, ip_payload.saturating_sub(8), 0, &[][..])
-            }
-        };
-        Some(Packet {
-            protocol,
-            src: (network.src(), ports.0),
-            dst: (network.dst(), ports.1),
-            ip_bytes,
-            payload_bytes,
-            tcp_flags,
-            payload,
-            segment,
-        })
-    }
-
-    /// The flow's key. An ICMP request and its reply are one flow, keyed by the address
-    /// pair and the request/reply type pair (as the Community ID pairs them); a one-way
-    /// message type (unreachable, …) by the address pair, its type and code.
-    fn key(&self, netns: u64) -> Key {
-        let (low, high) = (self.src.min(self.dst), self.src.max(self.dst));
-        if !self.is_icmp() {
-            return Key {
-                netns,
-                protocol: self.protocol,
-                low,
-                high,
-            };
-        }
-        let (kind, code) = (self.src.1 as u8, self.dst.1 as u8);
-        let types = match icmp_counterpart(self.protocol, kind) {
-            Some(other) => (kind.min(other), kind.max(other)),
-            None => (kind, code),
-        };
-        let (ip_low, ip_high) = (self.src.0.min(self.dst.0), self.src.0.max(self.dst.0));
-        Key {
-            netns,
-            protocol: self.protocol,
-            low: (ip_low, u16::from(types.0)),
-            high: (ip_high, u16::from(types.1)),
-        }
-    }
-
-    fn is_icmp(&self) -> bool {
-        self.protocol == ip::ICMP || self.protocol == ip::ICMPV6
     }
 }

@@ -313,7 +313,12 @@ fn stdin_with(bytes: &[u8]) -> Stdio {
 }
 
 fn wait_ok(child: &mut Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_ok_within(child, what, Duration::from_secs(10));
+}
+
+/// [`wait_ok`] with its own `timeout`.
+fn wait_ok_within(child: &mut Child, what: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "{what} failed: {status}");

@@ -1,0 +1,125 @@
+//! What the flow table reads of a decoded packet ([`Packet`]) and the key it files the
+//! packet's flow under ([`Key`]).
+
+use std::net::IpAddr;
+
+use netcore_core::flow::community_id::icmp_counterpart;
+use netcore_core::flow::health::Segment;
+use netcore_core::ip;
+use netcore_core::packet::{Decoded, Network, Transport};
+
+/// A flow's key: the protocol and both endpoints, the lower first, in one network
+/// namespace. ICMP flows are keyed by the address pair alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Key {
+    pub(super) netns: u64,
+    pub(super) protocol: u8,
+    pub(super) low: (IpAddr, u16),
+    pub(super) high: (IpAddr, u16),
+}
+
+/// What the flow table reads of a packet.
+pub(super) struct Packet<'a> {
+    pub(super) protocol: u8,
+    pub(super) src: (IpAddr, u16),
+    pub(super) dst: (IpAddr, u16),
+    pub(super) ip_bytes: u64,
+    pub(super) payload_bytes: u64,
+    pub(super) tcp_flags: u8,
+    pub(super) payload: &'a [u8],
+    /// TCP: what the health analysis reads (its time filled in by the table).
+    pub(super) segment: Option<Segment>,
+}
+
+impl<'a> Packet<'a> {
+    /// The flow-relevant parts of `decoded`: TCP, UDP, ICMP and ICMPv6 only.
+    pub(super) fn of(decoded: &Decoded<'a>) -> Option<Packet<'a>> {
+        let network = decoded.network?;
+        let (ip_bytes, ip_payload) = match network {
+            Network::Ipv4(v4) => {
+                let total = u64::from(v4.total_len());
+                (total, total.saturating_sub(u64::from(v4.ihl()) * 4))
+            }
+            Network::Ipv6(v6) => {
+                let payload = u64::from(v6.payload_len());
+                (payload + 40, payload)
+            }
+        };
+        let mut segment = None;
+        let (protocol, ports, payload_bytes, tcp_flags, payload) = match decoded.transport? {
+            Transport::Tcp(t) => {
+                let declared = ip_payload.saturating_sub(u64::from(t.data_offset()) * 4);
+                let bytes = declared.max(t.payload().len() as u64);
+                segment = Some(Segment {
+                    seq: t.seq(),
+                    ack: t.ack(),
+                    // As Wireshark's `tcp.len`: from the IP header, not the bytes captured.
+                    len: u32::try_from(declared).unwrap_or(u32::MAX),
+                    flags: t.flags(),
+                    window: t.window(),
+                    time_ns: 0,
+                });
+                (
+                    ip::TCP,
+                    (t.src_port(), t.dst_port()),
+                    bytes,
+                    t.flags(),
+                    t.payload(),
+                )
+            }
+            Transport::Udp(u) => {
+                let bytes = u64::from(u.length()).saturating_sub(8);
+                (ip::UDP, (u.src_port(), u.dst_port()), bytes, 0, u.payload())
+            }
+            Transport::Icmp(i) => {
+                let ports = (u16::from(i.icmp_type()), u16::from(i.code()));
+                (ip::ICMP, ports, ip_payload.saturating_sub(8), 0, &[][..])
+            }
+            Transport::Icmpv6(i) => {
+                let ports = (u16::from(i.icmp_type()), u16::from(i.code()));
+                (ip::ICMPV6, ports, ip_payload.saturating_sub(8), 0, &[][..])
+            }
+        };
+        Some(Packet {
+            protocol,
+            src: (network.src(), ports.0),
+            dst: (network.dst(), ports.1),
+            ip_bytes,
+            payload_bytes,
+            tcp_flags,
+            payload,
+            segment,
+        })
+    }
+
+    /// The flow's key. An ICMP request and its reply are one flow, keyed by the address
+    /// pair and the request/reply type pair (as the Community ID pairs them); a one-way
+    /// message type (unreachable, …) by the address pair, its type and code.
+    pub(super) fn key(&self, netns: u64) -> Key {
+        let (low, high) = (self.src.min(self.dst), self.src.max(self.dst));
+        if !self.is_icmp() {
+            return Key {
+                netns,
+                protocol: self.protocol,
+                low,
+                high,
+            };
+        }
+        let (kind, code) = (self.src.1 as u8, self.dst.1 as u8);
+        let types = match icmp_counterpart(self.protocol, kind) {
+            Some(other) => (kind.min(other), kind.max(other)),
+            None => (kind, code),
+        };
+        let (ip_low, ip_high) = (self.src.0.min(self.dst.0), self.src.0.max(self.dst.0));
+        Key {
+            netns,
+            protocol: self.protocol,
+            low: (ip_low, u16::from(types.0)),
+            high: (ip_high, u16::from(types.1)),
+        }
+    }
+
+    pub(super) fn is_icmp(&self) -> bool {
+        self.protocol == ip::ICMP || self.protocol == ip::ICMPV6
+    }
+}
