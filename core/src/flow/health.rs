@@ -6,6 +6,9 @@
 //! `tcp.analysis.initial_rtt` — the most recent SYN to the first packet with ACK and
 //! without SYN after it, as seen at the capture point.
 //!
+//! The rules were read in a 3.x-era `packet-tcp.c`; `tests/health.rs` holds them to the
+//! output of tshark 4.0.17 on every TCP connection of the test captures.
+//!
 //! The analysis keeps, per direction, the next sequence number expected and when it was
 //! reached, the last ACK number and when it was sent, the last window, the duplicate-ACK
 //! run and whether the last segment was a keep-alive, with the direction's counts: 48
