@@ -250,7 +250,7 @@ pub fn write_flow(
         netcore_core::ip::protocol_name(flow.protocol),
         flow.direction.name()
     );
-    if let Some(failure) = flow.failure.filter(|_| kind == FlowKind::ConnectFailure) {
+    if let Some(failure) = flow.failure {
         let _ = write!(
             out,
             " {} attempts={}",

@@ -87,13 +87,6 @@ struct Tracked {
 }
 
 impl Tracked {
-    fn side_index(side: Side) -> usize {
-        match side {
-            Side::Orig => 0,
-            Side::Resp => 1,
-        }
-    }
-
     /// The record view of this flow, for `reason`.
     fn view(&self, protocol: u8, reason: Reason) -> Flow<'_> {
         let [orig_counts, resp_counts] = self.counts;
@@ -240,7 +233,7 @@ impl FlowTable {
             packet.src.1 == entry.orig.1
         };
         let side = if from_orig { Side::Orig } else { Side::Resp };
-        let index = Tracked::side_index(side);
+        let index = side.index();
         entry.last_ns = now_ns;
         let counts = &mut entry.counts[index];
         counts.packets += 1;

@@ -2,24 +2,28 @@
 
 use super::*;
 
+/// Runs `command` (netcore, refusing to start) and returns its stderr, once it has exited
+/// with status 2.
+fn refusal(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[test]
 fn ip_netns_exec_is_named_as_the_cause() {
     if !root_or_skip("ip_netns_exec_is_named_as_the_cause") {
         return;
     }
     let net = TestNet::new();
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &net.a,
-            env!("CARGO_BIN_EXE_netcore"),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = refusal(Command::new("ip").args([
+        "netns",
+        "exec",
+        &net.a,
+        env!("CARGO_BIN_EXE_netcore"),
+        "--json",
+    ]));
     assert!(stderr.contains("`ip netns exec` remounts /sys"), "{stderr}");
     assert!(
         stderr.contains(&format!("nsenter --net=/run/netns/{}", net.a)),
@@ -66,43 +70,28 @@ fn missing_privileges_are_named() {
     }
     let netcore = env!("CARGO_BIN_EXE_netcore");
     // An unprivileged user: every capability is missing.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            netcore,
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = refusal(Command::new("setpriv").args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        netcore,
+        "--json",
+    ]));
     assert!(
         stderr.contains("missing privilege CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN"),
         "{stderr}"
     );
     assert!(stderr.contains("run netcore as root"), "{stderr}");
     // Root without CAP_BPF (and CAP_SYS_ADMIN, which would stand in for it).
-    let out = Command::new("setpriv")
-        .args([
-            "--bounding-set=-bpf,-sys_admin",
-            "--inh-caps=-bpf,-sys_admin",
-            netcore,
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = refusal(Command::new("setpriv").args([
+        "--bounding-set=-bpf,-sys_admin",
+        "--inh-caps=-bpf,-sys_admin",
+        netcore,
+        "--json",
+    ]));
     assert!(stderr.contains("missing privilege CAP_BPF:"), "{stderr}");
     // A --cgroup that is not a cgroup v2 directory.
-    let out = Command::new(netcore)
-        .args(["--json", "--cgroup", "/tmp"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = refusal(Command::new(netcore).args(["--json", "--cgroup", "/tmp"]));
     assert!(
         stderr.contains("--cgroup /tmp: not a directory of a cgroup v2"),
         "{stderr}"

@@ -30,6 +30,16 @@ pub enum Side {
     Resp,
 }
 
+impl Side {
+    /// 0 for the originator, 1 for the responder: where a side's half of a pair is kept.
+    pub fn index(self) -> usize {
+        match self {
+            Side::Orig => 0,
+            Side::Resp => 1,
+        }
+    }
+}
+
 /// One endpoint's TCP state, as Zeek's TCP analyzer tracks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Endpoint {

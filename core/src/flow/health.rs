@@ -126,7 +126,7 @@ impl Health {
 
     /// What `side` sent that was marked.
     pub fn counts(&self, side: Side) -> HealthCounts {
-        self.senders[index(side)].counts
+        self.senders[side.index()].counts
     }
 
     /// Analyses one segment `side` sent and counts what it is.
@@ -153,13 +153,6 @@ impl Health {
         counts.out_of_order += u32::from(marks.out_of_order);
         counts.zero_windows += u32::from(marks.zero_window);
         marks
-    }
-}
-
-fn index(side: Side) -> usize {
-    match side {
-        Side::Orig => 0,
-        Side::Resp => 1,
     }
 }
 
