@@ -214,6 +214,11 @@ pub struct Cli {
     #[arg(long, requires = "json")]
     pub community_id: bool,
 
+    /// net_dns_transaction: how long a DNS query waits for its response before it is
+    /// reported unanswered (queries still waiting when the run ends are reported then).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_dns_timeout)]
+    pub dns_timeout: u64,
+
     /// Also write a net_flow record of each open flow every SECONDS (besides its last).
     #[arg(long, value_name = "SECONDS", value_parser = parse_stats_interval)]
     pub flow_report: Option<u64>,
@@ -408,6 +413,14 @@ fn parse_stats_interval(seconds: &str) -> Result<u64, String> {
     match seconds.parse::<u64>() {
         Ok(n @ 1..) => Ok(n),
         _ => Err("a whole number of seconds, at least 1".to_owned()),
+    }
+}
+
+/// `--dns-timeout`: seconds, fractions allowed, from 1 ms to an hour; in ns.
+fn parse_dns_timeout(seconds: &str) -> Result<u64, String> {
+    match seconds.parse::<f64>() {
+        Ok(s) if (0.001..=3600.0).contains(&s) => Ok((s * 1e9) as u64),
+        _ => Err("seconds (fractions allowed) from 0.001 to 3600".to_owned()),
     }
 }
 

@@ -244,6 +244,7 @@ impl Plan {
                     max_flows: (cli.max_flows as usize).div_ceil(threads),
                     community_id_seed: cli.community_id_seed,
                     report_every_ns: cli.flow_report.map(|s| s * 1_000_000_000),
+                    dns_timeout_ns: cli.dns_timeout,
                 },
             },
             count,

@@ -177,7 +177,7 @@ fn filter_fields_and_json_keys_agree() {
     // packet events is filterable (DNS events: the commonly filtered fields only).
     use std::collections::{BTreeMap, BTreeSet};
     let mut written: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let http = "net_packet_http,net_packet_http_request,net_packet_http_response";
+    let http = "net_packet_http,net_packet_http_request,net_packet_http_response,net_packet_raw";
     for event in events(&["--events", "all", "--events", http]) {
         let paths = written
             .entry(event["eventName"].as_str().unwrap().to_owned())
@@ -188,7 +188,7 @@ fn filter_fields_and_json_keys_agree() {
     }
     assert_eq!(
         written.len(),
-        12,
+        13,
         "every packet event appears in the golden capture"
     );
     for kind in netcore_core::EventKind::ALL {
@@ -202,8 +202,11 @@ fn filter_fields_and_json_keys_agree() {
             "{}: filter paths the JSON lacks: {not_written:?}",
             kind.name()
         );
-        // DNS lists and HTTP headers and metadata are written, not filtered on.
-        let written_only = netcore_core::EventSet::DNS.union(netcore_core::EventSet::HTTP);
+        // DNS lists, HTTP headers and metadata, and the raw bytes are written, not
+        // filtered on.
+        let written_only = netcore_core::EventSet::DNS
+            .union(netcore_core::EventSet::HTTP)
+            .with(netcore_core::EventKind::Raw);
         if !written_only.contains(kind) {
             let not_filterable: Vec<_> = json.difference(&filter).collect();
             assert!(

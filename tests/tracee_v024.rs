@@ -374,11 +374,12 @@ fn unmarshal_event(event: &Value) -> Result<(), String> {
 }
 
 /// The events netcore writes for a golden capture in `schema`, one JSON value each: the
-/// nine packet events and the three flow events.
+/// nine packet events, the HTTP ones, `net_packet_raw`, and the flow events.
 fn events(capture: &str, schema: &str) -> Vec<Value> {
     let path = common::root().join(format!("tests/golden/{capture}.pcap"));
     let more = "net_packet_http,net_packet_http_request,net_packet_http_response,\
-                net_flow,net_flow_tcp_begin,net_flow_tcp_end";
+                net_packet_raw,net_flow,net_flow_tcp_begin,net_flow_tcp_end,\
+                net_tcp_connect,net_dns_transaction";
     let args = [
         "--json", "--schema", schema, "--events", "all", "--events", more,
     ];
@@ -403,8 +404,9 @@ fn v024_accepts_every_event_of_the_v024_schema() {
                 .or_default() += 1;
         }
     }
-    // Every one of the nine packet events, the three HTTP and the three flow events.
-    assert_eq!(checked.len(), 15, "{checked:?}");
+    // Every one of the nine packet events, the three HTTP ones, `net_packet_raw`, the
+    // three flow events, `net_tcp_connect` and `net_dns_transaction`.
+    assert_eq!(checked.len(), 18, "{checked:?}");
 }
 
 #[test]
@@ -421,17 +423,19 @@ fn v024_rejects_the_seed_schema_where_tracee_said_it_does() {
     }
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
     // The flow events and net_packet_http carry `u16` ports in the seed-era schema too,
-    // as Tracee wrote them.
+    // as Tracee wrote them, and net_tcp_connect's port is v0.23's `int`.
     assert_eq!(
         rejected,
         names(&[
+            "net_dns_transaction",
             "net_flow",
             "net_flow_tcp_begin",
             "net_flow_tcp_end",
             "net_packet_dns",
             "net_packet_http",
             "net_packet_tcp",
-            "net_packet_udp"
+            "net_packet_udp",
+            "net_tcp_connect"
         ])
     );
     assert!(accepted.contains("net_packet_ipv4") && accepted.contains("net_packet_dns_response"));

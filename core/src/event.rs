@@ -36,11 +36,14 @@ pub enum EventKind {
     HttpRequest,
     /// `net_packet_http_response`.
     HttpResponse,
+    /// `net_packet_raw`: the IP packet's bytes (Tracee's id 701, a kernel event there).
+    Raw,
 }
 
 impl EventKind {
-    /// Every event, in id order.
-    pub const ALL: [EventKind; 12] = [
+    /// Every event: Tracee's user-space network events in id order, then
+    /// `net_packet_raw`.
+    pub const ALL: [EventKind; 13] = [
         EventKind::Ipv4,
         EventKind::Ipv6,
         EventKind::Tcp,
@@ -53,6 +56,7 @@ impl EventKind {
         EventKind::Http,
         EventKind::HttpRequest,
         EventKind::HttpResponse,
+        EventKind::Raw,
     ];
 
     /// Tracee's event name.
@@ -70,6 +74,7 @@ impl EventKind {
             EventKind::Http => "net_packet_http",
             EventKind::HttpRequest => "net_packet_http_request",
             EventKind::HttpResponse => "net_packet_http_response",
+            EventKind::Raw => "net_packet_raw",
         }
     }
 
@@ -129,7 +134,8 @@ pub fn dns_events(message: &DnsMessage<'_>) -> impl Iterator<Item = EventKind> {
     .filter_map(|(kind, applies)| applies.then_some(kind))
 }
 
-/// The flow events — what the flow table reports of a connection — in id order.
+/// The flow events — what the flow table reports of a connection, its DNS lookups and
+/// connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowKind {
     /// `net_flow`: netcore's connection record.
@@ -138,17 +144,23 @@ pub enum FlowKind {
     TcpBegin,
     /// `net_flow_tcp_end`: Tracee's, when a TCP connection ends.
     TcpEnd,
-    /// `net_connect_failure`: netcore's, a connection refused or unreachable.
+    /// `net_connect_failure`: netcore's, a connection refused, unreachable or timed out.
     ConnectFailure,
+    /// `net_dns_transaction`: netcore's, a DNS query paired with its response.
+    DnsTransaction,
+    /// `net_tcp_connect`: Tracee's, a local socket's TCP connect (its first SYN).
+    TcpConnect,
 }
 
 impl FlowKind {
     /// Every flow event.
-    pub const ALL: [FlowKind; 4] = [
+    pub const ALL: [FlowKind; 6] = [
         FlowKind::Record,
         FlowKind::TcpBegin,
         FlowKind::TcpEnd,
         FlowKind::ConnectFailure,
+        FlowKind::DnsTransaction,
+        FlowKind::TcpConnect,
     ];
 
     /// The event's name.
@@ -158,6 +170,8 @@ impl FlowKind {
             FlowKind::TcpBegin => "net_flow_tcp_begin",
             FlowKind::TcpEnd => "net_flow_tcp_end",
             FlowKind::ConnectFailure => "net_connect_failure",
+            FlowKind::DnsTransaction => "net_dns_transaction",
+            FlowKind::TcpConnect => "net_tcp_connect",
         }
     }
 
@@ -215,7 +229,9 @@ impl EventSet {
         FlowKind::Record.bit()
             | FlowKind::TcpBegin.bit()
             | FlowKind::TcpEnd.bit()
-            | FlowKind::ConnectFailure.bit(),
+            | FlowKind::ConnectFailure.bit()
+            | FlowKind::DnsTransaction.bit()
+            | FlowKind::TcpConnect.bit(),
     );
     /// No event.
     pub const NONE: EventSet = EventSet(0);
@@ -411,7 +427,9 @@ impl<'p, 'a> PacketEvents<'p, 'a> {
     ) -> Self {
         let mut present = EventSet::NONE;
         if let Some(network) = &packet.network {
-            present = present.with(EventKind::of_network(network));
+            present = present
+                .with(EventKind::of_network(network))
+                .with(EventKind::Raw);
             if let Some(transport) = &packet.transport {
                 present = present.with(EventKind::of_transport(transport));
             }

@@ -50,6 +50,7 @@ pub struct Ipv4View<'a> {
     header: &'a Ipv4Header,
     options: &'a [u8],
     payload: &'a [u8],
+    packet: &'a [u8],
 }
 
 /// Why an IPv4 header could not be decoded.
@@ -134,7 +135,13 @@ impl<'a> Ipv4View<'a> {
             header,
             options: &bytes[HEADER_LEN..header_len],
             payload: &bytes[header_len..end],
+            packet: &bytes[..end],
         })
+    }
+
+    /// The whole packet, header to payload, as captured (what `net_packet_raw` writes).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.packet
     }
 
     /// The fixed header.

@@ -42,6 +42,7 @@ pub const MAX_EXTENSION_HEADERS: usize = 16;
 pub struct Ipv6View<'a> {
     header: &'a Ipv6Header,
     payload: &'a [u8],
+    packet: &'a [u8],
 }
 
 /// Where the extension-header chain ends.
@@ -127,7 +128,13 @@ impl<'a> Ipv6View<'a> {
         Ok(Ipv6View {
             header,
             payload: &rest[..end],
+            packet: &bytes[..HEADER_LEN + end],
         })
+    }
+
+    /// The whole packet, header to payload, as captured (what `net_packet_raw` writes).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.packet
     }
 
     /// The fixed header.

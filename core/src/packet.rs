@@ -23,12 +23,19 @@ pub enum Network<'a> {
     Ipv6(Ipv6View<'a>),
 }
 
-impl Network<'_> {
+impl<'a> Network<'a> {
     /// Source address.
     pub fn src(&self) -> IpAddr {
         match self {
             Network::Ipv4(v) => IpAddr::V4(Ipv4Addr::from(v.src())),
             Network::Ipv6(v) => IpAddr::V6(Ipv6Addr::from(v.src())),
+        }
+    }
+    /// The whole IP packet, as captured.
+    pub fn bytes(&self) -> &'a [u8] {
+        match self {
+            Network::Ipv4(v) => v.bytes(),
+            Network::Ipv6(v) => v.bytes(),
         }
     }
     /// Destination address.

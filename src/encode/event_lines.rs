@@ -11,7 +11,8 @@ use netcore_core::tcp::flag;
 use netcore_core::{EventContext, EventKind, PacketEvents, http};
 use std::net::SocketAddr;
 
-use super::{AnswerText, Encoder};
+use super::Encoder;
+use netcore_core::dns::AnswerText;
 
 /// The per-event text encoder.
 pub struct EventLineEncoder;
@@ -260,6 +261,21 @@ pub fn write_flow(
         if let Some((icmp_type, icmp_code)) = failure.icmp {
             let _ = write!(out, " icmp={icmp_type}/{icmp_code}");
         }
+    }
+    if let Some(t) = &flow.transaction {
+        let _ = write!(
+            out,
+            " {} {} {} rtt={:.6}s {} answers={}",
+            t.query.escape_debug(),
+            t.qtype.name(),
+            t.outcome(),
+            t.rtt_ns as f64 / 1e9,
+            t.rcode_name(),
+            t.answers.join(",").escape_debug()
+        );
+    }
+    if kind == FlowKind::TcpConnect && !flow.resp_names.is_empty() {
+        let _ = write!(out, " dst_dns={}", flow.resp_names.join(",").escape_debug());
     }
     if kind == FlowKind::Record {
         let (o, r) = (flow.orig_counts, flow.resp_counts);

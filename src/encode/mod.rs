@@ -5,13 +5,10 @@
 pub mod event_lines;
 pub mod packet_line;
 
-use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use netcore_core::dns::name::MAX_PRESENTATION_LEN;
-use netcore_core::dns::{RData, Record};
 use netcore_core::finding::FindingEvent;
 use netcore_core::flow::{Flow, FlowKind};
 use netcore_core::json::{self, Schema};
@@ -469,38 +466,6 @@ impl Encoders {
                 false => std::mem::replace(batch, self.pool.batch()),
             })
             .collect()
-    }
-}
-
-/// The data of a DNS answer as the text encoders print it: the address, the name (with
-/// `:port` for SRV), the quoted TXT strings, else its size.
-pub struct AnswerText<'r, 'a>(pub &'r Record<'a>);
-
-impl fmt::Display for AnswerText<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut name = [0; MAX_PRESENTATION_LEN];
-        match self.0.data() {
-            RData::A(a) => write!(f, "{}", std::net::Ipv4Addr::from(a)),
-            RData::Aaaa(a) => write!(f, "{}", std::net::Ipv6Addr::from(a)),
-            RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) | RData::Mx { exchange: n, .. } => {
-                f.write_str(n.presentation(&mut name).unwrap_or("?"))
-            }
-            RData::Srv { port, target, .. } => {
-                write!(
-                    f,
-                    "{}:{port}",
-                    target.presentation(&mut name).unwrap_or("?")
-                )
-            }
-            RData::Txt(strings) => {
-                for (i, s) in strings.enumerate() {
-                    let sep = if i == 0 { "" } else { " " };
-                    write!(f, "{sep}\"{}\"", String::from_utf8_lossy(s).escape_debug())?;
-                }
-                Ok(())
-            }
-            _ => write!(f, "({} bytes)", self.0.raw_data.len()),
-        }
     }
 }
 

@@ -19,7 +19,8 @@ use netcore_core::packet::{Network, Transport};
 use netcore_core::tcp::{TcpView, flag};
 use netcore_core::{Direction, EventSet, PacketEvents};
 
-use super::{AnswerText, Encoder};
+use super::Encoder;
+use netcore_core::dns::AnswerText;
 
 /// The one-line-per-packet encoder.
 pub struct PacketLineEncoder {

@@ -141,11 +141,14 @@ impl LayerWriter<'_> {
             written += fired.len();
         }
         let printed_dns = wanted.intersect(EventSet::DNS).intersect(printed);
-        if printed_dns != EventSet::NONE {
-            written += self.dns_over_tcp(&events, printed_dns);
+        // The flows count the packet, and pair the DNS messages it completes.
+        let flows_see = self.flows.is_some()
+            && self.filter.packet_events(ctx, decoded, EventSet::FLOWS) != EventSet::NONE;
+        if printed_dns != EventSet::NONE || flows_see {
+            written += self.dns_over_tcp(&events, printed_dns, flows_see);
         }
         if let Some((flows, now_ns, netns)) = &mut self.flows
-            && self.filter.packet_events(ctx, decoded, EventSet::FLOWS) != EventSet::NONE
+            && flows_see
         {
             // Flows learn names from DNS answers: decode the message if no event did.
             let names_from = match dns {
@@ -169,8 +172,14 @@ impl LayerWriter<'_> {
     }
 
     /// Writes the events of the DNS messages a TCP segment to or from port 53 completes;
-    /// `packet` is the segment's (with no DNS message), `wanted` the DNS events wanted.
-    fn dns_over_tcp(&mut self, packet: &PacketEvents<'_, '_>, wanted: EventSet) -> usize {
+    /// `packet` is the segment's (with no DNS message), `wanted` the DNS events wanted;
+    /// with `to_flows`, the flow table pairs the messages too (`net_dns_transaction`).
+    fn dns_over_tcp(
+        &mut self,
+        packet: &PacketEvents<'_, '_>,
+        wanted: EventSet,
+        to_flows: bool,
+    ) -> usize {
         let decoded = packet.packet;
         let (Some(network), Some(Transport::Tcp(tcp))) = (decoded.network, decoded.transport)
         else {
@@ -187,8 +196,13 @@ impl LayerWriter<'_> {
             encoders,
             summary,
             reassembler,
+            flows,
             ..
         } = self;
+        let endpoints = (
+            (network.src(), tcp.src_port()),
+            (network.dst(), tcp.dst_port()),
+        );
         reassembler.push(
             key,
             tcp.seq(),
@@ -211,6 +225,19 @@ impl LayerWriter<'_> {
                     written += encoders.encode(&events);
                     for kind in events.kinds() {
                         summary.packet_events[kind as usize] += 1;
+                    }
+                    if let (Some((flows, now_ns, netns)), true) = (flows.as_mut(), to_flows) {
+                        let mut writer = FlowWriter::new(filter, encoders);
+                        flows.dns_message(
+                            *now_ns,
+                            *netns,
+                            netcore_core::ip::TCP,
+                            endpoints,
+                            &message,
+                            packet.ctx,
+                            &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
+                        );
+                        written += writer.count_into(&mut summary.flow_events);
                     }
                 }
                 Err(e) => summary.count_error(DecodeError::Dns(e)),

@@ -115,4 +115,6 @@ pub struct FlowOptions {
     pub community_id_seed: u16,
     /// Write a record of each open flow this often (ns).
     pub report_every_ns: Option<u64>,
+    /// How long a DNS query waits for its response (ns).
+    pub dns_timeout_ns: u64,
 }

@@ -196,6 +196,14 @@ impl std::fmt::Display for Summary {
                 flows.created, flows.idle, flows.untracked, flows.names_evicted
             )?;
         }
+        let dns = &flows.transactions;
+        if dns.answered + dns.unanswered + dns.untracked > 0 {
+            write!(
+                f,
+                "; DNS queries: {} answered, {} unanswered, {} not tracked (table full)",
+                dns.answered, dns.unanswered, dns.untracked
+            )?;
+        }
         let t = &self.dns_tcp;
         let dropped = t.dropped_gap
             + t.dropped_memory

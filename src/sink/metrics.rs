@@ -166,6 +166,7 @@ pub fn render(sources: &Sources<'_>) -> String {
         ("xdp_no_metadata", k.xdp_no_metadata),
         ("flow_table", s.flows.untracked),
         ("dns_names", s.flows.names_evicted),
+        ("dns_transactions", s.flows.transactions.untracked),
         (
             "dns_tcp_reassembly",
             t.dropped_gap

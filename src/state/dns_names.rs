@@ -19,14 +19,24 @@ pub const MAX_NAMES: usize = 8;
 /// forgets them all (counted).
 #[derive(Default)]
 pub struct DnsNames {
-    by_address: HashMap<(u64, IpAddr), Vec<(String, u64)>>,
+    by_address: HashMap<(u64, IpAddr), Resolved>,
+}
+
+/// What the answers said of one address.
+#[derive(Default)]
+struct Resolved {
+    /// Each name and when its TTL runs out, ns.
+    names: Vec<(String, u64)>,
+    /// The round trip of the last lookup that gave the address, ns (0: not seen).
+    rtt_ns: u64,
 }
 
 impl DnsNames {
-    /// Learns the A and AAAA answers of `message` (a response) seen at `now_ns`: each
-    /// address gets the record's owner name and the name the client asked for. Returns
-    /// how many addresses were forgotten to make room.
-    pub fn learn(&mut self, netns: u64, message: &DnsMessage<'_>, now_ns: u64) -> u64 {
+    /// Learns the A and AAAA answers of `message` (a response) seen at `now_ns`, `rtt_ns`
+    /// after its query (0: the query was not seen): each address gets the record's owner
+    /// name and the name the client asked for. Returns how many addresses were forgotten
+    /// to make room.
+    pub fn learn(&mut self, netns: u64, message: &DnsMessage<'_>, now_ns: u64, rtt_ns: u64) -> u64 {
         if message.qr() != 1 {
             return 0;
         }
@@ -54,7 +64,11 @@ impl DnsNames {
                 forgotten += self.by_address.len() as u64;
                 self.by_address.clear();
             }
-            let names = self.by_address.entry((netns, address)).or_default();
+            let resolved = self.by_address.entry((netns, address)).or_default();
+            if rtt_ns > 0 {
+                resolved.rtt_ns = rtt_ns;
+            }
+            let names = &mut resolved.names;
             for name in [Some(owner), asked.as_deref()].into_iter().flatten() {
                 let name = name.trim_end_matches('.');
                 if let Some((_, at)) = names.iter_mut().find(|(n, _)| n == name) {
@@ -67,17 +81,19 @@ impl DnsNames {
         forgotten
     }
 
-    /// The names of `address` whose TTL has not run out at `now_ns`.
-    pub fn lookup(&self, netns: u64, address: IpAddr, now_ns: u64) -> Vec<String> {
-        self.by_address
-            .get(&(netns, address))
-            .map(|names| {
-                names
-                    .iter()
-                    .filter(|(_, expires)| *expires > now_ns)
-                    .map(|(name, _)| name.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// The names of `address` whose TTL has not run out at `now_ns`, and the round trip
+    /// of the lookup that gave it (0 when none of them is left, or it was not seen).
+    pub fn lookup(&self, netns: u64, address: IpAddr, now_ns: u64) -> (Vec<String>, u64) {
+        let Some(resolved) = self.by_address.get(&(netns, address)) else {
+            return (Vec::new(), 0);
+        };
+        let names: Vec<String> = resolved
+            .names
+            .iter()
+            .filter(|(_, expires)| *expires > now_ns)
+            .map(|(name, _)| name.clone())
+            .collect();
+        let rtt_ns = if names.is_empty() { 0 } else { resolved.rtt_ns };
+        (names, rtt_ns)
     }
 }

@@ -18,12 +18,15 @@ use netcore_core::flow::community_id::{CommunityId, community_id};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
 use netcore_core::flow::failure::quoted_endpoints;
 use netcore_core::flow::health::{Health, Segment};
-use netcore_core::flow::{Cause, ConnDirection, Counts, Failure, Flow, FlowKind, Reason};
+use netcore_core::flow::{
+    Cause, ConnDirection, Counts, DnsTransaction, Failure, Flow, FlowKind, Reason,
+};
 use netcore_core::owner::Owner;
 use netcore_core::packet::{Decoded, Transport};
 use netcore_core::tcp::flag;
 
 use super::dns_names::DnsNames;
+use super::dns_transactions::{Answered, DnsTransactions, Query, TransactionStats};
 use super::flow_packet::{Key, Packet};
 use netcore_core::{Direction, EventContext, http, ip, tls};
 
@@ -48,6 +51,12 @@ pub struct FlowConfig {
     pub tcp_end: bool,
     /// `net_connect_failure`.
     pub connect_failure: bool,
+    /// `net_dns_transaction`.
+    pub dns_transaction: bool,
+    /// `net_tcp_connect`.
+    pub tcp_connect: bool,
+    /// How long a DNS query waits for its response before it is unanswered, ns.
+    pub dns_timeout_ns: u64,
     /// Most flows tracked at once.
     pub max_flows: usize,
     /// The Community ID seed.
@@ -69,6 +78,8 @@ struct Tracked {
     health: Health,
     community_id: Option<CommunityId>,
     names: [Vec<String>; 2],
+    /// The round trip of the DNS lookup that named the responder, ns (0: none seen).
+    dns_rtt_ns: u64,
     server_name: Vec<u8>,
     alpn: Vec<Vec<u8>>,
     http_host: Vec<u8>,
@@ -101,6 +112,7 @@ impl Tracked {
             conn_state: self.conn.state(orig_counts.bytes, resp_counts.bytes),
             history: self.conn.history(),
             initial_rtt_ns: self.health.initial_rtt_ns(),
+            dns_rtt_ns: self.dns_rtt_ns,
             orig_health: self.health.counts(Side::Orig),
             resp_health: self.health.counts(Side::Resp),
             community_id: self.community_id.as_ref().map_or("", |c| c.as_str()),
@@ -116,6 +128,7 @@ impl Tracked {
             },
             reason,
             failure: None,
+            transaction: None,
         }
     }
 
@@ -142,6 +155,8 @@ pub struct FlowStats {
     pub idle: u64,
     /// Addresses the DNS-name cache forgot because it was full.
     pub names_evicted: u64,
+    /// What became of the DNS queries.
+    pub transactions: TransactionStats,
 }
 
 impl FlowStats {
@@ -152,19 +167,22 @@ impl FlowStats {
             untracked,
             idle,
             names_evicted,
+            transactions,
         } = other;
         self.created += created;
         self.untracked += untracked;
         self.idle += idle;
         self.names_evicted += names_evicted;
+        self.transactions.add(transactions);
     }
 }
 
-/// The flow table and the DNS-name cache.
+/// The flow table, the DNS-name cache and the DNS queries waiting for responses.
 pub struct FlowTable {
     config: FlowConfig,
     flows: HashMap<Key, Tracked>,
     names: DnsNames,
+    transactions: DnsTransactions,
     last_sweep_ns: u64,
     /// Counts so far.
     pub stats: FlowStats,
@@ -177,6 +195,7 @@ impl FlowTable {
             config,
             flows: HashMap::new(),
             names: DnsNames::default(),
+            transactions: DnsTransactions::new(config.dns_timeout_ns),
             last_sweep_ns: 0,
             stats: FlowStats::default(),
         }
@@ -196,9 +215,6 @@ impl FlowTable {
         ctx: &EventContext<'_>,
         emit: &mut Emit<'_>,
     ) {
-        if let Some(message) = dns {
-            self.learn_names(now_ns, netns, message);
-        }
         if now_ns >= self.last_sweep_ns + SWEEP_EVERY_NS {
             self.sweep(now_ns, ctx.host_name, emit);
         }
@@ -208,6 +224,18 @@ impl FlowTable {
         let Some(packet) = Packet::of(decoded) else {
             return;
         };
+        if let Some(message) = dns {
+            let (src, dst) = (packet.src, packet.dst);
+            self.dns_message(
+                now_ns,
+                netns,
+                packet.protocol,
+                (src, dst),
+                message,
+                ctx,
+                emit,
+            );
+        }
         let key = packet.key(netns);
         if !self.flows.contains_key(&key) {
             if self.flows.len() >= self.config.max_flows {
@@ -267,9 +295,7 @@ impl FlowTable {
         };
         if let Some(local) = local {
             entry.local[local] = true;
-            if entry.owners[local].is_none()
-                && (ctx.host_thread_id != 0 || !ctx.container_id.is_empty())
-            {
+            if entry.owners[local].is_none() && has_owner(ctx) {
                 entry.owners[local] = Some(Box::new(Owner::of(ctx)));
             }
         }
@@ -281,6 +307,11 @@ impl FlowTable {
         let syn_ack = packet.tcp_flags & (flag::SYN | flag::ACK) == flag::SYN | flag::ACK;
         if side == Side::Orig && packet.tcp_flags & (flag::SYN | flag::ACK) == flag::SYN {
             entry.syns += 1;
+            // A local socket's connect (or, without directions, any): Tracee's event.
+            if entry.syns == 1 && self.config.tcp_connect && direction != Direction::Ingress {
+                let flow = entry.view(protocol, Reason::Closed);
+                emit(FlowKind::TcpConnect, &flow, ctx, None);
+            }
         }
         // A RST answering the SYN: refused.
         let refused = side == Side::Resp
@@ -350,18 +381,58 @@ impl FlowTable {
         emit_failure(entry, transport, failure, now_ns, host_name, emit);
     }
 
+    /// Takes DNS message `message`, seen at `now_ns` in network namespace `netns` going
+    /// `endpoints` (source, destination) over `protocol`, owned by `ctx`: a query waits
+    /// for its response; a response completes it (`net_dns_transaction`) and names the
+    /// addresses it gives. [`FlowTable::packet`] calls it for DNS over UDP, the pipeline
+    /// for each message reassembled from TCP.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dns_message(
+        &mut self,
+        now_ns: u64,
+        netns: u64,
+        protocol: u8,
+        endpoints: ((IpAddr, u16), (IpAddr, u16)),
+        message: &DnsMessage<'_>,
+        ctx: &EventContext<'_>,
+        emit: &mut Emit<'_>,
+    ) {
+        let (src, dst) = endpoints;
+        let owner = || has_owner(ctx).then(|| Box::new(Owner::of(ctx)));
+        let answered = self
+            .transactions
+            .message(now_ns, netns, protocol, src, dst, message, owner);
+        let rtt_ns = answered.as_ref().map_or(0, |a| a.rtt_ns);
+        self.stats.names_evicted += self.names.learn(netns, message, now_ns, rtt_ns);
+        if let (Some(answered), true) = (answered, self.config.dns_transaction) {
+            emit_transaction(
+                &answered.query,
+                Some(&answered),
+                now_ns,
+                ctx.host_name,
+                emit,
+            );
+        }
+        self.stats.transactions = self.transactions.stats;
+    }
+
     /// Learns the names `message`, a DNS answer seen at `now_ns` in network namespace
-    /// `netns`, gives addresses; [`FlowTable::packet`] does for the packets it is given,
-    /// this for copies of answers whose flows another table tracks (host mode on several
-    /// threads).
+    /// `netns`, gives addresses, from a copy of an answer whose flow another table tracks
+    /// (host mode on several threads).
     pub fn learn_names(&mut self, now_ns: u64, netns: u64, message: &DnsMessage<'_>) {
-        self.stats.names_evicted += self.names.learn(netns, message, now_ns);
+        self.stats.names_evicted += self.names.learn(netns, message, now_ns, 0);
     }
 
     /// Writes the records of idle and closed flows, and the periodic reports, due at
     /// `now_ns`; live capture calls it every second, packets as their time advances.
     pub fn sweep(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
         self.last_sweep_ns = now_ns;
+        for query in self.transactions.expired(now_ns) {
+            if self.config.dns_transaction {
+                emit_transaction(&query, None, now_ns, host_name, emit);
+            }
+        }
+        self.stats.transactions = self.transactions.stats;
         let config = self.config;
         let mut due = Vec::new();
         for (key, entry) in &self.flows {
@@ -405,6 +476,12 @@ impl FlowTable {
     /// Writes the record of every flow still tracked (the capture ended) and empties the
     /// table. Flows whose connection had ended are `closed`, the others `end`.
     pub fn finish(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
+        for query in self.transactions.drain() {
+            if self.config.dns_transaction {
+                emit_transaction(&query, None, now_ns, host_name, emit);
+            }
+        }
+        self.stats.transactions = self.transactions.stats;
         // In the order they began, as a log of the capture reads best (the keys only are
         // sorted: the entries stay where they are).
         let mut order: Vec<(u64, Key)> = self.flows.iter().map(|(k, e)| (e.start_ns, *k)).collect();
@@ -441,6 +518,8 @@ impl FlowTable {
             ip::UDP => ConnTransport::Udp,
             _ => ConnTransport::Other,
         };
+        let (orig_names, _) = self.names.lookup(netns, orig.0, now_ns);
+        let (resp_names, dns_rtt_ns) = self.names.lookup(netns, resp.0, now_ns);
         Tracked {
             orig,
             resp,
@@ -451,10 +530,8 @@ impl FlowTable {
             conn: Conn::new(transport, flipped),
             health: Health::default(),
             community_id: community_id(self.config.community_id_seed, packet.protocol, orig, resp),
-            names: [
-                self.names.lookup(netns, orig.0, now_ns),
-                self.names.lookup(netns, resp.0, now_ns),
-            ],
+            names: [orig_names, resp_names],
+            dns_rtt_ns,
             server_name: Vec::new(),
             alpn: Vec::new(),
             http_host: Vec::new(),
@@ -551,6 +628,41 @@ fn emit_failure(
         },
     };
     emit(FlowKind::ConnectFailure, &flow, &ctx, None);
+}
+
+/// Emits the `net_dns_transaction` of `query`: answered (`answered`) or not, with the
+/// envelope of the query's owner.
+fn emit_transaction(
+    query: &Query,
+    answered: Option<&Answered>,
+    now_ns: u64,
+    host_name: &str,
+    emit: &mut Emit<'_>,
+) {
+    let mut flow = Flow::between(query.protocol, query.client, query.server);
+    flow.start_ns = query.sent_ns;
+    flow.last_ns = now_ns;
+    flow.transaction = Some(DnsTransaction {
+        query: &query.name,
+        qtype: query.qtype,
+        rcode: answered.map(|a| a.rcode),
+        answers: answered.map_or(&[][..], |a| &a.answers),
+        rtt_ns: answered.map_or(0, |a| a.rtt_ns),
+    });
+    let ctx = match &query.owner {
+        Some(owner) => owner.context(now_ns, host_name),
+        None => EventContext {
+            timestamp: now_ns,
+            host_name,
+            ..EventContext::default()
+        },
+    };
+    emit(FlowKind::DnsTransaction, &flow, &ctx, None);
+}
+
+/// Whether `ctx` names an owner: a task, or at least a container.
+fn has_owner(ctx: &EventContext<'_>) -> bool {
+    ctx.host_thread_id != 0 || !ctx.container_id.is_empty()
 }
 
 /// The originator's first payload: a TLS ClientHello's server name and ALPN, or an HTTP

@@ -9,6 +9,7 @@ pub mod cgroup_path;
 pub mod cgroup_watch;
 pub mod containers;
 pub mod dns_names;
+pub mod dns_transactions;
 pub mod flow_packet;
 pub mod flows;
 pub mod interfaces;

@@ -406,6 +406,44 @@ impl<'a> Iterator for Entries<'_, 'a> {
     }
 }
 
+/// The data of a DNS answer as the text encoders and `net_dns_transaction` write it: the address, the name (with
+/// `:port` for SRV), the quoted TXT strings, else its size.
+#[cfg(feature = "alloc")]
+pub struct AnswerText<'r, 'a>(pub &'r Record<'a>);
+
+#[cfg(feature = "alloc")]
+impl fmt::Display for AnswerText<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut name = [0; name::MAX_PRESENTATION_LEN];
+        match self.0.data() {
+            RData::A(a) => write!(f, "{}", core::net::Ipv4Addr::from(a)),
+            RData::Aaaa(a) => write!(f, "{}", core::net::Ipv6Addr::from(a)),
+            RData::Cname(n) | RData::Ns(n) | RData::Ptr(n) | RData::Mx { exchange: n, .. } => {
+                f.write_str(n.presentation(&mut name).unwrap_or("?"))
+            }
+            RData::Srv { port, target, .. } => {
+                write!(
+                    f,
+                    "{}:{port}",
+                    target.presentation(&mut name).unwrap_or("?")
+                )
+            }
+            RData::Txt(strings) => {
+                for (i, s) in strings.enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(
+                        f,
+                        "{sep}\"{}\"",
+                        alloc::string::String::from_utf8_lossy(s).escape_debug()
+                    )?;
+                }
+                Ok(())
+            }
+            _ => write!(f, "({} bytes)", self.0.raw_data.len()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -504,6 +504,10 @@ pub(super) fn arg_fields(event: EventKind) -> Vec<(String, ArgField, Kind)> {
             .collect::<Vec<_>>()
     };
     let mut fields = Vec::new();
+    // `net_packet_raw`'s one argument is bytes: nothing to filter on.
+    if event == EventKind::Raw {
+        return fields;
+    }
     let metadata_first = matches!(
         event,
         EventKind::DnsRequest
@@ -533,6 +537,7 @@ pub(super) fn arg_fields(event: EventKind) -> Vec<(String, ArgField, Kind)> {
         EventKind::Http => fields.extend(http(&PROTO_HTTP, "proto_http.")),
         EventKind::HttpRequest => fields.extend(http(&HTTP_REQUEST, "http_request.")),
         EventKind::HttpResponse => fields.extend(http(&HTTP_RESPONSE, "http_response.")),
+        EventKind::Raw => {}
     }
     fields
 }
@@ -567,6 +572,13 @@ pub(super) enum FlowField {
     RespOutOfOrder,
     OrigZeroWindows,
     RespZeroWindows,
+    DnsRtt,
+    Query,
+    Qtype,
+    Rcode,
+    Answers,
+    Rtt,
+    Outcome,
 }
 
 /// The arguments of Tracee's TCP flow events (and the first of `net_flow`'s).
@@ -581,7 +593,7 @@ const TRACEE_FLOW_FIELDS: [(&str, FlowField, Kind); 7] = [
 ];
 
 /// `net_flow`'s arguments beyond Tracee's.
-const RECORD_FIELDS: [(&str, FlowField, Kind); 20] = [
+const RECORD_FIELDS: [(&str, FlowField, Kind); 21] = [
     ("proto", FlowField::Proto, Kind::Text),
     ("conn_state", FlowField::ConnState, Kind::Text),
     ("history", FlowField::History, Kind::Text),
@@ -596,6 +608,7 @@ const RECORD_FIELDS: [(&str, FlowField, Kind); 20] = [
     ("resp_packets", FlowField::RespPackets, Kind::Number),
     ("resp_bytes", FlowField::RespBytes, Kind::Number),
     ("initial_rtt", FlowField::InitialRtt, Kind::Number),
+    ("dns_rtt", FlowField::DnsRtt, Kind::Number),
     ("orig_retransmits", FlowField::OrigRetransmits, Kind::Number),
     ("resp_retransmits", FlowField::RespRetransmits, Kind::Number),
     ("orig_out_of_order", FlowField::OrigOutOfOrder, Kind::Number),
@@ -612,15 +625,33 @@ const RECORD_FIELDS: [(&str, FlowField, Kind); 20] = [
     ),
 ];
 
+/// `net_dns_transaction`'s arguments besides the endpoints and `proto`.
+const TRANSACTION_FIELDS: [(&str, FlowField, Kind); 6] = [
+    ("query", FlowField::Query, Kind::Text),
+    ("qtype", FlowField::Qtype, Kind::Text),
+    ("rcode", FlowField::Rcode, Kind::Text),
+    ("answers", FlowField::Answers, Kind::Text),
+    ("rtt", FlowField::Rtt, Kind::Number),
+    ("outcome", FlowField::Outcome, Kind::Text),
+];
+
 /// The filterable arguments of flow event `kind`.
 pub(super) fn flow_fields(kind: FlowKind) -> Vec<(&'static str, FlowField, Kind)> {
-    let mut fields = TRACEE_FLOW_FIELDS.to_vec();
+    let endpoints = &TRACEE_FLOW_FIELDS[1..5];
+    let proto = RECORD_FIELDS[0];
     match kind {
-        FlowKind::Record => fields.extend(RECORD_FIELDS),
-        FlowKind::ConnectFailure => fields.push(RECORD_FIELDS[0]), // proto
-        FlowKind::TcpBegin | FlowKind::TcpEnd => {}
+        FlowKind::Record => [&TRACEE_FLOW_FIELDS[..], &RECORD_FIELDS].concat(),
+        FlowKind::TcpBegin | FlowKind::TcpEnd => TRACEE_FLOW_FIELDS.to_vec(),
+        FlowKind::ConnectFailure => [endpoints, &[proto]].concat(),
+        FlowKind::DnsTransaction => [endpoints, &[proto], &TRANSACTION_FIELDS].concat(),
+        // `dst`, `dst_port`, `dst_dns`.
+        FlowKind::TcpConnect => [
+            &TRACEE_FLOW_FIELDS[2..3],
+            &TRACEE_FLOW_FIELDS[4..5],
+            &TRACEE_FLOW_FIELDS[6..],
+        ]
+        .concat(),
     }
-    fields
 }
 
 impl FlowField {
@@ -664,6 +695,29 @@ impl FlowField {
             FlowField::RespOutOfOrder => number(flow.resp_health.out_of_order.into()),
             FlowField::OrigZeroWindows => number(flow.orig_health.zero_windows.into()),
             FlowField::RespZeroWindows => number(flow.resp_health.zero_windows.into()),
+            FlowField::DnsRtt => number(flow.dns_rtt_ns),
+            FlowField::Query
+            | FlowField::Qtype
+            | FlowField::Rcode
+            | FlowField::Answers
+            | FlowField::Rtt
+            | FlowField::Outcome => {
+                let Some(t) = &flow.transaction else {
+                    return Vec::new();
+                };
+                match self {
+                    FlowField::Query => text(t.query),
+                    FlowField::Qtype => text(t.qtype.name()),
+                    FlowField::Rcode => text(t.rcode_name()),
+                    FlowField::Answers => t
+                        .answers
+                        .iter()
+                        .map(|a| Value::Text(a.as_bytes()))
+                        .collect(),
+                    FlowField::Rtt => number(t.rtt_ns),
+                    _ => text(t.outcome()),
+                }
+            }
         }
     }
 }

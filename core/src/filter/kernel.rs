@@ -19,6 +19,7 @@ impl Filter {
             .into_iter()
             .filter(|&e| selected.contains(e))
             .map(|e| match e {
+                EventKind::Raw => l4::ALL,
                 EventKind::Ipv4 => l4::IPV4_OTHER | l4::IPV4_TCP | l4::IPV4_UDP | l4::IPV4_ICMP,
                 EventKind::Ipv6 => l4::IPV6_OTHER | l4::IPV6_TCP | l4::IPV6_UDP | l4::IPV6_ICMPV6,
                 // Over IPv6, extension headers may come first: keep those for user space.

@@ -306,15 +306,16 @@ fn bad_filters_name_the_problem() {
         "event=net_packet_tcpp: unknown event 'net_packet_tcpp'; valid events are: \
          net_packet_ipv4 net_packet_ipv6 net_packet_tcp net_packet_udp net_packet_icmp \
          net_packet_icmpv6 net_packet_dns net_packet_dns_request net_packet_dns_response \
-         net_packet_http net_packet_http_request net_packet_http_response net_flow \
-         net_flow_tcp_begin net_flow_tcp_end net_connect_failure"
+         net_packet_http net_packet_http_request net_packet_http_response net_packet_raw \
+         net_flow net_flow_tcp_begin net_flow_tcp_end net_connect_failure \
+         net_dns_transaction net_tcp_connect"
     );
     assert_eq!(
         error("net_flow.args.port=443"),
         "net_flow.args.port=443: net_flow has no argument 'port'; valid: conn_direction, src, \
          dst, src_port, dst_port, src_dns, dst_dns, proto, conn_state, history, community_id, \
          sni, alpn, http_host, reason, duration, orig_packets, orig_bytes, resp_packets, \
-         resp_bytes, initial_rtt, orig_retransmits, resp_retransmits, orig_out_of_order, \
+         resp_bytes, initial_rtt, dns_rtt, orig_retransmits, resp_retransmits, orig_out_of_order, \
          resp_out_of_order, orig_zero_windows, resp_zero_windows"
     );
     let unknown_arg = error("net_packet_udp.args.dport=53");
@@ -448,6 +449,7 @@ fn flow_argument_filters() {
         conn_state: "SF",
         history: "ShADdFfT",
         initial_rtt_ns: 250_000,
+        dns_rtt_ns: 0,
         orig_health: crate::flow::HealthCounts {
             retransmits: 1,
             ..Default::default()
@@ -462,6 +464,7 @@ fn flow_argument_filters() {
         direction: ConnDirection::Outgoing,
         reason: Reason::Closed,
         failure: None,
+        transaction: None,
     };
     let passes =
         |expr: &str, kind: FlowKind| Filter::parse(&[expr]).unwrap().flow_passes(kind, &flow);

@@ -16,6 +16,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::IpAddr;
 
+pub use crate::dns::{Rcode, RecordType};
 pub use crate::event::FlowKind;
 pub use failure::{Cause, Failure};
 pub use health::HealthCounts;
@@ -101,6 +102,9 @@ pub struct Flow<'a> {
     pub history: &'a str,
     /// TCP: Wireshark's `tcp.analysis.initial_rtt`, ns; 0 when the handshake was not seen.
     pub initial_rtt_ns: u64,
+    /// The round trip of the DNS lookup that named the responder's address (query to
+    /// answer, ns); 0 when no lookup seen gave it.
+    pub dns_rtt_ns: u64,
     /// TCP: what the originator sent that Wireshark's analysis marks.
     pub orig_health: HealthCounts,
     /// TCP: what the responder sent that it marks.
@@ -123,9 +127,74 @@ pub struct Flow<'a> {
     pub reason: Reason,
     /// `net_connect_failure`: why the connection failed.
     pub failure: Option<Failure>,
+    /// `net_dns_transaction`: the query and what became of it (the flow is the
+    /// query's: client to server).
+    pub transaction: Option<DnsTransaction<'a>>,
+}
+
+/// A DNS query and what became of it: `net_dns_transaction`'s arguments beyond the
+/// endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsTransaction<'a> {
+    /// The question's name, presentation format without the final dot (the root: `.`).
+    pub query: &'a str,
+    /// The question's type.
+    pub qtype: RecordType,
+    /// The response's code; `None` when no response came.
+    pub rcode: Option<Rcode>,
+    /// The answer section's data, as presentation text.
+    pub answers: &'a [String],
+    /// Query to response, ns; 0 when unanswered.
+    pub rtt_ns: u64,
+}
+
+impl DnsTransaction<'_> {
+    /// The response code's mnemonic (`NOERROR`, `NXDOMAIN`, …; `unknown` for a code
+    /// without one), "" when unanswered.
+    pub fn rcode_name(&self) -> &'static str {
+        self.rcode.map_or("", |r| r.mnemonic().unwrap_or("unknown"))
+    }
+
+    /// `answered` or `unanswered`.
+    pub fn outcome(&self) -> &'static str {
+        match self.rcode {
+            Some(_) => "answered",
+            None => "unanswered",
+        }
+    }
 }
 
 impl Flow<'_> {
+    /// A flow of `protocol` from `orig` to `resp` with nothing counted yet: the view the
+    /// events that report one exchange (`net_dns_transaction`) start from.
+    pub fn between(protocol: u8, orig: (IpAddr, u16), resp: (IpAddr, u16)) -> Self {
+        Flow {
+            protocol,
+            orig,
+            resp,
+            start_ns: 0,
+            last_ns: 0,
+            orig_counts: Counts::default(),
+            resp_counts: Counts::default(),
+            conn_state: "",
+            history: "",
+            initial_rtt_ns: 0,
+            dns_rtt_ns: 0,
+            orig_health: HealthCounts::default(),
+            resp_health: HealthCounts::default(),
+            community_id: "",
+            orig_names: &[],
+            resp_names: &[],
+            server_name: b"",
+            alpn: &[],
+            http_host: b"",
+            direction: ConnDirection::Unknown,
+            reason: Reason::End,
+            failure: None,
+            transaction: None,
+        }
+    }
+
     /// How long the flow has lasted, ns.
     pub fn duration_ns(&self) -> u64 {
         self.last_ns.saturating_sub(self.start_ns)

@@ -11,9 +11,13 @@ use crate::ip;
 /// Arguments of Tracee's TCP flow events.
 const TCP_FLOW_ARGS: u8 = 7;
 /// Arguments of `net_flow`, without `responder`.
-const RECORD_ARGS: u8 = 30;
+const RECORD_ARGS: u8 = 31;
 /// Arguments of `net_connect_failure`.
 const FAILURE_ARGS: u8 = 9;
+/// Arguments of `net_dns_transaction`.
+const TRANSACTION_ARGS: u8 = 11;
+/// Arguments of `net_tcp_connect`.
+const CONNECT_ARGS: u8 = 3;
 
 impl Encoder {
     /// Appends one JSON line for flow event `kind` of `flow` to `out`. `ctx` is the
@@ -33,6 +37,8 @@ impl Encoder {
             FlowKind::Record => RECORD_ARGS + u8::from(responder.is_some()),
             FlowKind::TcpBegin | FlowKind::TcpEnd => TCP_FLOW_ARGS,
             FlowKind::ConnectFailure => FAILURE_ARGS,
+            FlowKind::DnsTransaction => TRANSACTION_ARGS,
+            FlowKind::TcpConnect => CONNECT_ARGS,
         };
         let mut event = Event::begin(self, ctx, &mut None, out, Head::Flow(kind, args));
         let text = |event: &mut Event<'_>, name: &str, value: &[u8]| {
@@ -63,7 +69,43 @@ impl Encoder {
                 &mut flow.resp_names.iter().map(|n| n.as_bytes()),
             );
         };
+        let number = |event: &mut Event<'_>, name: &[&str], value: u64| {
+            event.arg_named(name, schema.u64_type, |o| push_u64(o, value))
+        };
+        let proto = |event: &mut Event<'_>| {
+            text(event, "proto", ip::protocol_name(flow.protocol).as_bytes())
+        };
         match kind {
+            FlowKind::TcpConnect => {
+                event.arg(&event.prepared.dst, |o| push_ip(o, flow.resp.0));
+                event.arg_named(&["dst_port"], schema.int_type, |o| {
+                    push_u64(o, flow.resp.1.into())
+                });
+                names(
+                    &mut event,
+                    "dst_dns",
+                    &mut flow.resp_names.iter().map(|n| n.as_bytes()),
+                );
+            }
+            FlowKind::DnsTransaction => {
+                endpoints(&mut event, flow);
+                proto(&mut event);
+                let Some(t) = &flow.transaction else {
+                    debug_assert!(false, "a net_dns_transaction without its transaction");
+                    event.end();
+                    return;
+                };
+                text(&mut event, "query", t.query.as_bytes());
+                text(&mut event, "qtype", t.qtype.name().as_bytes());
+                text(&mut event, "rcode", t.rcode_name().as_bytes());
+                names(
+                    &mut event,
+                    "answers",
+                    &mut t.answers.iter().map(|a| a.as_bytes()),
+                );
+                number(&mut event, &["rtt"], t.rtt_ns);
+                text(&mut event, "outcome", t.outcome().as_bytes());
+            }
             FlowKind::TcpBegin | FlowKind::TcpEnd => {
                 text(
                     &mut event,
@@ -81,11 +123,7 @@ impl Encoder {
                 });
                 text(&mut event, "cause", failure.cause.name().as_bytes());
                 endpoints(&mut event, flow);
-                text(
-                    &mut event,
-                    "proto",
-                    ip::protocol_name(flow.protocol).as_bytes(),
-                );
+                proto(&mut event);
                 event.arg_named(&["attempts"], schema.u64_type, |o| {
                     push_u64(o, failure.attempts)
                 });
@@ -104,14 +142,7 @@ impl Encoder {
                 }
             }
             FlowKind::Record => {
-                let number = |event: &mut Event<'_>, name: &[&str], value: u64| {
-                    event.arg_named(name, schema.u64_type, |o| push_u64(o, value))
-                };
-                text(
-                    &mut event,
-                    "proto",
-                    ip::protocol_name(flow.protocol).as_bytes(),
-                );
+                proto(&mut event);
                 endpoints(&mut event, flow);
                 text(
                     &mut event,
@@ -128,6 +159,7 @@ impl Encoder {
                 text(&mut event, "conn_state", flow.conn_state.as_bytes());
                 text(&mut event, "history", flow.history.as_bytes());
                 number(&mut event, &["initial_rtt"], flow.initial_rtt_ns);
+                number(&mut event, &["dns_rtt"], flow.dns_rtt_ns);
                 let (orig, resp) = (flow.orig_health, flow.resp_health);
                 for (name, orig, resp) in [
                     ("retransmits", orig.retransmits, resp.retransmits),
@@ -192,6 +224,7 @@ mod tests {
             conn_state: "S1",
             history: "ShAD",
             initial_rtt_ns: 0,
+            dns_rtt_ns: 0,
             orig_health: Default::default(),
             resp_health: Default::default(),
             community_id: "",
@@ -203,6 +236,7 @@ mod tests {
             direction: ConnDirection::Outgoing,
             reason: Reason::Closed,
             failure: None,
+            transaction: None,
         }
     }
 
@@ -277,6 +311,7 @@ mod tests {
             record.contains(concat!(
                 r#"{"name":"history","type":"const char*","value":"ShAD"},"#,
                 r#"{"name":"initial_rtt","type":"u64","value":0},"#,
+                r#"{"name":"dns_rtt","type":"u64","value":0},"#,
                 r#"{"name":"orig_retransmits","type":"u64","value":0},"#,
                 r#"{"name":"resp_retransmits","type":"u64","value":0},"#
             )),

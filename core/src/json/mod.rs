@@ -199,7 +199,7 @@ impl Encoder {
         out: &mut Vec<u8>,
     ) -> usize {
         let mut scratch = core::mem::take(&mut self.scratch);
-        let community_id = self.community_id;
+        let (community_id, bytes_type) = (self.community_id, self.schema.bytes_type);
         let mut event = Event::begin(self, events.ctx, head, out, Head::Packet(kind));
         let args_start = event.out.len();
         let written = match kind {
@@ -209,6 +209,7 @@ impl Encoder {
             EventKind::Http | EventKind::HttpRequest | EventKind::HttpResponse => {
                 http::args(&mut event, events, kind, &mut scratch)
             }
+            EventKind::Raw => raw_args(&mut event, events, bytes_type),
             _ => packet_args(&mut event, events, kind),
         };
         if let (Some(seed), true) = (community_id, kind.is_transport()) {
@@ -242,6 +243,27 @@ fn community_id_arg(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, seed: 
         ];
         event.arg_parts(&head, |o| push_str(o, id.as_str().as_bytes()));
     }
+}
+
+/// `net_packet_raw`'s one argument: the IP packet as captured, base64 as Go's
+/// `encoding/json` writes a byte slice.
+fn raw_args(event: &mut Event<'_>, events: &PacketEvents<'_, '_>, bytes_type: &str) -> bool {
+    let Some(network) = events.packet.network else {
+        return false;
+    };
+    event.arg_named(&["data"], bytes_type, |o| {
+        use base64::Engine as _;
+        let bytes = network.bytes();
+        let start = o.len();
+        o.push(b'"');
+        o.resize(start + 1 + bytes.len().div_ceil(3) * 4, 0);
+        let written = base64::engine::general_purpose::STANDARD
+            .encode_slice(bytes, &mut o[start + 1..])
+            .unwrap_or(0);
+        o.truncate(start + 1 + written);
+        o.push(b'"');
+    });
+    true
 }
 
 /// The arguments of a network- or transport-layer event.
