@@ -23,6 +23,7 @@ mod af_xdp;
 mod attribution;
 #[path = "../common/mod.rs"]
 mod common;
+mod dns;
 mod flows;
 mod health;
 mod lifecycle;
