@@ -1,6 +1,7 @@
 //! `net_connect_failure` from a capture: a SYN answered by a RST is refused, a UDP
 //! datagram answered by an ICMP port unreachable (traced back through the datagram the
-//! error quotes) is unreachable; each reported once, with the attempts the originator made.
+//! error quotes) is unreachable, SYNs nobody answered by the end are a timeout; each
+//! reported once, with the attempts the originator made.
 
 mod common;
 
@@ -43,6 +44,8 @@ fn refused_and_unreachable_connects_are_reported_once_with_their_attempts() {
             port_unreachable(&datagram),
             datagram.clone(),
             port_unreachable(&datagram),
+            common::ipv4_tcp((CLIENT, 40002), (SERVER, 82), 5000, SYN, b""),
+            common::ipv4_tcp((CLIENT, 40002), (SERVER, 82), 5000, SYN, b""),
         ],
     );
     let events = common::events_of(&[
@@ -52,13 +55,18 @@ fn refused_and_unreachable_connects_are_reported_once_with_their_attempts() {
         "-r",
         capture.to_str().unwrap(),
     ]);
-    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events.len(), 3, "{events:#?}");
     assert!(
         events
             .iter()
             .all(|e| e["eventName"] == "net_connect_failure")
     );
-    let (refused, unreachable) = (&events[0], &events[1]);
+    let (refused, unreachable, timeout) = (&events[0], &events[1], &events[2]);
+    assert_eq!(arg(timeout, "cause"), "timeout");
+    assert_eq!(arg(timeout, "dst_port"), 82);
+    assert_eq!(arg(timeout, "attempts"), 2);
+    // Errors are the kernel's word on a local socket: none in a capture.
+    assert!(events.iter().all(|e| arg(e, "error") == ""));
     assert_eq!(arg(refused, "cause"), "refused");
     assert_eq!(arg(refused, "proto"), "TCP");
     assert_eq!(arg(refused, "dst"), "10.0.0.1");

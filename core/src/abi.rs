@@ -67,8 +67,8 @@ impl TaskContext {
     }
 }
 
-/// Indexes of the byte offsets the socket hooks read a `task_struct` with (the kernel
-/// programs' `TASK_OFFSETS`). User space finds them in the running kernel's BTF at load
+/// Indexes of the byte offsets the socket hooks read a `task_struct` with, and the socket
+/// reports a `struct sock` (the kernel programs' `TASK_OFFSETS`). User space finds them in the running kernel's BTF at load
 /// time, which is what makes one object work on every kernel; [`task_offset::READY`] is 0
 /// when it could not, and then the hooks read nothing.
 pub mod task_offset {
@@ -102,8 +102,34 @@ pub mod task_offset {
     pub const UPID_NS: usize = 13;
     /// `pid_namespace.ns.inum`.
     pub const PID_NS_INUM: usize = 14;
+    /// `sock.sk_err`.
+    pub const SOCK_ERR: usize = 15;
+    /// `sock.sk_protocol`.
+    pub const SOCK_PROTOCOL: usize = 16;
+    /// `sock.__sk_common.skc_family`.
+    pub const SKC_FAMILY: usize = 17;
+    /// `sock.sk_err_soft`.
+    pub const SOCK_ERR_SOFT: usize = 18;
+    /// `sock.__sk_common.skc_state`.
+    pub const SKC_STATE: usize = 27;
+    /// `sock.__sk_common.skc_daddr`.
+    pub const SKC_DADDR: usize = 19;
+    /// `sock.__sk_common.skc_rcv_saddr`.
+    pub const SKC_RCV_SADDR: usize = 20;
+    /// `sock.__sk_common.skc_dport`.
+    pub const SKC_DPORT: usize = 21;
+    /// `inet_sock.inet_sport` (`struct sock` leads `struct inet_sock`).
+    pub const INET_SPORT: usize = 22;
+    /// `sock.__sk_common.skc_v6_daddr`.
+    pub const SKC_V6_DADDR: usize = 23;
+    /// `sock.__sk_common.skc_v6_rcv_saddr`.
+    pub const SKC_V6_RCV_SADDR: usize = 24;
+    /// `sock.__sk_common.skc_net.net`.
+    pub const SKC_NET: usize = 25;
+    /// `net.net_cookie`.
+    pub const NET_COOKIE: usize = 26;
     /// Number of entries.
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 28;
 }
 
 /// The direction a captured packet travelled, relative to the host.
@@ -140,8 +166,11 @@ pub struct PacketRecord {
     pub direction: u8,
     /// [`record_flag`] bits.
     pub flags: u8,
+    /// [`record_flag::SOCKET_ERROR`], [`record_flag::SOCKET_CLOSED`]: the socket's error
+    /// (an errno; 0 none); else 0.
+    pub error: u16,
     /// Explicit padding, always 0.
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 4],
 }
 
 /// Bits of [`PacketRecord::flags`].
@@ -151,6 +180,16 @@ pub mod record_flag {
     /// the thread reading it learns the names it gives addresses for its own flows, as one
     /// thread seeing every packet would, and writes no event for it.
     pub const NAMES_ONLY: u8 = 1 << 0;
+    /// Not a packet: the kernel reported an error on a local socket — an ICMP error
+    /// answering a connecting TCP socket, or any error of a UDP socket. The bytes are an
+    /// IP and TCP or UDP header the program writes from the socket's addresses, local to
+    /// remote (a SYN for TCP), so that the report reaches the ring and the flow of the
+    /// socket's packets; `error` is the socket's error (0 when the kernel set it after
+    /// reporting it).
+    pub const SOCKET_ERROR: u8 = 1 << 1;
+    /// Not a packet: a connecting TCP socket closed (it failed, or its process gave up);
+    /// bytes as for [`SOCKET_ERROR`], `error` its error (0 when none was left).
+    pub const SOCKET_CLOSED: u8 = 1 << 2;
 }
 
 /// Size of a [`PacketRecord`] header in bytes.

@@ -95,7 +95,7 @@ fn kernel_read<T: Default>(address: u64) -> T {
 
 /// The field at `TASK_OFFSETS[field]` of the structure at `base`.
 #[inline(always)]
-fn field<T: Default>(base: u64, field: usize) -> T {
+pub(crate) fn field<T: Default>(base: u64, field: usize) -> T {
     if base == 0 {
         return T::default();
     }

@@ -39,6 +39,13 @@ static WAKEUP_SHIFT: u32 = 20;
 #[unsafe(no_mangle)]
 static RINGS: u32 = 1;
 
+/// How many rings the run uses.
+#[inline(always)]
+pub(crate) fn rings() -> u32 {
+    // SAFETY: a read of a static set at load time.
+    unsafe { core::ptr::read_volatile(&RINGS) }
+}
+
 /// Non-zero: a DNS answer over UDP is also copied, marked [`record_flag::NAMES_ONLY`], to
 /// every other ring, whose thread learns its names for the flows it tracks; user space sets
 /// it at load time when flow events are selected.
@@ -57,7 +64,7 @@ macro_rules! ring_buffers {
         /// Room for a record of `size` bytes (a constant) in ring buffer `ring`, to be
         /// written in place and submitted; `None` when the ring is full.
         #[inline(always)]
-        fn reserve(ring: u32, size: usize) -> Option<RingBufBytes<'static>> {
+        pub(crate) fn reserve(ring: u32, size: usize) -> Option<RingBufBytes<'static>> {
             match ring {
                 $($index => $name.reserve_bytes(size, 0),)+
                 _ => None,
@@ -97,7 +104,7 @@ pub(crate) fn count(index: u32) {
 
 /// The owner of a packet whose socket no task has been seen using: all zero.
 // SAFETY: `TaskContext` is plain integers, for which all zero is a value.
-static UNKNOWN_OWNER: TaskContext = unsafe { core::mem::zeroed() };
+pub(crate) static UNKNOWN_OWNER: TaskContext = unsafe { core::mem::zeroed() };
 
 /// Copies `words` 8-byte words from `from` to `to`, both 8-byte aligned. Volatile stores,
 /// so the copy is not turned into a call of a byte-at-a-time `memcpy` (the BPF target has
@@ -106,7 +113,7 @@ static UNKNOWN_OWNER: TaskContext = unsafe { core::mem::zeroed() };
 /// # Safety
 /// `from` must be valid for reads and `to` for writes of `words` words.
 #[inline(always)]
-unsafe fn copy_words(from: *const u64, to: *mut u64, words: usize) {
+pub(crate) unsafe fn copy_words(from: *const u64, to: *mut u64, words: usize) {
     for word in 0..words {
         // SAFETY: within both ranges, by the caller's promise.
         unsafe { to.add(word).write_volatile(from.add(word).read()) };
@@ -157,8 +164,7 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         count(counter::FILTERED);
         return 1;
     }
-    // SAFETY: a read of a static set at load time.
-    let rings = unsafe { core::ptr::read_volatile(&RINGS) };
+    let rings = rings();
     // The helpers run before the reservation: while a record is reserved and not yet
     // submitted, user space finds it busy and cannot read past it.
     // SAFETY (the helpers below): each takes this program's skb context.
@@ -204,14 +210,14 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
 
 /// The first [`HEADERS_LEN`] bytes of a packet, aligned to be copied a word at a time.
 #[repr(C, align(8))]
-struct Head([u8; HEADERS_LEN]);
+pub(crate) struct Head(pub(crate) [u8; HEADERS_LEN]);
 
 impl Head {
     /// Zeroes `slot` in place, a word at a time: a zeroed array (or one moved out of a
     /// `MaybeUninit`) would compile to a call of a byte-at-a-time `memset` (the BPF target
     /// has no faster one).
     #[inline(always)]
-    fn zero(slot: &mut MaybeUninit<Head>) -> &mut Head {
+    pub(crate) fn zero(slot: &mut MaybeUninit<Head>) -> &mut Head {
         let words = slot.as_mut_ptr().cast::<u64>();
         for word in 0..HEADERS_LEN / 8 {
             // SAFETY: word < HEADERS_LEN / 8, within the aligned array; volatile, so the
@@ -224,7 +230,7 @@ impl Head {
 
     /// Word `word` (< HEADERS_LEN / 8), in memory order.
     #[inline(always)]
-    fn word(&self, word: usize) -> u64 {
+    pub(crate) fn word(&self, word: usize) -> u64 {
         // SAFETY: the array is 8-byte aligned and holds HEADERS_LEN / 8 words.
         unsafe { self.0.as_ptr().cast::<u64>().add(word).read() }
     }
@@ -253,11 +259,13 @@ struct Record<'a> {
     head: &'a Head,
 }
 
-// The header ends with `direction`, `flags` and padding, one word (written as one below).
+// The header ends with `direction`, `flags`, `error` and padding, one word (written as one
+// below).
 const _: () = assert!(
     offset_of!(PacketRecord, direction).is_multiple_of(8)
         && offset_of!(PacketRecord, flags) == offset_of!(PacketRecord, direction) + 1
-        && offset_of!(PacketRecord, _pad) == offset_of!(PacketRecord, direction) + 2
+        && offset_of!(PacketRecord, error) == offset_of!(PacketRecord, direction) + 2
+        && offset_of!(PacketRecord, _pad) == offset_of!(PacketRecord, direction) + 4
         && PACKET_RECORD_LEN == offset_of!(PacketRecord, direction) + 8
         && offset_of!(PacketRecord, task).is_multiple_of(8)
         && size_of::<TaskContext>().is_multiple_of(8)
@@ -361,7 +369,7 @@ impl Record<'_> {
 /// timeout drains what a quieter ring holds. The reservation has just read the positions
 /// this asks about, so they are in this CPU's cache.
 #[inline(always)]
-fn wakeup_flag(ring: u32, size: usize) -> u64 {
+pub(crate) fn wakeup_flag(ring: u32, size: usize) -> u64 {
     // The ring's own header, 8 bytes, precedes each record.
     let size = size as u64 + 8;
     let unread = unread(ring);

@@ -12,6 +12,10 @@
 //!   ring buffer of their flow (`EVENTS0`…, one per decoding thread), unless the
 //!   load-time filter ([`filter`]) rules it out. They always let the packet through:
 //!   capture never drops host traffic.
+//! * **Socket reports** ([`socket_errors`]): `inet_sk_error_report` and
+//!   `inet_sock_set_state` (tp_btf) write a failing socket's error — a TCP connect
+//!   refused, unreachable or timed out, or given up; a UDP socket's ICMP error — to the
+//!   ring of its flow, for `net_connect_failure` (host mode sees no ICMP error arrive).
 //! * **AF_XDP capture** ([`xdp`]): `netcore_xdp_meta` or `netcore_xdp_head` (whichever
 //!   way of handing over the owner the kernel offers) hands frames the selected events
 //!   can use to the AF_XDP socket of their rx queue (`XSKS`), with the owner of their
@@ -30,6 +34,7 @@
 mod attribution;
 mod capture;
 mod filter;
+mod socket_errors;
 mod xdp;
 
 #[cfg(not(target_arch = "bpf"))]

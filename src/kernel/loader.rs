@@ -41,10 +41,15 @@ const CGROUP_SOCK_ADDR: [&str; 6] = [
     "netcore_recvmsg4",
     "netcore_recvmsg6",
 ];
-/// tp_btf programs and the tracepoints they attach to.
+/// tp_btf programs and the tracepoints they attach to: attribution's.
 const TRACEPOINTS: [(&str, &str); 2] = [
     ("netcore_sock_send", "sock_send_length"),
     ("netcore_sock_recv", "sock_recv_length"),
+];
+/// The same for the socket reports (host mode, `net_connect_failure`).
+const SOCKET_REPORTS: [(&str, &str); 2] = [
+    ("netcore_sk_error", "inet_sk_error_report"),
+    ("netcore_sk_state", "inet_sock_set_state"),
 ];
 
 /// Settings of the capture programs.
@@ -62,6 +67,9 @@ pub struct CaptureConfig {
     /// Copy each DNS answer over UDP to every ring, for each thread's flows to learn its
     /// names from (flow events selected).
     pub share_dns_answers: bool,
+    /// Attach the socket reports, which write failing connects and UDP errors to the
+    /// rings (`net_connect_failure` in host mode).
+    pub report_socket_errors: bool,
 }
 
 /// The loaded kernel programs; each `attach_*` attaches one group of them.
@@ -187,6 +195,9 @@ impl Programs {
     pub fn attach_host_capture(config: CaptureConfig, cgroup: &Path) -> Result<Self> {
         let mut programs = Programs::load(config)?;
         programs.attach_attribution(cgroup)?;
+        if config.report_socket_errors {
+            programs.attach_tracepoints(&SOCKET_REPORTS)?;
+        }
         let cgroup_fd = open_cgroup(cgroup)?;
         for (name, attach_type) in [
             ("netcore_ingress", CgroupSkbAttachType::Ingress),
@@ -224,8 +235,13 @@ impl Programs {
         sockops
             .attach(&cgroup_fd, CgroupAttachMode::Single)
             .with_context(|| on_cgroup("netcore_sockops", cgroup))?;
-        for (name, tracepoint) in TRACEPOINTS {
-            let program: &mut BtfTracePoint = program(ebpf, name)?;
+        self.attach_tracepoints(&TRACEPOINTS)
+    }
+
+    /// Loads and attaches tp_btf `programs`, each to its tracepoint.
+    fn attach_tracepoints(&mut self, programs: &[(&str, &str)]) -> Result<()> {
+        for &(name, tracepoint) in programs {
+            let program: &mut BtfTracePoint = program(&mut self.ebpf, name)?;
             program
                 .load(tracepoint, &self.btf)
                 .with_context(|| loading(name))?;
@@ -414,6 +430,10 @@ fn loading(program: &str) -> String {
         "netcore_sockops" => "sockops programs",
         "netcore_sock_send" | "netcore_sock_recv" => {
             "tp_btf programs on the sock_send_length/sock_recv_length tracepoints"
+        }
+        "netcore_sk_error" | "netcore_sk_state" => {
+            "tp_btf programs on the inet_sk_error_report (Linux ≥ 5.15) and \
+             inet_sock_set_state tracepoints"
         }
         "netcore_xdp_meta" => "XDP programs with metadata (bpf_xdp_adjust_meta)",
         "netcore_xdp_head" => "XDP programs that redirect to AF_XDP sockets",

@@ -1,5 +1,6 @@
 //! The `task_struct` offsets the socket hooks read a task's namespace ids, parent and start
-//! time with, found in the running kernel's BTF (`/sys/kernel/btf/vmlinux`), so that one
+//! time with, and the `struct sock` ones the socket reports read its addresses, state and
+//! error with, found in the running kernel's BTF (`/sys/kernel/btf/vmlinux`), so that one
 //! object file works on every kernel (what libbpf's CO-RE relocations do for C programs).
 
 use std::path::Path;
@@ -9,7 +10,7 @@ use btfparse::{Offset, Readable, TypeInformation};
 use netcore_core::abi::task_offset;
 
 /// Where each offset is: (index in `TASK_OFFSETS`, structure, member path).
-const MEMBERS: [(usize, &str, &str); 13] = [
+const MEMBERS: [(usize, &str, &str); 26] = [
     (task_offset::TASK_REAL_PARENT, "task_struct", "real_parent"),
     (
         task_offset::TASK_GROUP_LEADER,
@@ -31,6 +32,31 @@ const MEMBERS: [(usize, &str, &str); 13] = [
     (task_offset::UPID_NR, "upid", "nr"),
     (task_offset::UPID_NS, "upid", "ns"),
     (task_offset::PID_NS_INUM, "pid_namespace", "ns.inum"),
+    (task_offset::SOCK_ERR, "sock", "sk_err"),
+    (task_offset::SOCK_ERR_SOFT, "sock", "sk_err_soft"),
+    (task_offset::SKC_STATE, "sock", "__sk_common.skc_state"),
+    (task_offset::SOCK_PROTOCOL, "sock", "sk_protocol"),
+    (task_offset::SKC_FAMILY, "sock", "__sk_common.skc_family"),
+    (task_offset::SKC_DADDR, "sock", "__sk_common.skc_daddr"),
+    (
+        task_offset::SKC_RCV_SADDR,
+        "sock",
+        "__sk_common.skc_rcv_saddr",
+    ),
+    (task_offset::SKC_DPORT, "sock", "__sk_common.skc_dport"),
+    (task_offset::INET_SPORT, "inet_sock", "inet_sport"),
+    (
+        task_offset::SKC_V6_DADDR,
+        "sock",
+        "__sk_common.skc_v6_daddr",
+    ),
+    (
+        task_offset::SKC_V6_RCV_SADDR,
+        "sock",
+        "__sk_common.skc_v6_rcv_saddr",
+    ),
+    (task_offset::SKC_NET, "sock", "__sk_common.skc_net.net"),
+    (task_offset::NET_COOKIE, "net", "net_cookie"),
 ];
 
 /// The offsets for the kernel whose BTF is in `vmlinux`, `READY` set.
@@ -120,5 +146,18 @@ mod tests {
             "{task_members:?}"
         );
         assert!(task_members[0] > 0);
+        // `struct sock` starts with `struct sock_common`, whose address and port pairs
+        // lead it (in anonymous unions) in this order on every kernel since 4.x.
+        let sock_common = [
+            task_offset::SKC_DADDR,
+            task_offset::SKC_RCV_SADDR,
+            task_offset::SKC_DPORT,
+            task_offset::SKC_FAMILY,
+        ]
+        .map(|index| offsets[index]);
+        assert_eq!(sock_common, [0, 4, 12, 16]);
+        // `struct inet_sock` begins with the `struct sock` it extends.
+        assert!(offsets[task_offset::INET_SPORT] > offsets[task_offset::SOCK_ERR]);
+        assert!(offsets[task_offset::SOCK_ERR] > offsets[task_offset::SKC_V6_RCV_SADDR]);
     }
 }

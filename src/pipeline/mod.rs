@@ -21,6 +21,7 @@ use std::time::Instant;
 use netcore_core::dns::tcp::Reassembler;
 use netcore_core::event::ANY_INTERFACE;
 use netcore_core::filter::Filter;
+use netcore_core::flow::failure::SocketReport;
 use netcore_core::flow::{FlowKind, partition_key_of};
 use netcore_core::{Direction, EventSet, decode, tunnel};
 
@@ -256,6 +257,40 @@ impl Pipeline {
         if let (Some(flows), Some(Ok(message))) = (&mut self.flows, decoded.dns_over_udp()) {
             flows.learn_names(frame.timestamp_ns, frame.interface.netns_cookie, &message);
         }
+    }
+
+    /// Reports the failed connect (or UDP error) a local socket's kernel `report` tells of,
+    /// `frame` a header of its packets (local to remote), for the flow the socket's packets
+    /// made; through the same limits and filter as they.
+    pub fn socket_report(&mut self, frame: &Frame<'_>, report: SocketReport) -> io::Result<()> {
+        if self.flows.is_none() || self.done() || self.left_out(frame).is_some() {
+            return Ok(());
+        }
+        let decoded = decode(frame.link_type, frame.data);
+        let ctx = self.envelopes.context_uncounted(frame);
+        if self.filter.packet_events(&ctx, &decoded, EventSet::FLOWS) == EventSet::NONE {
+            return Ok(());
+        }
+        let Some(flows) = &mut self.flows else {
+            return Ok(());
+        };
+        let mut writer = FlowWriter::new(&self.filter, &mut self.encoders);
+        flows.socket_report(
+            frame.timestamp_ns,
+            frame.interface.netns_cookie,
+            &decoded,
+            report,
+            ctx.host_name,
+            &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
+        );
+        let written = writer.count_into(&mut self.summary.flow_events);
+        self.summary.events += written as u64;
+        if let Some(output) = &mut self.output
+            && written > 0
+        {
+            hand_batches(output.as_mut(), &mut self.encoders)?;
+        }
+        Ok(())
     }
 
     /// Notes that the lines encoded since the last frame are frame `frame`'s of a block

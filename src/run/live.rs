@@ -3,6 +3,7 @@
 //! mode: every frame arriving on a capture interface, attributed to the local socket
 //! bound to its destination port.
 
+use netcore_core::flow::failure::SocketReport;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -286,6 +287,11 @@ impl<S: LiveSource> FrameHandler for Live<S> {
 
     fn learn_names(&mut self, frame: &Frame<'_>) {
         self.pipelines.learn_names(frame);
+    }
+
+    fn socket_report(&mut self, frame: &Frame<'_>, report: SocketReport) -> io::Result<()> {
+        let result = self.pipelines.socket_report(frame, report);
+        self.note(result)
     }
 
     fn wake(&mut self, wake: Wake, source_stats: &dyn SourceStats) -> io::Result<()> {

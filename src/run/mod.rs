@@ -26,6 +26,7 @@ use crate::sink::Outputs;
 use crate::sink::capture::{PacketWriter, SharedPacketWriter};
 use crate::sink::evidence::Evidence;
 use crate::state::runtimes::{Lookups, Sockets};
+use netcore_core::flow::FlowKind;
 use pipelines::Pipelines;
 use thread::Builder;
 
@@ -113,7 +114,11 @@ pub fn start(plan: Plan) -> ExitCode {
         Mode::File(path) => return file::run(&path, pipelines),
         Mode::Host(live) => {
             let capture = live::HostCapture {
-                config: capture_config(&live, 1 + more_threads.len() as u32, events.any_flow()),
+                config: CaptureConfig {
+                    // Host mode sees no ICMP error arrive: the sockets report failures.
+                    report_socket_errors: events.contains_flow(FlowKind::ConnectFailure),
+                    ..capture_config(&live, 1 + more_threads.len() as u32, events.any_flow())
+                },
                 cgroup: live.cgroup,
                 stats_every: live.stats_every,
                 metrics: live.metrics,
@@ -190,6 +195,7 @@ fn capture_config(live: &crate::plan::Live, rings: u32, flows: bool) -> CaptureC
         rings,
         kernel_filter: live.kernel_filter,
         share_dns_answers: flows,
+        report_socket_errors: false,
     }
 }
 

@@ -2,6 +2,7 @@
 //! thread, or several on threads of their own sharing the flows ([`Sharded`]); and the
 //! outputs every pipeline of the run hands its events to.
 
+use netcore_core::flow::failure::SocketReport;
 use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
@@ -82,6 +83,15 @@ impl Pipelines {
     pub fn learn_names(&mut self, frame: &Frame<'_>) {
         if let Decoding::One(pipeline) = &mut self.decoding {
             pipeline.learn_names(frame);
+        }
+    }
+
+    /// A local socket's report (host mode, whose threads each drain a ring of their own,
+    /// as for [`Pipelines::learn_names`]).
+    pub fn socket_report(&mut self, frame: &Frame<'_>, report: SocketReport) -> io::Result<()> {
+        match &mut self.decoding {
+            Decoding::One(pipeline) => pipeline.socket_report(frame, report),
+            Decoding::Sharded(_) => Ok(()),
         }
     }
 

@@ -11,6 +11,7 @@
 //! The run's own thread drains the first part ([`super::live`]); [`SourceThreads`] are
 //! the others.
 
+use netcore_core::flow::failure::SocketReport;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -143,6 +144,10 @@ impl FrameHandler for Drain {
 
     fn learn_names(&mut self, frame: &Frame<'_>) {
         self.pipeline.learn_names(frame);
+    }
+
+    fn socket_report(&mut self, frame: &Frame<'_>, report: SocketReport) -> io::Result<()> {
+        self.pipeline.socket_report(frame, report)
     }
 
     fn wake(&mut self, wake: Wake, _: &dyn SourceStats) -> io::Result<()> {

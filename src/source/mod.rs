@@ -8,6 +8,7 @@ pub mod file;
 pub mod ring;
 pub mod xsk;
 
+use netcore_core::flow::failure::SocketReport;
 use std::fmt::Display;
 use std::io;
 
@@ -129,6 +130,10 @@ pub trait FrameHandler {
     /// of a packet another thread handles (host mode,
     /// [`netcore_core::abi::record_flag::NAMES_ONLY`]): no frame of this handler's.
     fn learn_names(&mut self, frame: &Frame<'_>);
+    /// What the kernel reported of a local socket (host mode,
+    /// [`netcore_core::abi::record_flag::SOCKET_ERROR`] and `SOCKET_CLOSED`): `frame` holds
+    /// a header of the socket's packets, local to remote.
+    fn socket_report(&mut self, frame: &Frame<'_>, report: SocketReport) -> io::Result<()>;
     /// Runs after each poll round, on each tick and on SIGHUP; `source_stats` are the
     /// source's own drop counters (for the `--stats` line and the metrics).
     fn wake(&mut self, wake: Wake, source_stats: &dyn SourceStats) -> io::Result<()>;

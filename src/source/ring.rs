@@ -5,6 +5,7 @@
 //! drains every record the ring holds (no syscall per record: the ring is memory-mapped,
 //! [`BpfRing`]), hands each as a [`Frame`], then lets the handler flush.
 
+use netcore_core::flow::failure::SocketReport;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -89,6 +90,14 @@ impl LiveSource for RingSource {
                 Some(record) if record.header.flags & record_flag::NAMES_ONLY != 0 => {
                     handler.learn_names(&record.frame(clock));
                     Ok(())
+                }
+                Some(record) if record.header.flags & record_flag::SOCKET_ERROR != 0 => {
+                    let report = SocketReport::Error(record.header.error);
+                    handler.socket_report(&record.frame(clock), report)
+                }
+                Some(record) if record.header.flags & record_flag::SOCKET_CLOSED != 0 => {
+                    let report = SocketReport::Closed(record.header.error);
+                    handler.socket_report(&record.frame(clock), report)
                 }
                 Some(record) => handler.frame(&record.frame(clock)),
                 None => {

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use netcore_core::dns::DnsMessage;
 use netcore_core::flow::community_id::{CommunityId, community_id};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
-use netcore_core::flow::failure::quoted_endpoints;
+use netcore_core::flow::failure::{SocketReport, quoted_endpoints};
 use netcore_core::flow::health::{Health, Segment};
 use netcore_core::flow::{
     Cause, ConnDirection, Counts, DnsTransaction, Failure, Flow, FlowKind, Reason,
@@ -322,6 +322,7 @@ impl FlowTable {
                 cause: Cause::Refused,
                 attempts: entry.syns.into(),
                 icmp: None,
+                error: 0,
             };
             emit_failure(entry, protocol, failure, now_ns, ctx.host_name, emit);
         }
@@ -377,8 +378,50 @@ impl FlowTable {
             cause: Cause::Unreachable,
             attempts,
             icmp: Some((kind, code)),
+            error: 0,
         };
         emit_failure(entry, transport, failure, now_ns, host_name, emit);
+    }
+
+    /// Reports the connection a local socket's failure is about (host mode: the kernel's
+    /// `report` of the socket whose packets `decoded`, local to remote, stands for), if it
+    /// is tracked here and not reported yet.
+    pub fn socket_report(
+        &mut self,
+        now_ns: u64,
+        netns: u64,
+        decoded: &Decoded<'_>,
+        report: SocketReport,
+        host_name: &str,
+        emit: &mut Emit<'_>,
+    ) {
+        let Some(packet) = Packet::of(decoded) else {
+            return;
+        };
+        if !self.config.connect_failure {
+            return;
+        }
+        let Some(entry) = self.flows.get_mut(&packet.key(netns)) else {
+            return;
+        };
+        if entry.failure_reported || entry.orig != packet.src {
+            return;
+        }
+        let answered = entry.counts[Side::Resp.index()].packets > 0;
+        let Some(cause) = report.cause(answered) else {
+            return;
+        };
+        let attempts = match packet.protocol == ip::TCP {
+            true => entry.syns.into(),
+            false => entry.counts[Side::Orig.index()].packets,
+        };
+        let failure = Failure {
+            cause,
+            attempts,
+            icmp: None,
+            error: report.error(),
+        };
+        emit_failure(entry, packet.protocol, failure, now_ns, host_name, emit);
     }
 
     /// Takes DNS message `message`, seen at `now_ns` in network namespace `netns` going
@@ -464,8 +507,9 @@ impl FlowTable {
                         emit_record(entry, key.protocol, reason, now_ns, host_name, emit);
                     }
                 }
-            } else if let Some(entry) = self.flows.remove(&key) {
+            } else if let Some(mut entry) = self.flows.remove(&key) {
                 self.stats.idle += u64::from(reason == Reason::Idle);
+                self.unanswered_connect(&mut entry, key.protocol, now_ns, host_name, emit);
                 if config.record {
                     emit_record(&entry, key.protocol, reason, now_ns, host_name, emit);
                 }
@@ -489,19 +533,46 @@ impl FlowTable {
             (start, key.low, key.high, key.protocol, key.netns)
         });
         for (_, key) in order {
-            let Some(entry) = self.flows.remove(&key) else {
+            let Some(mut entry) = self.flows.remove(&key) else {
                 continue;
             };
+            let at = now_ns.max(entry.last_ns);
+            self.unanswered_connect(&mut entry, key.protocol, at, host_name, emit);
             if self.config.record {
                 let reason = match entry.closed_at {
                     Some(_) => Reason::Closed,
                     None => Reason::End,
                 };
-                let at = now_ns.max(entry.last_ns);
                 emit_record(&entry, key.protocol, reason, at, host_name, emit);
             }
         }
         self.flows = HashMap::new();
+    }
+
+    /// Reports a TCP connection leaving the table with its SYNs unanswered (idle, or
+    /// the capture ended) as timed out, unless its failure was reported.
+    fn unanswered_connect(
+        &self,
+        entry: &mut Tracked,
+        protocol: u8,
+        now_ns: u64,
+        host_name: &str,
+        emit: &mut Emit<'_>,
+    ) {
+        let unanswered = entry.syns > 0 && entry.counts[Side::Resp.index()].packets == 0;
+        if protocol == ip::TCP
+            && unanswered
+            && self.config.connect_failure
+            && !entry.failure_reported
+        {
+            let failure = Failure {
+                cause: Cause::Timeout,
+                attempts: entry.syns.into(),
+                icmp: None,
+                error: 0,
+            };
+            emit_failure(entry, protocol, failure, now_ns, host_name, emit);
+        }
     }
 
     fn new_entry(&self, packet: &Packet<'_>, netns: u64, now_ns: u64) -> Tracked {

@@ -417,3 +417,89 @@ fn a_refused_connect_is_reported_once_with_the_connecting_process() {
     let (status, _) = netcore.interrupt();
     assert!(status.success());
 }
+
+#[test]
+fn each_failure_cause_is_reported_once_with_the_connecting_process() {
+    if !root_or_skip("each_failure_cause_is_reported_once_with_the_connecting_process") {
+        return;
+    }
+    let net = TestNet::new();
+    // The server's namespace drops the SYNs to 7201 and 7205 and answers those to 7202
+    // with an ICMP host unreachable; nothing listens on UDP 7204 (port unreachable).
+    let rules = std::env::temp_dir().join(format!("netcore-fail-{}.nft", std::process::id()));
+    std::fs::write(
+        &rules,
+        "table inet netcore_fail {\n\
+         chain in { type filter hook input priority 0; \
+         tcp dport { 7201, 7205 } drop; \
+         tcp dport 7202 reject with icmpx type host-unreachable; }\n}\n",
+    )
+    .unwrap();
+    run(
+        "ip",
+        &format!("netns exec {} nft -f {}", net.a, rules.display()),
+    );
+    let _ = std::fs::remove_file(&rules);
+    // The client's kernel gives up after one SYN retransmission (~3 s).
+    run(
+        "ip",
+        &format!("netns exec {} sysctl -qw net.ipv4.tcp_syn_retries=1", net.b),
+    );
+    let netcore = Netcore::start(&["--events", "net_connect_failure"]);
+    let nc = |argv: &[&str]| {
+        net.command(&net.b, None, argv)
+            .stdin(stdin_with(b"hello"))
+            .spawn()
+            .unwrap()
+    };
+    let mut clients = [
+        nc(&["nc", "-N", &net.server, "7201"]), // the kernel gives up
+        nc(&["nc", "-w", "1", &net.server, "7205"]), // the process gives up first
+        nc(&["nc", "-N", &net.server, "7202"]), // host unreachable
+        nc(&["nc", "-u", "-w", "1", &net.server, "7204"]), // port unreachable
+    ];
+    let pids: Vec<u32> = clients.iter().map(|c| c.id()).collect();
+    for client in &mut clients {
+        let _ = client.wait();
+    }
+    let mut failures = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        events.len() >= 4
+    });
+    // Anything more would come with the next reports: give them a moment.
+    failures.extend(netcore.events_for(&net.server, Duration::from_secs(2), |_| false));
+    let (status, _) = netcore.interrupt();
+    assert!(status.success());
+    assert_eq!(failures.len(), 4, "{failures:#?}");
+    let of = |port: u64| {
+        failures
+            .iter()
+            .find(|e| arg(e, "dst_port") == port)
+            .unwrap_or_else(|| panic!("no failure for port {port}: {failures:#?}"))
+    };
+    for (i, (port, cause, error, proto)) in [
+        (7201, "timeout", "ETIMEDOUT", "TCP"),
+        (7205, "timeout", "", "TCP"),
+        (7202, "unreachable", "EHOSTUNREACH", "TCP"),
+        (7204, "unreachable", "ECONNREFUSED", "UDP"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let failure = of(port);
+        assert_eq!(failure["hostProcessId"], pids[i], "{failure}");
+        assert_eq!(failure["processName"], "nc", "{failure}");
+        assert_eq!(arg(failure, "cause"), cause, "{failure}");
+        assert_eq!(arg(failure, "error"), error, "{failure}");
+        assert_eq!(arg(failure, "proto"), proto, "{failure}");
+        assert_eq!(arg(failure, "src"), net.client.as_str());
+        // The kernel does not say which ICMP error it got.
+        assert_eq!(arg(failure, "icmp_type"), -1, "{failure}");
+    }
+    // The SYN and the retransmissions the kernel sends before it gives up: one with
+    // exponential backoff, two where the first ones come a second apart
+    // (`tcp_syn_linear_timeouts`, 6.x); one SYN, answered at once; a datagram.
+    let attempts = arg(of(7201), "attempts").as_u64().unwrap();
+    assert!((2..=3).contains(&attempts), "{attempts}");
+    assert_eq!(arg(of(7202), "attempts"), 1);
+    assert_eq!(arg(of(7204), "attempts"), 1);
+}

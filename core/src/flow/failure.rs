@@ -12,6 +12,9 @@ pub enum Cause {
     Refused,
     /// An ICMP or ICMPv6 error (unreachable, time exceeded, packet too big) answered.
     Unreachable,
+    /// Nothing answered the SYN and its retransmissions: the connecting socket gave up
+    /// (or its process closed it), or the flow ended so.
+    Timeout,
 }
 
 impl Cause {
@@ -20,6 +23,7 @@ impl Cause {
         match self {
             Cause::Refused => "refused",
             Cause::Unreachable => "unreachable",
+            Cause::Timeout => "timeout",
         }
     }
 }
@@ -34,6 +38,81 @@ pub struct Failure {
     pub attempts: u64,
     /// The ICMP or ICMPv6 error's type and code.
     pub icmp: Option<(u8, u8)>,
+    /// The error the connecting socket got, as the kernel reported it (host mode); 0
+    /// when not known.
+    pub error: u16,
+}
+
+/// What the kernel said of a local socket (host mode's socket reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketReport {
+    /// An error was reported on it — an ICMP error answering a connecting TCP socket, or
+    /// a UDP socket's: the errno, 0 when the kernel set it only after reporting it.
+    Error(u16),
+    /// A connecting TCP socket closed: its errno, 0 when none was left (its process gave
+    /// up, or took the error with `SO_ERROR` first).
+    Closed(u16),
+}
+
+impl SocketReport {
+    /// Why the connection of a socket so reported failed, `answered` when its peer sent
+    /// anything. `None`: no failure (a TCP socket closed after its peer answered).
+    pub fn cause(self, answered: bool) -> Option<Cause> {
+        match self {
+            SocketReport::Closed(0) if !answered => Some(Cause::Timeout),
+            SocketReport::Closed(0) => None,
+            SocketReport::Closed(errno::ETIMEDOUT) => Some(Cause::Timeout),
+            // A refusing RST is seen, and reported, before its socket closes: a refusal
+            // left to report came from an ICMP port unreachable.
+            SocketReport::Closed(_) | SocketReport::Error(_) => Some(Cause::Unreachable),
+        }
+    }
+
+    /// The errno it carries.
+    pub fn error(self) -> u16 {
+        match self {
+            SocketReport::Error(e) | SocketReport::Closed(e) => e,
+        }
+    }
+}
+
+/// The failed connect's errno values the kernel reports.
+pub mod errno {
+    /// Permission denied (an ICMP "administratively prohibited").
+    pub const EACCES: u16 = 13;
+    /// Protocol error (an ICMP parameter problem).
+    pub const EPROTO: u16 = 71;
+    /// Message too long (an ICMP "fragmentation needed" or "packet too big").
+    pub const EMSGSIZE: u16 = 90;
+    /// Protocol not available (an ICMP protocol unreachable).
+    pub const ENOPROTOOPT: u16 = 92;
+    /// Network unreachable.
+    pub const ENETUNREACH: u16 = 101;
+    /// Timed out: no answer to the SYN and its retransmissions.
+    pub const ETIMEDOUT: u16 = 110;
+    /// Connection refused (a RST, or an ICMP port unreachable).
+    pub const ECONNREFUSED: u16 = 111;
+    /// Host down.
+    pub const EHOSTDOWN: u16 = 112;
+    /// Host unreachable.
+    pub const EHOSTUNREACH: u16 = 113;
+
+    /// The name `<errno.h>` gives `error`; "" for 0, `unknown` for others than above.
+    pub fn name(error: u16) -> &'static str {
+        match error {
+            0 => "",
+            EACCES => "EACCES",
+            EPROTO => "EPROTO",
+            EMSGSIZE => "EMSGSIZE",
+            ENOPROTOOPT => "ENOPROTOOPT",
+            ENETUNREACH => "ENETUNREACH",
+            ETIMEDOUT => "ETIMEDOUT",
+            ECONNREFUSED => "ECONNREFUSED",
+            EHOSTDOWN => "EHOSTDOWN",
+            EHOSTUNREACH => "EHOSTUNREACH",
+            _ => "unknown",
+        }
+    }
 }
 
 /// A quoted packet's transport protocol, source and destination (address, port).
@@ -95,6 +174,31 @@ pub fn quoted_endpoints(icmp_protocol: u8, icmp_type: u8, quoted: &[u8]) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socket_reports_give_their_cause() {
+        use SocketReport::{Closed, Error};
+        let cases = [
+            // A connecting socket closed with nothing back: the kernel or the process gave up.
+            (Closed(errno::ETIMEDOUT), false, Some(Cause::Timeout)),
+            (Closed(0), false, Some(Cause::Timeout)),
+            // Closed after the peer answered: not a failed connect.
+            (Closed(0), true, None),
+            (Closed(errno::EHOSTUNREACH), false, Some(Cause::Unreachable)),
+            (Closed(errno::ECONNREFUSED), false, Some(Cause::Unreachable)),
+            (Error(errno::ECONNREFUSED), true, Some(Cause::Unreachable)),
+            (Error(0), false, Some(Cause::Unreachable)),
+        ];
+        for (report, answered, cause) in cases {
+            assert_eq!(
+                report.cause(answered),
+                cause,
+                "{report:?} answered={answered}"
+            );
+        }
+        assert_eq!(errno::name(errno::EHOSTUNREACH), "EHOSTUNREACH");
+        assert_eq!((errno::name(0), errno::name(999)), ("", "unknown"));
+    }
 
     #[test]
     fn a_port_unreachable_quotes_the_udp_datagram() {

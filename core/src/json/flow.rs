@@ -5,7 +5,8 @@ use alloc::vec::Vec;
 
 use super::{Encoder, Event, Head, Object, push_ip, push_str, push_u64};
 use crate::event::EventContext;
-use crate::flow::{Cause, Failure, Flow, FlowKind};
+use crate::flow::failure::errno;
+use crate::flow::{Flow, FlowKind};
 use crate::ip;
 
 /// Arguments of Tracee's TCP flow events.
@@ -13,7 +14,7 @@ const TCP_FLOW_ARGS: u8 = 7;
 /// Arguments of `net_flow`, without `responder`.
 const RECORD_ARGS: u8 = 31;
 /// Arguments of `net_connect_failure`.
-const FAILURE_ARGS: u8 = 9;
+const FAILURE_ARGS: u8 = 10;
 /// Arguments of `net_dns_transaction`.
 const TRANSACTION_ARGS: u8 = 11;
 /// Arguments of `net_tcp_connect`.
@@ -116,11 +117,11 @@ impl Encoder {
                 dns_names(&mut event);
             }
             FlowKind::ConnectFailure => {
-                let failure = flow.failure.unwrap_or(Failure {
-                    cause: Cause::Unreachable,
-                    attempts: 0,
-                    icmp: None,
-                });
+                let Some(failure) = flow.failure else {
+                    debug_assert!(false, "a net_connect_failure without its failure");
+                    event.end();
+                    return;
+                };
                 text(&mut event, "cause", failure.cause.name().as_bytes());
                 endpoints(&mut event, flow);
                 proto(&mut event);
@@ -140,6 +141,7 @@ impl Encoder {
                         }
                     });
                 }
+                text(&mut event, "error", errno::name(failure.error).as_bytes());
             }
             FlowKind::Record => {
                 proto(&mut event);
@@ -259,10 +261,11 @@ mod tests {
         let mut out = Vec::new();
         let mut failed = flow();
         failed.protocol = ip::UDP;
-        failed.failure = Some(Failure {
-            cause: Cause::Unreachable,
+        failed.failure = Some(crate::flow::Failure {
+            cause: crate::flow::Cause::Unreachable,
             attempts: 2,
             icmp: Some((3, 3)),
+            error: 0,
         });
         Encoder::new(schema).encode_flow(FlowKind::ConnectFailure, &failed, &ctx, None, &mut out);
         let line = alloc::string::String::from_utf8(out).unwrap();
@@ -282,7 +285,8 @@ mod tests {
                 r#"{"name":"proto","type":"const char*","value":"UDP"},"#,
                 r#"{"name":"attempts","type":"u64","value":2},"#,
                 r#"{"name":"icmp_type","type":"int","value":3},"#,
-                r#"{"name":"icmp_code","type":"int","value":3}]}"#,
+                r#"{"name":"icmp_code","type":"int","value":3},"#,
+                r#"{"name":"error","type":"const char*","value":""}]}"#,
                 "\n"
             )
         );
