@@ -375,3 +375,51 @@ fn a_flood_of_distinct_flows_stays_within_the_bound() {
         "{stderr}"
     );
 }
+
+#[test]
+fn echo_exchanges_started_from_either_side_are_two_flows() {
+    // A pings B, then B pings A: as tshark's and the packets' own Community IDs see them,
+    // two exchanges, each opened by its asker.
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let echo = |src: [u8; 4], dst: [u8; 4], kind: u8| {
+        let mut p = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&[kind, 0, 0, 0, 0x12, 0x34, 0, 1]);
+        p
+    };
+    let capture = common::capture(
+        "echo-both-ways.pcap",
+        1_700_000_000,
+        vec![echo(a, b, 8), echo(b, a, 0), echo(b, a, 8), echo(a, b, 0)],
+    );
+    let path = capture.to_str().unwrap();
+    let records = common::events_of(&["--json", "--events", "net_flow", "-r", path]);
+    assert_eq!(records.len(), 2, "{records:#?}");
+    let packets = common::events_of(&[
+        "--json",
+        "--community-id",
+        "--events",
+        "net_packet_icmp",
+        "-r",
+        path,
+    ]);
+    for (record, request) in records.iter().zip([&packets[0], &packets[2]]) {
+        let args = args(record);
+        assert_eq!(args["src"], &args_of(request, "src"), "{record}");
+        assert_eq!(
+            (args["orig_packets"], args["resp_packets"]),
+            (&1.into(), &1.into())
+        );
+        assert_eq!(args["community_id"], &args_of(request, "community_id"));
+    }
+    assert_ne!(
+        args(&records[0])["community_id"],
+        args(&records[1])["community_id"]
+    );
+}
+
+/// Argument `name` of `event`, owned.
+fn args_of(event: &Value, name: &str) -> Value {
+    args(event)[name].clone()
+}

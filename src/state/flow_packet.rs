@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use netcore_core::flow::community_id::icmp_counterpart;
+use netcore_core::flow::community_id::icmp_pair;
 use netcore_core::flow::health::Segment;
 use netcore_core::ip;
 use netcore_core::packet::{Decoded, Network, Transport};
@@ -92,9 +92,10 @@ impl<'a> Packet<'a> {
         })
     }
 
-    /// The flow's key. An ICMP request and its reply are one flow, keyed by the address
-    /// pair and the request/reply type pair (as the Community ID pairs them); a one-way
-    /// message type (unreachable, …) by the address pair, its type and code.
+    /// The flow's key. An ICMP request and its reply are one flow, keyed by the asking
+    /// address with the request type and the answering one with the reply type (as the
+    /// Community ID pairs them: exchanges started from either side are two flows); a
+    /// one-way message type (unreachable, …) by the address pair, its type and code.
     pub(super) fn key(&self, netns: u64) -> Key {
         let (low, high) = (self.src.min(self.dst), self.src.max(self.dst));
         if !self.is_icmp() {
@@ -106,16 +107,25 @@ impl<'a> Packet<'a> {
             };
         }
         let (kind, code) = (self.src.1 as u8, self.dst.1 as u8);
-        let types = match icmp_counterpart(self.protocol, kind) {
-            Some(other) => (kind.min(other), kind.max(other)),
-            None => (kind, code),
+        let (low, high) = match icmp_pair(self.protocol, kind) {
+            Some((request, reply)) => {
+                let (asker, answerer) = match kind == request {
+                    true => (self.src.0, self.dst.0),
+                    false => (self.dst.0, self.src.0),
+                };
+                let ends = ((asker, u16::from(request)), (answerer, u16::from(reply)));
+                (ends.0.min(ends.1), ends.0.max(ends.1))
+            }
+            None => {
+                let (ip_low, ip_high) = (self.src.0.min(self.dst.0), self.src.0.max(self.dst.0));
+                ((ip_low, u16::from(kind)), (ip_high, u16::from(code)))
+            }
         };
-        let (ip_low, ip_high) = (self.src.0.min(self.dst.0), self.src.0.max(self.dst.0));
         Key {
             netns,
             protocol: self.protocol,
-            low: (ip_low, u16::from(types.0)),
-            high: (ip_high, u16::from(types.1)),
+            low,
+            high,
         }
     }
 

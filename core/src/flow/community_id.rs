@@ -41,16 +41,22 @@ const ICMPV6_PAIRS: [(u8, u8); 6] = [
 /// The counterpart of ICMP (`protocol` [`ip::ICMP`]) or ICMPv6 message type `kind`: the
 /// reply to a request, the request of a reply; `None` for one-way types.
 pub fn icmp_counterpart(protocol: u8, kind: u8) -> Option<u8> {
+    let (request, reply) = icmp_pair(protocol, kind)?;
+    Some(if kind == request { reply } else { request })
+}
+
+/// The request and reply types of the ICMP or ICMPv6 exchange message type `kind` belongs
+/// to; `None` for one-way types.
+pub fn icmp_pair(protocol: u8, kind: u8) -> Option<(u8, u8)> {
     let pairs: &[(u8, u8)] = match protocol {
         ip::ICMP => &ICMP_PAIRS,
         ip::ICMPV6 => &ICMPV6_PAIRS,
         _ => return None,
     };
-    pairs.iter().find_map(|&(a, b)| match kind {
-        _ if kind == a => Some(b),
-        _ if kind == b => Some(a),
-        _ => None,
-    })
+    pairs
+        .iter()
+        .copied()
+        .find(|&(request, reply)| kind == request || kind == reply)
 }
 
 /// The Community ID of the flow from `src`:`src_port` to `dst`:`dst_port` over
