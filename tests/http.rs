@@ -178,3 +178,20 @@ fn hostile_headers_stay_valid_json() {
     assert_eq!(request["host"], "\"evil\\");
     assert_eq!(request["headers"]["bad name"], json!(["\u{2028}"]));
 }
+
+#[test]
+fn a_connect_request_names_its_authority_as_host() {
+    // Go's ReadRequest: `CONNECT abc:443` is host `abc:443` with no path.
+    let connect: &[u8] = b"CONNECT abc:443 HTTP/1.1\r\nHost: other\r\n\r\n";
+    let events = http_events("http-connect.pcap", &[connect], &[]);
+    let request = events
+        .iter()
+        .find(|e| e["eventName"] == "net_packet_http_request")
+        .expect("a request event");
+    let fields = &arg(request, "http_request");
+    assert_eq!(
+        (&fields["method"], &fields["host"], &fields["uri_path"]),
+        (&"CONNECT".into(), &"abc:443".into(), &"".into()),
+        "{request}"
+    );
+}

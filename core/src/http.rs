@@ -84,9 +84,20 @@ impl<'a> Headers<'a> {
 }
 
 impl Request<'_> {
-    /// Go's `Request.Host`: the absolute target's host, else the `Host` header.
+    /// Whether the target is a CONNECT's authority (`host:port`), which Go reads as
+    /// `http://` + the target: its host, and no path.
+    fn is_authority(&self) -> bool {
+        self.method == b"CONNECT" && !self.target.starts_with(b"/")
+    }
+
+    /// Go's `Request.Host`: the absolute target's host (a CONNECT's authority), else the
+    /// `Host` header.
     pub fn host(&self) -> &[u8] {
-        if let Some(rest) = strip_scheme(self.target) {
+        let absolute = match self.is_authority() {
+            true => Some(self.target),
+            false => strip_scheme(self.target),
+        };
+        if let Some(rest) = absolute {
             let end = rest
                 .iter()
                 .position(|&b| b == b'/' || b == b'?')
@@ -96,8 +107,12 @@ impl Request<'_> {
         self.headers.get("Host").unwrap_or_default()
     }
 
-    /// The target's path, still percent-encoded (`/a%20b` of `http://h/a%20b?q`).
+    /// The target's path, still percent-encoded (`/a%20b` of `http://h/a%20b?q`; none for
+    /// a CONNECT's authority).
     pub fn raw_path(&self) -> &[u8] {
+        if self.is_authority() {
+            return b"";
+        }
         let target = match strip_scheme(self.target) {
             Some(rest) => &rest[rest.iter().position(|&b| b == b'/').unwrap_or(rest.len())..],
             None => self.target,
@@ -270,6 +285,23 @@ mod tests {
             (&b"h:8080"[..], &b"/index.html"[..])
         );
         assert_eq!(r.content_length(), Some(0));
+    }
+
+    #[test]
+    fn a_connect_target_is_its_host_as_go_reads_it() {
+        // Go's ReadRequest reads a CONNECT's authority as `http://` + it: URL.Host
+        // `abc:443`, an empty path, the Host header ignored.
+        let Some(Message::Request(r)) = parse(b"CONNECT abc:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        else {
+            panic!("not a request");
+        };
+        assert_eq!((r.host(), r.raw_path()), (&b"abc:443"[..], &b""[..]));
+        // A CONNECT with a path-shaped target is an ordinary one.
+        let Some(Message::Request(r)) = parse(b"CONNECT /tunnel HTTP/1.1\r\nHost: h\r\n\r\n")
+        else {
+            panic!("not a request");
+        };
+        assert_eq!((r.host(), r.raw_path()), (&b"h"[..], &b"/tunnel"[..]));
     }
 
     #[test]
