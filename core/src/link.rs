@@ -273,9 +273,7 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
                 [0xff, 0x03, rest @ ..] => rest,
                 _ => frame,
             };
-            let (protocol, rest) =
-                header_prefix::<[u8; 2]>(framed).map_err(LinkError::Truncated)?;
-            (ppp_ethertype(u16::from_be_bytes(*protocol)), rest)
+            ppp_protocol(framed)?
         }
         LinkType::Ieee80211 => ieee80211(frame)?,
         LinkType::Radiotap => {
@@ -301,6 +299,19 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
         }
     };
     strip_vlan_tags(ethertype, rest)
+}
+
+/// The EtherType a PPP protocol field at the start of `frame` names, and what follows it.
+/// The field is one byte when its first is odd (RFC 1661's protocol-field compression:
+/// the high byte, always even, 0x00 left out), else two.
+fn ppp_protocol(frame: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+    match frame {
+        [low, rest @ ..] if low & 1 == 1 => Ok((ppp_ethertype(u16::from(*low)), rest)),
+        _ => {
+            let (protocol, rest) = header_prefix::<[u8; 2]>(frame).map_err(LinkError::Truncated)?;
+            Ok((ppp_ethertype(u16::from_be_bytes(*protocol)), rest))
+        }
+    }
 }
 
 /// The EtherType of a PPP protocol field: IPv4 (0x0021), IPv6 (0x0057) and MPLS (0x0281
@@ -392,13 +403,10 @@ fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
 }
 
 /// Strips a PPPoE session header (6 bytes) and the PPP protocol field (see
-/// [`ppp_ethertype`]).
+/// [`ppp_protocol`]).
 fn strip_pppoe(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
-    let (header, rest) = header_prefix::<[u8; 8]>(payload).map_err(LinkError::Truncated)?;
-    Ok((
-        ppp_ethertype(u16::from_be_bytes([header[6], header[7]])),
-        rest,
-    ))
+    let (_, rest) = header_prefix::<[u8; 6]>(payload).map_err(LinkError::Truncated)?;
+    ppp_protocol(rest)
 }
 
 /// The EtherType of a BSD address family: `AF_INET` (2) is IPv4, and `AF_INET6` is 24
@@ -456,6 +464,35 @@ mod tests {
             (l.ethertype, l.vlan_tags, l.payload),
             (ETHERTYPE_IPV4, 0, &[0x45u8][..])
         );
+    }
+
+    #[test]
+    fn ppp_protocol_fields_of_two_bytes_and_compressed_to_one() {
+        // A PPPoE session (version/type, code, session id, length), then the protocol:
+        // 0x0021 in full, or 0x21 alone (RFC 1661 protocol-field compression).
+        for (protocol, ethertype) in [
+            (&[0x00, 0x21][..], ETHERTYPE_IPV4),
+            (&[0x21][..], ETHERTYPE_IPV4),
+            (&[0x57][..], ETHERTYPE_IPV6),
+            (&[0xc0, 0x21][..], 0), // LCP: not IP
+        ] {
+            let mut f = MACS.to_vec();
+            f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x01, 0x00, 0x10]);
+            f.extend_from_slice(protocol);
+            f.push(0x45);
+            let l = decode_link(LinkType::Ethernet, &f).unwrap();
+            assert_eq!(l.ethertype, ethertype, "{protocol:02x?}");
+            if ethertype != 0 {
+                assert_eq!(l.payload, &[0x45u8][..], "{protocol:02x?}");
+            }
+            let mut ppp = alloc::vec![0xff, 0x03];
+            ppp.extend_from_slice(protocol);
+            ppp.push(0x45);
+            assert_eq!(
+                decode_link(LinkType::PppHdlc, &ppp).unwrap().ethertype,
+                ethertype
+            );
+        }
     }
 
     #[test]
