@@ -157,8 +157,9 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub output_queue: u32,
 
-    /// Live: serve Prometheus metrics at http://ADDR/metrics (ADDR: HOST:PORT).
-    #[arg(long, value_name = "ADDR", conflicts_with = "read")]
+    /// Live: serve Prometheus metrics at http://ADDR/metrics (ADDR: HOST:PORT, or a PORT
+    /// alone for loopback, 127.0.0.1:PORT).
+    #[arg(long, value_name = "ADDR", conflicts_with = "read", value_parser = parse_metrics)]
     pub metrics: Option<std::net::SocketAddr>,
 
     /// Live: bytes of each packet to capture, from its IP header on.
@@ -414,6 +415,17 @@ fn parse_stats_interval(seconds: &str) -> Result<u64, String> {
         Ok(n @ 1..) => Ok(n),
         _ => Err("a whole number of seconds, at least 1".to_owned()),
     }
+}
+
+/// `--metrics`: HOST:PORT, or a port alone on loopback (only a named address listens
+/// beyond the host).
+fn parse_metrics(address: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = address.parse::<u16>() {
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    address
+        .parse()
+        .map_err(|_| "HOST:PORT (e.g. 127.0.0.1:9464, [::1]:9464) or a port alone".to_owned())
 }
 
 /// `--dns-timeout`: seconds, fractions allowed, from 1 ms to an hour; in ns.

@@ -276,6 +276,14 @@ fn live_only_flags_are_refused_in_file_mode() {
     let out = netcore(&["--stats", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("a whole number of seconds, at least 1"));
+    let out = netcore(&["--metrics", "localhost"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--metrics"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("or a port alone"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

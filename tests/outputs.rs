@@ -692,7 +692,9 @@ fn metrics_are_served_in_prometheus_text_format_with_the_kernel_time() {
     let dir = test_dir("metrics");
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     let filter = format!("port={}", receiver.local_addr().unwrap().port());
-    let addr = format!("127.0.0.1:{}", free_port());
+    // A port alone: served on loopback.
+    let port = free_port().to_string();
+    let addr = format!("127.0.0.1:{port}");
     let file = format!("file:{}", dir.join("events.json").display());
     let netcore = Netcore::start(&[
         "--events",
@@ -700,7 +702,7 @@ fn metrics_are_served_in_prometheus_text_format_with_the_kernel_time() {
         "--filter",
         &filter,
         "--metrics",
-        &addr,
+        &port,
         "--output",
         &file,
         "--stats",
