@@ -57,12 +57,14 @@ pub enum LinkType {
     Ipv6,
     /// `LINKTYPE_LINUX_SLL2` (276): Linux cooked capture v2.
     LinuxSll2,
+    /// `LINKTYPE_C_HDLC` (104): Cisco HDLC — address, control, then an EtherType.
+    CiscoHdlc,
 }
 
 impl LinkType {
     /// Every link type the decoder supports.
     /// (Newer ones last: the fuzzers' seed corpora pick link types by position.)
-    pub const ALL: [LinkType; 13] = [
+    pub const ALL: [LinkType; 14] = [
         LinkType::Ethernet,
         LinkType::Raw,
         LinkType::LinuxSll,
@@ -76,6 +78,7 @@ impl LinkType {
         LinkType::Ieee80211,
         LinkType::Radiotap,
         LinkType::Nflog,
+        LinkType::CiscoHdlc,
     ];
 
     /// The link type for a pcap/pcapng `LINKTYPE_*` number, if supported.
@@ -99,6 +102,7 @@ impl LinkType {
             LinkType::Ipv4 => 228,
             LinkType::Ipv6 => 229,
             LinkType::LinuxSll2 => 276,
+            LinkType::CiscoHdlc => 104,
         }
     }
 
@@ -118,6 +122,7 @@ impl LinkType {
             LinkType::Ipv4 => "IPV4",
             LinkType::Ipv6 => "IPV6",
             LinkType::LinuxSll2 => "LINUX_SLL2",
+            LinkType::CiscoHdlc => "C_HDLC",
         }
     }
 }
@@ -287,6 +292,10 @@ pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, L
             ieee80211(rest)?
         }
         LinkType::Nflog => nflog(frame)?,
+        LinkType::CiscoHdlc => {
+            let (header, rest) = header_prefix::<[u8; 4]>(frame).map_err(LinkError::Truncated)?;
+            (u16::from_be_bytes([header[2], header[3]]), rest)
+        }
         LinkType::Raw => {
             let first = *frame
                 .first()
@@ -464,6 +473,15 @@ mod tests {
             (l.ethertype, l.vlan_tags, l.payload),
             (ETHERTYPE_IPV4, 0, &[0x45u8][..])
         );
+    }
+
+    #[test]
+    fn cisco_hdlc_carries_an_ethertype() {
+        // Unicast address 0x0f, control 0, then the EtherType.
+        let l = decode_link(LinkType::CiscoHdlc, &[0x0f, 0x00, 0x86, 0xdd, 0x60]).unwrap();
+        assert_eq!((l.ethertype, l.payload), (ETHERTYPE_IPV6, &[0x60u8][..]));
+        assert_eq!(LinkType::from_linktype(104), Some(LinkType::CiscoHdlc));
+        assert!(decode_link(LinkType::CiscoHdlc, &[0x8f, 0x00, 0x08]).is_err());
     }
 
     #[test]
