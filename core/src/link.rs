@@ -24,6 +24,11 @@ pub const ETHERTYPE_MPLS: u16 = 0x8847;
 pub const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 /// EtherType of a PPPoE session.
 pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// EtherType of a Network Service Header (RFC 8300).
+pub const ETHERTYPE_NSH: u16 = 0x894f;
+/// Most Network Service Headers in a row (each may carry an Ethernet frame with another)
+/// before the frame counts as not IP.
+const MAX_NSH_DEPTH: usize = 4;
 /// Most MPLS labels walked before the stack is given up on.
 pub const MAX_MPLS_LABELS: usize = 16;
 
@@ -411,6 +416,30 @@ fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
     Err(LinkError::TooManyMplsLabels)
 }
 
+/// Strips a Network Service Header (RFC 8300: its length, in 4-byte words, in the low 6
+/// bits of its second byte; the next protocol in its fourth): IPv4, IPv6 and MPLS are
+/// carried on, an Ethernet frame gives its own EtherType; the rest is not IP.
+fn strip_nsh(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+    let (base, _) = header_prefix::<[u8; 4]>(payload).map_err(LinkError::Truncated)?;
+    let len = usize::from(base[1] & 0x3f) * 4;
+    let rest = payload
+        .get(len.max(4)..)
+        .ok_or(LinkError::Truncated(Truncated {
+            need: len,
+            have: payload.len(),
+        }))?;
+    Ok(match base[3] {
+        1 => (ETHERTYPE_IPV4, rest),
+        2 => (ETHERTYPE_IPV6, rest),
+        5 => (ETHERTYPE_MPLS, rest),
+        3 => {
+            let (header, inner) = header_prefix::<[u8; 14]>(rest).map_err(LinkError::Truncated)?;
+            (u16::from_be_bytes([header[12], header[13]]), inner)
+        }
+        _ => (0, rest),
+    })
+}
+
 /// Strips a PPPoE session header (6 bytes) and the PPP protocol field (see
 /// [`ppp_protocol`]).
 fn strip_pppoe(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
@@ -431,15 +460,25 @@ fn address_family_ethertype(family: u32) -> Option<u16> {
 fn strip_vlan_tags(mut ethertype: u16, mut payload: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
     let mut vlan_tags = 0u8;
     let mut outer_vlan_id = None;
-    while matches!(
-        ethertype,
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
-    ) {
-        let (tag, rest) = header_prefix::<VlanTag>(payload).map_err(LinkError::TruncatedVlan)?;
-        outer_vlan_id.get_or_insert(tag.vlan_id());
-        vlan_tags = vlan_tags.saturating_add(1);
-        ethertype = tag.ethertype.get();
-        payload = rest;
+    for depth in 0..=MAX_NSH_DEPTH {
+        while matches!(
+            ethertype,
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+        ) {
+            let (tag, rest) =
+                header_prefix::<VlanTag>(payload).map_err(LinkError::TruncatedVlan)?;
+            outer_vlan_id.get_or_insert(tag.vlan_id());
+            vlan_tags = vlan_tags.saturating_add(1);
+            ethertype = tag.ethertype.get();
+            payload = rest;
+        }
+        if ethertype != ETHERTYPE_NSH {
+            break;
+        }
+        (ethertype, payload) = match depth {
+            MAX_NSH_DEPTH => (0, payload),
+            _ => strip_nsh(payload)?,
+        };
     }
     // PPP (a PPPoE session, or the PPP link types) may carry MPLS, so PPPoE comes first.
     let (ethertype, payload) = match ethertype {
@@ -473,6 +512,41 @@ mod tests {
             (l.ethertype, l.vlan_tags, l.payload),
             (ETHERTYPE_IPV4, 0, &[0x45u8][..])
         );
+    }
+
+    #[test]
+    fn network_service_headers_carry_ip_or_an_ethernet_frame() {
+        // Base header: version 0, TTL 63, length 2 words (MD type 2, no context), next
+        // protocol; then the service path header.
+        let nsh = |next: u8| [0x0f, 0xc2, 0x02, next, 0, 0, 1, 0xff];
+        let mut ip = MACS.to_vec();
+        ip.extend_from_slice(&[0x89, 0x4f]);
+        ip.extend_from_slice(&nsh(1));
+        ip.push(0x45);
+        let l = decode_link(LinkType::Ethernet, &ip).unwrap();
+        assert_eq!((l.ethertype, l.payload), (ETHERTYPE_IPV4, &[0x45u8][..]));
+        // An Ethernet frame inside, itself tagged.
+        let mut ethernet = MACS.to_vec();
+        ethernet.extend_from_slice(&[0x89, 0x4f]);
+        ethernet.extend_from_slice(&nsh(3));
+        ethernet.extend_from_slice(&MACS);
+        ethernet.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x86, 0xdd, 0x60]);
+        let l = decode_link(LinkType::Ethernet, &ethernet).unwrap();
+        assert_eq!(
+            (l.ethertype, l.payload, l.vlan_tags),
+            (ETHERTYPE_IPV6, &[0x60u8][..], 1)
+        );
+        // NSH in NSH … beyond the bound: not IP, no error.
+        let mut deep = MACS.to_vec();
+        deep.extend_from_slice(&[0x89, 0x4f]);
+        for _ in 0..8 {
+            deep.extend_from_slice(&nsh(3));
+            deep.extend_from_slice(&MACS);
+            deep.extend_from_slice(&[0x89, 0x4f]);
+        }
+        assert_eq!(decode_link(LinkType::Ethernet, &deep).unwrap().ethertype, 0);
+        // Cut inside the header: an error naming the need.
+        assert!(decode_link(LinkType::Ethernet, &ip[..15]).is_err());
     }
 
     #[test]
