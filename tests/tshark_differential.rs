@@ -38,10 +38,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "an IPv6 header cut short: tshark shows the source, netcore counts a decode error",
     ),
     (
-        "mpls-over-udp.pcap",
-        "MPLS over UDP (port 6635) is not followed",
-    ),
-    (
         "mpls-traceroute.pcap",
         "tshark also dissects the packet quoted inside an ICMP error; netcore, like Tracee, does not",
     ),

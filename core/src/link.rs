@@ -400,7 +400,7 @@ fn nflog(frame: &[u8]) -> Result<(u16, &[u8]), LinkError> {
 
 /// Strips an MPLS label stack (4 bytes a label, up to the bottom-of-stack bit); what follows
 /// is IP by its version nibble (anything else, a pseudowire say, is not IP: EtherType 0).
-fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+pub(crate) fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
     for _ in 0..MAX_MPLS_LABELS {
         let (label, rest) = header_prefix::<[u8; 4]>(payload).map_err(LinkError::Truncated)?;
         payload = rest;

@@ -11,9 +11,10 @@
 //! | ERSPAN types I, II, III | GRE 0x88BE / 0x22EB | Ethernet |
 //! | IP-in-IP, IPv6-in-IP (RFC 2003/4213) | IP protocol 4 / 41 | IPv4 / IPv6 |
 //! | Teredo (RFC 4380) | UDP port 3544 | IPv6 (after any indicators) |
+//! | MPLS over UDP (RFC 7510) | UDP port 6635 | an MPLS label stack, then IPv4 or IPv6 |
 
 use crate::ipv6;
-use crate::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkType};
+use crate::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkType, strip_mpls};
 use crate::packet::{Decoded, Network, Transport};
 
 /// UDP port of VXLAN.
@@ -22,6 +23,8 @@ pub const VXLAN_PORT: u16 = 4789;
 pub const GENEVE_PORT: u16 = 6081;
 /// UDP port of Teredo.
 pub const TEREDO_PORT: u16 = 3544;
+/// UDP port of MPLS over UDP.
+pub const MPLS_UDP_PORT: u16 = 6635;
 /// IP protocol number of GRE.
 pub const GRE: u8 = 47;
 /// IP protocol number of IPv4 encapsulated in IP.
@@ -48,6 +51,8 @@ pub enum Encapsulation {
     IpInIp,
     /// Teredo: IPv6 over UDP.
     Teredo,
+    /// An MPLS label stack over UDP.
+    MplsOverUdp,
 }
 
 /// The packet carried inside another.
@@ -73,6 +78,8 @@ pub fn inner<'a>(decoded: &Decoded<'a>) -> Option<Inner<'a>> {
             geneve(payload)
         } else if ports.0 == TEREDO_PORT || ports.1 == TEREDO_PORT {
             teredo(payload)
+        } else if ports.1 == MPLS_UDP_PORT {
+            mpls_over_udp(payload)
         } else {
             None
         };
@@ -119,6 +126,17 @@ fn by_ethertype(ethertype: u16) -> Option<LinkType> {
         TRANSPARENT_ETHERNET => Some(LinkType::Ethernet),
         _ => None,
     }
+}
+
+/// MPLS over UDP: a label stack (at most the link layer's bound), then the IP packet its
+/// version nibble names.
+fn mpls_over_udp(payload: &[u8]) -> Option<Inner<'_>> {
+    let (ethertype, packet) = strip_mpls(payload).ok()?;
+    let link_type = match ethertype {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => by_ethertype(ethertype)?,
+        _ => return None,
+    };
+    carried(Encapsulation::MplsOverUdp, link_type, packet)
 }
 
 /// VXLAN: an 8-byte header whose I flag says the VNI is valid, then Ethernet.
@@ -283,6 +301,28 @@ mod tests {
         assert!(
             gre(&[0x80, 0, 0x08, 0x00]).is_none(),
             "a checksum past the end"
+        );
+    }
+
+    #[test]
+    fn mpls_over_udp_strips_its_labels() {
+        let ipv4 = [
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 59, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        // Two labels, the second the bottom of the stack (S bit).
+        let labels = [0x00, 0x01, 0x40, 0x40, 0x00, 0x02, 0x01, 0x40];
+        let payload = [&labels[..], &ipv4].concat();
+        assert_inner(
+            mpls_over_udp(&payload),
+            Encapsulation::MplsOverUdp,
+            LinkType::Ipv4,
+            &ipv4,
+        );
+        assert!(mpls_over_udp(&labels[..4]).is_none(), "no bottom of stack");
+        let not_ip = [&labels[..], &[0x00; 20]].concat();
+        assert!(
+            mpls_over_udp(&not_ip).is_none(),
+            "neither IPv4 nor IPv6 after the labels"
         );
     }
 
