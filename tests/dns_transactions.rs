@@ -10,7 +10,6 @@ use std::process::Command;
 
 use common::dns_builder::{Data, Flags, MessageBuilder, ipv4_udp};
 use common::live::arg;
-use common::{Pcap, Record};
 use serde_json::Value;
 
 const CLIENT: [u8; 4] = [10, 0, 0, 2];
@@ -48,32 +47,15 @@ fn answer(port: u16, message: Vec<u8>) -> Vec<u8> {
     ipv4_udp(SERVER, CLIENT, 53, port, &message)
 }
 
-/// A raw-IP capture of `(milliseconds after START, packet)`.
-fn capture(name: &str, packets: Vec<(u32, Vec<u8>)>) -> std::path::PathBuf {
-    let records = packets
-        .into_iter()
-        .map(|(ms, data)| Record {
-            ts_sec: START + ms / 1000,
-            ts_frac: (ms % 1000) * 1000,
-            data,
-        })
-        .collect();
-    let pcap = Pcap {
-        linktype: 101,
-        nanos: false,
-        records,
-    };
-    common::temp_file(name, &common::write_pcap(&pcap, false))
-}
-
 #[test]
 fn queries_pair_with_responses_and_the_unanswered_are_reported_once() {
     const A: u16 = 1;
     const AAAA: u16 = 28;
     const NXDOMAIN: u16 = 3;
     let web = [192, 0, 2, 1];
-    let capture = capture(
+    let capture = common::capture_timed(
         "dns-transactions.pcap",
+        START,
         vec![
             (0, query(40000, 1, "a.test", A)),
             (10, answer(40000, response(1, "a.test", A, 0, &[web]))),

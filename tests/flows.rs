@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::dns_builder::{Data, Flags, MessageBuilder, ipv4_udp};
-use common::{Pcap, Record, capture, events_of, ipv4_tcp, temp_file, write_pcap};
+use common::{capture, events_of, ipv4_tcp};
 use serde_json::Value;
 
 /// The arguments of an event by name.
@@ -187,21 +187,8 @@ fn idle_flows_end_and_long_ones_are_reported() {
     }
     packets.insert(1, ipv4_udp(CLIENT, [10, 0, 0, 8], 7001, 9001, b"lonely"));
     times.insert(1, 1);
-    let records = packets
-        .into_iter()
-        .zip(times)
-        .map(|(data, t)| Record {
-            ts_sec: 1_700_000_000 + t,
-            ts_frac: 0,
-            data,
-        })
-        .collect();
-    let pcap = Pcap {
-        linktype: 101,
-        nanos: false,
-        records,
-    };
-    let path = temp_file("flows-idle.pcap", &write_pcap(&pcap, false));
+    let timed = times.into_iter().map(|t| t * 1000).zip(packets).collect();
+    let path = common::capture_timed("flows-idle.pcap", 1_700_000_000, timed);
     let events = events_of(&[
         "--json",
         "--events",

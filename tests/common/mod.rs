@@ -210,12 +210,22 @@ pub fn ipv4_tcp(
 
 /// A raw-IP capture of `packets`, one per millisecond from `start_sec`.
 pub fn capture(name: &str, start_sec: u32, packets: Vec<Vec<u8>>) -> std::path::PathBuf {
+    let timed = (0..).zip(packets).collect();
+    capture_timed(name, start_sec, timed)
+}
+
+/// A raw-IP capture of `(milliseconds after start_sec, packet)`.
+#[allow(dead_code)] // as events_of: not every test binary times its packets
+pub fn capture_timed(
+    name: &str,
+    start_sec: u32,
+    packets: Vec<(u32, Vec<u8>)>,
+) -> std::path::PathBuf {
     let records = packets
         .into_iter()
-        .enumerate()
-        .map(|(i, data)| Record {
-            ts_sec: start_sec + (i as u32) / 1000,
-            ts_frac: (i as u32 % 1000) * 1000,
+        .map(|(ms, data)| Record {
+            ts_sec: start_sec + ms / 1000,
+            ts_frac: (ms % 1000) * 1000,
             data,
         })
         .collect();

@@ -210,35 +210,21 @@ fn endpoints(event: &mut Event<'_>, flow: &Flow<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{ConnDirection, Counts, Reason};
+    use crate::flow::{ConnDirection, Reason};
     use crate::json::Schema;
     use core::net::{IpAddr, Ipv4Addr};
 
     fn flow() -> Flow<'static> {
+        let orig = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
+        let resp = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443);
         Flow {
-            protocol: ip::TCP,
-            orig: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
-            resp: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443),
             start_ns: 1_700_000_000_000_000_000,
             last_ns: 1_700_000_001_500_000_000,
-            orig_counts: Counts::default(),
-            resp_counts: Counts::default(),
             conn_state: "S1",
             history: "ShAD",
-            initial_rtt_ns: 0,
-            dns_rtt_ns: 0,
-            orig_health: Default::default(),
-            resp_health: Default::default(),
-            community_id: "",
-            orig_names: &[],
-            resp_names: &[],
-            server_name: b"",
-            alpn: &[],
-            http_host: b"",
             direction: ConnDirection::Outgoing,
             reason: Reason::Closed,
-            failure: None,
-            transaction: None,
+            ..Flow::between(ip::TCP, orig, resp)
         }
     }
 
