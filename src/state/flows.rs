@@ -649,11 +649,6 @@ fn emit_record(
 ) {
     let flow = entry.view(protocol, reason);
     let [orig, resp] = &entry.owners;
-    let none = EventContext {
-        timestamp: now_ns,
-        host_name,
-        ..EventContext::default()
-    };
     match (orig, resp) {
         (Some(o), Some(r)) => {
             let responder = r.context(now_ns, host_name);
@@ -664,13 +659,22 @@ fn emit_record(
                 Some(&responder),
             );
         }
-        (Some(owner), None) | (None, Some(owner)) => emit(
-            FlowKind::Record,
-            &flow,
-            &owner.context(now_ns, host_name),
-            None,
-        ),
-        (None, None) => emit(FlowKind::Record, &flow, &none, None),
+        (owner, None) | (None, owner) => {
+            let ctx = envelope(owner.as_deref(), now_ns, host_name);
+            emit(FlowKind::Record, &flow, &ctx, None);
+        }
+    }
+}
+
+/// The envelope of an event of `owner`'s (none known: the host's alone) at `now_ns`.
+fn envelope<'o>(owner: Option<&'o Owner>, now_ns: u64, host_name: &'o str) -> EventContext<'o> {
+    match owner {
+        Some(owner) => owner.context(now_ns, host_name),
+        None => EventContext {
+            timestamp: now_ns,
+            host_name,
+            ..EventContext::default()
+        },
     }
 }
 
@@ -690,14 +694,7 @@ fn emit_failure(
     }
     let mut flow = entry.view(protocol, Reason::Closed);
     flow.failure = Some(failure);
-    let ctx = match &entry.owners[0] {
-        Some(owner) => owner.context(now_ns, host_name),
-        None => EventContext {
-            timestamp: now_ns,
-            host_name,
-            ..EventContext::default()
-        },
-    };
+    let ctx = envelope(entry.owners[0].as_deref(), now_ns, host_name);
     emit(FlowKind::ConnectFailure, &flow, &ctx, None);
 }
 
@@ -720,14 +717,7 @@ fn emit_transaction(
         answers: answered.map_or(&[][..], |a| &a.answers),
         rtt_ns: answered.map_or(0, |a| a.rtt_ns),
     });
-    let ctx = match &query.owner {
-        Some(owner) => owner.context(now_ns, host_name),
-        None => EventContext {
-            timestamp: now_ns,
-            host_name,
-            ..EventContext::default()
-        },
-    };
+    let ctx = envelope(query.owner.as_deref(), now_ns, host_name);
     emit(FlowKind::DnsTransaction, &flow, &ctx, None);
 }
 
