@@ -175,10 +175,11 @@ pub struct PacketRecord {
 
 /// Bits of [`PacketRecord::flags`].
 pub mod record_flag {
-    /// A copy of a DNS answer over UDP whose flow another ring's thread decodes, written
+    /// A copy of a DNS message over UDP whose flow another ring's thread decodes, written
     /// to every other ring when flow events are selected (host mode on several threads):
-    /// the thread reading it learns the names it gives addresses for its own flows, as one
-    /// thread seeing every packet would, and writes no event for it.
+    /// the thread reading it learns the names an answer gives addresses, and the lookup's
+    /// round trip from its query, for its own flows, as one thread seeing every packet
+    /// would, and writes no event for it.
     pub const NAMES_ONLY: u8 = 1 << 0;
     /// Not a packet: the kernel reported an error on a local socket — an ICMP error
     /// answering a connecting TCP socket, or any error of a UDP socket. The bytes are an
@@ -429,15 +430,16 @@ pub mod rings {
     }
 
     /// Whether the packet whose first `n` bytes are `data` (as for [`ring_of`]) is a DNS
-    /// response over UDP: to or from port 53, the QR bit set. The capture programs copy
-    /// these to every ring when flow events are selected ([`super::record_flag`]).
+    /// message over UDP: to or from port 53, its header's flags captured. The capture
+    /// programs copy these to every ring when flow events are selected
+    /// ([`super::record_flag`]): answers name addresses, and with their queries time the
+    /// lookups, for every thread's flows.
     #[inline(always)]
-    pub fn is_dns_answer_over_udp(data: &[u8; HEADERS_LEN], n: usize) -> bool {
-        // The UDP header's 8 bytes, then the DNS header's: QR is the top bit of its third.
+    pub fn is_dns_over_udp(data: &[u8; HEADERS_LEN], n: usize) -> bool {
+        // The UDP header's 8 bytes, then the DNS header's id and flags.
         match transport(data, n) {
-            Some((ip::UDP, at)) if at + 11 <= n => {
-                (port(data, at) == dns::PORT || port(data, at + 2) == dns::PORT)
-                    && data[at + 10] & 0x80 != 0
+            Some((ip::UDP, at)) if at + 12 <= n => {
+                port(data, at) == dns::PORT || port(data, at + 2) == dns::PORT
             }
             _ => false,
         }
@@ -641,34 +643,34 @@ mod tests {
     }
 
     #[test]
-    fn dns_answers_over_udp_are_told_from_questions_and_other_packets() {
-        use rings::is_dns_answer_over_udp;
+    fn dns_messages_over_udp_are_told_from_other_packets() {
+        use rings::is_dns_over_udp;
         let client = ([10, 0, 0, 2], 40000);
         let server = ([10, 0, 0, 1], 53);
         let mut answer = ipv4_packet(server, client, ip::UDP);
         answer[30] = 0x81; // QR, RD
         let mut question = ipv4_packet(client, server, ip::UDP);
         question[30] = 0x01;
-        assert!(is_dns_answer_over_udp(&answer, 40));
-        assert!(!is_dns_answer_over_udp(&question, 40));
+        assert!(is_dns_over_udp(&answer, 40));
+        assert!(is_dns_over_udp(&question, 40));
         // Cut before the flags; over TCP; fragmented; another port.
-        assert!(!is_dns_answer_over_udp(&answer, 30));
+        assert!(!is_dns_over_udp(&answer, 30));
         let mut over_tcp = answer;
         over_tcp[9] = ip::TCP;
-        assert!(!is_dns_answer_over_udp(&over_tcp, 40));
+        assert!(!is_dns_over_udp(&over_tcp, 40));
         let mut fragment = answer;
         fragment[6] = 0x20; // MF
-        assert!(!is_dns_answer_over_udp(&fragment, 40));
+        assert!(!is_dns_over_udp(&fragment, 40));
         let mut elsewhere = ipv4_packet(([10, 0, 0, 1], 5353), client, ip::UDP);
         elsewhere[30] = 0x81;
-        assert!(!is_dns_answer_over_udp(&elsewhere, 40));
+        assert!(!is_dns_over_udp(&elsewhere, 40));
         // IPv6, the answer sent to port 53 (resolver to resolver).
         let mut v6 = [0; HEADERS_LEN];
         v6[0] = 0x60;
         v6[6] = ip::UDP;
         v6[42..44].copy_from_slice(&53u16.to_be_bytes());
         v6[50] = 0x84;
-        assert!(is_dns_answer_over_udp(&v6, 60));
-        assert!(!is_dns_answer_over_udp(&v6, 50));
+        assert!(is_dns_over_udp(&v6, 60));
+        assert!(!is_dns_over_udp(&v6, 50));
     }
 }

@@ -16,7 +16,7 @@ use aya_ebpf::macros::{cgroup_skb, map};
 use aya_ebpf::maps::ring_buf::RingBufBytes;
 use aya_ebpf::maps::{PerCpuArray, RingBuf};
 use aya_ebpf::programs::SkBuffContext;
-use netcore_core::abi::rings::{MAX_RINGS, is_dns_answer_over_udp, ring_of};
+use netcore_core::abi::rings::{MAX_RINGS, is_dns_over_udp, ring_of};
 use netcore_core::abi::{
     HEADERS_LEN, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction,
     record_flag,
@@ -46,7 +46,7 @@ pub(crate) fn rings() -> u32 {
     unsafe { core::ptr::read_volatile(&RINGS) }
 }
 
-/// Non-zero: a DNS answer over UDP is also copied, marked [`record_flag::NAMES_ONLY`], to
+/// Non-zero: a DNS message over UDP is also copied, marked [`record_flag::NAMES_ONLY`], to
 /// every other ring, whose thread learns its names for the flows it tracks; user space sets
 /// it at load time when flow events are selected.
 #[unsafe(no_mangle)]
@@ -190,7 +190,7 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     });
     // SAFETY: a read of a static set at load time.
     let share = unsafe { core::ptr::read_volatile(&SHARE_DNS_ANSWERS) } != 0;
-    if share && rings > 1 && is_dns_answer_over_udp(&head.0, head_n as usize) {
+    if share && rings > 1 && is_dns_over_udp(&head.0, head_n as usize) {
         let own_ring = record.ring;
         record.flags = record_flag::NAMES_ONLY;
         for ring in 0..MAX_RINGS {

@@ -241,8 +241,9 @@ impl Pipeline {
         None
     }
 
-    /// Learns the names a DNS answer gives addresses, for this pipeline's flows, from a copy
-    /// of a packet whose flow another pipeline handles (host mode on several threads,
+    /// Learns the names a DNS answer gives addresses, and the lookup's round trip from its
+    /// query, for this pipeline's flows, from a copy of a packet whose flow another
+    /// pipeline handles (host mode on several threads,
     /// [`netcore_core::abi::record_flag::NAMES_ONLY`]): as [`Pipeline::handle`] would from
     /// the packet itself, through the same limits and filter; counts and writes nothing.
     pub fn learn_names(&mut self, frame: &Frame<'_>) {
@@ -255,7 +256,8 @@ impl Pipeline {
             return;
         }
         if let (Some(flows), Some(Ok(message))) = (&mut self.flows, decoded.dns_over_udp()) {
-            flows.learn_names(frame.timestamp_ns, frame.interface.netns_cookie, &message);
+            let netns = frame.interface.netns_cookie;
+            flows.learn_names(frame.timestamp_ns, netns, &decoded, &message);
         }
     }
 

@@ -88,7 +88,7 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
     let kernel = ended.kernel;
     let copies_lost = match kernel.copies_lost {
         0 => String::new(),
-        n => format!(", {n} copies of DNS answers for other threads lost to a full ring buffer"),
+        n => format!(", {n} copies of DNS messages for other threads lost to a full ring buffer"),
     };
     note!(
         "netcore: host capture: {}; kernel: {} packets captured, {} lost to a full ring \

@@ -48,6 +48,9 @@ pub struct Query {
     pub qtype: RecordType,
     /// The owner of the query's local socket, when known.
     pub owner: Option<Box<Owner>>,
+    /// Whether this table reports it: false for a copy of a query whose flow another
+    /// thread's table tracks (and reports), kept for the round trip alone.
+    pub reported: bool,
 }
 
 /// A query and its response.
@@ -116,6 +119,34 @@ impl DnsTransactions {
         message: &DnsMessage<'_>,
         owner: impl FnOnce() -> Option<Box<Owner>>,
     ) -> Option<Answered> {
+        self.pair(now_ns, (netns, protocol, src, dst), message, owner, true)
+    }
+
+    /// As [`DnsTransactions::message`], for a copy of a message whose flow another table
+    /// tracks and reports: its queries time the lookup, and are neither reported nor
+    /// counted here.
+    pub fn copy(
+        &mut self,
+        now_ns: u64,
+        netns: u64,
+        protocol: u8,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        message: &DnsMessage<'_>,
+    ) -> Option<Answered> {
+        self.pair(now_ns, (netns, protocol, src, dst), message, || None, false)
+    }
+
+    /// Pairs `message`, seen at `now_ns` on its (network namespace, protocol, source,
+    /// destination); a query waits, `reported` or not.
+    fn pair(
+        &mut self,
+        now_ns: u64,
+        (netns, protocol, src, dst): (u64, u8, (IpAddr, u16), (IpAddr, u16)),
+        message: &DnsMessage<'_>,
+        owner: impl FnOnce() -> Option<Box<Owner>>,
+        reported: bool,
+    ) -> Option<Answered> {
         let question = message.single_question()?;
         let mut buf = [0u8; MAX_PRESENTATION_LEN];
         let asked = question.name.presentation(&mut buf).ok()?;
@@ -149,13 +180,14 @@ impl DnsTransactions {
                     name: asked.to_owned(),
                     qtype: question.qtype,
                     owner: owner(),
+                    reported,
                 };
                 self.pending.insert(key, query);
             }
             return None;
         }
         let query = self.pending.remove(&key)?;
-        self.stats.answered += 1;
+        self.stats.answered += u64::from(query.reported);
         let answers = message
             .entries()
             .filter_map(|entry| match entry {
@@ -190,7 +222,7 @@ impl DnsTransactions {
     }
 
     fn finish_unanswered(&mut self, mut queries: Vec<Query>) -> Vec<Query> {
-        self.stats.unanswered += queries.len() as u64;
+        self.stats.unanswered += queries.iter().filter(|q| q.reported).count() as u64;
         queries.sort_by(|a, b| (a.sent_ns, &a.name).cmp(&(b.sent_ns, &b.name)));
         queries
     }

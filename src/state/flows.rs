@@ -447,7 +447,8 @@ impl FlowTable {
             .message(now_ns, netns, protocol, src, dst, message, owner);
         let rtt_ns = answered.as_ref().map_or(0, |a| a.rtt_ns);
         self.stats.names_evicted += self.names.learn(netns, message, now_ns, rtt_ns);
-        if let (Some(answered), true) = (answered, self.config.dns_transaction) {
+        if let Some(answered) = answered.filter(|a| a.query.reported && self.config.dns_transaction)
+        {
             emit_transaction(
                 &answered.query,
                 Some(&answered),
@@ -459,11 +460,26 @@ impl FlowTable {
         self.stats.transactions = self.transactions.stats;
     }
 
-    /// Learns the names `message`, a DNS answer seen at `now_ns` in network namespace
-    /// `netns`, gives addresses, from a copy of an answer whose flow another table tracks
-    /// (host mode on several threads).
-    pub fn learn_names(&mut self, now_ns: u64, netns: u64, message: &DnsMessage<'_>) {
-        self.stats.names_evicted += self.names.learn(netns, message, now_ns, 0);
+    /// Learns from `message`, a DNS query or answer over UDP (the packet `decoded`) seen
+    /// at `now_ns` in network namespace `netns`, whose flow another table tracks (host mode
+    /// on several threads): the query's time, and the names an answer gives addresses with
+    /// the lookup's round trip; reports nothing (the other table does).
+    pub fn learn_names(
+        &mut self,
+        now_ns: u64,
+        netns: u64,
+        decoded: &Decoded<'_>,
+        message: &DnsMessage<'_>,
+    ) {
+        let Some(packet) = Packet::of(decoded) else {
+            return;
+        };
+        let (src, dst) = (packet.src, packet.dst);
+        let answered = self
+            .transactions
+            .copy(now_ns, netns, packet.protocol, src, dst, message);
+        let rtt_ns = answered.map_or(0, |a| a.rtt_ns);
+        self.stats.names_evicted += self.names.learn(netns, message, now_ns, rtt_ns);
     }
 
     /// Writes the records of idle and closed flows, and the periodic reports, due at
@@ -471,7 +487,7 @@ impl FlowTable {
     pub fn sweep(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
         self.last_sweep_ns = now_ns;
         for query in self.transactions.expired(now_ns) {
-            if self.config.dns_transaction {
+            if self.config.dns_transaction && query.reported {
                 emit_transaction(&query, None, now_ns, host_name, emit);
             }
         }
@@ -521,7 +537,7 @@ impl FlowTable {
     /// table. Flows whose connection had ended are `closed`, the others `end`.
     pub fn finish(&mut self, now_ns: u64, host_name: &str, emit: &mut Emit<'_>) {
         for query in self.transactions.drain() {
-            if self.config.dns_transaction {
+            if self.config.dns_transaction && query.reported {
                 emit_transaction(&query, None, now_ns, host_name, emit);
             }
         }
