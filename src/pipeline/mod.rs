@@ -407,7 +407,7 @@ impl Pipeline {
                 &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
             );
             self.summary.events += writer.count_into(&mut self.summary.flow_events) as u64;
-            self.summary.flows = flows.stats;
+            self.summary.flows = flows.stats();
         }
     }
 

@@ -104,49 +104,20 @@ impl DnsTransactions {
         }
     }
 
-    /// Takes DNS message `message`, seen at `now_ns` in network namespace `netns` going
-    /// from `src` to `dst` over `protocol`: a query waits (owned by `owner`); a response
-    /// returns the query it answers, if one waits. Messages without exactly one question
-    /// pair with nothing.
-    #[allow(clippy::too_many_arguments)]
+    /// Takes DNS message `message`, seen at `now_ns` on `seen` (network namespace,
+    /// protocol, source, destination): a query waits (owned by `owner`); a response returns
+    /// the query it answers, if one waits. Messages without exactly one question pair with
+    /// nothing. `reported` is false for a copy of a message whose flow another table
+    /// tracks and reports: its queries only time the lookup, uncounted here.
     pub fn message(
         &mut self,
         now_ns: u64,
-        netns: u64,
-        protocol: u8,
-        src: (IpAddr, u16),
-        dst: (IpAddr, u16),
-        message: &DnsMessage<'_>,
-        owner: impl FnOnce() -> Option<Box<Owner>>,
-    ) -> Option<Answered> {
-        self.pair(now_ns, (netns, protocol, src, dst), message, owner, true)
-    }
-
-    /// As [`DnsTransactions::message`], for a copy of a message whose flow another table
-    /// tracks and reports: its queries time the lookup, and are neither reported nor
-    /// counted here.
-    pub fn copy(
-        &mut self,
-        now_ns: u64,
-        netns: u64,
-        protocol: u8,
-        src: (IpAddr, u16),
-        dst: (IpAddr, u16),
-        message: &DnsMessage<'_>,
-    ) -> Option<Answered> {
-        self.pair(now_ns, (netns, protocol, src, dst), message, || None, false)
-    }
-
-    /// Pairs `message`, seen at `now_ns` on its (network namespace, protocol, source,
-    /// destination); a query waits, `reported` or not.
-    fn pair(
-        &mut self,
-        now_ns: u64,
-        (netns, protocol, src, dst): (u64, u8, (IpAddr, u16), (IpAddr, u16)),
+        seen: (u64, u8, (IpAddr, u16), (IpAddr, u16)),
         message: &DnsMessage<'_>,
         owner: impl FnOnce() -> Option<Box<Owner>>,
         reported: bool,
     ) -> Option<Answered> {
+        let (netns, protocol, src, dst) = seen;
         let question = message.single_question()?;
         let mut buf = [0u8; MAX_PRESENTATION_LEN];
         let asked = question.name.presentation(&mut buf).ok()?;

@@ -18,6 +18,18 @@ pub(super) struct Key {
     pub(super) high: (IpAddr, u16),
 }
 
+impl Key {
+    /// The key of a TCP or UDP flow of `protocol` between endpoints `a` and `b`.
+    pub(super) fn between(netns: u64, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Key {
+        Key {
+            netns,
+            protocol,
+            low: a.min(b),
+            high: a.max(b),
+        }
+    }
+}
+
 /// What the flow table reads of a packet.
 pub(super) struct Packet<'a> {
     pub(super) protocol: u8,
@@ -97,14 +109,8 @@ impl<'a> Packet<'a> {
     /// Community ID pairs them: exchanges started from either side are two flows); a
     /// one-way message type (unreachable, …) by the address pair, its type and code.
     pub(super) fn key(&self, netns: u64) -> Key {
-        let (low, high) = (self.src.min(self.dst), self.src.max(self.dst));
         if !self.is_icmp() {
-            return Key {
-                netns,
-                protocol: self.protocol,
-                low,
-                high,
-            };
+            return Key::between(netns, self.protocol, self.src, self.dst);
         }
         let (kind, code) = (self.src.1 as u8, self.dst.1 as u8);
         let (low, high) = match icmp_pair(self.protocol, kind) {

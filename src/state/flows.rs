@@ -132,6 +132,20 @@ impl Tracked {
         }
     }
 
+    /// What `net_connect_failure` counts as the originator's attempts: its SYNs (TCP), or
+    /// its datagrams.
+    fn attempts(&self, protocol: u8) -> u64 {
+        match protocol {
+            ip::TCP => self.syns.into(),
+            _ => self.counts[Side::Orig.index()].packets,
+        }
+    }
+
+    /// Whether the responder sent anything.
+    fn answered(&self) -> bool {
+        self.counts[Side::Resp.index()].packets > 0
+    }
+
     /// Whether the originator is not a local socket while the responder is: a connection
     /// from outside, whose failure has no local initiator.
     fn opened_from_outside(&self) -> bool {
@@ -184,8 +198,8 @@ pub struct FlowTable {
     names: DnsNames,
     transactions: DnsTransactions,
     last_sweep_ns: u64,
-    /// Counts so far.
-    pub stats: FlowStats,
+    /// Counts so far, but the DNS transactions' (see [`FlowTable::stats`]).
+    stats: FlowStats,
 }
 
 impl FlowTable {
@@ -320,7 +334,7 @@ impl FlowTable {
         if refused && self.config.connect_failure && !entry.failure_reported {
             let failure = Failure {
                 cause: Cause::Refused,
-                attempts: entry.syns.into(),
+                attempts: entry.attempts(protocol),
                 icmp: None,
                 error: 0,
             };
@@ -334,6 +348,14 @@ impl FlowTable {
             if protocol == ip::TCP && self.config.tcp_end {
                 emit_tracee(entry, protocol, FlowKind::TcpEnd, direction, ctx, emit);
             }
+        }
+    }
+
+    /// What the table did so far.
+    pub fn stats(&self) -> FlowStats {
+        FlowStats {
+            transactions: self.transactions.stats,
+            ..self.stats
         }
     }
 
@@ -358,25 +380,18 @@ impl FlowTable {
         let Some((transport, src, dst)) = quoted_endpoints(protocol, kind, quoted) else {
             return;
         };
-        let key = Key {
-            netns,
-            protocol: transport,
-            low: src.min(dst),
-            high: src.max(dst),
-        };
-        let Some(entry) = self.flows.get_mut(&key) else {
+        let Some(entry) = self
+            .flows
+            .get_mut(&Key::between(netns, transport, src, dst))
+        else {
             return;
         };
         if entry.orig != src || entry.failure_reported {
             return;
         }
-        let attempts = match transport {
-            ip::TCP => entry.syns.into(),
-            _ => entry.counts[0].packets,
-        };
         let failure = Failure {
             cause: Cause::Unreachable,
-            attempts,
+            attempts: entry.attempts(transport),
             icmp: Some((kind, code)),
             error: 0,
         };
@@ -407,17 +422,12 @@ impl FlowTable {
         if entry.failure_reported || entry.orig != packet.src {
             return;
         }
-        let answered = entry.counts[Side::Resp.index()].packets > 0;
-        let Some(cause) = report.cause(answered) else {
+        let Some(cause) = report.cause(entry.answered()) else {
             return;
-        };
-        let attempts = match packet.protocol == ip::TCP {
-            true => entry.syns.into(),
-            false => entry.counts[Side::Orig.index()].packets,
         };
         let failure = Failure {
             cause,
-            attempts,
+            attempts: entry.attempts(packet.protocol),
             icmp: None,
             error: report.error(),
         };
@@ -442,9 +452,10 @@ impl FlowTable {
     ) {
         let (src, dst) = endpoints;
         let owner = || has_owner(ctx).then(|| Box::new(Owner::of(ctx)));
+        let seen = (netns, protocol, src, dst);
         let answered = self
             .transactions
-            .message(now_ns, netns, protocol, src, dst, message, owner);
+            .message(now_ns, seen, message, owner, true);
         let rtt_ns = answered.as_ref().map_or(0, |a| a.rtt_ns);
         self.stats.names_evicted += self.names.learn(netns, message, now_ns, rtt_ns);
         if let Some(answered) = answered.filter(|a| a.query.reported && self.config.dns_transaction)
@@ -457,7 +468,6 @@ impl FlowTable {
                 emit,
             );
         }
-        self.stats.transactions = self.transactions.stats;
     }
 
     /// Learns from `message`, a DNS query or answer over UDP (the packet `decoded`) seen
@@ -474,10 +484,10 @@ impl FlowTable {
         let Some(packet) = Packet::of(decoded) else {
             return;
         };
-        let (src, dst) = (packet.src, packet.dst);
+        let seen = (netns, packet.protocol, packet.src, packet.dst);
         let answered = self
             .transactions
-            .copy(now_ns, netns, packet.protocol, src, dst, message);
+            .message(now_ns, seen, message, || None, false);
         let rtt_ns = answered.map_or(0, |a| a.rtt_ns);
         self.stats.names_evicted += self.names.learn(netns, message, now_ns, rtt_ns);
     }
@@ -491,7 +501,6 @@ impl FlowTable {
                 emit_transaction(&query, None, now_ns, host_name, emit);
             }
         }
-        self.stats.transactions = self.transactions.stats;
         let config = self.config;
         let mut due = Vec::new();
         for (key, entry) in &self.flows {
@@ -541,7 +550,6 @@ impl FlowTable {
                 emit_transaction(&query, None, now_ns, host_name, emit);
             }
         }
-        self.stats.transactions = self.transactions.stats;
         // In the order they began, as a log of the capture reads best (the keys only are
         // sorted: the entries stay where they are).
         let mut order: Vec<(u64, Key)> = self.flows.iter().map(|(k, e)| (e.start_ns, *k)).collect();
@@ -575,15 +583,15 @@ impl FlowTable {
         host_name: &str,
         emit: &mut Emit<'_>,
     ) {
-        let unanswered = entry.syns > 0 && entry.counts[Side::Resp.index()].packets == 0;
         if protocol == ip::TCP
-            && unanswered
+            && entry.syns > 0
+            && !entry.answered()
             && self.config.connect_failure
             && !entry.failure_reported
         {
             let failure = Failure {
                 cause: Cause::Timeout,
-                attempts: entry.syns.into(),
+                attempts: entry.attempts(protocol),
                 icmp: None,
                 error: 0,
             };
