@@ -206,6 +206,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..) )]
     pub max_flows: u32,
 
+    /// Host mode: count every packet of the flows in user space, even when only flow and
+    /// DNS events are selected (then the capture programs count the flows themselves and
+    /// send up only the packets the events read; see docs/performance.md).
+    #[arg(long)]
+    pub user_flow_accounting: bool,
+
     /// The Community ID v1 seed (net_flow records, --community-id).
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub community_id_seed: u16,

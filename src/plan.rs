@@ -92,6 +92,9 @@ pub struct Live {
     pub ring_bytes: u32,
     /// What the capture programs drop before the ring buffer.
     pub kernel_filter: KernelFilter,
+    /// Host mode: the most flows the capture programs count themselves, sending up only
+    /// the packets the selected events read; 0 when they count none.
+    pub kernel_flows: u32,
     /// `--stats`: a statistics line this often.
     pub stats_every: Option<Duration>,
     /// `--metrics`: where Prometheus scrapes.
@@ -403,6 +406,22 @@ fn mode(cli: &Cli, chosen: Chosen<'_>, kept: Kept<'_>) -> Result<Mode, String> {
         && tunnels == Tunnels::Outer
         && cli.write.is_none()
         && !expression;
+    // Only flow and DNS events, nothing else that reads every packet, no interface or
+    // direction left out after capture: the kernel counts the flows.
+    let kernel_flows = matches!(chosen, Chosen::Host)
+        && events.any_flow()
+        && events
+            .union(signatures)
+            .without(EventSet::FLOWS)
+            .without(EventSet::DNS)
+            == EventSet::NONE
+        && cli.signatures.is_empty()
+        && tunnels == Tunnels::Outer
+        && cli.write.is_none()
+        && !expression
+        && cli.direction.and_then(cli::Directions::only).is_none()
+        && matches!(cli.interface.as_deref(), None | Some("any"))
+        && !cli.user_flow_accounting;
     let live = Live {
         cgroup,
         cgroup_root: preflight::cgroup2_root(),
@@ -417,6 +436,10 @@ fn mode(cli: &Cli, chosen: Chosen<'_>, kept: Kept<'_>) -> Result<Mode, String> {
         },
         ring_bytes: cli.ring_size << 20,
         kernel_filter,
+        kernel_flows: match kernel_flows {
+            true => cli.max_flows,
+            false => 0,
+        },
         stats_every: cli.stats.map(Duration::from_secs),
         metrics: cli.metrics,
     };

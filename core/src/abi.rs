@@ -6,6 +6,8 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+pub mod flow_counts;
+
 /// Length of a task's `comm` (thread name), as the kernel stores it.
 pub const COMM_LEN: usize = 16;
 
@@ -191,6 +193,9 @@ pub mod record_flag {
     /// Not a packet: a connecting TCP socket closed (it failed, or its process gave up);
     /// bytes as for [`SOCKET_ERROR`], `error` its error (0 when none was left).
     pub const SOCKET_CLOSED: u8 = 1 << 2;
+    /// The kernel's flow counters ([`super::flow_counts`]) hold this packet: user space
+    /// reads it for what else it tells and does not count it again.
+    pub const COUNTED: u8 = 1 << 3;
 }
 
 /// Size of a [`PacketRecord`] header in bytes.
@@ -210,8 +215,13 @@ pub mod counter {
     /// Frames the metadata way of AF_XDP ([`super::OwnerHandoff::Metadata`]) passed to
     /// the kernel uncaptured because the driver had no room for metadata.
     pub const XDP_NO_METADATA: u32 = 4;
+    /// Packets the kernel's flow accounting counted and did not send up
+    /// ([`super::flow_counts`]).
+    pub const FLOW_COUNTED: u32 = 5;
+    /// Packets sent up uncounted because the kernel's flow table was full.
+    pub const FLOW_TABLE_FULL: u32 = 6;
     /// Number of counters.
-    pub const COUNT: u32 = 5;
+    pub const COUNT: u32 = 7;
 }
 
 /// Classes of packets by family and transport, for [`KernelFilter::protocols`].
@@ -496,6 +506,8 @@ mod tests {
         assert_eq!(core::mem::size_of::<TaskContext>(), 72);
         assert_eq!(PACKET_RECORD_LEN, 120);
         assert_eq!(core::mem::size_of::<ListenerKey>(), 16);
+        assert_eq!(core::mem::size_of::<flow_counts::FlowCountKey>(), 48);
+        assert_eq!(core::mem::size_of::<flow_counts::FlowCounters>(), 72);
         assert_eq!(
             FRAME_OWNER_LEN, 24,
             "XDP metadata: at most 32 bytes, a multiple of 4"

@@ -1,7 +1,7 @@
 //! Host capture: `cgroup_skb` ingress and egress copy each packet, its metadata and its
 //! owner into a ring buffer: `EVENTS0`, or with several decoding threads the one of
-//! `EVENTS0`…`EVENTS15` its flow hashes to ([`ring_of`]). They always let the packet
-//! through.
+//! `EVENTS0`…`EVENTS15` its flow hashes to ([`ring_of`]), unless flow accounting keeps it
+//! ([`crate::flow_counts`]). They always let the packet through.
 
 use core::mem::{MaybeUninit, offset_of};
 use core::ptr::addr_of_mut;
@@ -23,7 +23,8 @@ use netcore_core::abi::{
 };
 
 use crate::attribution::owner_in_map;
-use crate::filter::{keeps_owner, keeps_packet};
+use crate::filter::{filters_owners, keeps_owner, keeps_packet};
+use crate::flow_counts::{Accounted, account};
 
 /// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
 #[unsafe(no_mangle)]
@@ -157,10 +158,23 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     {
         (n, head_n) = (0, 0);
     }
-    // SAFETY: the helper takes this program's skb context.
-    let cookie = unsafe { bpf_get_socket_cookie(skb.cast()) };
-    let owner = owner_in_map(cookie).unwrap_or(&UNKNOWN_OWNER);
-    if !keeps_owner(owner) || !keeps_packet(&head.0, head_n as usize) {
+    // The owner is looked up first only when the filter decides on it: a packet the flow
+    // accounting keeps needs none.
+    let owner_of = || {
+        // SAFETY: the helper takes this program's skb context.
+        let cookie = unsafe { bpf_get_socket_cookie(skb.cast()) };
+        owner_in_map(cookie).unwrap_or(&UNKNOWN_OWNER)
+    };
+    let mut owner = None;
+    if filters_owners() {
+        let found = owner_of();
+        if !keeps_owner(found) {
+            count(counter::FILTERED);
+            return 1;
+        }
+        owner = Some(found);
+    }
+    if !keeps_packet(&head.0, head_n as usize) {
         count(counter::FILTERED);
         return 1;
     }
@@ -168,10 +182,18 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     // The helpers run before the reservation: while a record is reserved and not yet
     // submitted, user space finds it busy and cannot read past it.
     // SAFETY (the helpers below): each takes this program's skb context.
+    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    let netns_cookie = unsafe { bpf_get_netns_cookie(skb.cast()) };
+    let flags = match account(skb, &head.0, head_n as usize, dir, boot_ns, netns_cookie) {
+        Accounted::Uncounted => 0,
+        Accounted::SentUp => record_flag::COUNTED,
+        Accounted::Kept => return 1,
+    };
+    let owner = owner.unwrap_or_else(owner_of);
     let mut record = Record {
         ring: ring_of(&head.0, head_n as usize, rings),
         skb,
-        boot_ns: unsafe { bpf_ktime_get_boot_ns() },
+        boot_ns,
         socket_cgroup_id: unsafe { bpf_skb_cgroup_id(skb) },
         owner,
         length: len,
@@ -179,9 +201,9 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         cpu: unsafe { bpf_get_smp_processor_id() },
         // SAFETY: `skb` is this program's context, valid for its run.
         ifindex: unsafe { (*skb).ifindex },
-        netns_cookie: unsafe { bpf_get_netns_cookie(skb.cast()) },
+        netns_cookie,
         direction: dir,
-        flags: 0,
+        flags,
         head,
     };
     count(match record.write() {

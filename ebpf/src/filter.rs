@@ -22,6 +22,12 @@ macro_rules! kfilter {
 }
 pub(crate) use kfilter;
 
+/// Whether the filter decides on owners at all.
+#[inline(always)]
+pub fn filters_owners() -> bool {
+    kfilter!(pid_count) | kfilter!(cgroup_count) | kfilter!(comm_count) != 0
+}
+
 /// Whether the filter keeps packets owned by `task`.
 #[inline(always)]
 pub fn keeps_owner(task: &TaskContext) -> bool {

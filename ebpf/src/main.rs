@@ -10,8 +10,10 @@
 //! * **Host capture** ([`capture`]): `cgroup_skb` ingress and egress on the cgroup v2 root
 //!   copy up to `SNAPLEN` bytes of every packet, its metadata and its owner into the
 //!   ring buffer of their flow (`EVENTS0`…, one per decoding thread), unless the
-//!   load-time filter ([`filter`]) rules it out. They always let the packet through:
-//!   capture never drops host traffic.
+//!   load-time filter ([`filter`]) rules it out. When only flow and DNS events are
+//!   selected, [`flow_counts`] counts each TCP and UDP flow in `FLOW_COUNTS` and sends up
+//!   only the packets the flow events read. They always let the packet through: capture
+//!   never drops host traffic.
 //! * **Socket reports** ([`socket_errors`]): `inet_sk_error_report` and
 //!   `inet_sock_set_state` (tp_btf) write a failing socket's error — a TCP connect
 //!   refused, unreachable or timed out, or given up; a UDP socket's ICMP error — to the
@@ -26,6 +28,8 @@
 //! with), so the two sides cannot disagree on an offset.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+#![cfg_attr(target_arch = "bpf", feature(core_intrinsics))]
+#![cfg_attr(target_arch = "bpf", allow(internal_features))]
 #![allow(
     clippy::not_unsafe_ptr_arg_deref,
     reason = "aya's program macros generate the entry points that take the context pointer"
@@ -34,6 +38,7 @@
 mod attribution;
 mod capture;
 mod filter;
+mod flow_counts;
 mod socket_errors;
 mod xdp;
 

@@ -5,7 +5,7 @@
 //! netcore exits — cleanly or killed — the kernel detaches everything.
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
@@ -15,6 +15,7 @@ use aya::programs::{
     SockOps, Xdp, XdpMode,
 };
 use aya::{Btf, Ebpf, EbpfLoader};
+use netcore_core::abi::flow_counts::{FlowCountKey, FlowCounters};
 use netcore_core::abi::{
     KernelFilter, ListenerKey, MAX_SNAPLEN, OwnerHandoff, TaskContext, counter, rings::MAX_RINGS,
     task_offset,
@@ -70,6 +71,9 @@ pub struct CaptureConfig {
     /// Attach the socket reports, which write failing connects and UDP errors to the
     /// rings (`net_connect_failure` in host mode).
     pub report_socket_errors: bool,
+    /// Host mode, only flow and DNS events selected: the most flows the capture programs
+    /// count themselves (`netcore_core::abi::flow_counts`); 0: they count none.
+    pub kernel_flows: u32,
 }
 
 /// The loaded kernel programs; each `attach_*` attaches one group of them.
@@ -119,8 +123,10 @@ impl Programs {
             };
             loader.map_max_entries(name, bytes);
         }
+        loader.map_max_entries("FLOW_COUNTS", config.kernel_flows.max(1));
         let mut ebpf = loader
             .btf(&btf)
+            .override_global("ACCOUNT_FLOWS", &u32::from(config.kernel_flows > 0), true)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("RINGS", &rings, true)
             // Woken at each eighth of a ring filled (ring_bytes is a power of two).
@@ -320,6 +326,15 @@ impl Programs {
             .collect()
     }
 
+    /// The capture programs' flow counters ([`CaptureConfig::kernel_flows`]); can be
+    /// taken once.
+    pub fn take_flow_counts(&mut self) -> Result<FlowCountTable> {
+        match take_map(&mut self.ebpf, "FLOW_COUNTS")? {
+            Map::HashMap(map) => Ok(FlowCountTable { map }),
+            _ => Err(anyhow!("the eBPF object's FLOW_COUNTS is not a hash map")),
+        }
+    }
+
     /// Kernel-side totals over all CPUs.
     pub fn counters(&self) -> Result<KernelCounters> {
         let total = |index: u32| -> Result<u64> { Ok(self.counters.get(&index, 0)?.iter().sum()) };
@@ -329,6 +344,8 @@ impl Programs {
             filtered: total(counter::FILTERED)?,
             copies_lost: total(counter::COPY_RING_FULL)?,
             xdp_no_metadata: total(counter::XDP_NO_METADATA)?,
+            flow_counted: total(counter::FLOW_COUNTED)?,
+            flow_table_full: total(counter::FLOW_TABLE_FULL)?,
         })
     }
 }
@@ -390,6 +407,73 @@ pub struct KernelCounters {
     /// Frames AF_XDP's metadata way passed to the kernel uncaptured: the driver had no
     /// room for metadata.
     pub xdp_no_metadata: u64,
+    /// Packets the flow accounting counted and kept in the kernel.
+    pub flow_counted: u64,
+    /// Packets sent up uncounted because the kernel's flow table was full.
+    pub flow_table_full: u64,
+}
+
+impl KernelCounters {
+    /// What flow accounting did, for the summary and the `--stats` line: empty when it
+    /// counted nothing.
+    pub fn flow_accounting(&self) -> String {
+        match (self.flow_counted, self.flow_table_full) {
+            (0, 0) => String::new(),
+            (counted, 0) => format!(", {counted} counted in their flows only"),
+            (counted, full) => format!(
+                ", {counted} counted in their flows only, {full} sent up uncounted (flow table full)"
+            ),
+        }
+    }
+}
+
+/// The capture programs' flow counters (`FLOW_COUNTS`), read and removed one flow at a
+/// time by the threads whose flow tables track the flows.
+#[derive(Debug)]
+pub struct FlowCountTable {
+    map: MapData,
+}
+
+impl FlowCountTable {
+    /// The counters of flow `key`; `take`: removed from the table in the same step, so
+    /// that no packet counted meanwhile is lost. `None` when the kernel counts no such
+    /// flow.
+    pub fn read(&self, key: &FlowCountKey, take: bool) -> Option<FlowCounters> {
+        // BPF_MAP_LOOKUP_ELEM, BPF_MAP_LOOKUP_AND_DELETE_ELEM (hash maps: Linux ≥ 5.14);
+        // aya's HashMap has no taking lookup.
+        const LOOKUP: libc::c_long = 1;
+        const LOOKUP_AND_DELETE: libc::c_long = 21;
+        /// The map-element part of `union bpf_attr`.
+        #[repr(C)]
+        struct ElementAttr {
+            map_fd: u32,
+            _pad: u32,
+            key: u64,
+            value: u64,
+            flags: u64,
+        }
+        let mut value = FlowCounters::default();
+        let attr = ElementAttr {
+            map_fd: self.map.fd().as_fd().as_raw_fd() as u32,
+            _pad: 0,
+            key: key as *const FlowCountKey as u64,
+            value: &mut value as *mut FlowCounters as u64,
+            flags: 0,
+        };
+        let command = if take { LOOKUP_AND_DELETE } else { LOOKUP };
+        // SAFETY: the attribute points at a key and a value of the map's sizes (the
+        // kernel checked the sizes when the object was loaded with these types), valid
+        // for the call.
+        let status = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                command,
+                &attr as *const ElementAttr,
+                size_of::<ElementAttr>(),
+            )
+        };
+        (status == 0).then_some(value)
+    }
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

@@ -64,8 +64,9 @@ pub(super) struct LayerWriter<'p> {
     pub(super) encoders: &'p mut Encoders,
     pub(super) summary: &'p mut Summary,
     pub(super) reassembler: &'p mut Reassembler,
-    /// The flow table, the frame's time and network namespace, when flows are tracked.
-    pub(super) flows: Option<(&'p mut FlowTable, u64, u64)>,
+    /// The flow table, the frame's time and network namespace, and whether the kernel
+    /// counted it (host mode's flow accounting), when flows are tracked.
+    pub(super) flows: Option<(&'p mut FlowTable, u64, u64, bool)>,
     /// Whether the flows counted a layer of the frame (it passed the filters).
     pub(super) counted_by_flows: bool,
     /// The signatures and `--findings-only`.
@@ -147,7 +148,7 @@ impl LayerWriter<'_> {
         if printed_dns != EventSet::NONE || flows_see {
             written += self.dns_over_tcp(&events, printed_dns, flows_see);
         }
-        if let Some((flows, now_ns, netns)) = &mut self.flows
+        if let Some((flows, now_ns, netns, kernel_counted)) = &mut self.flows
             && flows_see
         {
             // Flows learn names from DNS answers: decode the message if no event did.
@@ -163,6 +164,7 @@ impl LayerWriter<'_> {
                 decoded,
                 names_from.as_ref(),
                 direction,
+                *kernel_counted,
                 ctx,
                 &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
             );
@@ -226,7 +228,7 @@ impl LayerWriter<'_> {
                     for kind in events.kinds() {
                         summary.packet_events[kind as usize] += 1;
                     }
-                    if let (Some((flows, now_ns, netns)), true) = (flows.as_mut(), to_flows) {
+                    if let (Some((flows, now_ns, netns, _)), true) = (flows.as_mut(), to_flows) {
                         let mut writer = FlowWriter::new(filter, encoders);
                         flows.dns_message(
                             *now_ns,

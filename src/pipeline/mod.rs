@@ -16,6 +16,7 @@ mod ports;
 mod summary;
 
 use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
 use netcore_core::dns::tcp::Reassembler;
@@ -28,7 +29,7 @@ use netcore_core::{Direction, EventSet, decode, tunnel};
 use crate::encode::{Batch, Encoders, Lines};
 use crate::signatures::{Engine, Signal};
 use crate::source::{Frame, Interface};
-use crate::state::flows::{FlowConfig, FlowTable};
+use crate::state::flows::{FlowConfig, FlowTable, KernelFlowCounts};
 use crate::state::interfaces::InterfaceNames;
 use envelope::Envelopes;
 pub use expression::Expression;
@@ -162,9 +163,15 @@ impl Pipeline {
             encoders,
             summary,
             reassembler,
-            flows: flows
-                .as_mut()
-                .map(|table| (table, frame.timestamp_ns, frame.interface.netns_cookie)),
+            flows: flows.as_mut().map(|table| {
+                let interface = frame.interface;
+                (
+                    table,
+                    frame.timestamp_ns,
+                    interface.netns_cookie,
+                    frame.kernel_counted,
+                )
+            }),
             counted_by_flows: false,
             signatures: signatures.as_mut(),
             taps: (taps, partition_key, frame.timestamp_ns),
@@ -331,6 +338,15 @@ impl Pipeline {
             .collect();
         findings.sort_unstable();
         findings
+    }
+
+    /// Adds the capture programs' flow counters to the flow table's (host mode's flow
+    /// accounting).
+    pub fn with_kernel_flow_counts(mut self, kernel: Arc<dyn KernelFlowCounts>) -> Self {
+        if let Some(flows) = &mut self.flows {
+            flows.count_with(kernel);
+        }
+        self
     }
 
     /// Also hands packets to `tap` (`-w`, `--evidence`).

@@ -37,6 +37,7 @@ struct StoredFrame {
     timestamp_ns: u64,
     socket_cgroup_id: u64,
     interface: Interface,
+    kernel_counted: bool,
     data: Range<usize>,
     /// Its owners' position in `owners`, when it has any.
     owners: Option<usize>,
@@ -83,6 +84,7 @@ impl FrameBlock {
             timestamp_ns: frame.timestamp_ns,
             socket_cgroup_id: frame.socket_cgroup_id,
             interface: frame.interface,
+            kernel_counted: frame.kernel_counted,
             data,
             owners,
             thread,
@@ -141,6 +143,7 @@ impl FrameBlock {
             cpu: stored.cpu,
             owner: owners.map_or_else(TaskContext::default, |o| o.owner),
             socket_cgroup_id: stored.socket_cgroup_id,
+            kernel_counted: stored.kernel_counted,
             recorded: owners
                 .and_then(|o| o.recorded.as_ref())
                 .map(|(owner, texts)| {

@@ -7,7 +7,10 @@ use netcore_core::flow::failure::SocketReport;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use netcore_core::abi::flow_counts::{FlowCountKey, FlowCounters};
 
 use anyhow::{Context, Result};
 use netcore_core::abi::OwnerHandoff;
@@ -16,14 +19,17 @@ use super::FLUSH_EVERY;
 use super::pipelines::Pipelines;
 use super::source_threads::SourceThreads;
 use super::thread::Builder;
-use crate::kernel::loader::{CaptureConfig, Costs, KernelCounters, ProgramCost, Programs};
+use crate::kernel::loader::{
+    CaptureConfig, Costs, FlowCountTable, KernelCounters, ProgramCost, Programs,
+};
 use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Summary};
 use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
-use crate::source::ring::RingSource;
+use crate::source::ring::{RingSource, WallClock};
 use crate::source::xsk::{BindMode, XskSource};
 use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake, wall_clock_ns};
+use crate::state::flows::KernelFlowCounts;
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -36,6 +42,26 @@ pub struct HostCapture {
     pub stats_every: Option<Duration>,
     /// Serve Prometheus metrics here.
     pub metrics: Option<SocketAddr>,
+    /// Where the flow tables find the capture programs' flow counters once they are
+    /// loaded (flow accounting, [`CaptureConfig::kernel_flows`]).
+    pub kernel_flows: Option<Arc<KernelFlows>>,
+}
+
+/// The capture programs' flow counters, for flow tables built before the programs are
+/// loaded: none until then.
+#[derive(Debug, Default)]
+pub struct KernelFlows {
+    table: OnceLock<FlowCountTable>,
+}
+
+impl KernelFlowCounts for KernelFlows {
+    fn read(&self, key: &FlowCountKey, take: bool) -> Option<FlowCounters> {
+        let mut counters = self.table.get()?.read(key, take)?;
+        let clock = WallClock::now();
+        counters.first_ns = clock.wall_ns(counters.first_ns);
+        counters.last_ns = clock.wall_ns(counters.last_ns);
+        Some(counters)
+    }
 }
 
 /// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
@@ -44,6 +70,9 @@ pub struct HostCapture {
 /// drains one more on a thread of its own ([`SourceThreads`]).
 pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
     let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
+    if let Some(kernel_flows) = &capture.kernel_flows {
+        let _ = kernel_flows.table.set(programs.take_flow_counts()?);
+    }
     if capture.stats_every.is_some() {
         programs.time_programs();
     }
@@ -92,11 +121,12 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
     };
     note!(
         "netcore: host capture: {}; kernel: {} packets captured, {} lost to a full ring \
-         buffer, {} filtered out{copies_lost}; {}{malformed}",
+         buffer, {} filtered out{copies_lost}{}; {}{malformed}",
         ended.summary,
         kernel.captured,
         kernel.ring_full,
         kernel.filtered,
+        kernel.flow_accounting(),
         ended.owners,
     );
     report_outputs(&ended.outputs);
@@ -472,13 +502,14 @@ impl<S: LiveSource> Live<S> {
         let seconds = at.elapsed().as_secs_f64().max(1e-9);
         note!(
             "netcore: stats: {} packets ({:.0}/s), {} events, {} without an owning task; \
-             kernel: {} lost to a full ring buffer, {} filtered out{source}{costs}{}",
+             kernel: {} lost to a full ring buffer, {} filtered out{}{source}{costs}{}",
             summary.packets,
             (summary.packets - packets_before) as f64 / seconds,
             summary.events,
             unowned,
             kernel.ring_full,
             kernel.filtered,
+            kernel.flow_accounting(),
             match outputs.worth_reporting() {
                 true => format!("; outputs: {outputs}"),
                 false => String::new(),

@@ -16,6 +16,7 @@ mod thread;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::encode::Encoders;
@@ -68,10 +69,17 @@ pub fn start(plan: Plan) -> ExitCode {
     let host_name = host_name();
     // Builds a pipeline on the thread it runs on: the events the plan selects, -w's file
     // (one for every thread) and the runtimes' lookups of that thread.
+    // Host mode's flow accounting: the flow tables read the kernel's counters, found
+    // once the capture programs are loaded.
+    let kernel_flows = match &mode {
+        Mode::Host(live) if live.kernel_flows > 0 => Some(Arc::new(live::KernelFlows::default())),
+        _ => None,
+    };
     let builder = |runtimes: Option<Lookups>| -> Builder {
         let (selection, filter, encoders) = (selection.clone(), filter.clone(), encoders.like());
         let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
         let packets = sinks.packet_writer.clone();
+        let kernel_flows = kernel_flows.clone();
         Box::new(move |output| {
             let host = Host {
                 name,
@@ -80,7 +88,10 @@ pub fn start(plan: Plan) -> ExitCode {
                 cgroup_root,
             };
             let output = output.map(|queues| Box::new(queues) as Box<dyn EventOutput>);
-            let pipeline = Pipeline::new(events, selection, filter, encoders, output, host);
+            let mut pipeline = Pipeline::new(events, selection, filter, encoders, output, host);
+            if let Some(kernel_flows) = kernel_flows {
+                pipeline = pipeline.with_kernel_flow_counts(kernel_flows);
+            }
             match packets {
                 Some(packets) => pipeline.with_tap(Box::new(packets)),
                 None => pipeline,
@@ -117,11 +128,13 @@ pub fn start(plan: Plan) -> ExitCode {
                 config: CaptureConfig {
                     // Host mode sees no ICMP error arrive: the sockets report failures.
                     report_socket_errors: events.contains_flow(FlowKind::ConnectFailure),
+                    kernel_flows: live.kernel_flows,
                     ..capture_config(&live, 1 + more_threads.len() as u32, events.any_flow())
                 },
                 cgroup: live.cgroup,
                 stats_every: live.stats_every,
                 metrics: live.metrics,
+                kernel_flows,
             };
             live::run(&capture, pipelines, more_threads)
         }
@@ -196,6 +209,7 @@ fn capture_config(live: &crate::plan::Live, rings: u32, flows: bool) -> CaptureC
         kernel_filter: live.kernel_filter,
         share_dns_answers: flows,
         report_socket_errors: false,
+        kernel_flows: 0,
     }
 }
 

@@ -208,6 +208,16 @@ pub fn render(sources: &Sources<'_>) -> String {
         &[("outcome", "filtered")],
         k.filtered,
     );
+    page.sample(
+        "netcore_kernel_packets_total",
+        &[("outcome", "counted_in_kernel_flows")],
+        k.flow_counted,
+    );
+    page.sample(
+        "netcore_kernel_packets_total",
+        &[("outcome", "flow_table_full")],
+        k.flow_table_full,
+    );
     page.family(
         "netcore_kernel_program_runs_total",
         "counter",

@@ -51,6 +51,10 @@ pub struct Frame<'a> {
     /// The owner a capture file recorded for the packet (netcore's or ptcpdump's pcapng
     /// comments); `None` elsewhere.
     pub recorded: Option<RecordedOwner<'a>>,
+    /// Whether the kernel's flow counters already hold the packet (host mode's flow
+    /// accounting, [`netcore_core::abi::record_flag::COUNTED`]): the flow table reads it
+    /// for all but its counts.
+    pub kernel_counted: bool,
 }
 
 impl<'a> Frame<'a> {
@@ -67,6 +71,7 @@ impl<'a> Frame<'a> {
             owner: TaskContext::default(),
             socket_cgroup_id: 0,
             recorded: None,
+            kernel_counted: false,
         }
     }
 }

@@ -53,6 +53,7 @@ impl<'a> Record<'a> {
             owner: header.task,
             socket_cgroup_id: header.socket_cgroup_id,
             recorded: None,
+            kernel_counted: header.flags & record_flag::COUNTED != 0,
         }
     }
 }

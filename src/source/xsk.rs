@@ -223,6 +223,7 @@ impl LiveSource for XskSource {
                             },
                             socket_cgroup_id: owner.cgroup_id,
                             recorded: None,
+                            kernel_counted: false,
                         };
                         if let Err(e) = handler.frame(&frame) {
                             result = Err(e);

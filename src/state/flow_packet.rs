@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use netcore_core::abi::flow_counts::FlowCountKey;
 use netcore_core::flow::community_id::icmp_pair;
 use netcore_core::flow::health::Segment;
 use netcore_core::ip;
@@ -19,6 +20,26 @@ pub(super) struct Key {
 }
 
 impl Key {
+    /// The key the capture programs count this flow under (host mode's flow accounting),
+    /// for TCP and UDP.
+    pub(super) fn kernel_key(&self) -> Option<FlowCountKey> {
+        if self.protocol != ip::TCP && self.protocol != ip::UDP {
+            return None;
+        }
+        let (low_addr, version) = address_bytes(self.low.0);
+        let (high_addr, _) = address_bytes(self.high.0);
+        Some(FlowCountKey {
+            netns_cookie: self.netns,
+            low_addr,
+            high_addr,
+            low_port: self.low.1,
+            high_port: self.high.1,
+            protocol: self.protocol,
+            version,
+            _pad: [0; 2],
+        })
+    }
+
     /// The key of a TCP or UDP flow of `protocol` between endpoints `a` and `b`.
     pub(super) fn between(netns: u64, protocol: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Key {
         Key {
@@ -27,6 +48,18 @@ impl Key {
             low: a.min(b),
             high: a.max(b),
         }
+    }
+}
+
+/// An address as the capture programs' flow keys hold it, and its IP version.
+fn address_bytes(address: IpAddr) -> ([u8; 16], u8) {
+    match address {
+        IpAddr::V4(v4) => {
+            let mut bytes = [0; 16];
+            bytes[..4].copy_from_slice(&v4.octets());
+            (bytes, 4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 6),
     }
 }
 

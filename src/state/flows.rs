@@ -9,10 +9,17 @@
 //! after idle flows are swept out, is not tracked and is counted. Idle timeouts as Zeek's: TCP 5 min, UDP and
 //! ICMP 1 min. A closed connection lingers [`CLOSE_LINGER_NS`] for its last ACKs before
 //! its record is written.
+//!
+//! Host mode's flow accounting: when the capture programs count a flow's packets
+//! themselves ([`KernelFlowCounts`]), the table sees only the packets they send up
+//! (marked counted), and adds the kernel's counters to its own when it writes the flow's
+//! record, and to tell whether the flow is idle.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use netcore_core::abi::flow_counts::{FlowCountKey, FlowCounters};
 use netcore_core::dns::DnsMessage;
 use netcore_core::flow::community_id::{CommunityId, community_id};
 use netcore_core::flow::conn::{Conn, Side, Transport as ConnTransport};
@@ -65,6 +72,15 @@ pub struct FlowConfig {
     pub report_every_ns: Option<u64>,
 }
 
+/// The capture programs' flow counters (host mode's flow accounting), read by the table
+/// for the flows whose packets they counted.
+pub trait KernelFlowCounts: Send + Sync {
+    /// The counters of flow `key`, their times in wall-clock ns; `take`: removed from the
+    /// kernel's table at the same time (the flow leaves this one). `None` when the kernel
+    /// counts no such flow.
+    fn read(&self, key: &FlowCountKey, take: bool) -> Option<FlowCounters>;
+}
+
 /// One tracked flow.
 struct Tracked {
     orig: (IpAddr, u16),
@@ -72,7 +88,15 @@ struct Tracked {
     start_ns: u64,
     last_ns: u64,
     last_report_ns: u64,
+    /// What this table counted, originator first.
     counts: [Counts; 2],
+    /// What the kernel counted (flow accounting), as last read, and the packets it
+    /// counted that were sent up since.
+    kernel_counts: [Counts; 2],
+    /// The local sockets' retransmitted segments, as the kernel last saw them.
+    socket_retransmits: [u32; 2],
+    /// Whether the kernel counts some of its packets.
+    kernel_counted: bool,
     conn: Conn,
     /// TCP: Wireshark's analysis of the segments.
     health: Health,
@@ -100,7 +124,13 @@ struct Tracked {
 impl Tracked {
     /// The record view of this flow, for `reason`.
     fn view(&self, protocol: u8, reason: Reason) -> Flow<'_> {
-        let [orig_counts, resp_counts] = self.counts;
+        let [orig_counts, resp_counts] = self.totals();
+        let health = |side: Side| {
+            let mut counts = self.health.counts(side);
+            let socket = self.socket_retransmits[side.index()];
+            counts.retransmits = counts.retransmits.max(socket);
+            counts
+        };
         Flow {
             protocol,
             orig: self.orig,
@@ -113,8 +143,8 @@ impl Tracked {
             history: self.conn.history(),
             initial_rtt_ns: self.health.initial_rtt_ns(),
             dns_rtt_ns: self.dns_rtt_ns,
-            orig_health: self.health.counts(Side::Orig),
-            resp_health: self.health.counts(Side::Resp),
+            orig_health: health(Side::Orig),
+            resp_health: health(Side::Resp),
             community_id: self.community_id.as_ref().map_or("", |c| c.as_str()),
             orig_names: &self.names[0],
             resp_names: &self.names[1],
@@ -137,13 +167,42 @@ impl Tracked {
     fn attempts(&self, protocol: u8) -> u64 {
         match protocol {
             ip::TCP => self.syns.into(),
-            _ => self.counts[Side::Orig.index()].packets,
+            _ => self.totals()[Side::Orig.index()].packets,
         }
     }
 
     /// Whether the responder sent anything.
     fn answered(&self) -> bool {
-        self.counts[Side::Resp.index()].packets > 0
+        self.totals()[Side::Resp.index()].packets > 0
+    }
+
+    /// What each side sent: what the table counted and what the kernel did.
+    fn totals(&self) -> [Counts; 2] {
+        [0, 1].map(|side| self.counts[side] + self.kernel_counts[side])
+    }
+
+    /// Takes in the kernel's counters of the flow filed under `key` (`take`: removing them
+    /// there), when the kernel counts it.
+    fn read_kernel(&mut self, kernel: Option<&dyn KernelFlowCounts>, key: &Key, take: bool) {
+        let (Some(kernel), Some(kernel_key), true) =
+            (kernel, key.kernel_key(), self.kernel_counted)
+        else {
+            return;
+        };
+        let Some(counters) = kernel.read(&kernel_key, take) else {
+            return;
+        };
+        // The kernel's pairs start with the key's lower endpoint.
+        let orig_way = usize::from(self.orig != key.low);
+        for (side, way) in [(0, orig_way), (1, 1 - orig_way)] {
+            self.kernel_counts[side] = Counts {
+                packets: counters.packets[way],
+                ip_bytes: counters.ip_bytes[way],
+                bytes: counters.payload_bytes[way],
+            };
+            self.socket_retransmits[side] = counters.socket_retransmits[way];
+        }
+        self.last_ns = self.last_ns.max(counters.last_ns);
     }
 
     /// Whether the originator is not a local socket while the responder is: a connection
@@ -197,6 +256,8 @@ pub struct FlowTable {
     flows: HashMap<Key, Tracked>,
     names: DnsNames,
     transactions: DnsTransactions,
+    /// The capture programs' flow counters, when they count flows.
+    kernel: Option<Arc<dyn KernelFlowCounts>>,
     last_sweep_ns: u64,
     /// Counts so far, but the DNS transactions' (see [`FlowTable::stats`]).
     stats: FlowStats,
@@ -210,14 +271,22 @@ impl FlowTable {
             flows: HashMap::new(),
             names: DnsNames::default(),
             transactions: DnsTransactions::new(config.dns_timeout_ns),
+            kernel: None,
             last_sweep_ns: 0,
             stats: FlowStats::default(),
         }
     }
 
+    /// Has the table add the capture programs' counters to its own for the packets they
+    /// count (host mode's flow accounting).
+    pub fn count_with(&mut self, kernel: Arc<dyn KernelFlowCounts>) {
+        self.kernel = Some(kernel);
+    }
+
     /// Accounts one packet seen at `now_ns` in network namespace `netns`, travelling
     /// `direction`, owned by `ctx` (its local socket's owner, if any); emits the flow
-    /// events it makes due. `dns` is the DNS message it carries, if decoded.
+    /// events it makes due. `dns` is the DNS message it carries, if decoded;
+    /// `kernel_counted`: the kernel's flow counters hold it already.
     #[allow(clippy::too_many_arguments)]
     pub fn packet(
         &mut self,
@@ -226,6 +295,7 @@ impl FlowTable {
         decoded: &Decoded<'_>,
         dns: Option<&DnsMessage<'_>>,
         direction: Direction,
+        kernel_counted: bool,
         ctx: &EventContext<'_>,
         emit: &mut Emit<'_>,
     ) {
@@ -277,10 +347,13 @@ impl FlowTable {
         let side = if from_orig { Side::Orig } else { Side::Resp };
         let index = side.index();
         entry.last_ns = now_ns;
-        let counts = &mut entry.counts[index];
-        counts.packets += 1;
-        counts.ip_bytes += packet.ip_bytes;
-        counts.bytes += packet.payload_bytes;
+        // Until the kernel's counters are next read, its count of what it sent up.
+        entry.kernel_counted |= kernel_counted;
+        let counts = match kernel_counted {
+            true => &mut entry.kernel_counts[index],
+            false => &mut entry.counts[index],
+        };
+        counts.add_packet(packet.ip_bytes, packet.payload_bytes);
         let was_over = entry.conn.is_over();
         entry
             .conn
@@ -502,22 +575,25 @@ impl FlowTable {
             }
         }
         let config = self.config;
+        let kernel = self.kernel.clone();
         let mut due = Vec::new();
-        for (key, entry) in &self.flows {
+        for (key, entry) in &mut self.flows {
             let idle_after = if key.protocol == ip::TCP {
                 TCP_IDLE_NS
             } else {
                 OTHER_IDLE_NS
             };
+            let report_due = config
+                .report_every_ns
+                .is_some_and(|every| now_ns >= entry.last_report_ns + every);
+            if entry.closed_at.is_none() && (now_ns >= entry.last_ns + idle_after || report_due) {
+                // The kernel may have counted packets since: its time is the flow's.
+                entry.read_kernel(kernel.as_deref(), key, false);
+            }
             let reason = match entry.closed_at {
                 Some(at) if now_ns >= at + CLOSE_LINGER_NS => Reason::Closed,
                 _ if now_ns >= entry.last_ns + idle_after => Reason::Idle,
-                None if config
-                    .report_every_ns
-                    .is_some_and(|every| now_ns >= entry.last_report_ns + every) =>
-                {
-                    Reason::Report
-                }
+                None if report_due => Reason::Report,
                 _ => continue,
             };
             due.push((entry.start_ns, *key, reason));
@@ -533,6 +609,7 @@ impl FlowTable {
                     }
                 }
             } else if let Some(mut entry) = self.flows.remove(&key) {
+                entry.read_kernel(kernel.as_deref(), &key, true);
                 self.stats.idle += u64::from(reason == Reason::Idle);
                 self.unanswered_connect(&mut entry, key.protocol, now_ns, host_name, emit);
                 if config.record {
@@ -560,6 +637,7 @@ impl FlowTable {
             let Some(mut entry) = self.flows.remove(&key) else {
                 continue;
             };
+            entry.read_kernel(self.kernel.as_deref(), &key, true);
             let at = now_ns.max(entry.last_ns);
             self.unanswered_connect(&mut entry, key.protocol, at, host_name, emit);
             if self.config.record {
@@ -622,6 +700,9 @@ impl FlowTable {
             last_ns: now_ns,
             last_report_ns: now_ns,
             counts: [Counts::default(); 2],
+            kernel_counts: [Counts::default(); 2],
+            socket_retransmits: [0; 2],
+            kernel_counted: false,
             conn: Conn::new(transport, flipped),
             health: Health::default(),
             community_id: community_id(self.config.community_id_seed, packet.protocol, orig, resp),

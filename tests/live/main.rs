@@ -19,6 +19,7 @@ use netcore_core::abi::{HEADERS_LEN, rings::ring_of};
 use netcore_core::ip;
 use serde_json::Value;
 
+mod accounting;
 mod af_xdp;
 mod attribution;
 #[path = "../common/mod.rs"]

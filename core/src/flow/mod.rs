@@ -79,6 +79,27 @@ pub struct Counts {
     pub bytes: u64,
 }
 
+impl Counts {
+    /// Adds one packet of `ip_bytes` carrying `bytes` of payload.
+    pub fn add_packet(&mut self, ip_bytes: u64, bytes: u64) {
+        self.packets += 1;
+        self.ip_bytes += ip_bytes;
+        self.bytes += bytes;
+    }
+}
+
+impl core::ops::Add for Counts {
+    type Output = Counts;
+
+    fn add(self, other: Counts) -> Counts {
+        Counts {
+            packets: self.packets + other.packets,
+            ip_bytes: self.ip_bytes + other.ip_bytes,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+}
+
 /// A flow as its events report it; `orig` opened it (sent its first packet, or its SYN).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow<'a> {

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Flow accounting in the kernel (issue 30): a UDP flood at a fixed rate over 16 flows
+# between two test namespaces, three times — netcore writing every event, `--events
+# net_flow` (the kernel counts the flows), and `--events net_flow --user-flow-accounting`
+# (every packet counted in user space, as before). Prints netcore's CPU per packet sent in
+# each and the ratios (target: net_flow ≤ 0.05× every event), the capture program's kernel
+# time per run (bpf_stats), and whether the flow records' counters equal the sender's and
+# the receiver's counts. Root only; touches nothing but the namespaces it creates.
+#
+#   bench/flow_accounting.sh [RATE_PPS=100000] [SECONDS=5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rate=${1:-100000}
+seconds=${2:-5}
+. bench/common.sh
+bench_setup flow_accounting.sh "eBPF, netns"
+
+tag="ncf$$"
+out=$(mktemp -d)
+trap 'remove_namespaces "$tag"; rm -rf "$out"' EXIT
+two_namespaces "$tag" 10.251.0
+
+# UDP datagrams the receiver's namespace dropped for a full socket buffer (after capture).
+rcvbuf_errors() {
+    ip netns exec "$tag-a" awk '/^Udp: [0-9]/{print $6}' /proc/net/snmp
+}
+
+# run NAME ARGS…: netcore ARGS (events to $out/NAME.json, stderr to $out/NAME.log) around
+# one flood; prints "NAME sent received netcore_ticks receiver_drops".
+run() {
+    local name=$1
+    shift
+    "$netcore" --json --stats 1 "$@" >"$out/$name.json" 2>"$out/$name.log" &
+    local pid=$!
+    for _ in $(seq 100); do grep -q "capturing on" "$out/$name.log" && break; sleep 0.1; done
+    ip netns exec "$tag-a" "$flood" recv 10.251.0.1:9999 1 >"$out/$name.recv" &
+    local receiver=$!
+    sleep 0.3
+    local before sent after drops_before
+    drops_before=$(rcvbuf_errors)
+    before=$(proc_ticks "$pid")
+    sent=$(ip netns exec "$tag-b" "$flood" send 10.251.0.1:9999 "$rate" "$seconds" 100 16)
+    wait "$receiver"
+    after=$(proc_ticks "$pid")
+    kill -INT "$pid"
+    wait "$pid"
+    echo "$name $sent $(cat "$out/$name.recv") $((after - before)) $(($(rcvbuf_errors) - drops_before))"
+}
+
+{
+    run every_event
+    run net_flow --events net_flow
+    run user_counted --events net_flow --user-flow-accounting
+} >"$out/runs"
+
+python3 - "$out" "$rate" "$seconds" "$hz" <<'PY'
+import json, os, re, sys
+out, rate, seconds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+tick_ns = 1e9 / hz
+runs = {}
+for line in open(os.path.join(out, "runs")):
+    name, sent, received, ticks, drops = line.split()
+    # What reached the receiving socket: what it read and what its full buffer dropped.
+    runs[name] = (int(sent), int(received) + int(drops), int(ticks))
+print(f"load: UDP, 100-byte payloads, {rate} packets/s over 16 flows for {seconds} s, "
+      "veth between two namespaces")
+
+def kernel_time(name):
+    """The capture program's ns per run on the last --stats line, and the summary."""
+    log = open(os.path.join(out, f"{name}.log")).read()
+    costs = re.findall(r"capture (\d+) ns/run", log)
+    summary = next(l for l in log.splitlines() if "host capture:" in l)
+    return (int(costs[-1]) if costs else None), summary
+
+per_packet = {}
+for name, (sent, received, ticks) in runs.items():
+    per_packet[name] = ticks * tick_ns / sent
+    ns_run, summary = kernel_time(name)
+    read = re.search(r"(\d+) packets \(\d+ bytes\) read", summary).group(1)
+    kept = re.search(r"(\d+) counted in their flows only", summary)
+    print(f"{name:>13}: sent {sent}, reached the receiving socket {received}; netcore {per_packet[name]:.0f} ns "
+          f"CPU per packet sent; {read} packets read by user space"
+          + (f", {kept.group(1)} counted in the kernel only" if kept else "")
+          + (f"; capture program {ns_run} ns/run" if ns_run is not None else ""))
+
+def totals(name):
+    """orig_packets summed over the flood's records, by conn_direction."""
+    sums = {}
+    for line in open(os.path.join(out, f"{name}.json")):
+        event = json.loads(line)
+        if event.get("eventName") != "net_flow":
+            continue
+        args = {a["name"]: a["value"] for a in event["args"]}
+        if args.get("dst_port") == 9999:
+            sums[args["conn_direction"]] = sums.get(args["conn_direction"], 0) + args["orig_packets"]
+    return sums
+
+for name in ("net_flow", "user_counted"):
+    sent, received, _ = runs[name]
+    sums = totals(name)
+    exact = sums.get("outgoing") == sent and sums.get("incoming") == received
+    print(f"{name} records: sender's namespace {sums.get('outgoing')} (sent {sent}), "
+          f"receiver's {sums.get('incoming')} (reached the socket {received}): "
+          f"{'exact' if exact else 'NOT EXACT'}")
+ratio = per_packet["net_flow"] / per_packet["every_event"]
+print(f"net_flow / every event: {ratio:.3f}× (target ≤ 0.05×): {'met' if ratio <= 0.05 else 'MISSED'}")
+print(f"user-counted net_flow / every event: "
+      f"{per_packet['user_counted'] / per_packet['every_event']:.3f}×")
+PY
