@@ -346,6 +346,7 @@ impl Programs {
             xdp_no_metadata: total(counter::XDP_NO_METADATA)?,
             flow_counted: total(counter::FLOW_COUNTED)?,
             flow_table_full: total(counter::FLOW_TABLE_FULL)?,
+            flows_stale: 0,
         })
     }
 }
@@ -411,19 +412,32 @@ pub struct KernelCounters {
     pub flow_counted: u64,
     /// Packets sent up uncounted because the kernel's flow table was full.
     pub flow_table_full: u64,
+    /// Flows the kernel counted that no flow table tracked, removed when stale (their
+    /// first packets were lost, or found the user-space table full).
+    pub flows_stale: u64,
 }
 
 impl KernelCounters {
     /// What flow accounting did, for the summary and the `--stats` line: empty when it
     /// counted nothing.
     pub fn flow_accounting(&self) -> String {
-        match (self.flow_counted, self.flow_table_full) {
-            (0, 0) => String::new(),
-            (counted, 0) => format!(", {counted} counted in their flows only"),
-            (counted, full) => format!(
-                ", {counted} counted in their flows only, {full} sent up uncounted (flow table full)"
-            ),
+        let mut phrase = String::new();
+        if self.flow_counted > 0 {
+            phrase += &format!(", {} counted in their flows only", self.flow_counted);
         }
+        if self.flow_table_full > 0 {
+            phrase += &format!(
+                ", {} sent up uncounted (kernel flow table full)",
+                self.flow_table_full
+            );
+        }
+        if self.flows_stale > 0 {
+            phrase += &format!(
+                ", {} kernel-counted flows no flow table tracked removed",
+                self.flows_stale
+            );
+        }
+        phrase
     }
 }
 
@@ -439,10 +453,50 @@ impl FlowCountTable {
     /// that no packet counted meanwhile is lost. `None` when the kernel counts no such
     /// flow.
     pub fn read(&self, key: &FlowCountKey, take: bool) -> Option<FlowCounters> {
-        // BPF_MAP_LOOKUP_ELEM, BPF_MAP_LOOKUP_AND_DELETE_ELEM (hash maps: Linux ≥ 5.14);
-        // aya's HashMap has no taking lookup.
-        const LOOKUP: libc::c_long = 1;
-        const LOOKUP_AND_DELETE: libc::c_long = 21;
+        let mut value = FlowCounters::default();
+        let command = if take {
+            map_command::LOOKUP_AND_DELETE
+        } else {
+            map_command::LOOKUP
+        };
+        let key = key as *const FlowCountKey as u64;
+        self.element(command, key, &mut value as *mut FlowCounters as u64)
+            .then_some(value)
+    }
+
+    /// Removes the flows whose last packet the kernel counted before `stale(key)` (ns
+    /// since boot): flows no flow table tracks (it would have written their records and
+    /// removed them), whose first packets were lost or found the user-space table full.
+    /// Returns how many it removed.
+    pub fn remove_stale(&self, stale: impl Fn(&FlowCountKey) -> u64) -> u64 {
+        let mut keys: Vec<FlowCountKey> = Vec::new();
+        let mut next = FlowCountKey::default();
+        // The first key (after none), then each next one, until the kernel has no more.
+        loop {
+            let previous = keys.last().map_or(0, |k| k as *const FlowCountKey as u64);
+            let next_at = &mut next as *mut FlowCountKey as u64;
+            if !self.element(map_command::GET_NEXT_KEY, previous, next_at) {
+                break;
+            }
+            keys.push(next);
+        }
+        let mut removed = 0;
+        for key in keys {
+            let mut value = FlowCounters::default();
+            let value_at = &mut value as *mut FlowCounters as u64;
+            if self.element(map_command::LOOKUP, &key as *const _ as u64, value_at)
+                && value.last_ns < stale(&key)
+                && self.element(map_command::DELETE, &key as *const _ as u64, 0)
+            {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Runs map command `command` on this map with a key and a value (or next key) at
+    /// those addresses (0: none); whether it succeeded.
+    fn element(&self, command: libc::c_long, key: u64, value: u64) -> bool {
         /// The map-element part of `union bpf_attr`.
         #[repr(C)]
         struct ElementAttr {
@@ -452,18 +506,16 @@ impl FlowCountTable {
             value: u64,
             flags: u64,
         }
-        let mut value = FlowCounters::default();
         let attr = ElementAttr {
             map_fd: self.map.fd().as_fd().as_raw_fd() as u32,
             _pad: 0,
-            key: key as *const FlowCountKey as u64,
-            value: &mut value as *mut FlowCounters as u64,
+            key,
+            value,
             flags: 0,
         };
-        let command = if take { LOOKUP_AND_DELETE } else { LOOKUP };
-        // SAFETY: the attribute points at a key and a value of the map's sizes (the
-        // kernel checked the sizes when the object was loaded with these types), valid
-        // for the call.
+        // SAFETY: the callers pass addresses of a key and a value (or a next key) of the
+        // map's sizes (the kernel checked them when the object was loaded with these
+        // types), valid for the call, or 0 where the command takes none.
         let status = unsafe {
             libc::syscall(
                 libc::SYS_bpf,
@@ -472,8 +524,17 @@ impl FlowCountTable {
                 size_of::<ElementAttr>(),
             )
         };
-        (status == 0).then_some(value)
+        status == 0
     }
+}
+
+/// The `bpf(2)` map commands [`FlowCountTable`] uses (aya's HashMap has no taking lookup).
+mod map_command {
+    pub const LOOKUP: libc::c_long = 1;
+    pub const DELETE: libc::c_long = 3;
+    pub const GET_NEXT_KEY: libc::c_long = 4;
+    /// Hash maps: Linux ≥ 5.14.
+    pub const LOOKUP_AND_DELETE: libc::c_long = 21;
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

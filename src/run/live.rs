@@ -7,6 +7,7 @@ use netcore_core::flow::failure::SocketReport;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -26,10 +27,10 @@ use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Summary};
 use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
-use crate::source::ring::{RingSource, WallClock};
+use crate::source::ring::{RingSource, WallClock, boot_clock_ns};
 use crate::source::xsk::{BindMode, XskSource};
 use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake, wall_clock_ns};
-use crate::state::flows::KernelFlowCounts;
+use crate::state::flows::{KernelFlowCounts, idle_timeout_ns};
 
 /// Host-mode settings from the command line.
 #[derive(Debug, Clone)]
@@ -52,6 +53,32 @@ pub struct HostCapture {
 #[derive(Debug, Default)]
 pub struct KernelFlows {
     table: OnceLock<FlowCountTable>,
+    /// Entries no flow table tracked, removed ([`KernelFlows::remove_stale`]).
+    stale: AtomicU64,
+}
+
+impl KernelFlows {
+    /// How often [`KernelFlows::remove_stale`] looks.
+    const STALE_EVERY: Duration = Duration::from_secs(10);
+
+    /// Removes the kernel's entries of flows no flow table tracks: idle past their idle
+    /// timeout and a margin (a table tracking the flow would have ended it and taken its
+    /// entry). Counts them.
+    fn remove_stale(&self) {
+        let Some(table) = self.table.get() else {
+            return;
+        };
+        let now = boot_clock_ns();
+        let margin = 2 * Self::STALE_EVERY.as_nanos() as u64;
+        let removed =
+            table.remove_stale(|key| now.saturating_sub(idle_timeout_ns(key.protocol) + margin));
+        self.stale.fetch_add(removed, Ordering::Relaxed);
+    }
+
+    /// Entries removed as stale so far.
+    fn stale(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
+    }
 }
 
 impl KernelFlowCounts for KernelFlows {
@@ -101,7 +128,8 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
     );
     let metrics = serve_metrics(capture.metrics)?;
     let stats = capture.stats_every.is_some();
-    let mut live = Live::new(pipelines, programs, stats, metrics, more);
+    let mut live = Live::new(pipelines, programs, stats, metrics, more)
+        .with_kernel_flows(capture.kernel_flows.clone());
     let outcome = source.run(&mut live);
     let ended = live.finish(outcome)?;
     let malformed = match ended
@@ -296,6 +324,9 @@ struct Live<S> {
     /// The threads reading the source's other parts (host mode's rings, AF_XDP's
     /// queues), when there are several.
     more: Option<SourceThreads<S>>,
+    /// The capture programs' flow counters (host mode's flow accounting), and when their
+    /// stale entries were last removed.
+    kernel_flows: Option<(Arc<KernelFlows>, Instant)>,
 }
 
 /// What a live run ended with.
@@ -336,11 +367,18 @@ impl<S: LiveSource> FrameHandler for Live<S> {
             Wake::Polled => Ok(()),
             Wake::Tick => {
                 self.pipelines.tick(wall_clock_ns());
+                if let Some((kernel_flows, last)) = &mut self.kernel_flows
+                    && last.elapsed() >= KernelFlows::STALE_EVERY
+                {
+                    *last = Instant::now();
+                    kernel_flows.remove_stale();
+                }
                 if self.metrics.is_none() && !self.print_stats {
                     return Ok(());
                 }
                 // Read once for both the metrics and the stats line.
-                let kernel = self.programs.counters().unwrap_or_default();
+                let kernel_flows = self.kernel_flows.as_ref().map(|(k, _)| k);
+                let kernel = Self::kernel_counters(&self.programs, kernel_flows);
                 let costs = self.programs.costs();
                 let outputs = self.pipelines.outputs_now();
                 let (summary, unowned) = self.counts();
@@ -396,6 +434,26 @@ impl<S: LiveSource> Live<S> {
             reader_closed: false,
             last_flush: Instant::now(),
             more,
+            kernel_flows: None,
+        }
+    }
+
+    /// Removes the stale entries of `kernel_flows` now and then, and counts them.
+    fn with_kernel_flows(self, kernel_flows: Option<Arc<KernelFlows>>) -> Self {
+        Live {
+            kernel_flows: kernel_flows.map(|k| (k, Instant::now())),
+            ..self
+        }
+    }
+
+    /// The kernel programs' counters, with the stale flow entries removed.
+    fn kernel_counters(
+        programs: &Programs,
+        kernel_flows: Option<&Arc<KernelFlows>>,
+    ) -> KernelCounters {
+        KernelCounters {
+            flows_stale: kernel_flows.map_or(0, |k| k.stale()),
+            ..programs.counters().unwrap_or_default()
         }
     }
 
@@ -419,10 +477,11 @@ impl<S: LiveSource> Live<S> {
             programs,
             reader_closed,
             more,
+            kernel_flows,
             ..
         } = self;
         let costs = programs.costs();
-        let kernel = programs.counters().unwrap_or_default();
+        let kernel = Self::kernel_counters(&programs, kernel_flows.as_ref().map(|(k, _)| k));
         drop(programs); // Detach before the summary: capture is over.
         // The other threads hand over their last batches before the outputs close.
         let ends = more.map(SourceThreads::stop).unwrap_or_default();

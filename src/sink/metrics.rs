@@ -164,6 +164,7 @@ pub fn render(sources: &Sources<'_>) -> String {
         ("ring_buffer", k.ring_full),
         ("ring_buffer_dns_copies", k.copies_lost),
         ("xdp_no_metadata", k.xdp_no_metadata),
+        ("kernel_flows_stale", k.flows_stale),
         ("flow_table", s.flows.untracked),
         ("dns_names", s.flows.names_evicted),
         ("dns_transactions", s.flows.transactions.untracked),

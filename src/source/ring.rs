@@ -134,6 +134,11 @@ impl WallClock {
     }
 }
 
+/// Now on the kernel's boot-time clock (the capture programs'), ns.
+pub fn boot_clock_ns() -> u64 {
+    clock_ns(libc::CLOCK_BOOTTIME) as u64
+}
+
 fn clock_ns(clock: libc::clockid_t) -> i128 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -175,7 +180,7 @@ mod tests {
     #[test]
     fn boot_time_converts_to_wall_time() {
         let clock = WallClock::now();
-        let boot = clock_ns(libc::CLOCK_BOOTTIME) as u64;
+        let boot = boot_clock_ns();
         let wall = clock_ns(libc::CLOCK_REALTIME) as u64;
         let converted = clock.wall_ns(boot);
         assert!(

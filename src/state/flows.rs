@@ -44,6 +44,14 @@ pub const CLOSE_LINGER_NS: u64 = 2_000_000_000;
 /// Idle timeouts, ns.
 const TCP_IDLE_NS: u64 = 300_000_000_000;
 const OTHER_IDLE_NS: u64 = 60_000_000_000;
+/// How long a flow of `protocol` may go without a packet before it ends idle, ns.
+pub fn idle_timeout_ns(protocol: u8) -> u64 {
+    match protocol {
+        ip::TCP => TCP_IDLE_NS,
+        _ => OTHER_IDLE_NS,
+    }
+}
+
 /// Idle flows are swept out at most this often (packet time), ns.
 const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 
@@ -578,11 +586,7 @@ impl FlowTable {
         let kernel = self.kernel.clone();
         let mut due = Vec::new();
         for (key, entry) in &mut self.flows {
-            let idle_after = if key.protocol == ip::TCP {
-                TCP_IDLE_NS
-            } else {
-                OTHER_IDLE_NS
-            };
+            let idle_after = idle_timeout_ns(key.protocol);
             let report_due = config
                 .report_every_ns
                 .is_some_and(|every| now_ns >= entry.last_report_ns + every);
