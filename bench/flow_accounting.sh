@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Flow accounting in the kernel (issue 30): a UDP flood at a fixed rate over 16 flows
-# between two test namespaces, three times — netcore writing every event, `--events
-# net_flow` (the kernel counts the flows), and `--events net_flow --user-flow-accounting`
-# (every packet counted in user space, as before). Prints netcore's CPU per packet sent in
-# each and the ratios (target: net_flow ≤ 0.05× every event), the capture program's kernel
-# time per run (bpf_stats), and whether the flow records' counters equal the sender's and
-# the receiver's counts. Root only; touches nothing but the namespaces it creates.
+# Flow accounting in the kernel and the CPU budget (issue 30): a UDP flood at a fixed rate
+# over 16 flows between two test namespaces, four times — netcore writing every event,
+# `--events net_flow` (the kernel counts the flows), `--events net_flow
+# --user-flow-accounting` (every packet counted in user space, as before), and every
+# event with net_flow under `--cpu-budget 0.1`. Prints netcore's CPU per packet sent in
+# each and the ratios (target: net_flow ≤ 0.05× every event), the budget run's share of a
+# core (target: ≤ 0.11), the capture program's kernel time per run (bpf_stats), and
+# whether the flow records' counters equal the sender's and the receiver's counts. Root
+# only; touches nothing but the namespaces it creates.
 #
 #   bench/flow_accounting.sh [RATE_PPS=100000] [SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100000}
 seconds=${2:-5}
+settle=2
 . bench/common.sh
 bench_setup flow_accounting.sh "eBPF, netns"
 
@@ -36,26 +39,35 @@ run() {
     ip netns exec "$tag-a" "$flood" recv 10.251.0.1:9999 1 >"$out/$name.recv" &
     local receiver=$!
     sleep 0.3
-    local before sent after drops_before
+    local before after drops_before sender
     drops_before=$(rcvbuf_errors)
+    ip netns exec "$tag-b" "$flood" send 10.251.0.1:9999 "$rate" "$seconds" 100 16 \
+        >"$out/$name.sent" &
+    sender=$!
+    # The steady state: from $settle s into the flood (the budget's first ticks) to its end.
+    sleep "$settle"
     before=$(proc_ticks "$pid")
-    sent=$(ip netns exec "$tag-b" "$flood" send 10.251.0.1:9999 "$rate" "$seconds" 100 16)
-    wait "$receiver"
+    wait "$sender"
     after=$(proc_ticks "$pid")
+    wait "$receiver"
     kill -INT "$pid"
     wait "$pid"
-    echo "$name $sent $(cat "$out/$name.recv") $((after - before)) $(($(rcvbuf_errors) - drops_before))"
+    echo "$name $(cat "$out/$name.sent") $(cat "$out/$name.recv") $((after - before)) $(($(rcvbuf_errors) - drops_before))"
 }
 
+# Tracee's packet events (netcore's default) and the flows.
+every=net_packet_ipv4,net_packet_ipv6,net_packet_tcp,net_packet_udp,net_packet_icmp
+every+=,net_packet_icmpv6,net_packet_dns,net_packet_dns_request,net_packet_dns_response
 {
     run every_event
     run net_flow --events net_flow
     run user_counted --events net_flow --user-flow-accounting
+    run budget --events "$every,net_flow" --cpu-budget 0.1
 } >"$out/runs"
 
-python3 - "$out" "$rate" "$seconds" "$hz" <<'PY'
+python3 - "$out" "$rate" "$seconds" "$hz" "$settle" <<'PY'
 import json, os, re, sys
-out, rate, seconds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+out, rate, seconds, hz, settle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 tick_ns = 1e9 / hz
 runs = {}
 for line in open(os.path.join(out, "runs")):
@@ -63,7 +75,7 @@ for line in open(os.path.join(out, "runs")):
     # What reached the receiving socket: what it read and what its full buffer dropped.
     runs[name] = (int(sent), int(received) + int(drops), int(ticks))
 print(f"load: UDP, 100-byte payloads, {rate} packets/s over 16 flows for {seconds} s, "
-      "veth between two namespaces")
+      f"veth between two namespaces; netcore's CPU from {settle} s into each flood to its end")
 
 def kernel_time(name):
     """The capture program's ns per run on the last --stats line, and the summary."""
@@ -74,7 +86,8 @@ def kernel_time(name):
 
 per_packet = {}
 for name, (sent, received, ticks) in runs.items():
-    per_packet[name] = ticks * tick_ns / sent
+    # CPU over the steady state, per packet sent in it.
+    per_packet[name] = ticks * tick_ns / (sent * (seconds - settle) / seconds)
     ns_run, summary = kernel_time(name)
     read = re.search(r"(\d+) packets \(\d+ bytes\) read", summary).group(1)
     kept = re.search(r"(\d+) counted in their flows only", summary)
@@ -95,7 +108,7 @@ def totals(name):
             sums[args["conn_direction"]] = sums.get(args["conn_direction"], 0) + args["orig_packets"]
     return sums
 
-for name in ("net_flow", "user_counted"):
+for name in ("net_flow", "user_counted", "budget"):
     sent, received, _ = runs[name]
     sums = totals(name)
     exact = sums.get("outgoing") == sent and sums.get("incoming") == received
@@ -106,4 +119,11 @@ ratio = per_packet["net_flow"] / per_packet["every_event"]
 print(f"net_flow / every event: {ratio:.3f}× (target ≤ 0.05×): {'met' if ratio <= 0.05 else 'MISSED'}")
 print(f"user-counted net_flow / every event: "
       f"{per_packet['user_counted'] / per_packet['every_event']:.3f}×")
+_, _, ticks = runs["budget"]
+share = ticks * tick_ns / ((seconds - settle) * 1e9)
+print(f"--cpu-budget 0.1: {share:.3f} of a core from {settle} s into the flood to its end "
+      f"(target ≤ 0.11): "
+      f"{'met' if share <= 0.11 else 'MISSED'}; "
+      + (re.search(r"packet events of one packet in .*?packets not sent up\)",
+                   kernel_time("budget")[1]) or re.search("$", "")).group(0))
 PY

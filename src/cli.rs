@@ -212,6 +212,13 @@ pub struct Cli {
     #[arg(long)]
     pub user_flow_accounting: bool,
 
+    /// Host mode: the CPU netcore's process may use, as a fraction of one core (0.1: a
+    /// tenth). Above it netcore sheds work — the packet events of one in N packets,
+    /// N announced on each (`"sampled"`), flows counted in the kernel meanwhile — and
+    /// never flow counts, DNS transactions or DNS events; it recovers when load drops.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_cpu_budget)]
+    pub cpu_budget: Option<f64>,
+
     /// The Community ID v1 seed (net_flow records, --community-id).
     #[arg(long, value_name = "SEED", default_value_t = 0)]
     pub community_id_seed: u16,
@@ -439,6 +446,14 @@ fn parse_dns_timeout(seconds: &str) -> Result<u64, String> {
     match seconds.parse::<f64>() {
         Ok(s) if (0.001..=3600.0).contains(&s) => Ok((s * 1e9) as u64),
         _ => Err("seconds (fractions allowed) from 0.001 to 3600".to_owned()),
+    }
+}
+
+/// `--cpu-budget`: a fraction of one core, from 0.01 to 64.
+fn parse_cpu_budget(fraction: &str) -> Result<f64, String> {
+    match fraction.parse::<f64>() {
+        Ok(f) if (0.01..=64.0).contains(&f) => Ok(f),
+        _ => Err("a fraction of one core from 0.01 to 64 (e.g. 0.1)".to_owned()),
     }
 }
 

@@ -17,6 +17,7 @@ use netcore_core::{EventSet, LinkType};
 
 use crate::cli::{self, Cli};
 use crate::encode::Format;
+use crate::kernel::loader::KernelFlowCounting;
 use crate::kernel::{preflight, seed};
 use crate::pipeline::{Expression, FlowOptions, Limits, PacketCount, Selection, Tunnels};
 use crate::signatures::Engine;
@@ -92,9 +93,12 @@ pub struct Live {
     pub ring_bytes: u32,
     /// What the capture programs drop before the ring buffer.
     pub kernel_filter: KernelFilter,
-    /// Host mode: the most flows the capture programs count themselves, sending up only
-    /// the packets the selected events read; 0 when they count none.
-    pub kernel_flows: u32,
+    /// Host mode: when the capture programs count flows themselves, sending up only the
+    /// packets the selected events read, and at most how many.
+    pub kernel_flows: KernelFlowCounting,
+    /// Host mode, `--cpu-budget`: the fraction of one core netcore may use before it sheds
+    /// packet events.
+    pub cpu_budget: Option<f64>,
     /// `--stats`: a statistics line this often.
     pub stats_every: Option<Duration>,
     /// `--metrics`: where Prometheus scrapes.
@@ -385,6 +389,13 @@ fn mode(cli: &Cli, chosen: Chosen<'_>, kept: Kept<'_>) -> Result<Mode, String> {
         tunnels,
         expression,
     } = kept;
+    if cli.cpu_budget.is_some() && !matches!(chosen, Chosen::Host) {
+        return Err(
+            "--cpu-budget: host mode only (a file is read at its own pace; AF_XDP has no \
+             shedding yet)"
+                .into(),
+        );
+    }
     if let Chosen::File(path) = chosen {
         return Ok(Mode::File(path.to_owned()));
     }
@@ -406,22 +417,36 @@ fn mode(cli: &Cli, chosen: Chosen<'_>, kept: Kept<'_>) -> Result<Mode, String> {
         && tunnels == Tunnels::Outer
         && cli.write.is_none()
         && !expression;
-    // Only flow and DNS events, nothing else that reads every packet, no interface or
-    // direction left out after capture: the kernel counts the flows.
-    let kernel_flows = matches!(chosen, Chosen::Host)
-        && events.any_flow()
-        && events
-            .union(signatures)
-            .without(EventSet::FLOWS)
-            .without(EventSet::DNS)
-            == EventSet::NONE
-        && cli.signatures.is_empty()
-        && tunnels == Tunnels::Outer
-        && cli.write.is_none()
-        && !expression
-        && cli.direction.and_then(cli::Directions::only).is_none()
-        && matches!(cli.interface.as_deref(), None | Some("any"))
-        && !cli.user_flow_accounting;
+    // The kernel may count flows (and shed packet events) when nothing else reads every
+    // packet and no interface or direction is left out after capture; it counts them
+    // always when only flow and DNS events are selected, or while shedding.
+    let stays_whole = match () {
+        _ if !cli.signatures.is_empty() => Some("--signatures reads every packet"),
+        _ if cli.write.is_some() => Some("-w writes every packet"),
+        _ if tunnels != Tunnels::Outer => Some("--tunnel inner/both reads every packet"),
+        _ if expression => Some("a pcap expression reads every packet"),
+        _ if cli.direction.and_then(cli::Directions::only).is_some() => {
+            Some("-Q leaves packets out after capture")
+        }
+        _ if !matches!(cli.interface.as_deref(), None | Some("any")) => {
+            Some("-i leaves packets out after capture")
+        }
+        _ => None,
+    };
+    let only_flows_and_dns = events
+        .union(signatures)
+        .without(EventSet::FLOWS)
+        .without(EventSet::DNS)
+        == EventSet::NONE;
+    let kernel_flows = match (cli.cpu_budget, stays_whole) {
+        (Some(_), Some(why)) => return Err(format!("--cpu-budget: cannot shed: {why}")),
+        _ if !events.any_flow() || stays_whole.is_some() => KernelFlowCounting::Never,
+        _ if only_flows_and_dns && !cli.user_flow_accounting => {
+            KernelFlowCounting::Always(cli.max_flows)
+        }
+        (Some(_), _) => KernelFlowCounting::WhileShedding(cli.max_flows),
+        (None, _) => KernelFlowCounting::Never,
+    };
     let live = Live {
         cgroup,
         cgroup_root: preflight::cgroup2_root(),
@@ -436,10 +461,8 @@ fn mode(cli: &Cli, chosen: Chosen<'_>, kept: Kept<'_>) -> Result<Mode, String> {
         },
         ring_bytes: cli.ring_size << 20,
         kernel_filter,
-        kernel_flows: match kernel_flows {
-            true => cli.max_flows,
-            false => 0,
-        },
+        kernel_flows,
+        cpu_budget: cli.cpu_budget,
         stats_every: cli.stats.map(Duration::from_secs),
         metrics: cli.metrics,
     };

@@ -273,6 +273,22 @@ fn live_only_flags_are_refused_in_file_mode() {
             stderr_of(&out)
         );
     }
+    let out = netcore(&["-r", path, "--cpu-budget", "0.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("--cpu-budget: host mode only"),
+        "{}",
+        stderr_of(&out)
+    );
+    for fraction in ["0", "65", "a tenth"] {
+        let out = netcore(&["--cpu-budget", fraction]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr_of(&out).contains("a fraction of one core from 0.01 to 64"),
+            "{fraction}: {}",
+            stderr_of(&out)
+        );
+    }
     let out = netcore(&["--stats", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("a whole number of seconds, at least 1"));

@@ -171,8 +171,9 @@ pub struct PacketRecord {
     /// [`record_flag::SOCKET_ERROR`], [`record_flag::SOCKET_CLOSED`]: the socket's error
     /// (an errno; 0 none); else 0.
     pub error: u16,
-    /// Explicit padding, always 0.
-    pub _pad: [u8; 4],
+    /// While netcore sheds work (`--cpu-budget`): the packet is one of every
+    /// `sampled_one_in` its packet events were written for; 0 when every packet is.
+    pub sampled_one_in: u32,
 }
 
 /// Bits of [`PacketRecord::flags`].
@@ -196,6 +197,9 @@ pub mod record_flag {
     /// The kernel's flow counters ([`super::flow_counts`]) hold this packet: user space
     /// reads it for what else it tells and does not count it again.
     pub const COUNTED: u8 = 1 << 3;
+    /// Sent up for the flow table only while netcore sheds work (`--cpu-budget`): a
+    /// packet whose packet events were not sampled.
+    pub const FLOWS_ONLY: u8 = 1 << 4;
 }
 
 /// Size of a [`PacketRecord`] header in bytes.
@@ -220,8 +224,11 @@ pub mod counter {
     pub const FLOW_COUNTED: u32 = 5;
     /// Packets sent up uncounted because the kernel's flow table was full.
     pub const FLOW_TABLE_FULL: u32 = 6;
+    /// Packets not sent up while netcore shed work (`--cpu-budget`): their packet events
+    /// were not sampled and no flow needed them.
+    pub const SHED: u32 = 7;
     /// Number of counters.
-    pub const COUNT: u32 = 7;
+    pub const COUNT: u32 = 8;
 }
 
 /// Classes of packets by family and transport, for [`KernelFilter::protocols`].
@@ -449,6 +456,18 @@ pub mod rings {
         // The UDP header's 8 bytes, then the DNS header's id and flags.
         match transport(data, n) {
             Some((ip::UDP, at)) if at + 12 <= n => {
+                port(data, at) == dns::PORT || port(data, at + 2) == dns::PORT
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the packet whose first `n` bytes are `data` (as for [`ring_of`]) is TCP or
+    /// UDP to or from port 53: DNS, which netcore never sheds (`--cpu-budget`).
+    #[inline(always)]
+    pub fn is_dns(data: &[u8; HEADERS_LEN], n: usize) -> bool {
+        match transport(data, n) {
+            Some((_, at)) if at + 4 <= n => {
                 port(data, at) == dns::PORT || port(data, at + 2) == dns::PORT
             }
             _ => false,

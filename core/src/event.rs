@@ -414,6 +414,10 @@ pub struct PacketEvents<'p, 'a> {
     pub interface: &'p str,
     /// The events to write; each one exists in `packet` or `dns`.
     pub events: EventSet,
+    /// While netcore sheds work (`--cpu-budget`): the packet is one of every
+    /// `sampled_one_in` whose packet events are written, which each event says; 0 when
+    /// every packet's are.
+    pub sampled_one_in: u32,
 }
 
 impl<'p, 'a> PacketEvents<'p, 'a> {
@@ -462,6 +466,7 @@ impl<'p, 'a> PacketEvents<'p, 'a> {
             direction,
             interface: ANY_INTERFACE,
             events: present.intersect(wanted),
+            sampled_one_in: 0,
         }
     }
 

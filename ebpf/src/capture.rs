@@ -16,7 +16,7 @@ use aya_ebpf::macros::{cgroup_skb, map};
 use aya_ebpf::maps::ring_buf::RingBufBytes;
 use aya_ebpf::maps::{PerCpuArray, RingBuf};
 use aya_ebpf::programs::SkBuffContext;
-use netcore_core::abi::rings::{MAX_RINGS, is_dns_over_udp, ring_of};
+use netcore_core::abi::rings::{MAX_RINGS, is_dns, is_dns_over_udp, ring_of};
 use netcore_core::abi::{
     HEADERS_LEN, MAX_SNAPLEN, PACKET_RECORD_LEN, PacketRecord, TaskContext, counter, direction,
     record_flag,
@@ -24,7 +24,8 @@ use netcore_core::abi::{
 
 use crate::attribution::owner_in_map;
 use crate::filter::{filters_owners, keeps_owner, keeps_packet};
-use crate::flow_counts::{Accounted, account};
+use crate::flow_counts::{Accounted, account, tracks_flows};
+use crate::shedding::{sample_every, sampled};
 
 /// Packet bytes copied per record; user space sets it from `--snaplen` at load time.
 #[unsafe(no_mangle)]
@@ -184,10 +185,17 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     // SAFETY (the helpers below): each takes this program's skb context.
     let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
     let netns_cookie = unsafe { bpf_get_netns_cookie(skb.cast()) };
-    let flags = match account(skb, &head.0, head_n as usize, dir, boot_ns, netns_cookie) {
-        Accounted::Uncounted => 0,
-        Accounted::SentUp => record_flag::COUNTED,
-        Accounted::Kept => return 1,
+    let every = sample_every();
+    let accounted = account(
+        skb,
+        (&head.0, head_n as usize),
+        dir,
+        (boot_ns, netns_cookie),
+        every > 1,
+    );
+    let Some((flags, sampled_one_in)) = what_goes_up(accounted, every, &head.0, head_n as usize)
+    else {
+        return 1;
     };
     let owner = owner.unwrap_or_else(owner_of);
     let mut record = Record {
@@ -204,6 +212,7 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         netns_cookie,
         direction: dir,
         flags,
+        sampled_one_in,
         head,
     };
     count(match record.write() {
@@ -228,6 +237,44 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
         }
     }
     1
+}
+
+/// The record's flags and sample rate (0: not sampled) for a packet the flow accounting
+/// decided on (`accounted`), while netcore writes the packet events of one in `every`
+/// packets (0: of all); `None` when the packet stays here. Counted ones stay when no flow
+/// event needs them; while shedding, the others not sampled stay too, but for DNS (never
+/// shed) and, when flows are tracked, those the kernel did not count (user space counts
+/// them).
+#[inline(always)]
+fn what_goes_up(
+    accounted: Accounted,
+    every: u32,
+    head: &[u8; HEADERS_LEN],
+    n: usize,
+) -> Option<(u8, u32)> {
+    let counted = match accounted {
+        Accounted::Uncounted => 0,
+        Accounted::SentUp | Accounted::Kept => record_flag::COUNTED,
+    };
+    if every <= 1 {
+        if let Accounted::Kept = accounted {
+            count(counter::FLOW_COUNTED);
+            return None;
+        }
+        return Some((counted, 0));
+    }
+    if sampled(every) {
+        return Some((counted, every));
+    }
+    match accounted {
+        Accounted::SentUp => Some((counted | record_flag::FLOWS_ONLY, 0)),
+        Accounted::Uncounted if is_dns(head, n) => Some((0, 0)),
+        Accounted::Uncounted if tracks_flows() => Some((record_flag::FLOWS_ONLY, 0)),
+        _ => {
+            count(counter::SHED);
+            None
+        }
+    }
 }
 
 /// The first [`HEADERS_LEN`] bytes of a packet, aligned to be copied a word at a time.
@@ -277,6 +324,7 @@ struct Record<'a> {
     netns_cookie: u64,
     direction: u8,
     flags: u8,
+    sampled_one_in: u32,
     /// Its first bytes, as far as the packet and [`HEADERS_LEN`] go.
     head: &'a Head,
 }
@@ -287,7 +335,7 @@ const _: () = assert!(
     offset_of!(PacketRecord, direction).is_multiple_of(8)
         && offset_of!(PacketRecord, flags) == offset_of!(PacketRecord, direction) + 1
         && offset_of!(PacketRecord, error) == offset_of!(PacketRecord, direction) + 2
-        && offset_of!(PacketRecord, _pad) == offset_of!(PacketRecord, direction) + 4
+        && offset_of!(PacketRecord, sampled_one_in) == offset_of!(PacketRecord, direction) + 4
         && PACKET_RECORD_LEN == offset_of!(PacketRecord, direction) + 8
         && offset_of!(PacketRecord, task).is_multiple_of(8)
         && size_of::<TaskContext>().is_multiple_of(8)
@@ -339,18 +387,11 @@ impl Record<'_> {
             addr_of_mut!((*header).cpu).write(self.cpu);
             addr_of_mut!((*header).ifindex).write(self.ifindex);
             addr_of_mut!((*header).netns_cookie).write(self.netns_cookie);
-            addr_of_mut!((*header).direction)
-                .cast::<u64>()
-                .write(u64::from_ne_bytes([
-                    self.direction,
-                    self.flags,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                ]));
+            addr_of_mut!((*header).direction).cast::<u64>().write(
+                u64::from(self.direction)
+                    | u64::from(self.flags) << 8
+                    | u64::from(self.sampled_one_in) << 32,
+            );
         }
         let data = unsafe { record.add(PACKET_RECORD_LEN) }.cast::<u64>();
         // The head, a word at a time, as far as the packet goes: bytes past `captured`

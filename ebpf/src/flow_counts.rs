@@ -14,9 +14,18 @@ use netcore_core::ip;
 
 use crate::capture::count;
 
-/// Non-zero: count flows here; user space sets it at load time.
+/// When flows are counted here: 0 never, 1 always (only flow and DNS events selected), 2
+/// while netcore sheds work (`--cpu-budget`, flow events selected); user space sets it at
+/// load time.
 #[unsafe(no_mangle)]
 static ACCOUNT_FLOWS: u32 = 0;
+
+/// Whether user space tracks flows, which may be counted here.
+#[inline(always)]
+pub(crate) fn tracks_flows() -> bool {
+    // SAFETY: a read of a static set at load time.
+    unsafe { core::ptr::read_volatile(&ACCOUNT_FLOWS) != 0 }
+}
 
 /// The flows counted, until user space writes their records and removes them. User space
 /// sizes it at load time (`--max-flows`; one entry when flows are not counted here).
@@ -28,26 +37,28 @@ pub(crate) enum Accounted {
     /// Not counted here (accounting off, not TCP or UDP, DNS, the table full): sent up,
     /// for user space to count.
     Uncounted,
-    /// Counted, and sent up for what else it tells.
+    /// Counted, and to be sent up: a flow event reads it.
     SentUp,
-    /// Counted, and not sent up.
+    /// Counted, and no flow event reads it.
     Kept,
 }
 
 /// Counts the packet `skb`, whose first `n` bytes are `head`, seen at `now_ns` going `dir`
-/// in network namespace `netns_cookie`, in its flow's entry; says whether it goes up.
+/// in network namespace `netns_cookie`, in its flow's entry when flows are counted here
+/// now (`shedding`: netcore sheds work); says whether a flow event reads it.
 #[inline(always)]
 pub(crate) fn account(
     skb: *mut __sk_buff,
-    head: &[u8; HEADERS_LEN],
-    n: usize,
+    (head, n): (&[u8; HEADERS_LEN], usize),
     dir: u8,
-    now_ns: u64,
-    netns_cookie: u64,
+    (now_ns, netns_cookie): (u64, u64),
+    shedding: bool,
 ) -> Accounted {
     // SAFETY: a read of a static set at load time.
-    if unsafe { core::ptr::read_volatile(&ACCOUNT_FLOWS) } == 0 {
-        return Accounted::Uncounted;
+    match unsafe { core::ptr::read_volatile(&ACCOUNT_FLOWS) } {
+        1 => {}
+        2 if shedding => {}
+        _ => return Accounted::Uncounted,
     }
     let Some(mut seen) = observe(head, n) else {
         return Accounted::Uncounted;
@@ -108,10 +119,7 @@ pub(crate) fn account(
     }
     match sends_up(seen.tcp_flags, nth) {
         true => Accounted::SentUp,
-        false => {
-            count(counter::FLOW_COUNTED);
-            Accounted::Kept
-        }
+        false => Accounted::Kept,
     }
 }
 

@@ -12,8 +12,9 @@
 //!   ring buffer of their flow (`EVENTS0`…, one per decoding thread), unless the
 //!   load-time filter ([`filter`]) rules it out. When only flow and DNS events are
 //!   selected, [`flow_counts`] counts each TCP and UDP flow in `FLOW_COUNTS` and sends up
-//!   only the packets the flow events read. They always let the packet through: capture
-//!   never drops host traffic.
+//!   only the packets the flow events read; while netcore sheds work (`--cpu-budget`),
+//!   [`shedding`] samples the packet events one in N. They always let the packet through:
+//!   capture never drops host traffic.
 //! * **Socket reports** ([`socket_errors`]): `inet_sk_error_report` and
 //!   `inet_sock_set_state` (tp_btf) write a failing socket's error — a TCP connect
 //!   refused, unreachable or timed out, or given up; a UDP socket's ICMP error — to the
@@ -39,6 +40,7 @@ mod attribution;
 mod capture;
 mod filter;
 mod flow_counts;
+mod shedding;
 mod socket_errors;
 mod xdp;
 

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use aya::maps::{HashMap, Map, MapData, PerCpuArray, XskMap};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray, XskMap};
 use aya::programs::{
     BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, CgroupSock, CgroupSockAddr,
     SockOps, Xdp, XdpMode,
@@ -71,9 +71,34 @@ pub struct CaptureConfig {
     /// Attach the socket reports, which write failing connects and UDP errors to the
     /// rings (`net_connect_failure` in host mode).
     pub report_socket_errors: bool,
-    /// Host mode, only flow and DNS events selected: the most flows the capture programs
-    /// count themselves (`netcore_core::abi::flow_counts`); 0: they count none.
-    pub kernel_flows: u32,
+    /// When the capture programs count flows themselves (`netcore_core::abi::flow_counts`),
+    /// and at most how many.
+    pub kernel_flows: KernelFlowCounting,
+    /// Whether user space may have the programs shed packet events (`--cpu-budget`,
+    /// [`Programs::shed`]).
+    pub sheddable: bool,
+}
+
+/// When the capture programs count flows themselves (host mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelFlowCounting {
+    /// Never: user space counts every packet.
+    Never,
+    /// Always (only flow and DNS events selected), at most this many flows.
+    Always(u32),
+    /// While netcore sheds work (`--cpu-budget` with flow events), at most this many.
+    WhileShedding(u32),
+}
+
+impl KernelFlowCounting {
+    /// The value of the programs' `ACCOUNT_FLOWS`, and the size of their flow table.
+    fn setting(self) -> (u32, u32) {
+        match self {
+            KernelFlowCounting::Never => (0, 1),
+            KernelFlowCounting::Always(flows) => (1, flows.max(1)),
+            KernelFlowCounting::WhileShedding(flows) => (2, flows.max(1)),
+        }
+    }
 }
 
 /// The loaded kernel programs; each `attach_*` attaches one group of them.
@@ -123,10 +148,12 @@ impl Programs {
             };
             loader.map_max_entries(name, bytes);
         }
-        loader.map_max_entries("FLOW_COUNTS", config.kernel_flows.max(1));
+        let (account_flows, kernel_flows) = config.kernel_flows.setting();
+        loader.map_max_entries("FLOW_COUNTS", kernel_flows);
         let mut ebpf = loader
             .btf(&btf)
-            .override_global("ACCOUNT_FLOWS", &u32::from(config.kernel_flows > 0), true)
+            .override_global("ACCOUNT_FLOWS", &account_flows, true)
+            .override_global("SHEDDABLE", &u32::from(config.sheddable), true)
             .override_global("SNAPLEN", &snaplen, true)
             .override_global("RINGS", &rings, true)
             // Woken at each eighth of a ring filled (ring_bytes is a power of two).
@@ -335,6 +362,19 @@ impl Programs {
         }
     }
 
+    /// Has the capture programs write the packet events of one in `every` packets (1: of
+    /// all), with what the flows and DNS need (`--cpu-budget`).
+    pub fn shed(&mut self, every: u32) -> Result<()> {
+        let map = self
+            .ebpf
+            .map_mut("SHEDDING")
+            .ok_or_else(|| anyhow!("the eBPF object has no map SHEDDING"))?;
+        let mut shedding: Array<_, u32> = Array::try_from(map)?;
+        shedding
+            .set(0, &every, 0)
+            .context("setting the programs' sample rate")
+    }
+
     /// Kernel-side totals over all CPUs.
     pub fn counters(&self) -> Result<KernelCounters> {
         let total = |index: u32| -> Result<u64> { Ok(self.counters.get(&index, 0)?.iter().sum()) };
@@ -347,6 +387,8 @@ impl Programs {
             flow_counted: total(counter::FLOW_COUNTED)?,
             flow_table_full: total(counter::FLOW_TABLE_FULL)?,
             flows_stale: 0,
+            shed: total(counter::SHED)?,
+            shedding: Shedding::default(),
         })
     }
 }
@@ -415,12 +457,27 @@ pub struct KernelCounters {
     /// Flows the kernel counted that no flow table tracked, removed when stale (their
     /// first packets were lost, or found the user-space table full).
     pub flows_stale: u64,
+    /// Packets not sent up while netcore shed work (`--cpu-budget`).
+    pub shed: u64,
+    /// What `--cpu-budget` had the programs do.
+    pub shedding: Shedding,
+}
+
+/// What `--cpu-budget` had the capture programs do.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Shedding {
+    /// One in how many packets has its packet events written now (0: no budget; 1: all).
+    pub sample_every: u32,
+    /// How many times shedding started.
+    pub sheds: u64,
+    /// How many times it ended.
+    pub recoveries: u64,
 }
 
 impl KernelCounters {
-    /// What flow accounting did, for the summary and the `--stats` line: empty when it
-    /// counted nothing.
-    pub fn flow_accounting(&self) -> String {
+    /// What flow accounting and shedding did, for the summary and the `--stats` line:
+    /// empty when they did nothing.
+    pub fn accounting_and_shedding(&self) -> String {
         let mut phrase = String::new();
         if self.flow_counted > 0 {
             phrase += &format!(", {} counted in their flows only", self.flow_counted);
@@ -435,6 +492,18 @@ impl KernelCounters {
             phrase += &format!(
                 ", {} kernel-counted flows no flow table tracked removed",
                 self.flows_stale
+            );
+        }
+        let Shedding {
+            sample_every,
+            sheds,
+            recoveries,
+        } = self.shedding;
+        if sample_every > 1 || sheds > 0 {
+            phrase += &format!(
+                ", packet events of one packet in {sample_every} now (--cpu-budget: shed {sheds} \
+                 times, recovered {recoveries}; {} packets not sent up)",
+                self.shed
             );
         }
         phrase

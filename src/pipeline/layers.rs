@@ -60,6 +60,8 @@ impl<'p> FlowWriter<'p> {
 /// the pipeline for one frame.
 pub(super) struct LayerWriter<'p> {
     pub(super) selected: EventSet,
+    /// The frame's [`crate::source::Frame::sampled_one_in`].
+    pub(super) sampled_one_in: u32,
     pub(super) filter: &'p Filter,
     pub(super) encoders: &'p mut Encoders,
     pub(super) summary: &'p mut Summary,
@@ -116,6 +118,7 @@ impl LayerWriter<'_> {
         }
         let all = PacketEvents {
             interface,
+            sampled_one_in: self.sampled_one_in,
             ..PacketEvents::new(ctx, decoded, dns.as_ref(), direction, wanted)
         };
         let events = PacketEvents {

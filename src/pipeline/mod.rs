@@ -158,7 +158,12 @@ impl Pipeline {
             tap.offer(partition_key, frame, &ctx, interface);
         }
         let mut layers = LayerWriter {
-            selected: *selected,
+            // Sent up for the flows alone while netcore sheds work: no packet events.
+            selected: match frame.flows_only {
+                true => selected.intersect(EventSet::FLOWS),
+                false => *selected,
+            },
+            sampled_one_in: frame.sampled_one_in,
             filter,
             encoders,
             summary,

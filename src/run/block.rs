@@ -38,6 +38,8 @@ struct StoredFrame {
     socket_cgroup_id: u64,
     interface: Interface,
     kernel_counted: bool,
+    flows_only: bool,
+    sampled_one_in: u32,
     data: Range<usize>,
     /// Its owners' position in `owners`, when it has any.
     owners: Option<usize>,
@@ -85,6 +87,8 @@ impl FrameBlock {
             socket_cgroup_id: frame.socket_cgroup_id,
             interface: frame.interface,
             kernel_counted: frame.kernel_counted,
+            flows_only: frame.flows_only,
+            sampled_one_in: frame.sampled_one_in,
             data,
             owners,
             thread,
@@ -144,6 +148,8 @@ impl FrameBlock {
             owner: owners.map_or_else(TaskContext::default, |o| o.owner),
             socket_cgroup_id: stored.socket_cgroup_id,
             kernel_counted: stored.kernel_counted,
+            flows_only: stored.flows_only,
+            sampled_one_in: stored.sampled_one_in,
             recorded: owners
                 .and_then(|o| o.recorded.as_ref())
                 .map(|(owner, texts)| {

@@ -17,11 +17,12 @@ use anyhow::{Context, Result};
 use netcore_core::abi::OwnerHandoff;
 
 use super::FLUSH_EVERY;
+use super::budget::CpuBudget;
 use super::pipelines::Pipelines;
 use super::source_threads::SourceThreads;
 use super::thread::Builder;
 use crate::kernel::loader::{
-    CaptureConfig, Costs, FlowCountTable, KernelCounters, ProgramCost, Programs,
+    CaptureConfig, Costs, FlowCountTable, KernelCounters, ProgramCost, Programs, Shedding,
 };
 use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Summary};
@@ -46,6 +47,8 @@ pub struct HostCapture {
     /// Where the flow tables find the capture programs' flow counters once they are
     /// loaded (flow accounting, [`CaptureConfig::kernel_flows`]).
     pub kernel_flows: Option<Arc<KernelFlows>>,
+    /// `--cpu-budget`: the fraction of one core the process may use.
+    pub cpu_budget: Option<f64>,
 }
 
 /// The capture programs' flow counters, for flow tables built before the programs are
@@ -130,6 +133,7 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
     let stats = capture.stats_every.is_some();
     let mut live = Live::new(pipelines, programs, stats, metrics, more)
         .with_kernel_flows(capture.kernel_flows.clone());
+    live.budget = capture.cpu_budget.map(CpuBudget::new);
     let outcome = source.run(&mut live);
     let ended = live.finish(outcome)?;
     let malformed = match ended
@@ -154,7 +158,7 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
         kernel.captured,
         kernel.ring_full,
         kernel.filtered,
-        kernel.flow_accounting(),
+        kernel.accounting_and_shedding(),
         ended.owners,
     );
     report_outputs(&ended.outputs);
@@ -327,6 +331,8 @@ struct Live<S> {
     /// The capture programs' flow counters (host mode's flow accounting), and when their
     /// stale entries were last removed.
     kernel_flows: Option<(Arc<KernelFlows>, Instant)>,
+    /// `--cpu-budget`, and what it had the capture programs do.
+    budget: Option<CpuBudget>,
 }
 
 /// What a live run ended with.
@@ -373,12 +379,17 @@ impl<S: LiveSource> FrameHandler for Live<S> {
                     *last = Instant::now();
                     kernel_flows.remove_stale();
                 }
+                if let Some(budget) = &mut self.budget
+                    && let Some(every) = budget.adjust()
+                    && let Err(e) = self.programs.shed(every)
+                {
+                    note!("netcore: warning: --cpu-budget: {e:#}");
+                }
                 if self.metrics.is_none() && !self.print_stats {
                     return Ok(());
                 }
                 // Read once for both the metrics and the stats line.
-                let kernel_flows = self.kernel_flows.as_ref().map(|(k, _)| k);
-                let kernel = Self::kernel_counters(&self.programs, kernel_flows);
+                let kernel = self.kernel_counters();
                 let costs = self.programs.costs();
                 let outputs = self.pipelines.outputs_now();
                 let (summary, unowned) = self.counts();
@@ -435,6 +446,7 @@ impl<S: LiveSource> Live<S> {
             last_flush: Instant::now(),
             more,
             kernel_flows: None,
+            budget: None,
         }
     }
 
@@ -446,14 +458,20 @@ impl<S: LiveSource> Live<S> {
         }
     }
 
-    /// The kernel programs' counters, with the stale flow entries removed.
-    fn kernel_counters(
-        programs: &Programs,
-        kernel_flows: Option<&Arc<KernelFlows>>,
-    ) -> KernelCounters {
+    /// The kernel programs' counters, with the stale flow entries removed and what the
+    /// CPU budget had the programs do.
+    fn kernel_counters(&self) -> KernelCounters {
         KernelCounters {
-            flows_stale: kernel_flows.map_or(0, |k| k.stale()),
-            ..programs.counters().unwrap_or_default()
+            flows_stale: self.kernel_flows.as_ref().map_or(0, |(k, _)| k.stale()),
+            shedding: self
+                .budget
+                .as_ref()
+                .map_or_else(Shedding::default, |b| Shedding {
+                    sample_every: b.sample_every,
+                    sheds: b.sheds,
+                    recoveries: b.recoveries,
+                }),
+            ..self.programs.counters().unwrap_or_default()
         }
     }
 
@@ -472,16 +490,15 @@ impl<S: LiveSource> Live<S> {
     /// other threads. Returns what the run counted; an error of the run or of the last
     /// write, unless the reader of the output left.
     fn finish(self, outcome: io::Result<i32>) -> Result<Ended<S>> {
+        let kernel = self.kernel_counters();
         let Live {
             pipelines,
             programs,
             reader_closed,
             more,
-            kernel_flows,
             ..
         } = self;
         let costs = programs.costs();
-        let kernel = Self::kernel_counters(&programs, kernel_flows.as_ref().map(|(k, _)| k));
         drop(programs); // Detach before the summary: capture is over.
         // The other threads hand over their last batches before the outputs close.
         let ends = more.map(SourceThreads::stop).unwrap_or_default();
@@ -568,7 +585,7 @@ impl<S: LiveSource> Live<S> {
             unowned,
             kernel.ring_full,
             kernel.filtered,
-            kernel.flow_accounting(),
+            kernel.accounting_and_shedding(),
             match outputs.worth_reporting() {
                 true => format!("; outputs: {outputs}"),
                 false => String::new(),

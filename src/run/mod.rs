@@ -7,6 +7,7 @@
 //! rings, AF_XDP's queues).
 
 mod block;
+mod budget;
 pub mod file;
 pub mod live;
 mod pipelines;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::encode::Encoders;
-use crate::kernel::loader::CaptureConfig;
+use crate::kernel::loader::{CaptureConfig, KernelFlowCounting};
 use crate::pipeline::{EventOutput, Host, PacketTap, Pipeline};
 use crate::plan::{Mode, Plan};
 use crate::sink::Outputs;
@@ -67,14 +68,16 @@ pub fn start(plan: Plan) -> ExitCode {
     } = plan;
     let encoders = Encoders::new(&outputs.formats, outputs.keyed);
     let host_name = host_name();
-    // Builds a pipeline on the thread it runs on: the events the plan selects, -w's file
-    // (one for every thread) and the runtimes' lookups of that thread.
     // Host mode's flow accounting: the flow tables read the kernel's counters, found
     // once the capture programs are loaded.
     let kernel_flows = match &mode {
-        Mode::Host(live) if live.kernel_flows > 0 => Some(Arc::new(live::KernelFlows::default())),
+        Mode::Host(live) if live.kernel_flows != KernelFlowCounting::Never => {
+            Some(Arc::new(live::KernelFlows::default()))
+        }
         _ => None,
     };
+    // Builds a pipeline on the thread it runs on: the events the plan selects, -w's file
+    // (one for every thread) and the runtimes' lookups of that thread.
     let builder = |runtimes: Option<Lookups>| -> Builder {
         let (selection, filter, encoders) = (selection.clone(), filter.clone(), encoders.like());
         let (name, cgroup_root) = (host_name.clone(), cgroup_root.clone());
@@ -129,12 +132,14 @@ pub fn start(plan: Plan) -> ExitCode {
                     // Host mode sees no ICMP error arrive: the sockets report failures.
                     report_socket_errors: events.contains_flow(FlowKind::ConnectFailure),
                     kernel_flows: live.kernel_flows,
+                    sheddable: live.cpu_budget.is_some(),
                     ..capture_config(&live, 1 + more_threads.len() as u32, events.any_flow())
                 },
                 cgroup: live.cgroup,
                 stats_every: live.stats_every,
                 metrics: live.metrics,
                 kernel_flows,
+                cpu_budget: live.cpu_budget,
             };
             live::run(&capture, pipelines, more_threads)
         }
@@ -209,7 +214,8 @@ fn capture_config(live: &crate::plan::Live, rings: u32, flows: bool) -> CaptureC
         kernel_filter: live.kernel_filter,
         share_dns_answers: flows,
         report_socket_errors: false,
-        kernel_flows: 0,
+        kernel_flows: KernelFlowCounting::Never,
+        sheddable: false,
     }
 }
 

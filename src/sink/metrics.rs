@@ -219,6 +219,32 @@ pub fn render(sources: &Sources<'_>) -> String {
         &[("outcome", "flow_table_full")],
         k.flow_table_full,
     );
+    page.sample(
+        "netcore_kernel_packets_total",
+        &[("outcome", "shed")],
+        k.shed,
+    );
+    page.family(
+        "netcore_sample_every",
+        "gauge",
+        "--cpu-budget: packet events are written for one packet in this many (1: all).",
+    );
+    page.sample(
+        "netcore_sample_every",
+        &[],
+        u64::from(k.shedding.sample_every.max(1)),
+    );
+    page.family(
+        "netcore_shedding_changes_total",
+        "counter",
+        "--cpu-budget: times shedding started and ended.",
+    );
+    for (change, n) in [
+        ("shed", k.shedding.sheds),
+        ("recovered", k.shedding.recoveries),
+    ] {
+        page.sample("netcore_shedding_changes_total", &[("change", change)], n);
+    }
     page.family(
         "netcore_kernel_program_runs_total",
         "counter",

@@ -55,6 +55,12 @@ pub struct Frame<'a> {
     /// accounting, [`netcore_core::abi::record_flag::COUNTED`]): the flow table reads it
     /// for all but its counts.
     pub kernel_counted: bool,
+    /// Sent up for the flow table only while netcore sheds work (`--cpu-budget`,
+    /// [`netcore_core::abi::record_flag::FLOWS_ONLY`]): no packet events.
+    pub flows_only: bool,
+    /// While netcore sheds work: the packet is one of every `sampled_one_in` whose packet
+    /// events are written; 0 when every packet's are.
+    pub sampled_one_in: u32,
 }
 
 impl<'a> Frame<'a> {
@@ -72,6 +78,8 @@ impl<'a> Frame<'a> {
             socket_cgroup_id: 0,
             recorded: None,
             kernel_counted: false,
+            flows_only: false,
+            sampled_one_in: 0,
         }
     }
 }

@@ -54,6 +54,8 @@ impl<'a> Record<'a> {
             socket_cgroup_id: header.socket_cgroup_id,
             recorded: None,
             kernel_counted: header.flags & record_flag::COUNTED != 0,
+            flows_only: header.flags & record_flag::FLOWS_ONLY != 0,
+            sampled_one_in: header.sampled_one_in,
         }
     }
 }

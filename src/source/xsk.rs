@@ -224,6 +224,8 @@ impl LiveSource for XskSource {
                             socket_cgroup_id: owner.cgroup_id,
                             recorded: None,
                             kernel_counted: false,
+                            flows_only: false,
+                            sampled_one_in: 0,
                         };
                         if let Err(e) = handler.frame(&frame) {
                             result = Err(e);

@@ -216,7 +216,14 @@ impl Encoder {
             community_id_arg(&mut event, events, seed);
         }
         debug_assert!(written, "{kind:?} was decided but its layer is missing");
-        event.end();
+        // netcore's own key, after Tracee's: one packet in N had its events written.
+        match events.sampled_one_in {
+            0 | 1 => event.end(),
+            n => event.end_with(|out| {
+                out.extend_from_slice(b",\"sampled\":");
+                push_u64(out, n.into());
+            }),
+        }
         self.scratch = scratch;
         args_start
     }
