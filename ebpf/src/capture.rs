@@ -10,7 +10,7 @@ use aya_ebpf::EbpfContext;
 use aya_ebpf::bindings::{__sk_buff, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
     bpf_get_netns_cookie, bpf_get_smp_processor_id, bpf_get_socket_cookie, bpf_ktime_get_boot_ns,
-    bpf_skb_cgroup_id, bpf_skb_load_bytes,
+    bpf_ktime_get_coarse_ns, bpf_skb_cgroup_id, bpf_skb_load_bytes,
 };
 use aya_ebpf::macros::{cgroup_skb, map};
 use aya_ebpf::maps::ring_buf::RingBufBytes;
@@ -183,20 +183,23 @@ fn capture(ctx: &SkBuffContext, dir: u8) -> i32 {
     // The helpers run before the reservation: while a record is reserved and not yet
     // submitted, user space finds it busy and cannot read past it.
     // SAFETY (the helpers below): each takes this program's skb context.
-    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    // The flows' times on the coarse clock (jiffies), ~25 ns a packet cheaper than the
+    // boot-time clock; only records sent up read that one.
+    let coarse_ns = unsafe { bpf_ktime_get_coarse_ns() };
     let netns_cookie = unsafe { bpf_get_netns_cookie(skb.cast()) };
     let every = sample_every();
     let accounted = account(
         skb,
         (&head.0, head_n as usize),
         dir,
-        (boot_ns, netns_cookie),
+        (coarse_ns, netns_cookie),
         every > 1,
     );
     let Some((flags, sampled_one_in)) = what_goes_up(accounted, every, &head.0, head_n as usize)
     else {
         return 1;
     };
+    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
     let owner = owner.unwrap_or_else(owner_of);
     let mut record = Record {
         ring: ring_of(&head.0, head_n as usize, rings),

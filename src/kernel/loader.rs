@@ -533,8 +533,8 @@ impl FlowCountTable {
             .then_some(value)
     }
 
-    /// Removes the flows whose last packet the kernel counted before `stale(key)` (ns
-    /// since boot): flows no flow table tracks (it would have written their records and
+    /// Removes the flows whose last packet the kernel counted before `stale(key)`
+    /// (`CLOCK_MONOTONIC`, ns): flows no flow table tracks (it would have written their records and
     /// removed them), whose first packets were lost or found the user-space table full.
     /// Returns how many it removed.
     pub fn remove_stale(&self, stale: impl Fn(&FlowCountKey) -> u64) -> u64 {

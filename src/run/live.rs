@@ -28,7 +28,7 @@ use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Summary};
 use crate::sink::OutputReport;
 use crate::sink::metrics::{self, Metrics};
-use crate::source::ring::{RingSource, WallClock, boot_clock_ns};
+use crate::source::ring::{RingSource, WallClock, monotonic_ns};
 use crate::source::xsk::{BindMode, XskSource};
 use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake, wall_clock_ns};
 use crate::state::flows::{KernelFlowCounts, idle_timeout_ns};
@@ -71,7 +71,7 @@ impl KernelFlows {
         let Some(table) = self.table.get() else {
             return;
         };
-        let now = boot_clock_ns();
+        let now = monotonic_ns();
         let margin = 2 * Self::STALE_EVERY.as_nanos() as u64;
         let removed =
             table.remove_stale(|key| now.saturating_sub(idle_timeout_ns(key.protocol) + margin));
@@ -87,7 +87,7 @@ impl KernelFlows {
 impl KernelFlowCounts for KernelFlows {
     fn read(&self, key: &FlowCountKey, take: bool) -> Option<FlowCounters> {
         let mut counters = self.table.get()?.read(key, take)?;
-        let clock = WallClock::now();
+        let clock = WallClock::of_monotonic();
         counters.first_ns = clock.wall_ns(counters.first_ns);
         counters.last_ns = clock.wall_ns(counters.last_ns);
         Some(counters)

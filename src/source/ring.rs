@@ -130,15 +130,22 @@ impl WallClock {
         }
     }
 
-    /// The wall-clock time, ns since the Unix epoch, of boot time `boot_ns`.
-    pub fn wall_ns(&self, boot_ns: u64) -> u64 {
-        (boot_ns as i128 + self.offset_ns).clamp(0, u64::MAX as i128) as u64
+    /// The same for `CLOCK_MONOTONIC` (the kernel's flow counters' times).
+    pub fn of_monotonic() -> Self {
+        WallClock {
+            offset_ns: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC),
+        }
+    }
+
+    /// The wall-clock time, ns since the Unix epoch, of `ns` on the clock measured.
+    pub fn wall_ns(&self, ns: u64) -> u64 {
+        (ns as i128 + self.offset_ns).clamp(0, u64::MAX as i128) as u64
     }
 }
 
-/// Now on the kernel's boot-time clock (the capture programs'), ns.
-pub fn boot_clock_ns() -> u64 {
-    clock_ns(libc::CLOCK_BOOTTIME) as u64
+/// Now on `CLOCK_MONOTONIC` (the kernel's flow counters' clock), ns.
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC) as u64
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {
@@ -182,7 +189,7 @@ mod tests {
     #[test]
     fn boot_time_converts_to_wall_time() {
         let clock = WallClock::now();
-        let boot = boot_clock_ns();
+        let boot = clock_ns(libc::CLOCK_BOOTTIME) as u64;
         let wall = clock_ns(libc::CLOCK_REALTIME) as u64;
         let converted = clock.wall_ns(boot);
         assert!(

@@ -228,9 +228,15 @@ fn a_cpu_budget_is_refused_with_what_reads_every_packet() {
     }
     for (flags, why) in [
         (&["-w", "/dev/null"][..], "-w writes every packet"),
-        (&["--tunnel", "both"], "--tunnel inner/both reads every packet"),
+        (
+            &["--tunnel", "both"],
+            "--tunnel inner/both reads every packet",
+        ),
         (&["-Q", "in"], "-Q leaves packets out after capture"),
-        (&["udp", "port", "53"], "a pcap expression reads every packet"),
+        (
+            &["udp", "port", "53"],
+            "a pcap expression reads every packet",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_netcore"))
             .args(["--json", "--cpu-budget", "0.1"])

@@ -55,9 +55,10 @@ pub struct FlowCounters {
     pub ip_bytes: [u64; 2],
     /// Bytes of TCP or UDP payload (as the headers declare them).
     pub payload_bytes: [u64; 2],
-    /// The time of the first packet counted, ns since boot.
+    /// The time of the first packet counted: `CLOCK_MONOTONIC_COARSE` (the kernel's tick,
+    /// a few ms), ns.
     pub first_ns: u64,
-    /// The time of the last packet counted, ns since boot.
+    /// The time of the last packet counted, the same way.
     pub last_ns: u64,
     /// TCP: the sending socket's `total_retrans` (segments it retransmitted), as last
     /// seen on one of its packets; local senders only.
