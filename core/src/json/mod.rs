@@ -346,11 +346,8 @@ impl<'o> Event<'o> {
             Some((start, end)) => out.extend_from_within(start..end),
             None => {
                 let start = out.len();
-                let mut o = Object::open(out);
-                o.num("timestamp", ctx.timestamp);
-                o.num("threadStartTime", ctx.thread_start_time);
-                o.num("processorId", ctx.processor_id.into());
-                out.push(b',');
+                out.extend_from_slice(b"{\"timestamp\":");
+                push_u64(out, ctx.timestamp);
                 encoder.owners.write(encoder.schema, ctx, out);
                 *head = Some((start, out.len()));
             }
@@ -486,36 +483,65 @@ impl<'o> Event<'o> {
 /// Slots of rendered owner fields, indexed by [`EventContext::owner_key`].
 const OWNER_SLOTS: usize = 64;
 
-/// The owner part of the envelope (`processId` … `podUID`, or v0.24's … `kubernetes`) of
-/// recent owners, rendered once and copied after. Direct-mapped by owner key: 64 slots,
-/// each a buffer that is reused, so a steady state allocates nothing.
+/// The owner parts of the envelope (`threadStartTime`, and `processId` … `podUID`, or
+/// v0.24's … `kubernetes`) of recent owners, rendered once and copied after. Direct-mapped
+/// by owner key: 64 slots, each with buffers that are reused, so a steady state allocates
+/// nothing.
 struct OwnerCache {
-    slots: [(u64, Vec<u8>); OWNER_SLOTS],
+    slots: [OwnerSlot; OWNER_SLOTS],
 }
 
 impl Default for OwnerCache {
     fn default() -> Self {
         OwnerCache {
-            slots: core::array::from_fn(|_| (0, Vec::new())),
+            slots: core::array::from_fn(|_| OwnerSlot::default()),
         }
     }
 }
 
+/// One owner's rendered parts: what comes before `processorId`'s value, and after it.
+#[derive(Default)]
+struct OwnerSlot {
+    key: u64,
+    before_cpu: Vec<u8>,
+    after_cpu: Vec<u8>,
+}
+
 impl OwnerCache {
-    /// Appends the owner part of `ctx`'s envelope to `out`.
+    /// Appends the envelope of `ctx` after its `timestamp` to `out`: the owner's parts
+    /// around `processorId`.
     fn write(&mut self, schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
         if ctx.owner_key == 0 {
-            owner_fields(schema, ctx, out);
+            before_cpu(ctx, out);
+            push_u64(out, ctx.processor_id.into());
+            after_cpu(schema, ctx, out);
             return;
         }
-        let (key, rendered) = &mut self.slots[(ctx.owner_key % OWNER_SLOTS as u64) as usize];
-        if *key != ctx.owner_key {
-            rendered.clear();
-            owner_fields(schema, ctx, rendered);
-            *key = ctx.owner_key;
+        let slot = &mut self.slots[(ctx.owner_key % OWNER_SLOTS as u64) as usize];
+        if slot.key != ctx.owner_key {
+            slot.before_cpu.clear();
+            before_cpu(ctx, &mut slot.before_cpu);
+            slot.after_cpu.clear();
+            after_cpu(schema, ctx, &mut slot.after_cpu);
+            slot.key = ctx.owner_key;
         }
-        out.extend_from_slice(rendered);
+        out.extend_from_slice(&slot.before_cpu);
+        push_u64(out, ctx.processor_id.into());
+        out.extend_from_slice(&slot.after_cpu);
     }
+}
+
+/// `,"threadStartTime":…,"processorId":`.
+fn before_cpu(ctx: &EventContext<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"threadStartTime\":");
+    push_u64(out, ctx.thread_start_time);
+    out.extend_from_slice(b",\"processorId\":");
+}
+
+/// `,` and the owner fields.
+fn after_cpu(schema: &Schema, ctx: &EventContext<'_>, out: &mut Vec<u8>) {
+    out.push(b',');
+    owner_fields(schema, ctx, out);
 }
 
 /// `"processId":…` through `"podUID":"…"` (v0.24: through `"kubernetes":{…}`).
