@@ -169,13 +169,8 @@ impl Pipeline {
             summary,
             reassembler,
             flows: flows.as_mut().map(|table| {
-                let interface = frame.interface;
-                (
-                    table,
-                    frame.timestamp_ns,
-                    interface.netns_cookie,
-                    frame.kernel_counted,
-                )
+                let (time, netns) = (frame.timestamp_ns, frame.interface.netns_cookie);
+                (table, time, netns, frame.kernel_counted)
             }),
             counted_by_flows: false,
             signatures: signatures.as_mut(),

@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::kernel::loader::Shedding;
+
 /// The largest N: one packet's events in 65,536.
 const MAX_SAMPLE_EVERY: u32 = 1 << 16;
 
@@ -18,14 +20,10 @@ const MIN_INTERVAL: Duration = Duration::from_millis(500);
 pub struct CpuBudget {
     /// The fraction of one core the process may use.
     fraction: f64,
-    /// One in how many packets has its packet events written (1: all).
-    pub sample_every: u32,
     /// When the CPU was last measured, and the process's CPU time then, ns.
     last: (Instant, u64),
-    /// How many times shedding started.
-    pub sheds: u64,
-    /// How many times it ended.
-    pub recoveries: u64,
+    /// What it had the capture programs do so far.
+    pub shedding: Shedding,
 }
 
 impl CpuBudget {
@@ -33,10 +31,11 @@ impl CpuBudget {
     pub fn new(fraction: f64) -> Self {
         CpuBudget {
             fraction,
-            sample_every: 1,
             last: (Instant::now(), process_cpu_ns()),
-            sheds: 0,
-            recoveries: 0,
+            shedding: Shedding {
+                sample_every: 1,
+                ..Shedding::default()
+            },
         }
     }
 
@@ -49,16 +48,17 @@ impl CpuBudget {
         }
         let used = cpu.saturating_sub(self.last.1) as f64 / elapsed.as_nanos() as f64;
         self.last = (now, cpu);
-        let next = next_sample_every(self.sample_every, used, self.fraction);
-        if next == self.sample_every {
+        let shedding = &mut self.shedding;
+        let next = next_sample_every(shedding.sample_every, used, self.fraction);
+        if next == shedding.sample_every {
             return None;
         }
-        match (self.sample_every, next) {
-            (1, _) => self.sheds += 1,
-            (_, 1) => self.recoveries += 1,
+        match (shedding.sample_every, next) {
+            (1, _) => shedding.sheds += 1,
+            (_, 1) => shedding.recoveries += 1,
             _ => {}
         }
-        self.sample_every = next;
+        shedding.sample_every = next;
         Some(next)
     }
 }

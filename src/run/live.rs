@@ -132,8 +132,7 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
     let metrics = serve_metrics(capture.metrics)?;
     let stats = capture.stats_every.is_some();
     let mut live = Live::new(pipelines, programs, stats, metrics, more)
-        .with_kernel_flows(capture.kernel_flows.clone());
-    live.budget = capture.cpu_budget.map(CpuBudget::new);
+        .with_kernel_flows(capture.kernel_flows.clone(), capture.cpu_budget);
     let outcome = source.run(&mut live);
     let ended = live.finish(outcome)?;
     let malformed = match ended
@@ -450,10 +449,16 @@ impl<S: LiveSource> Live<S> {
         }
     }
 
-    /// Removes the stale entries of `kernel_flows` now and then, and counts them.
-    fn with_kernel_flows(self, kernel_flows: Option<Arc<KernelFlows>>) -> Self {
+    /// Removes the stale entries of `kernel_flows` now and then, and counts them; keeps
+    /// the process within `cpu_budget` (host mode).
+    fn with_kernel_flows(
+        self,
+        kernel_flows: Option<Arc<KernelFlows>>,
+        cpu_budget: Option<f64>,
+    ) -> Self {
         Live {
             kernel_flows: kernel_flows.map(|k| (k, Instant::now())),
+            budget: cpu_budget.map(CpuBudget::new),
             ..self
         }
     }
@@ -466,11 +471,7 @@ impl<S: LiveSource> Live<S> {
             shedding: self
                 .budget
                 .as_ref()
-                .map_or_else(Shedding::default, |b| Shedding {
-                    sample_every: b.sample_every,
-                    sheds: b.sheds,
-                    recoveries: b.recoveries,
-                }),
+                .map_or_else(Shedding::default, |b| b.shedding),
             ..self.programs.counters().unwrap_or_default()
         }
     }

@@ -199,31 +199,15 @@ pub fn render(sources: &Sources<'_>) -> String {
         "counter",
         "Packets the kernel programs saw, by outcome.",
     );
-    page.sample(
-        "netcore_kernel_packets_total",
-        &[("outcome", "captured")],
-        k.captured,
-    );
-    page.sample(
-        "netcore_kernel_packets_total",
-        &[("outcome", "filtered")],
-        k.filtered,
-    );
-    page.sample(
-        "netcore_kernel_packets_total",
-        &[("outcome", "counted_in_kernel_flows")],
-        k.flow_counted,
-    );
-    page.sample(
-        "netcore_kernel_packets_total",
-        &[("outcome", "flow_table_full")],
-        k.flow_table_full,
-    );
-    page.sample(
-        "netcore_kernel_packets_total",
-        &[("outcome", "shed")],
-        k.shed,
-    );
+    for (outcome, n) in [
+        ("captured", k.captured),
+        ("filtered", k.filtered),
+        ("counted_in_kernel_flows", k.flow_counted),
+        ("flow_table_full", k.flow_table_full),
+        ("shed", k.shed),
+    ] {
+        page.sample("netcore_kernel_packets_total", &[("outcome", outcome)], n);
+    }
     page.family(
         "netcore_sample_every",
         "gauge",
