@@ -1,5 +1,6 @@
 //! `--cpu-budget`: keeps netcore's process within a fraction of one core by shedding
-//! packet events. Each tick it measures the CPU the process used since the last; outside
+//! packet events. Every quarter second it measures the CPU the process used since the
+//! last time; outside
 //! 70–100 % of the budget, the capture programs are told to write the packet events of one
 //! in N packets, N scaled to bring the use to 85 % of it (back to 1 when load drops).
 //! Flow counts, DNS transactions and DNS events are never shed: the kernel counts the
@@ -12,8 +13,9 @@ use crate::kernel::loader::Shedding;
 /// The largest N: one packet's events in 65,536.
 const MAX_SAMPLE_EVERY: u32 = 1 << 16;
 
-/// Measurements closer together than this are not used (too few ticks of CPU time).
-const MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the CPU is measured (at the poll rounds at least this far apart): a burst
+/// runs over the budget for about this long before shedding starts.
+const INTERVAL: Duration = Duration::from_millis(250);
 
 /// The budget, and what it made netcore do.
 #[derive(Debug)]
@@ -39,13 +41,15 @@ impl CpuBudget {
         }
     }
 
-    /// Measures the CPU used since the last call; returns the new N when it changes.
+    /// Measures the CPU used since the last measurement, if [`INTERVAL`] has passed;
+    /// returns the new N when it changes.
     pub fn adjust(&mut self) -> Option<u32> {
-        let (now, cpu) = (Instant::now(), process_cpu_ns());
+        let now = Instant::now();
         let elapsed = now.duration_since(self.last.0);
-        if elapsed < MIN_INTERVAL {
+        if elapsed < INTERVAL {
             return None;
         }
+        let cpu = process_cpu_ns();
         let used = cpu.saturating_sub(self.last.1) as f64 / elapsed.as_nanos() as f64;
         self.last = (now, cpu);
         let shedding = &mut self.shedding;

@@ -366,23 +366,19 @@ impl<S: LiveSource> FrameHandler for Live<S> {
             // the events in it.
             Wake::Polled if self.last_flush.elapsed() >= FLUSH_EVERY => {
                 self.last_flush = Instant::now();
+                self.keep_to_budget();
                 let result = self.pipelines.flush();
                 self.note(result)
             }
             Wake::Polled => Ok(()),
             Wake::Tick => {
                 self.pipelines.tick(wall_clock_ns());
+                self.keep_to_budget();
                 if let Some((kernel_flows, last)) = &mut self.kernel_flows
                     && last.elapsed() >= KernelFlows::STALE_EVERY
                 {
                     *last = Instant::now();
                     kernel_flows.remove_stale();
-                }
-                if let Some(budget) = &mut self.budget
-                    && let Some(every) = budget.adjust()
-                    && let Err(e) = self.programs.shed(every)
-                {
-                    note!("netcore: warning: --cpu-budget: {e:#}");
                 }
                 if self.metrics.is_none() && !self.print_stats {
                     return Ok(());
@@ -460,6 +456,17 @@ impl<S: LiveSource> Live<S> {
             kernel_flows: kernel_flows.map(|k| (k, Instant::now())),
             budget: cpu_budget.map(CpuBudget::new),
             ..self
+        }
+    }
+
+    /// `--cpu-budget`: has the capture programs shed more or less work when the CPU used
+    /// since the last measurement calls for it.
+    fn keep_to_budget(&mut self) {
+        if let Some(budget) = &mut self.budget
+            && let Some(every) = budget.adjust()
+            && let Err(e) = self.programs.shed(every)
+        {
+            note!("netcore: warning: --cpu-budget: {e:#}");
         }
     }
 
