@@ -251,3 +251,69 @@ fn a_cpu_budget_is_refused_with_what_reads_every_packet() {
         );
     }
 }
+
+#[test]
+fn a_lossy_connection_counted_in_the_kernel_has_its_sockets_retransmissions() {
+    if !root_or_skip("a_lossy_connection_counted_in_the_kernel_has_its_sockets_retransmissions") {
+        return;
+    }
+    let net = TestNet::new();
+    // The server's namespace drops 3 % of the segments to and from port 9003.
+    let rules = std::env::temp_dir().join(format!("netcore-kloss-{}.nft", std::process::id()));
+    std::fs::write(
+        &rules,
+        "table inet loss {\n\
+         chain in { type filter hook input priority 0; tcp dport 9003 numgen random mod 100 < 3 drop; }\n\
+         chain out { type filter hook output priority 0; tcp sport 9003 numgen random mod 100 < 3 drop; }\n\
+         }\n",
+    )
+    .unwrap();
+    run(
+        "ip",
+        &format!("netns exec {} nft -f {}", net.a, rules.display()),
+    );
+    let _ = std::fs::remove_file(&rules);
+    let netcore = Netcore::start(&["--events", "net_flow"]);
+    let traffic = common::root().join("tests/data/health/traffic.py");
+    let traffic = traffic.to_str().unwrap();
+    let mut server = net
+        .command(
+            &net.a,
+            None,
+            &["python3", traffic, "server", &net.server, "9003", "1"],
+        )
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(500));
+    let mut client = net
+        .command(
+            &net.b,
+            None,
+            &["python3", traffic, "client", &net.server, "9003", "f400000"],
+        )
+        .spawn()
+        .unwrap();
+    wait_ok_within(&mut client, "traffic client", Duration::from_secs(60));
+    wait_ok_within(&mut server, "traffic server", Duration::from_secs(10));
+    let (events, summary) = events_at_the_end(netcore, &net.server);
+    let records = records(&events);
+    let sender = records
+        .iter()
+        .find(|r| arg(r, "conn_direction") == "outgoing" && arg(r, "dst_port") == 9003)
+        .unwrap_or_else(|| panic!("no outgoing flow: {records:#?}"));
+    // Most segments stayed in the kernel: the retransmissions come from the sending
+    // socket's own count.
+    assert!(
+        number_before(&summary, " counted in their flows only") > 100,
+        "{summary}"
+    );
+    assert!(
+        arg(sender, "orig_retransmits").as_u64().unwrap() > 0,
+        "{sender}"
+    );
+    // What the socket sent: the kind byte and 400,000 bytes, retransmissions on top.
+    assert!(
+        arg(sender, "orig_bytes").as_u64().unwrap() >= 400_001,
+        "{sender}"
+    );
+}
