@@ -24,6 +24,7 @@ use netcore_core::event::ANY_INTERFACE;
 use netcore_core::filter::Filter;
 use netcore_core::flow::failure::SocketReport;
 use netcore_core::flow::{FlowKind, partition_key_of};
+use netcore_core::packet::Decoded;
 use netcore_core::{Direction, EventSet, decode, tunnel};
 
 use crate::encode::{Batch, Encoders, Lines};
@@ -248,20 +249,28 @@ impl Pipeline {
         None
     }
 
+    /// `frame` decoded, when it is one the flow table alone reads (a copy of another
+    /// thread's DNS message, a socket's report) and passes what its packets would: flows
+    /// tracked, `-c` not reached, the limits and the filter (the frame not counted).
+    fn for_flows_only<'f>(&mut self, frame: &Frame<'f>) -> Option<Decoded<'f>> {
+        if self.flows.is_none() || self.done() || self.left_out(frame).is_some() {
+            return None;
+        }
+        let decoded = decode(frame.link_type, frame.data);
+        let ctx = self.envelopes.context_uncounted(frame);
+        let kept = self.filter.packet_events(&ctx, &decoded, EventSet::FLOWS) != EventSet::NONE;
+        kept.then_some(decoded)
+    }
+
     /// Learns the names a DNS answer gives addresses, and the lookup's round trip from its
     /// query, for this pipeline's flows, from a copy of a packet whose flow another
     /// pipeline handles (host mode on several threads,
     /// [`netcore_core::abi::record_flag::NAMES_ONLY`]): as [`Pipeline::handle`] would from
     /// the packet itself, through the same limits and filter; counts and writes nothing.
     pub fn learn_names(&mut self, frame: &Frame<'_>) {
-        if self.flows.is_none() || self.done() || self.left_out(frame).is_some() {
+        let Some(decoded) = self.for_flows_only(frame) else {
             return;
-        }
-        let decoded = decode(frame.link_type, frame.data);
-        let ctx = self.envelopes.context_uncounted(frame);
-        if self.filter.packet_events(&ctx, &decoded, EventSet::FLOWS) == EventSet::NONE {
-            return;
-        }
+        };
         if let (Some(flows), Some(Ok(message))) = (&mut self.flows, decoded.dns_over_udp()) {
             let netns = frame.interface.netns_cookie;
             flows.learn_names(frame.timestamp_ns, netns, &decoded, &message);
@@ -272,14 +281,9 @@ impl Pipeline {
     /// `frame` a header of its packets (local to remote), for the flow the socket's packets
     /// made; through the same limits and filter as they.
     pub fn socket_report(&mut self, frame: &Frame<'_>, report: SocketReport) -> io::Result<()> {
-        if self.flows.is_none() || self.done() || self.left_out(frame).is_some() {
+        let Some(decoded) = self.for_flows_only(frame) else {
             return Ok(());
-        }
-        let decoded = decode(frame.link_type, frame.data);
-        let ctx = self.envelopes.context_uncounted(frame);
-        if self.filter.packet_events(&ctx, &decoded, EventSet::FLOWS) == EventSet::NONE {
-            return Ok(());
-        }
+        };
         let Some(flows) = &mut self.flows else {
             return Ok(());
         };
@@ -289,7 +293,7 @@ impl Pipeline {
             frame.interface.netns_cookie,
             &decoded,
             report,
-            ctx.host_name,
+            self.envelopes.host_name(),
             &mut |kind, flow, ctx, peer| writer.write(kind, flow, ctx, peer),
         );
         let written = writer.count_into(&mut self.summary.flow_events);
