@@ -258,21 +258,7 @@ fn a_lossy_connection_counted_in_the_kernel_has_its_sockets_retransmissions() {
         return;
     }
     let net = TestNet::new();
-    // The server's namespace drops 3 % of the segments to and from port 9003.
-    let rules = std::env::temp_dir().join(format!("netcore-kloss-{}.nft", std::process::id()));
-    std::fs::write(
-        &rules,
-        "table inet loss {\n\
-         chain in { type filter hook input priority 0; tcp dport 9003 numgen random mod 100 < 3 drop; }\n\
-         chain out { type filter hook output priority 0; tcp sport 9003 numgen random mod 100 < 3 drop; }\n\
-         }\n",
-    )
-    .unwrap();
-    run(
-        "ip",
-        &format!("netns exec {} nft -f {}", net.a, rules.display()),
-    );
-    let _ = std::fs::remove_file(&rules);
+    net.lose_segments("9003");
     let netcore = Netcore::start(&["--events", "net_flow"]);
     let traffic = common::root().join("tests/data/health/traffic.py");
     let traffic = traffic.to_str().unwrap();

@@ -17,10 +17,7 @@ fn lossy_connections_report_tsharks_health_with_their_processes() {
     }
     let net = TestNet::new();
     let port = "9000";
-    run(
-        "ip",
-        &format!("netns exec {} nft -f {}", net.a, loss_rules(port).display()),
-    );
+    net.lose_segments(port);
     let dir = std::env::temp_dir().join(format!("netcore-health-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let capture = dir.join("live.pcapng");
@@ -124,20 +121,4 @@ fn lossy_connections_report_tsharks_health_with_their_processes() {
         "{health:#?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// An nftables ruleset dropping 3 % of the TCP segments to and from `port`, at random.
-fn loss_rules(port: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("netcore-loss-{}.nft", std::process::id()));
-    std::fs::write(
-        &path,
-        format!(
-            "table inet loss {{\n\
-             chain in {{ type filter hook input priority 0; tcp dport {port} numgen random mod 100 < 3 drop; }}\n\
-             chain out {{ type filter hook output priority 0; tcp sport {port} numgen random mod 100 < 3 drop; }}\n\
-             }}\n"
-        ),
-    )
-    .unwrap();
-    path
 }

@@ -128,6 +128,28 @@ impl TestNet {
             .unwrap()
     }
 
+    /// Has the server's namespace drop 3 % of the TCP segments to and from `port`, at
+    /// random, each way (nftables `numgen random`).
+    fn lose_segments(&self, port: &str) {
+        let rules =
+            std::env::temp_dir().join(format!("netcore-loss-{}-{port}.nft", std::process::id()));
+        std::fs::write(
+            &rules,
+            format!(
+                "table inet loss {{\n\
+                 chain in {{ type filter hook input priority 0; tcp dport {port} numgen random mod 100 < 3 drop; }}\n\
+                 chain out {{ type filter hook output priority 0; tcp sport {port} numgen random mod 100 < 3 drop; }}\n\
+                 }}\n"
+            ),
+        )
+        .unwrap();
+        run(
+            "ip",
+            &format!("netns exec {} nft -f {}", self.a, rules.display()),
+        );
+        let _ = std::fs::remove_file(&rules);
+    }
+
     fn command(&self, ns: &str, cgroup: Option<&Path>, argv: &[&str]) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns]).args(argv);
