@@ -260,27 +260,7 @@ fn a_lossy_connection_counted_in_the_kernel_has_its_sockets_retransmissions() {
     let net = TestNet::new();
     net.lose_segments("9003");
     let netcore = Netcore::start(&["--events", "net_flow"]);
-    let traffic = common::root().join("tests/data/health/traffic.py");
-    let traffic = traffic.to_str().unwrap();
-    let mut server = net
-        .command(
-            &net.a,
-            None,
-            &["python3", traffic, "server", &net.server, "9003", "1"],
-        )
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(500));
-    let mut client = net
-        .command(
-            &net.b,
-            None,
-            &["python3", traffic, "client", &net.server, "9003", "f400000"],
-        )
-        .spawn()
-        .unwrap();
-    wait_ok_within(&mut client, "traffic client", Duration::from_secs(60));
-    wait_ok_within(&mut server, "traffic server", Duration::from_secs(10));
+    net.traffic("9003", "f400000");
     let (events, summary) = events_at_the_end(netcore, &net.server);
     let records = records(&events);
     let sender = records

@@ -22,30 +22,7 @@ fn lossy_connections_report_tsharks_health_with_their_processes() {
     std::fs::create_dir_all(&dir).unwrap();
     let capture = dir.join("live.pcapng");
     let netcore = Netcore::start(&["--events", "net_flow", "-w", capture.to_str().unwrap()]);
-    let traffic = common::root().join("tests/data/health/traffic.py");
-    let traffic = traffic.to_str().unwrap();
-    let mut server = net
-        .command(
-            &net.a,
-            None,
-            &["python3", traffic, "server", &net.server, port, "3"],
-        )
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(500));
-    let plan = "f400000,s60000,f200000";
-    let mut client = net
-        .command(
-            &net.b,
-            None,
-            &["python3", traffic, "client", &net.server, port, plan],
-        )
-        .spawn()
-        .unwrap();
-    let (client_pid, server_pid) = (client.id(), server.id());
-    // Retransmission timeouts stretch a lossy transfer, more so beside the other tests.
-    wait_ok_within(&mut client, "traffic client", Duration::from_secs(60));
-    wait_ok_within(&mut server, "traffic server", Duration::from_secs(10));
+    let (client_pid, server_pid) = net.traffic(port, "f400000,s60000,f200000");
     // Three connections, a record in each end's namespace, once the closes have lingered.
     let events = netcore.events_for(&net.server, Duration::from_secs(20), |events| {
         named(events, "net_flow").count() >= 6

@@ -150,6 +150,44 @@ impl TestNet {
         let _ = std::fs::remove_file(&rules);
     }
 
+    /// `tests/data/health/traffic.py`: a server on the server's `port` and a client that
+    /// opens the connections `plan` names (e.g. `f400000,s60000`); returns the client's
+    /// and the server's pids once both have exited.
+    fn traffic(&self, port: &str, plan: &str) -> (u32, u32) {
+        let script = common::root().join("tests/data/health/traffic.py");
+        let script = script.to_str().unwrap();
+        let connections = plan.split(',').count().to_string();
+        let mut server = self
+            .command(
+                &self.a,
+                None,
+                &[
+                    "python3",
+                    script,
+                    "server",
+                    &self.server,
+                    port,
+                    &connections,
+                ],
+            )
+            .spawn()
+            .unwrap();
+        thread::sleep(Duration::from_millis(500));
+        let mut client = self
+            .command(
+                &self.b,
+                None,
+                &["python3", script, "client", &self.server, port, plan],
+            )
+            .spawn()
+            .unwrap();
+        let pids = (client.id(), server.id());
+        // Retransmission timeouts stretch a lossy transfer, more so beside other tests.
+        wait_ok_within(&mut client, "traffic client", Duration::from_secs(60));
+        wait_ok_within(&mut server, "traffic server", Duration::from_secs(10));
+        pids
+    }
+
     fn command(&self, ns: &str, cgroup: Option<&Path>, argv: &[&str]) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns]).args(argv);
