@@ -33,11 +33,13 @@ pub struct IcmpView<'a> {
 
 impl<'a> IcmpView<'a> {
     /// Checks `bytes` as an ICMP message.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Truncated> {
         let (header, payload) = header_prefix::<IcmpHeader>(bytes)?;
         Ok(IcmpView { header, payload })
     }
     /// Message type.
+    #[inline]
     pub fn icmp_type(&self) -> u8 {
         self.header.icmp_type
     }

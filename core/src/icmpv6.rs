@@ -34,11 +34,13 @@ pub struct Icmpv6View<'a> {
 
 impl<'a> Icmpv6View<'a> {
     /// Checks `bytes` as an ICMPv6 message.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Truncated> {
         let (header, body) = header_prefix::<Icmpv6Header>(bytes)?;
         Ok(Icmpv6View { header, body })
     }
     /// Message type.
+    #[inline]
     pub fn icmp_type(&self) -> u8 {
         self.header.icmp_type
     }

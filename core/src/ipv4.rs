@@ -106,6 +106,7 @@ impl<'a> Ipv4View<'a> {
     /// Checks `bytes` as an IPv4 packet. The payload ends at the total length, or at the
     /// end of `bytes` when the capture was cut short (snap length): a short capture is not
     /// an error at this layer.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Ipv4Error> {
         let (header, _) = header_prefix::<Ipv4Header>(bytes).map_err(Ipv4Error::Truncated)?;
         let version = header.version_ihl >> 4;

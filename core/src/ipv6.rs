@@ -112,6 +112,7 @@ impl fmt::Display for Ipv6Error {
 impl<'a> Ipv6View<'a> {
     /// Checks the fixed header. The payload ends at the payload length, or at the end of
     /// `bytes` for a short capture or a jumbogram (payload length 0 behind hop-by-hop).
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Ipv6Error> {
         let (header, rest) = header_prefix::<Ipv6Header>(bytes).map_err(Ipv6Error::Truncated)?;
         let version = (header.version_class_flow.get() >> 28) as u8;
@@ -174,8 +175,24 @@ impl<'a> Ipv6View<'a> {
         self.header.dst
     }
 
-    /// Walks the extension-header chain to the upper layer.
+    /// Walks the extension-header chain to the upper layer (inline when there is none).
+    #[inline(always)]
     pub fn upper_layer(&self) -> Result<UpperLayer<'a>, Ipv6Error> {
+        match self.header.next_header {
+            ip::HOPOPT | ip::IPV6_ROUTE | ip::IPV6_OPTS | MOBILITY | ip::AH | ip::IPV6_FRAG => {
+                self.walk_extension_headers()
+            }
+            protocol => Ok(UpperLayer {
+                protocol,
+                payload: self.payload,
+                extension_headers: &[],
+                later_fragment: false,
+            }),
+        }
+    }
+
+    #[inline(never)]
+    fn walk_extension_headers(&self) -> Result<UpperLayer<'a>, Ipv6Error> {
         let mut protocol = self.header.next_header;
         let mut offset = 0usize;
         for _ in 0..=MAX_EXTENSION_HEADERS {

@@ -249,7 +249,39 @@ impl fmt::Display for LinkError {
 }
 
 /// Strips the link-layer header of `frame` (and any VLAN tags behind it).
+///
+/// Inline for the frames nearly every capture holds (IP right behind an Ethernet header,
+/// or raw IP as host mode captures it); every other link layer and tag stack is walked
+/// out of line.
+#[inline(always)]
 pub fn decode_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
+    let ip = |ethertype, payload| LinkFrame {
+        ethertype,
+        vlan_tags: 0,
+        outer_vlan_id: None,
+        payload,
+    };
+    match link_type {
+        LinkType::Ethernet => {
+            if let Ok((eth, rest)) = header_prefix::<EthernetHeader>(frame)
+                && matches!(eth.ethertype.get(), ETHERTYPE_IPV4 | ETHERTYPE_IPV6)
+            {
+                return Ok(ip(eth.ethertype.get(), rest));
+            }
+        }
+        LinkType::Raw => match frame.first().map(|b| b >> 4) {
+            Some(4) => return Ok(ip(ETHERTYPE_IPV4, frame)),
+            Some(6) => return Ok(ip(ETHERTYPE_IPV6, frame)),
+            _ => {}
+        },
+        _ => {}
+    }
+    decode_any_link(link_type, frame)
+}
+
+/// [`decode_link`] for every link type and tag stack.
+#[inline(never)]
+fn decode_any_link(link_type: LinkType, frame: &[u8]) -> Result<LinkFrame<'_>, LinkError> {
     let (ethertype, rest) = match link_type {
         LinkType::Ethernet => {
             let (eth, rest) =

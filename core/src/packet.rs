@@ -99,6 +99,10 @@ impl<'a> Decoded<'a> {
 }
 
 /// Decodes one captured frame of the given link type.
+///
+/// Inline, so that the layers a caller does not read cost nothing to build (issue 30:
+/// the same checks out of line took 1.4× as long on the bench's mix).
+#[inline(always)]
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
     let mut decoded = Decoded::default();
     let link = match link::decode_link(link_type, frame) {

@@ -104,6 +104,7 @@ impl fmt::Display for TcpError {
 
 impl<'a> TcpView<'a> {
     /// Checks `bytes` as a TCP segment: the fixed header and all its options must be there.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, TcpError> {
         let (header, _) = header_prefix::<TcpHeader>(bytes).map_err(TcpError::Truncated)?;
         let data_offset = header.offset_ns >> 4;
@@ -124,10 +125,12 @@ impl<'a> TcpView<'a> {
         self.header
     }
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         self.header.src_port.get()
     }
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         self.header.dst_port.get()
     }

@@ -33,6 +33,7 @@ impl fmt::Display for Truncated {
 }
 
 /// Views a header of type `H` at the start of `bytes`, and the bytes after it.
+#[inline]
 pub(crate) fn header_prefix<H: FromBytes + KnownLayout + Immutable>(
     bytes: &[u8],
 ) -> Result<(&H, &[u8]), Truncated> {

@@ -32,6 +32,7 @@ pub struct UdpView<'a> {
 impl<'a> UdpView<'a> {
     /// Checks `bytes` as a UDP datagram. The payload ends at the length field when that
     /// is consistent, else at the end of the captured bytes.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Truncated> {
         let (header, rest) = header_prefix::<UdpHeader>(bytes)?;
         let length = usize::from(header.length.get());
@@ -48,10 +49,12 @@ impl<'a> UdpView<'a> {
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         self.header.src_port.get()
     }
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         self.header.dst_port.get()
     }
