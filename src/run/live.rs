@@ -23,11 +23,12 @@ use super::source_threads::SourceThreads;
 use super::thread::Builder;
 use crate::kernel::loader::{
     CaptureConfig, Costs, FlowCountTable, KernelCounters, ProgramCost, Programs, Shedding,
+    XdpAttachMode,
 };
 use crate::kernel::seed;
 use crate::pipeline::{ContainerReport, Summary};
 use crate::sink::OutputReport;
-use crate::sink::metrics::{self, Metrics};
+use crate::sink::metrics::{self, Metrics, MetricsListener};
 use crate::source::ring::{RingSource, WallClock, monotonic_ns};
 use crate::source::xsk::{BindMode, XskSource};
 use crate::source::{Frame, FrameHandler, Interface, LiveSource, SourceStats, Wake, wall_clock_ns};
@@ -94,26 +95,61 @@ impl KernelFlowCounts for KernelFlows {
     }
 }
 
-/// Attaches, captures until SIGINT/SIGTERM, then prints the summary. The programs are
-/// detached when this returns, whatever happened. `pipelines` drain the first ring buffer
-/// on this thread; each of `more` (as many as [`CaptureConfig::rings`] beyond the first)
-/// drains one more on a thread of its own ([`SourceThreads`]).
-pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
-    let mut programs = Programs::attach_host_capture(capture.config, &capture.cgroup)?;
-    if let Some(kernel_flows) = &capture.kernel_flows {
-        let _ = kernel_flows.table.set(programs.take_flow_counts()?);
+/// Host mode's kernel side and sockets, set up before any other thread starts so that
+/// the run can give up its privileges after ([`super::privileges`]): the programs
+/// attached, the sockets older than netcore seeded, the ring buffers' event loops, the
+/// metrics socket.
+pub struct HostAttached {
+    programs: Programs,
+    sources: Vec<RingSource>,
+    seeded: usize,
+    metrics: Option<MetricsListener>,
+}
+
+impl HostCapture {
+    /// Attaches the programs and opens what the run reads; the programs are detached
+    /// when the result is dropped.
+    pub fn attach(&self) -> Result<HostAttached> {
+        let mut programs = Programs::attach_host_capture(self.config, &self.cgroup)?;
+        if let Some(kernel_flows) = &self.kernel_flows {
+            let _ = kernel_flows.table.set(programs.take_flow_counts()?);
+        }
+        if self.stats_every.is_some() {
+            programs.time_programs();
+        }
+        let seeded = seed_existing_sockets(&mut programs, &self.cgroup)?;
+        let tick = self.stats_every.unwrap_or(Duration::from_secs(1));
+        let sources = programs
+            .take_rings(self.config.rings)?
+            .into_iter()
+            .map(|ring| RingSource::new(ring, tick))
+            .collect::<io::Result<Vec<_>>>()
+            .context("setting up the event loops")?;
+        Ok(HostAttached {
+            programs,
+            sources,
+            seeded,
+            metrics: bind_metrics(self.metrics)?,
+        })
     }
-    if capture.stats_every.is_some() {
-        programs.time_programs();
-    }
-    let seeded = seed_existing_sockets(&mut programs, &capture.cgroup)?;
-    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
-    let mut sources = programs
-        .take_rings(capture.config.rings)?
-        .into_iter()
-        .map(|ring| RingSource::new(ring, tick))
-        .collect::<io::Result<Vec<_>>>()
-        .context("setting up the event loops")?;
+}
+
+/// Captures from `attached` until SIGINT/SIGTERM, then prints the summary. The programs
+/// are detached when this returns, whatever happened. `pipelines` drain the first ring
+/// buffer on this thread; each of `more` (as many as [`CaptureConfig::rings`] beyond the
+/// first) drains one more on a thread of its own ([`SourceThreads`]).
+pub fn run(
+    capture: &HostCapture,
+    attached: HostAttached,
+    pipelines: Pipelines,
+    more: Vec<Builder>,
+) -> Result<()> {
+    let HostAttached {
+        programs,
+        mut sources,
+        seeded,
+        metrics,
+    } = attached;
     let mut source = sources.remove(0);
     let more = start_threads(&pipelines, more, sources)?;
     note!(
@@ -129,7 +165,7 @@ pub fn run(capture: &HostCapture, pipelines: Pipelines, more: Vec<Builder>) -> R
             ),
         },
     );
-    let metrics = serve_metrics(capture.metrics)?;
+    let metrics = serve_metrics(metrics)?;
     let stats = capture.stats_every.is_some();
     let mut live = Live::new(pipelines, programs, stats, metrics, more)
         .with_kernel_flows(capture.kernel_flows.clone(), capture.cpu_budget);
@@ -180,14 +216,22 @@ fn start_threads<S: LiveSource>(
     Ok(Some(threads))
 }
 
-/// Starts the metrics server, if asked for.
-fn serve_metrics(addr: Option<SocketAddr>) -> Result<Option<Metrics>> {
-    addr.map(|addr| {
-        let metrics = Metrics::serve(addr).with_context(|| format!("--metrics {addr}"))?;
-        note!("netcore: metrics at http://{addr}/metrics");
-        Ok(metrics)
-    })
-    .transpose()
+/// Binds the metrics socket, if asked for.
+fn bind_metrics(addr: Option<SocketAddr>) -> Result<Option<MetricsListener>> {
+    addr.map(|addr| MetricsListener::bind(addr).with_context(|| format!("--metrics {addr}")))
+        .transpose()
+}
+
+/// Serves the metrics page on the socket bound at start-up, if any.
+fn serve_metrics(listener: Option<MetricsListener>) -> Result<Option<Metrics>> {
+    listener
+        .map(|listener| {
+            let addr = listener.local_addr()?;
+            let metrics = listener.serve().context("--metrics: starting its thread")?;
+            note!("netcore: metrics at http://{addr}/metrics");
+            Ok(metrics)
+        })
+        .transpose()
 }
 
 /// The outputs' line of the summary, when there is more to say than "stdout took it all".
@@ -231,36 +275,72 @@ pub struct XdpCapture {
     pub metrics: Option<SocketAddr>,
 }
 
-/// Attaches XDP and the AF_XDP sockets, captures until SIGINT/SIGTERM, prints the
-/// summary. XDP is detached when this returns, whatever happened. With several rx queues,
-/// each of `more` decodes the frames of some queues on a thread of its own
-/// ([`XskSource::split`]), `pipelines` those of the rest on this thread.
-pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -> Result<()> {
-    let handoff = capture.owner_handoff;
-    let mut programs = Programs::load(capture.config)?;
-    programs.attach_attribution(&capture.cgroup)?;
-    if capture.stats_every.is_some() {
-        programs.time_programs();
+/// AF_XDP mode's kernel side and sockets, set up before any other thread starts (see
+/// [`HostAttached`]): the programs and XDP attached, the AF_XDP sockets bound and split
+/// into one part per decoding thread, the metrics socket.
+pub struct XdpAttached {
+    programs: Programs,
+    sources: Vec<XskSource>,
+    /// How XDP was attached.
+    mode: XdpAttachMode,
+    metrics: Option<MetricsListener>,
+}
+
+impl XdpCapture {
+    /// Attaches XDP and binds the AF_XDP sockets, split for `threads` decoding threads;
+    /// XDP is detached when the result is dropped.
+    pub fn attach(&self, threads: usize) -> Result<XdpAttached> {
+        let handoff = self.owner_handoff;
+        let mut programs = Programs::load(self.config)?;
+        programs.attach_attribution(&self.cgroup)?;
+        if self.stats_every.is_some() {
+            programs.time_programs();
+        }
+        seed_existing_sockets(&mut programs, &self.cgroup)?;
+        let tick = self.stats_every.unwrap_or(Duration::from_secs(1));
+        let index = Interface {
+            ifindex: self.ifindex,
+            netns_cookie: seed::netns_cookie()?,
+        };
+        let source = XskSource::open(
+            &self.interface,
+            index,
+            &self.queues,
+            self.discard,
+            handoff,
+            tick,
+            |queue, fd| programs.set_xsk(queue, fd),
+        )?;
+        let mode = programs.attach_xdp(self.ifindex, &self.interface, handoff)?;
+        let sources = source
+            .split(threads, tick)
+            .context("setting up the event loops")?;
+        Ok(XdpAttached {
+            programs,
+            sources,
+            mode,
+            metrics: bind_metrics(self.metrics)?,
+        })
     }
-    seed_existing_sockets(&mut programs, &capture.cgroup)?;
-    let tick = capture.stats_every.unwrap_or(Duration::from_secs(1));
-    let index = Interface {
-        ifindex: capture.ifindex,
-        netns_cookie: seed::netns_cookie()?,
-    };
-    let source = XskSource::open(
-        &capture.interface,
-        index,
-        &capture.queues,
-        capture.discard,
-        handoff,
-        tick,
-        |queue, fd| programs.set_xsk(queue, fd),
-    )?;
-    let mode = programs.attach_xdp(capture.ifindex, &capture.interface, handoff)?;
-    let mut sources = source
-        .split(1 + more.len(), tick)
-        .context("setting up the event loops")?;
+}
+
+/// Captures from `attached` until SIGINT/SIGTERM, prints the summary. XDP is detached
+/// when this returns, whatever happened. With several rx queues, each of `more` decodes
+/// the frames of some queues on a thread of its own ([`XskSource::split`]), `pipelines`
+/// those of the rest on this thread.
+pub fn run_xdp(
+    capture: &XdpCapture,
+    attached: XdpAttached,
+    pipelines: Pipelines,
+    more: Vec<Builder>,
+) -> Result<()> {
+    let handoff = capture.owner_handoff;
+    let XdpAttached {
+        programs,
+        mut sources,
+        mode,
+        metrics,
+    } = attached;
     let mut source = sources.remove(0);
     let more = start_threads(&pipelines, more, sources)?;
     let threads = pipelines.threads() + more.as_ref().map_or(0, SourceThreads::len);
@@ -280,7 +360,7 @@ pub fn run_xdp(capture: &XdpCapture, pipelines: Pipelines, more: Vec<Builder>) -
             (n, None) => format!(", decoding on {n} threads"),
         },
     );
-    let metrics = serve_metrics(capture.metrics)?;
+    let metrics = serve_metrics(metrics)?;
     let stats = capture.stats_every.is_some();
     let mut live = Live::new(pipelines, programs, stats, metrics, more);
     let outcome = source.run(&mut live);

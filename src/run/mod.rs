@@ -11,6 +11,7 @@ mod budget;
 pub mod file;
 pub mod live;
 mod pipelines;
+mod privileges;
 mod sharded;
 mod source_threads;
 mod thread;
@@ -39,6 +40,21 @@ const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// naming its flag), builds its pipelines on the threads they run on, and drives the mode
 /// to its end.
 pub fn start(plan: Plan) -> ExitCode {
+    // The source first: a live mode's programs, maps and sockets need privileges that
+    // are given up before the first thread starts (privileges.rs).
+    let parts = plan.source_parts();
+    let source = match Source::open(&plan, parts) {
+        Ok(source) => source,
+        Err(e) => {
+            note!("netcore: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = privileges::give_up(source.keeps()) {
+        note!(
+            "netcore: warning: could not give up privileges after start-up ({e}); running with them"
+        );
+    }
     let sinks = match Sinks::start(&plan) {
         Ok(sinks) => sinks,
         Err(message) => {
@@ -46,7 +62,6 @@ pub fn start(plan: Plan) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let parts = plan.source_parts();
     let live = plan.live();
     let cgroup_root = live.and_then(|l| l.cgroup_root.clone());
     let mut runtimes = lookups(
@@ -55,7 +70,6 @@ pub fn start(plan: Plan) -> ExitCode {
         plan.threads,
     );
     let Plan {
-        mode,
         threads,
         events,
         filter,
@@ -68,14 +82,7 @@ pub fn start(plan: Plan) -> ExitCode {
     } = plan;
     let encoders = Encoders::new(&outputs.formats, outputs.keyed);
     let host_name = host_name();
-    // Host mode's flow accounting: the flow tables read the kernel's counters, found
-    // once the capture programs are loaded.
-    let kernel_flows = match &mode {
-        Mode::Host(live) if live.kernel_flows != KernelFlowCounting::Never => {
-            Some(Arc::new(live::KernelFlows::default()))
-        }
-        _ => None,
-    };
+    let kernel_flows = source.kernel_flows();
     // Builds a pipeline on the thread it runs on: the events the plan selects, -w's file
     // (one for every thread) and the runtimes' lookups of that thread.
     let builder = |runtimes: Option<Lookups>| -> Builder {
@@ -124,38 +131,11 @@ pub fn start(plan: Plan) -> ExitCode {
         }
         Pipelines::one(pipeline, sinks.outputs, count)
     };
-    let result = match mode {
-        Mode::File(path) => return file::run(&path, pipelines),
-        Mode::Host(live) => {
-            let capture = live::HostCapture {
-                config: CaptureConfig {
-                    // Host mode sees no ICMP error arrive: the sockets report failures.
-                    report_socket_errors: events.contains_flow(FlowKind::ConnectFailure),
-                    kernel_flows: live.kernel_flows,
-                    sheddable: live.cpu_budget.is_some(),
-                    ..capture_config(&live, 1 + more_threads.len() as u32, events.any_flow())
-                },
-                cgroup: live.cgroup,
-                stats_every: live.stats_every,
-                metrics: live.metrics,
-                kernel_flows,
-                cpu_budget: live.cpu_budget,
-            };
-            live::run(&capture, pipelines, more_threads)
-        }
-        Mode::Xdp(live, xdp) => {
-            let capture = live::XdpCapture {
-                config: capture_config(&live, 1, events.any_flow()),
-                interface: xdp.interface,
-                ifindex: xdp.ifindex,
-                queues: xdp.queues,
-                owner_handoff: xdp.owner_handoff,
-                cgroup: live.cgroup,
-                stats_every: live.stats_every,
-                discard: xdp.discard,
-                metrics: live.metrics,
-            };
-            live::run_xdp(&capture, pipelines, more_threads)
+    let result = match source {
+        Source::File(path) => return file::run(&path, pipelines),
+        Source::Host(capture, attached) => live::run(&capture, attached, pipelines, more_threads),
+        Source::Xdp(capture, attached) => {
+            live::run_xdp(&capture, attached, pipelines, more_threads)
         }
     };
     match result {
@@ -163,6 +143,78 @@ pub fn start(plan: Plan) -> ExitCode {
         Err(e) => {
             note!("netcore: error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where a run's frames come from, opened before any thread starts.
+enum Source {
+    /// `-r`: the capture file.
+    File(PathBuf),
+    /// Host mode, attached.
+    Host(live::HostCapture, live::HostAttached),
+    /// AF_XDP mode, attached.
+    Xdp(live::XdpCapture, live::XdpAttached),
+}
+
+impl Source {
+    /// Attaches a live mode's programs and opens its sockets, for `parts` decoding
+    /// threads that read a part of the source each; a file is opened when read.
+    fn open(plan: &Plan, parts: usize) -> anyhow::Result<Source> {
+        let flows = plan.events.any_flow();
+        Ok(match &plan.mode {
+            Mode::File(path) => Source::File(path.clone()),
+            Mode::Host(live) => {
+                let capture = live::HostCapture {
+                    config: CaptureConfig {
+                        // Host mode sees no ICMP error arrive: the sockets report failures.
+                        report_socket_errors: plan.events.contains_flow(FlowKind::ConnectFailure),
+                        kernel_flows: live.kernel_flows,
+                        sheddable: live.cpu_budget.is_some(),
+                        ..capture_config(live, parts as u32, flows)
+                    },
+                    cgroup: live.cgroup.clone(),
+                    stats_every: live.stats_every,
+                    metrics: live.metrics,
+                    // Flow accounting: the flow tables read the kernel's counters.
+                    kernel_flows: (live.kernel_flows != KernelFlowCounting::Never)
+                        .then(|| Arc::new(live::KernelFlows::default())),
+                    cpu_budget: live.cpu_budget,
+                };
+                let attached = capture.attach()?;
+                Source::Host(capture, attached)
+            }
+            Mode::Xdp(live, xdp) => {
+                let capture = live::XdpCapture {
+                    config: capture_config(live, 1, flows),
+                    interface: xdp.interface.clone(),
+                    ifindex: xdp.ifindex,
+                    queues: xdp.queues.clone(),
+                    owner_handoff: xdp.owner_handoff,
+                    cgroup: live.cgroup.clone(),
+                    stats_every: live.stats_every,
+                    discard: xdp.discard,
+                    metrics: live.metrics,
+                };
+                let attached = capture.attach(parts)?;
+                Source::Xdp(capture, attached)
+            }
+        })
+    }
+
+    /// The capabilities the run keeps once this is open.
+    fn keeps(&self) -> privileges::Keep {
+        match self {
+            Source::File(_) => privileges::Keep::File,
+            Source::Host(..) | Source::Xdp(..) => privileges::Keep::Live,
+        }
+    }
+
+    /// Host mode's flow counters in the kernel, when it keeps them.
+    fn kernel_flows(&self) -> Option<Arc<live::KernelFlows>> {
+        match self {
+            Source::Host(capture, _) => capture.kernel_flows.clone(),
+            _ => None,
         }
     }
 }

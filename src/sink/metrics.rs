@@ -25,12 +25,26 @@ pub struct Metrics {
     page: Arc<Mutex<String>>,
 }
 
-impl Metrics {
-    /// Listens on `addr` (fails at once when it cannot) and serves the latest page.
-    pub fn serve(addr: SocketAddr) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
+/// `--metrics`' socket, bound while the run may still bind any port (before it gives up
+/// its privileges), not yet served.
+pub struct MetricsListener(TcpListener);
+
+impl MetricsListener {
+    /// Listens on `addr`; fails at once when it cannot.
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        TcpListener::bind(addr).map(MetricsListener)
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+
+    /// Serves the latest page on a thread of its own.
+    pub fn serve(self) -> io::Result<Metrics> {
         let page = Arc::new(Mutex::new(String::new()));
         let served = page.clone();
+        let listener = self.0;
         std::thread::Builder::new()
             .name("netcore-metrics".into())
             .spawn(move || {
@@ -40,7 +54,9 @@ impl Metrics {
             })?;
         Ok(Metrics { page })
     }
+}
 
+impl Metrics {
     /// Replaces the page served.
     pub fn publish(&self, page: String) {
         if let Ok(mut served) = self.page.lock() {

@@ -128,3 +128,152 @@ fn sigkill_leaves_nothing_attached() {
         thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The name, capability sets and no-new-privileges flag of every thread of `pid`.
+fn thread_privileges(pid: u32) -> Vec<(String, HashMap<String, String>)> {
+    let wanted = [
+        "Name",
+        "CapInh",
+        "CapPrm",
+        "CapEff",
+        "CapBnd",
+        "CapAmb",
+        "NoNewPrivs",
+    ];
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| {
+            let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+            let fields: HashMap<String, String> = status
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(k, _)| wanted.contains(k))
+                .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+                .collect();
+            (fields["Name"].clone(), fields)
+        })
+        .collect()
+}
+
+#[test]
+fn after_start_up_every_thread_keeps_only_sys_ptrace_and_owners_still_come() {
+    if !root_or_skip("after_start_up_every_thread_keeps_only_sys_ptrace_and_owners_still_come") {
+        return;
+    }
+    let net = TestNet::new();
+    let netcore = Netcore::start(&["--threads", "2", "--metrics", "127.0.0.1:0"]);
+    // CAP_SYS_PTRACE is bit 19; none of CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN,
+    // CAP_NET_RAW, CAP_SYS_MODULE is left in any set of any thread.
+    let sys_ptrace_only = format!("{:016x}", 1u64 << 19);
+    let threads = thread_privileges(netcore.child.id());
+    assert!(
+        threads.len() >= 3,
+        "the decoding, output and runtime threads: {threads:?}"
+    );
+    for (name, fields) in &threads {
+        for set in ["CapPrm", "CapEff", "CapBnd"] {
+            assert_eq!(fields[set], sys_ptrace_only, "{set} of thread {name}");
+        }
+        for set in ["CapInh", "CapAmb"] {
+            assert_eq!(fields[set], "0000000000000000", "{set} of thread {name}");
+        }
+        assert_eq!(fields["NoNewPrivs"], "1", "NoNewPrivs of thread {name}");
+    }
+    // A connection made after the drop, from a process of another user: its owner comes
+    // whole (the namespaces come from /proc, which CAP_SYS_PTRACE still reads).
+    let mut server = net
+        .command(&net.a, None, &["nc", "-l", &net.server, "7411"])
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let mut client = net
+        .command(
+            &net.b,
+            None,
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "nc",
+                "-N",
+                &net.server,
+                "7411",
+            ],
+        )
+        .stdin(stdin_with(b"after the drop\n"))
+        .spawn()
+        .unwrap();
+    let client_pid = client.id();
+    wait_ok(&mut client, "nc client as nobody");
+    let _ = server.wait();
+    let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
+        named(events, "net_packet_tcp").any(|e| e["hostProcessId"] == client_pid)
+    });
+    let mine = named(&events, "net_packet_tcp")
+        .find(|e| e["hostProcessId"] == client_pid)
+        .unwrap_or_else(|| panic!("no TCP event of the client {client_pid}: {events:?}"));
+    assert_eq!(mine["userId"], 65534);
+    assert_eq!(mine["processName"], "nc");
+    assert_ne!(mine["mountNamespace"], 0);
+    assert_ne!(mine["pidNamespace"], 0);
+    let (status, summary) = netcore.interrupt();
+    assert!(status.success(), "netcore exited with {status}");
+    assert!(summary.is_some(), "the summary follows SIGINT");
+}
+
+#[test]
+fn file_mode_keeps_only_dac_read_search() {
+    if !root_or_skip("file_mode_keeps_only_dac_read_search") {
+        return;
+    }
+    // netcore gives its privileges up before it opens the capture: a FIFO holds it there
+    // until the test has looked.
+    let fifo = std::env::temp_dir().join(format!("netcore-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let netcore = Command::new(env!("CARGO_BIN_EXE_netcore"))
+        .args(["--json", "-r"])
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = netcore.id();
+    wait_until(
+        "netcore gives up its privileges",
+        Duration::from_secs(10),
+        || {
+            thread_privileges(pid)
+                .iter()
+                .all(|(_, fields)| fields["NoNewPrivs"] == "1")
+        },
+    );
+    let dac_read_search_only = format!("{:016x}", 1u64 << 2);
+    for (name, fields) in thread_privileges(pid) {
+        for set in ["CapPrm", "CapEff", "CapBnd"] {
+            assert_eq!(fields[set], dac_read_search_only, "{set} of thread {name}");
+        }
+    }
+    let capture =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ethernet.pcap"))
+            .unwrap();
+    std::fs::write(&fifo, capture).unwrap();
+    let out = netcore.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&fifo);
+    assert!(out.status.success(), "netcore -r FIFO: {}", out.status);
+    assert!(
+        out.stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+            > 100,
+        "the capture's events"
+    );
+}
