@@ -36,7 +36,7 @@ use envelope::Envelopes;
 pub use expression::Expression;
 use layers::{FlowWriter, LayerWriter};
 pub use options::{FlowOptions, Host, Limits, PacketCount, Selection, Tunnels};
-pub use ports::{EventOutput, EvidenceStats, PacketTap};
+pub use ports::{EventOutput, EvidenceStats, PacketTap, Saved};
 pub use summary::{ContainerReport, Summary};
 
 /// Most packets inside packets decapsulated (a tunnel in a tunnel …); deeper ones are
@@ -211,8 +211,13 @@ impl Pipeline {
         if written > 0 || counted_by_flows {
             for tap in taps.iter_mut() {
                 match tap.keep(frame, &ctx, interface)? {
-                    Some(true) => summary.packets_saved += 1,
-                    Some(false) => summary.packets_not_saved += 1,
+                    Some(Saved::Written) => summary.packets_saved += 1,
+                    Some(Saved::OtherLinkType) => summary.packets_not_saved += 1,
+                    Some(Saved::WriteFailed { earlier }) => {
+                        summary.packets_write_failed += 1 + earlier;
+                        // As in `flush_taps`.
+                        summary.packets_saved = summary.packets_saved.wrapping_sub(earlier);
+                    }
                     None => {}
                 }
             }
@@ -431,11 +436,21 @@ impl Pipeline {
         }
     }
 
+    /// Writes out the packets the taps hold (`-w`, `--evidence`), counting what they lost.
+    pub fn flush_taps(&mut self) -> io::Result<()> {
+        for tap in &mut self.taps {
+            let lost = tap.flush()?;
+            self.summary.packets_write_failed += lost;
+            // Counted as saved, maybe by another thread's pipeline: the totals, the sums
+            // of every thread's counts, come out exact.
+            self.summary.packets_saved = self.summary.packets_saved.wrapping_sub(lost);
+        }
+        Ok(())
+    }
+
     /// Writes out everything buffered (events, and packets for `-w`).
     pub fn flush(&mut self) -> io::Result<()> {
-        for tap in &mut self.taps {
-            tap.flush()?;
-        }
+        self.flush_taps()?;
         match &mut self.output {
             Some(output) => hand_batches(output.as_mut(), &mut self.encoders),
             None => Ok(()),

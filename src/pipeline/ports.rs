@@ -25,6 +25,21 @@ pub trait EventOutput: Send {
     }
 }
 
+/// What a tap that keeps frames (`-w`) did with one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// Written.
+    Written,
+    /// Left out: a classic pcap file holds one link type.
+    OtherLinkType,
+    /// Lost: the file could not be written (the tap named the error); so were `earlier`
+    /// packets reported [`Saved::Written`] before, cut off with the file's unfinished end.
+    WriteFailed {
+        /// Packets reported written before and lost with this one.
+        earlier: u64,
+    },
+}
+
 /// A sink of packets, fed by the pipeline at two points of each frame's way.
 pub trait PacketTap: Send {
     /// Every frame the limits (`-Q`, `-i`, the pcap expression, `-c`) keep, before its
@@ -32,13 +47,13 @@ pub trait PacketTap: Send {
     /// [`PacketTap::needs_flows`]).
     fn offer(&mut self, _flow: u64, _frame: &Frame<'_>, _ctx: &EventContext<'_>, _iface: &str) {}
     /// A frame that gave events, or that the selected flows counted, once they are
-    /// written; `Some(written)` when the tap keeps such frames (`-w`).
+    /// written; `Some(what became of it)` when the tap keeps such frames (`-w`).
     fn keep(
         &mut self,
         _frame: &Frame<'_>,
         _ctx: &EventContext<'_>,
         _iface: &str,
-    ) -> io::Result<Option<bool>> {
+    ) -> io::Result<Option<Saved>> {
         Ok(None)
     }
     /// A signature's finding event `finding` on flow `flow` at `now_ns`: the file the
@@ -49,8 +64,9 @@ pub trait PacketTap: Send {
     /// The live runs' tick, about once a second (a file's frames bring their own time to
     /// [`PacketTap::offer`]).
     fn tick(&mut self, _now_ns: u64) {}
-    /// Writes out what is buffered.
-    fn flush(&mut self) -> io::Result<()>;
+    /// Writes out what is buffered; returns how many frames [`PacketTap::keep`] reported
+    /// written were lost with what could not be written out.
+    fn flush(&mut self) -> io::Result<u64>;
     /// Whether [`PacketTap::offer`] needs each frame's flow key.
     fn needs_flows(&self) -> bool {
         false

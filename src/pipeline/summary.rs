@@ -49,6 +49,8 @@ pub struct Summary {
     pub packets_saved: u64,
     /// Packets a classic pcap `-w` file could not hold (a second link type).
     pub packets_not_saved: u64,
+    /// Packets lost because the `-w` file could not be written (a full disk).
+    pub packets_write_failed: u64,
     /// Findings by signature id (`--signatures`).
     pub findings: Vec<(&'static str, u64)>,
     /// What `--evidence` wrote and lost.
@@ -100,6 +102,7 @@ impl Summary {
             flows,
             packets_saved,
             packets_not_saved,
+            packets_write_failed,
             findings,
             evidence,
         } = other;
@@ -131,6 +134,7 @@ impl Summary {
         self.dns_tcp.add(&dns_tcp);
         self.packets_saved += packets_saved;
         self.packets_not_saved += packets_not_saved;
+        self.packets_write_failed += packets_write_failed;
     }
 
     /// Counts one decode error.
@@ -162,6 +166,10 @@ impl std::fmt::Display for Summary {
             (
                 self.packets_not_saved,
                 "not written (a pcap file holds one link type; use pcapng)",
+            ),
+            (
+                self.packets_write_failed,
+                "lost: the -w file could not be written (named above)",
             ),
         ] {
             if count > 0 {

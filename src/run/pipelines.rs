@@ -155,8 +155,9 @@ impl Pipelines {
     pub fn close(self, now_ns: u64) -> Ending {
         let mut ending = match self.decoding {
             Decoding::One(mut pipeline) => {
-                let mut ending = Ending::of(ThreadEnd::of(&mut pipeline, now_ns));
-                ending.written = pipeline.flush();
+                let (end, tapped) = ThreadEnd::of(&mut pipeline, now_ns);
+                let mut ending = Ending::of(end);
+                ending.written = tapped.and_then(|()| pipeline.flush());
                 ending
             }
             Decoding::Sharded(sharded) => sharded.close(),

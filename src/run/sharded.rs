@@ -269,7 +269,8 @@ fn handle_blocks(
             break;
         }
     }
-    Ok(ThreadEnd::of(&mut pipeline, last_ns))
+    let (end, tapped) = ThreadEnd::of(&mut pipeline, last_ns);
+    tapped.map(|()| end)
 }
 
 /// A pipeline's thread ended early: its own error is reported when it is joined.

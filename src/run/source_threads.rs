@@ -118,9 +118,10 @@ impl Drain {
     /// the last batches.
     fn run<S: LiveSource>(mut self, mut source: S) -> io::Result<(ThreadEnd, S)> {
         let outcome = source.run(&mut self);
-        let end = ThreadEnd::of(&mut self.pipeline, wall_clock_ns());
+        let (end, tapped) = ThreadEnd::of(&mut self.pipeline, wall_clock_ns());
         let handed = self.pipeline.flush();
         outcome?;
+        tapped?;
         handed?;
         Ok((end, source))
     }

@@ -60,13 +60,16 @@ pub struct ThreadEnd {
 }
 
 impl ThreadEnd {
-    /// Ends `pipeline`'s flows as of `now_ns` and takes its counts.
-    pub fn of(pipeline: &mut Pipeline, now_ns: u64) -> Self {
+    /// Ends `pipeline`'s flows as of `now_ns`, writes out its taps (so that what they
+    /// lost is counted) and takes its counts; with the taps' error, if any.
+    pub fn of(pipeline: &mut Pipeline, now_ns: u64) -> (Self, io::Result<()>) {
         pipeline.finish(now_ns);
-        ThreadEnd {
+        let tapped = pipeline.flush_taps();
+        let end = ThreadEnd {
             counts: ThreadCounts::of(pipeline),
             containers: pipeline.containers(),
-        }
+        };
+        (end, tapped)
     }
 }
 

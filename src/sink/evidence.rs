@@ -233,8 +233,8 @@ impl PacketTap for Evidence {
         self.expire(now_ns);
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Evidence::flush(self)
+    fn flush(&mut self) -> io::Result<u64> {
+        Evidence::flush(self).map(|()| 0)
     }
 
     fn needs_flows(&self) -> bool {

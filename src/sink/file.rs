@@ -1,6 +1,7 @@
 //! Standard output and files. Standard output failing ends the run (its reader left, or
 //! the disk it is redirected to is full: as before outputs existed). A file output
-//! failing loses the batch (counted), says so once, and tries again with the next one;
+//! failing loses the batch (counted, and cut off the file, which keeps whole lines only),
+//! says so once, and tries again with the next one;
 //! it rotates by size (`PATH` → `PATH.1` → … → `PATH.<keep>`) and reopens `PATH` on
 //! SIGHUP, for logrotate.
 
@@ -122,7 +123,11 @@ impl RotatingFile {
                 self.file.insert(file)
             }
         };
-        write_lines(file, lines)?;
+        if let Err(e) = write_lines(file, lines) {
+            // Whole lines only: what part of the batch went in is cut off again.
+            let _ = file.set_len(self.size);
+            return Err(e);
+        }
         self.size += len;
         Ok(())
     }
