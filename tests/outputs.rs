@@ -286,6 +286,17 @@ fn create_stream(port: u16, subject: &str) {
     });
 }
 
+/// Deletes stream `NETCORE`.
+fn delete_stream(port: u16) {
+    runtime().block_on(async {
+        let client = async_nats::connect(format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        jetstream.delete_stream("NETCORE").await.unwrap();
+    });
+}
+
 /// Every message of stream `NETCORE`, in stream order.
 fn stream_messages(port: u16) -> Vec<String> {
     runtime().block_on(async {
@@ -530,6 +541,69 @@ fn events_reach_kafka_exactly_once_in_order_per_flow() {
     let all: HashSet<&String> = messages.iter().map(|(_, _, p)| p).collect();
     assert_eq!(all.len(), written.len());
     drop(kafka);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_kafka_topic_is_named_at_once_and_its_events_counted() {
+    let test = "a_missing_kafka_topic_is_named_at_once_and_its_events_counted";
+    if !installed("tansu", test) {
+        return;
+    }
+    let dir = test_dir("kafka-missing");
+    let kafka = kafka_broker(&dir);
+    let output = format!("kafka://127.0.0.1:{}/absent", kafka.port);
+    let (stderr, written) = deliver_golden(&output, &dir);
+    let named = format!("output {output}: the brokers refuse topic \"absent\" (");
+    assert_eq!(stderr.matches(&named).count(), 1, "named once: {stderr}");
+    let outputs = stderr.lines().find(|l| l.starts_with("netcore: outputs:"));
+    assert_eq!(
+        output_counts(outputs.expect("the outputs line"), &output),
+        (0, 0, written.len() as u64),
+        "{stderr}"
+    );
+    drop(kafka);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_jetstream_stream_deleted_mid_run_is_named_and_its_events_counted() {
+    let test = "a_jetstream_stream_deleted_mid_run_is_named_and_its_events_counted";
+    if !root_or_skip(test) || !installed("nats-server", test) {
+        return;
+    }
+    let dir = test_dir(test);
+    let nats = nats_server(&dir);
+    create_stream(nats.port, "netcore.gone");
+    let output = format!("nats://127.0.0.1:{}/netcore.gone", nats.port);
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let filter = format!("port={}", receiver.local_addr().unwrap().port());
+    let mut netcore = Netcore::start(&[
+        "--events",
+        "net_packet_udp",
+        "--filter",
+        &filter,
+        "--output",
+        &output,
+    ]);
+    send_datagrams(&receiver, 10);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stream_messages(nats.port).len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(stream_messages(nats.port).len(), 20, "delivered before");
+    delete_stream(nats.port);
+    send_datagrams(&receiver, 10);
+    let named = netcore.wait_stderr(
+        "no JetStream stream binds netcore.gone any more (no responders)",
+        Duration::from_secs(15),
+    );
+    assert!(named.is_some(), "the stream's end named");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(netcore.child.id() as i32, libc::SIGINT) };
+    let outputs = netcore.wait_stderr("netcore: outputs:", Duration::from_secs(30));
+    let outputs = outputs.expect("the outputs line");
+    assert_eq!(output_counts(&outputs, &output), (20, 0, 20), "{outputs}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -60,7 +61,9 @@ pub(super) fn start(
     }
     let context = Delivery {
         name: name.clone(),
+        topic: settings.topic.to_owned(),
         counters: counters.clone(),
+        topic_named: AtomicBool::new(false),
     };
     let producer: ThreadedProducer<Delivery> = config
         .create_with_context(context)
@@ -73,7 +76,19 @@ pub(super) fn start(
                 .client()
                 .fetch_metadata(Some(&topic), Duration::from_secs(5));
             match reached {
-                Ok(_) => counters.connected.store(true, Relaxed),
+                Ok(metadata) => {
+                    counters.connected.store(true, Relaxed);
+                    let missing = match metadata.topics().iter().find(|t| t.name() == topic) {
+                        None => Some(RDKafkaErrorCode::UnknownTopicOrPartition),
+                        Some(found) => found.error().map(RDKafkaErrorCode::from),
+                    };
+                    // Not a topic being created (leader not yet available, …).
+                    if let Some(code) = missing
+                        && refuses_the_topic(code)
+                    {
+                        producer.context().topic_refused(code);
+                    }
+                }
                 Err(e) => note!(
                     "netcore: output {name}: the brokers do not answer yet ({e}); events are \
                      held (bounded) and sent once they do"
@@ -131,10 +146,40 @@ fn hex(key: u64, out: &mut [u8; 16]) {
     }
 }
 
-/// Counts what librdkafka reports delivered or lost, and says when the brokers go away.
+/// Counts what librdkafka reports delivered or lost, and says when the brokers go away
+/// or refuse the topic.
 struct Delivery {
     name: String,
+    topic: String,
     counters: Arc<OutputCounters>,
+    /// Whether a refusal of the topic was named (it is, once).
+    topic_named: AtomicBool,
+}
+
+impl Delivery {
+    /// Names the brokers' refusal of the topic (`code`: it does not exist, or may not be
+    /// written), once.
+    fn topic_refused(&self, code: RDKafkaErrorCode) {
+        if !self.topic_named.swap(true, Relaxed) {
+            note!(
+                "netcore: output {}: the brokers refuse topic {:?} ({code}); its events are \
+                 lost (counted) until it can be written",
+                self.name,
+                self.topic
+            );
+        }
+    }
+}
+
+/// Whether `code` says the topic cannot be written whatever the retries.
+fn refuses_the_topic(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::InvalidTopic
+    )
 }
 
 impl ClientContext for Delivery {
@@ -161,7 +206,14 @@ impl ProducerContext for Delivery {
                     note!("netcore: output {}: delivering", self.name);
                 }
             }
-            Err(_) => OutputCounters::add(&self.counters.failed, 1),
+            Err((error, _)) => {
+                if let Some(code) = error.rdkafka_error_code()
+                    && refuses_the_topic(code)
+                {
+                    self.topic_refused(code);
+                }
+                OutputCounters::add(&self.counters.failed, 1);
+            }
         }
     }
 }

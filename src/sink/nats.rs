@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::context::{GetStreamByNameErrorKind, Publish};
+use async_nats::jetstream::context::{GetStreamByNameErrorKind, Publish, PublishErrorKind};
 use async_nats::{Client, ConnectOptions, Event};
 use bytes::Bytes;
 use tokio::time::timeout_at;
@@ -84,6 +84,8 @@ async fn run(
     }
     let run_id = format!("{}-{}", std::process::id(), nanos_now());
     let mut sequence = 0u64;
+    // Whether the stream was found gone (no responders) and said so.
+    let mut stream_gone = false;
     while let Some(batch) = queue.recv().await {
         counters.queued.fetch_sub(1, Relaxed);
         if counters.drain_expired() {
@@ -94,7 +96,13 @@ async fn run(
             Some(_) => {
                 let first = sequence;
                 sequence += batch.len() as u64;
-                publish_acknowledged(&jetstream, &subject, &batch, &run_id, first, &counters).await
+                let target = JetStreamTarget {
+                    jetstream: &jetstream,
+                    name: &name,
+                    subject: &subject,
+                };
+                let events = (&*batch, run_id.as_str(), first);
+                publish_acknowledged(&target, events, &counters, &mut stream_gone).await
             }
             None => publish_core(&client, &subject, &batch, &counters).await,
         }
@@ -150,17 +158,28 @@ async fn bound_stream(
     }
 }
 
-/// Publishes every event of `batch` to JetStream and awaits the acknowledgements;
-/// publishes again what was not acknowledged, until [`DELIVERY_TIMEOUT`] (or the end of
-/// the run's drain) passes.
+/// Where acknowledged events go: the output `name`'s subject, on JetStream.
+struct JetStreamTarget<'a> {
+    jetstream: &'a async_nats::jetstream::Context,
+    name: &'a str,
+    subject: &'a str,
+}
+
+/// Publishes every event of `batch` to JetStream (`events`: the batch, the run's id and
+/// the number of its first event) and awaits the acknowledgements; publishes again what
+/// was not acknowledged, until [`DELIVERY_TIMEOUT`] (or the end of the run's drain)
+/// passes. A stream gone (no responders) is named once, and its return (`stream_gone`).
 async fn publish_acknowledged(
-    jetstream: &async_nats::jetstream::Context,
-    subject: &str,
-    batch: &Lines,
-    run_id: &str,
-    first: u64,
+    target: &JetStreamTarget<'_>,
+    (batch, run_id, first): (&Lines, &str, u64),
     counters: &OutputCounters,
+    stream_gone: &mut bool,
 ) {
+    let JetStreamTarget {
+        jetstream,
+        name,
+        subject,
+    } = *target;
     let mut pending: Vec<(String, Bytes)> = batch
         .lines()
         .zip(first..)
@@ -183,13 +202,22 @@ async fn publish_acknowledged(
         }
         let mut unacknowledged = Vec::new();
         for (ack, event) in acks.into_iter().zip(pending) {
-            let acknowledged = match ack {
-                Some(ack) => matches!(
-                    timeout_at(deadline.into(), ack.into_future()).await,
-                    Ok(Ok(_))
-                ),
-                None => false,
+            let answer = match ack {
+                Some(ack) => timeout_at(deadline.into(), ack.into_future()).await.ok(),
+                None => None,
             };
+            let acknowledged = matches!(answer, Some(Ok(_)));
+            let no_stream =
+                matches!(&answer, Some(Err(e)) if e.kind() == PublishErrorKind::StreamNotFound);
+            if no_stream && !std::mem::replace(stream_gone, true) {
+                note!(
+                    "netcore: output {name}: no JetStream stream binds {subject} any more (no \
+                     responders); publishing again for {} s, then its events are counted lost",
+                    DELIVERY_TIMEOUT.as_secs()
+                );
+            } else if acknowledged && std::mem::replace(stream_gone, false) {
+                note!("netcore: output {name}: a JetStream stream binds {subject} again");
+            }
             if acknowledged {
                 OutputCounters::add(&counters.delivered, 1);
             } else {
