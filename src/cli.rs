@@ -206,6 +206,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..) )]
     pub max_flows: u32,
 
+    /// Do not install the seccomp filter after start-up (to tell whether it refused a call
+    /// a run needs: the kernel log names each refused call, docs/live.md).
+    #[arg(long)]
+    pub no_seccomp: bool,
+
     /// Host mode: count every packet of the flows in user space, even when only flow and
     /// DNS events are selected (then the capture programs count the flows themselves and
     /// send up only the packets the events read; see docs/performance.md).

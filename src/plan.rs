@@ -167,6 +167,8 @@ pub struct Plan {
     pub evidence: Option<EvidenceConfig>,
     /// The cookie of netcore's network namespace (0 when unknown).
     pub netns_cookie: u64,
+    /// Whether the seccomp filter is installed after start-up (not `--no-seccomp`).
+    pub seccomp: bool,
 }
 
 impl Plan {
@@ -259,6 +261,7 @@ impl Plan {
             write,
             evidence,
             netns_cookie,
+            seccomp: !cli.no_seccomp,
         })
     }
 

@@ -578,7 +578,7 @@ fn a_jetstream_stream_deleted_mid_run_is_named_and_its_events_counted() {
     let output = format!("nats://127.0.0.1:{}/netcore.gone", nats.port);
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     let filter = format!("port={}", receiver.local_addr().unwrap().port());
-    let mut netcore = Netcore::start(&[
+    let netcore = Netcore::start(&[
         "--events",
         "net_packet_udp",
         "--filter",
@@ -635,11 +635,13 @@ fn output_counts(summary: &str, name: &str) -> (u64, u64, u64) {
 /// A live run through a broker that is killed and restarted mid-run: `delivered()` reads
 /// what reached the broker. Asserts netcore survived, delivered what it did exactly once
 /// in order, counted every event it did not deliver, and delivered again after the
-/// restart. With `queue` batches of queue, events are dropped while the broker is away.
+/// restart. With `queue` batches of queue, events are dropped while the broker is away,
+/// and the traffic starts once netcore says `ready` (its outputs connect after the capture
+/// has started, when it holds no privileges any more).
 fn survives_a_broker_restart(
     test: &str,
     output: &str,
-    queue: Option<&str>,
+    (queue, ready): (Option<&str>, Option<&str>),
     broker: &mut Broker,
     delivered: &dyn Fn() -> Vec<String>,
 ) -> (u64, u64) {
@@ -655,6 +657,10 @@ fn survives_a_broker_restart(
         args.extend(["--output-queue", batches]);
     }
     let mut netcore = Netcore::start(&args);
+    if let Some(ready) = ready {
+        let said = netcore.wait_stderr(ready, Duration::from_secs(20));
+        assert!(said.is_some(), "{test}: no '{ready}'");
+    }
     let wait_for = |count: usize| {
         let deadline = Instant::now() + Duration::from_secs(30);
         while delivered().len() < count && Instant::now() < deadline {
@@ -700,8 +706,11 @@ fn nats_restart(test: &str, subject: &str, queue: Option<&str>) -> Option<(u64, 
     create_stream(nats.port, subject);
     let port = nats.port;
     let output = format!("nats://127.0.0.1:{port}/{subject}");
-    let counted =
-        survives_a_broker_restart(test, &output, queue, &mut nats, &|| stream_messages(port));
+    let ready = format!("binds {subject}: events are acknowledged");
+    let ready = Some(ready.as_str());
+    let counted = survives_a_broker_restart(test, &output, (queue, ready), &mut nats, &|| {
+        stream_messages(port)
+    });
     std::fs::remove_dir_all(dir).unwrap();
     Some(counted)
 }
@@ -735,12 +744,13 @@ fn kafka_restart_mid_run_is_survived_and_counted() {
     create_topic(kafka.port, "live", 1);
     let port = kafka.port;
     let output = format!("kafka://127.0.0.1:{port}/live");
-    let (dropped, lost) = survives_a_broker_restart(test, &output, None, &mut kafka, &|| {
-        topic_messages(port, "live", 1)
-            .into_iter()
-            .map(|(_, _, m)| m)
-            .collect()
-    });
+    let (dropped, lost) =
+        survives_a_broker_restart(test, &output, (None, None), &mut kafka, &|| {
+            topic_messages(port, "live", 1)
+                .into_iter()
+                .map(|(_, _, m)| m)
+                .collect()
+        });
     // librdkafka holds the events and retries: none lost to a short outage.
     assert_eq!((dropped, lost), (0, 0));
     std::fs::remove_dir_all(dir).unwrap();

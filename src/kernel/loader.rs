@@ -524,9 +524,9 @@ impl FlowCountTable {
     pub fn read(&self, key: &FlowCountKey, take: bool) -> Option<FlowCounters> {
         let mut value = FlowCounters::default();
         let command = if take {
-            map_command::LOOKUP_AND_DELETE
+            bpf_command::LOOKUP_AND_DELETE
         } else {
-            map_command::LOOKUP
+            bpf_command::LOOKUP
         };
         let key = key as *const FlowCountKey as u64;
         self.element(command, key, &mut value as *mut FlowCounters as u64)
@@ -544,7 +544,7 @@ impl FlowCountTable {
         loop {
             let previous = keys.last().map_or(0, |k| k as *const FlowCountKey as u64);
             let next_at = &mut next as *mut FlowCountKey as u64;
-            if !self.element(map_command::GET_NEXT_KEY, previous, next_at) {
+            if !self.element(bpf_command::GET_NEXT_KEY, previous, next_at) {
                 break;
             }
             keys.push(next);
@@ -553,9 +553,9 @@ impl FlowCountTable {
         for key in keys {
             let mut value = FlowCounters::default();
             let value_at = &mut value as *mut FlowCounters as u64;
-            if self.element(map_command::LOOKUP, &key as *const _ as u64, value_at)
+            if self.element(bpf_command::LOOKUP, &key as *const _ as u64, value_at)
                 && value.last_ns < stale(&key)
-                && self.element(map_command::DELETE, &key as *const _ as u64, 0)
+                && self.element(bpf_command::DELETE, &key as *const _ as u64, 0)
             {
                 removed += 1;
             }
@@ -597,13 +597,31 @@ impl FlowCountTable {
     }
 }
 
-/// The `bpf(2)` map commands [`FlowCountTable`] uses (aya's HashMap has no taking lookup).
-mod map_command {
+/// The `bpf(2)` commands a run makes once its programs are loaded: [`FlowCountTable`]'s
+/// (aya's HashMap has no taking lookup), aya's map updates and program statistics. The
+/// seccomp filter allows these and no others.
+pub mod bpf_command {
+    /// Look a map entry up.
     pub const LOOKUP: libc::c_long = 1;
+    /// Update a map entry.
+    pub const UPDATE: libc::c_long = 2;
+    /// Delete a map entry.
     pub const DELETE: libc::c_long = 3;
+    /// The key after a key.
     pub const GET_NEXT_KEY: libc::c_long = 4;
-    /// Hash maps: Linux ≥ 5.14.
+    /// A program's or map's information (run time, run count).
+    pub const OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+    /// Look a map entry up and delete it; hash maps: Linux ≥ 5.14.
     pub const LOOKUP_AND_DELETE: libc::c_long = 21;
+    /// Every command above.
+    pub const AFTER_START_UP: [libc::c_long; 6] = [
+        LOOKUP,
+        UPDATE,
+        DELETE,
+        GET_NEXT_KEY,
+        OBJ_GET_INFO_BY_FD,
+        LOOKUP_AND_DELETE,
+    ];
 }
 
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

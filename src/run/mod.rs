@@ -12,6 +12,7 @@ pub mod file;
 pub mod live;
 mod pipelines;
 mod privileges;
+mod seccomp;
 mod sharded;
 mod source_threads;
 mod thread;
@@ -54,6 +55,11 @@ pub fn start(plan: Plan) -> ExitCode {
         note!(
             "netcore: warning: could not give up privileges after start-up ({e}); running with them"
         );
+    }
+    if plan.seccomp
+        && let Err(e) = seccomp::install()
+    {
+        note!("netcore: warning: {e}; running without a seccomp filter");
     }
     let sinks = match Sinks::start(&plan) {
         Ok(sinks) => sinks,

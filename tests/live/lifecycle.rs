@@ -129,7 +129,8 @@ fn sigkill_leaves_nothing_attached() {
     }
 }
 
-/// The name, capability sets and no-new-privileges flag of every thread of `pid`.
+/// The name, capability sets, no-new-privileges flag and seccomp mode of every thread of
+/// `pid`.
 fn thread_privileges(pid: u32) -> Vec<(String, HashMap<String, String>)> {
     let wanted = [
         "Name",
@@ -139,6 +140,7 @@ fn thread_privileges(pid: u32) -> Vec<(String, HashMap<String, String>)> {
         "CapBnd",
         "CapAmb",
         "NoNewPrivs",
+        "Seccomp",
     ];
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
@@ -156,8 +158,10 @@ fn thread_privileges(pid: u32) -> Vec<(String, HashMap<String, String>)> {
 }
 
 #[test]
-fn after_start_up_every_thread_keeps_only_sys_ptrace_and_owners_still_come() {
-    if !root_or_skip("after_start_up_every_thread_keeps_only_sys_ptrace_and_owners_still_come") {
+fn after_start_up_every_thread_keeps_only_sys_ptrace_under_seccomp_and_owners_still_come() {
+    if !root_or_skip(
+        "after_start_up_every_thread_keeps_only_sys_ptrace_under_seccomp_and_owners_still_come",
+    ) {
         return;
     }
     let net = TestNet::new();
@@ -178,6 +182,7 @@ fn after_start_up_every_thread_keeps_only_sys_ptrace_and_owners_still_come() {
             assert_eq!(fields[set], "0000000000000000", "{set} of thread {name}");
         }
         assert_eq!(fields["NoNewPrivs"], "1", "NoNewPrivs of thread {name}");
+        assert_eq!(fields["Seccomp"], "2", "a seccomp filter on thread {name}");
     }
     // A connection made after the drop, from a process of another user: its owner comes
     // whole (the namespaces come from /proc, which CAP_SYS_PTRACE still reads).
@@ -260,6 +265,7 @@ fn file_mode_keeps_only_dac_read_search() {
         for set in ["CapPrm", "CapEff", "CapBnd"] {
             assert_eq!(fields[set], dac_read_search_only, "{set} of thread {name}");
         }
+        assert_eq!(fields["Seccomp"], "2", "a seccomp filter on thread {name}");
     }
     let capture =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ethernet.pcap"))
