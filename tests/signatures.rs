@@ -491,6 +491,49 @@ fn a_rego_signature_failing_at_run_time_is_disabled() {
 }
 
 #[test]
+fn hostile_rego_signatures_are_stopped_by_a_limit_and_the_run_goes_on() {
+    // One signature builds a 50-million-element set on every DNS event, one walks 25
+    // million pairs; a third fires on every DNS event.
+    let dir = common::root().join("tests/data/rego-hostile");
+    let packets: Vec<Vec<u8>> = (0..4).flat_map(uol_answers).collect();
+    let path = capture("sig-hostile.pcap", 1_700_000_000, packets);
+    let out = netcore(&[
+        "--json",
+        "--signatures",
+        dir.to_str().unwrap(),
+        "-r",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    for (id, limit) in [
+        ("TRC-MEMORY", "exceeded memory limit"),
+        ("TRC-TIME", "exceeded time limit"),
+    ] {
+        let line = format!("signature {id} disabled: execution {limit}");
+        assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    }
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let count = |name: &str| stdout.lines().filter(|l| l.contains(name)).count();
+    assert_eq!(count("\"eventName\":\"net_packet_dns\""), 16, "every event");
+    assert_eq!(
+        count("\"eventName\":\"dns_answer_seen\""),
+        16,
+        "the other signature"
+    );
+    assert_eq!(count("memory_hog") + count("time_hog"), 0);
+    // The set was never built: the largest child this test process waited for (netcore,
+    // and the other tests' smaller runs) stayed far below its 1.2 GB.
+    // SAFETY: getrusage fills the struct it is given.
+    let max_rss_kib = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss
+    };
+    assert!(max_rss_kib < 512 << 10, "peak RSS {max_rss_kib} KiB");
+}
+
+#[test]
 fn rego_signatures_over_the_golden_captures() {
     let dir = common::root().join("tests/data/rego");
     for (capture, schema, trigger) in [

@@ -7,17 +7,31 @@
 //! selects.
 
 use std::cell::RefCell;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::rc::Rc;
+use std::time::Duration;
 
 use netcore_core::json::{self, Schema};
 use netcore_core::{EventKind, EventSet, PacketEvents};
-use regorus::Value;
+use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::{LimitError, Value};
 
 use super::{Data, Finding, Metadata, Signature};
 
 /// Run-time errors after which a signature is disabled.
 const MAX_ERRORS: u32 = 10;
+
+/// The longest one signature may take on one event; past it the evaluation is stopped
+/// and the signature disabled.
+pub const TIME_LIMIT: Duration = Duration::from_millis(250);
+
+/// The most memory one signature may take on one event, beyond what the process held when
+/// the evaluation began; past it the evaluation is stopped and the signature disabled.
+pub const MEMORY_LIMIT: u64 = 256 << 20;
+
+/// How many steps of an evaluation pass between looks at the clock.
+const STEPS_BETWEEN_CLOCK_READS: u32 = 64;
 
 /// The engine and the event renderer the Rego signatures of a directory share.
 struct Runtime {
@@ -46,6 +60,10 @@ pub fn load(
 ) -> Result<Vec<Box<dyn Signature>>, String> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(true);
+    engine.set_execution_timer_config(ExecutionTimerConfig {
+        limit: TIME_LIMIT,
+        check_interval: NonZeroU32::new(STEPS_BETWEEN_CLOCK_READS).unwrap_or(NonZeroU32::MIN),
+    });
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(Result::ok)
@@ -110,6 +128,16 @@ pub fn load(
         }));
     }
     Ok(signatures)
+}
+
+/// Runs `evaluate` with regorus's memory ceiling at [`MEMORY_LIMIT`] above what the
+/// process holds now (the allocator's count of live bytes), and no ceiling after.
+fn within_memory_limit<T>(evaluate: impl FnOnce() -> T) -> T {
+    let held = regorus_mimalloc::global_allocation_stats_snapshot().allocated;
+    regorus::set_global_memory_limit(Some(held.saturating_add(MEMORY_LIMIT)));
+    let result = evaluate();
+    regorus::set_global_memory_limit(None);
+    result
 }
 
 /// A regorus value as JSON (sets become arrays; undefined becomes null).
@@ -190,13 +218,26 @@ impl Signature for RegoSignature {
             let set = runtime.engine.set_input_json(text.trim_end());
             runtime.input_of = set.is_ok().then_some(key);
         }
-        let verdict = runtime
-            .engine
-            .eval_rule(format!("{}.tracee_match", self.package));
+        let verdict = within_memory_limit(|| {
+            runtime
+                .engine
+                .eval_rule(format!("{}.tracee_match", self.package))
+        });
         match verdict {
             Ok(Value::Bool(true)) => Some(Finding::default()),
             Ok(value @ Value::Object(_)) => Some(finding_of(&to_json(&value))),
             Ok(_) => None,
+            Err(e) if e.downcast_ref::<LimitError>().is_some() => {
+                // A limit is not a passing fault: the next event would hit it again.
+                self.errors = MAX_ERRORS;
+                eprintln!(
+                    "netcore: signature {} disabled: {e} (limits per event: {} ms, {} MiB)",
+                    self.metadata.id,
+                    TIME_LIMIT.as_millis(),
+                    MEMORY_LIMIT >> 20
+                );
+                None
+            }
             Err(e) => {
                 self.errors += 1;
                 if self.errors == MAX_ERRORS {
