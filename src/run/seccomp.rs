@@ -2,7 +2,7 @@
 //! attached and its sockets open, and before any other thread starts, netcore installs a
 //! seccomp filter (compiled by `seccompiler`) on every thread: the calls below are
 //! allowed; `bpf` only to read and update the maps it holds, `socket` only for Unix, IP
-//! and netlink sockets, `prctl` only to name threads; any other call fails with EPERM
+//! and netlink sockets, `prctl` only to name threads and memory regions; any other call fails with EPERM
 //! and is logged by the kernel (`audit: type=1326 … exe=".../netcore" … syscall=N`), so
 //! that a call path the list misses shows up in the kernel log, not as a silent death:
 //! `scripts/test.sh` fails when the test suite made one. No `execve`, `ptrace`,
@@ -153,8 +153,12 @@ const SOCKET_FAMILIES: &[u64] = &[
     libc::AF_NETLINK as u64,
 ];
 
-/// `prctl` options: thread names.
-const PRCTL_OPTIONS: &[u64] = &[libc::PR_SET_NAME as u64, libc::PR_GET_NAME as u64];
+/// `prctl` options: thread names, and names of memory regions (the allocator's).
+const PRCTL_OPTIONS: &[u64] = &[
+    libc::PR_SET_NAME as u64,
+    libc::PR_GET_NAME as u64,
+    libc::PR_SET_VMA as u64,
+];
 
 /// A rule for each of `values` of the call's first argument.
 fn first_argument_in(values: &[u64]) -> Vec<SeccompRule> {
