@@ -140,7 +140,8 @@ pub fn parse<'a>(comments: impl IntoIterator<Item = &'a str>) -> Option<Recorded
 /// field `Key: value` on its own line; nothing for a packet without an owner.
 pub fn emit(ctx: &EventContext<'_>) -> Vec<String> {
     let mut comments = Vec::new();
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace('\n', " ");
+    // A line break would end the field (a lone CR too, where a reader takes CRLF for one).
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(['\n', '\r'], " ");
     if ctx.host_process_id > 0 {
         let command = if ctx.executable.is_empty() {
             ctx.process_name
