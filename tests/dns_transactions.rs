@@ -227,6 +227,11 @@ fn tshark_transactions(capture: &str) -> (Vec<(String, u64)>, Vec<String>) {
     (answered, unanswered)
 }
 
+/// Replies cut by the snap length, by capture: tshark pairs them with their queries but
+/// gives no round-trip time (it cannot dissect the reply whole); netcore reads the
+/// reply's whole header and times the pair (docs/dns.md).
+const CUT_REPLIES: &[(&str, &str)] = &[("dns_udp_2.pcap", "www.tcpdump.org")];
+
 #[test]
 fn round_trips_and_unanswered_queries_agree_with_tshark() {
     if !common::tshark_available("round_trips_and_unanswered_queries_agree_with_tshark") {
@@ -256,6 +261,17 @@ fn round_trips_and_unanswered_queries_agree_with_tshark() {
                 }
                 _ => ours_unanswered.push(name),
             }
+        }
+        // A reply tshark cannot dissect whole is paired with its query there without a
+        // round-trip time; netcore reads the reply's header and times the pair.
+        let file = capture.file_name().unwrap().to_str().unwrap();
+        for (_, query) in CUT_REPLIES.iter().filter(|(f, _)| *f == file) {
+            let paired_untimed =
+                !answered.iter().any(|(n, _)| n == query) && !unanswered.iter().any(|n| n == query);
+            assert!(paired_untimed, "{path}: tshark times or leaves {query} now");
+            let ours = ours_answered.iter().position(|(n, _)| n == query);
+            let ours = ours.unwrap_or_else(|| panic!("{path}: netcore left {query} unanswered"));
+            ours_answered.remove(ours);
         }
         for list in [&mut answered, &mut ours_answered] {
             list.sort();

@@ -86,12 +86,14 @@ pub struct Decoded<'a> {
 
 impl<'a> Decoded<'a> {
     /// The DNS message carried over UDP to or from port 53, decoded on demand so that
-    /// packets cost nothing for DNS unless a DNS event is wanted. DNS over TCP needs the
-    /// flow's earlier segments: see [`crate::dns::tcp`].
+    /// packets cost nothing for DNS unless a DNS event is wanted: whole, or cut short (a
+    /// snapped reply, a malformed record) with the entries before the fault
+    /// ([`DnsMessage::parse_partial`]); an error when even the header is cut short. DNS
+    /// over TCP needs the flow's earlier segments: see [`crate::dns::tcp`].
     pub fn dns_over_udp(&self) -> Option<Result<DnsMessage<'a>, DnsError>> {
         match self.transport? {
             Transport::Udp(udp) if udp.src_port() == dns::PORT || udp.dst_port() == dns::PORT => {
-                Some(DnsMessage::parse(udp.payload()))
+                Some(DnsMessage::parse_partial(udp.payload()))
             }
             _ => None,
         }

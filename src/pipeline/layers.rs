@@ -103,7 +103,13 @@ impl LayerWriter<'_> {
         // DNS costs nothing unless a DNS event is wanted.
         let dns = if wanted.any_dns() {
             match decoded.dns_over_udp() {
-                Some(Ok(message)) => Some(message),
+                Some(Ok(message)) => {
+                    // A message cut short gives its events and counts its fault.
+                    if let Some(e) = message.cut_short() {
+                        self.summary.count_error(DecodeError::Dns(e));
+                    }
+                    Some(message)
+                }
                 Some(Err(e)) => {
                     self.summary.count_error(DecodeError::Dns(e));
                     None

@@ -194,53 +194,99 @@ pub struct DnsMessage<'a> {
     /// Where the fixed fields (after the name) of each of the first entries start, as the
     /// check found them: walking the message again reads them without skipping names.
     fixed_at: [u16; RECORDED_ENTRIES],
+    /// The entries of each section that are whole: the header's counts, or fewer in a
+    /// message cut short.
+    counts: [u16; 4],
+    /// Why the message ends before the entries its header announces, if it does.
+    cut_short: Option<DnsError>,
 }
 
 impl<'a> DnsMessage<'a> {
     /// Checks `bytes` as one DNS message in one pass: header, every question and record,
     /// every name and RDATA. Bytes after the last record (padding) are ignored, as gopacket
-    /// and hickory-proto ignore them.
+    /// and hickory-proto ignore them. A message cut short or malformed after its header is
+    /// an error here; [`DnsMessage::parse_partial`] keeps what comes before the fault.
     #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DnsError> {
-        let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
-        let mut fixed_at = [0; RECORDED_ENTRIES];
-        let mut recorded = 0;
-        let mut extended_rcode = 0;
-        let mut suffixes = name::SuffixCache::default();
-        let mut offset = HEADER_LEN;
-        for (section, count) in SECTIONS.into_iter().zip(header.counts()) {
-            for _ in 0..count {
-                let fixed = name::check(bytes, offset, &mut suffixes).map_err(DnsError::Name)?;
-                if let (Some(slot), Ok(at)) = (
-                    fixed_at.get_mut(usize::from(recorded)),
-                    u16::try_from(fixed),
-                ) {
-                    *slot = at;
-                    recorded += 1;
-                }
-                offset = if section == Section::Question {
-                    if fixed + 4 > bytes.len() {
-                        return Err(DnsError::TruncatedRecord);
-                    }
-                    fixed + 4
-                } else {
-                    let (fields, rdata) = record_fields(bytes, fixed)?;
-                    let rtype = RecordType(fields.rtype.get());
-                    rdata::parse(bytes, rtype, rdata.clone(), Some(&mut suffixes))?;
-                    if section == Section::Additional && rtype == RecordType::OPT {
-                        extended_rcode = (fields.ttl.get() >> 24) as u8;
-                    }
-                    rdata.end
-                };
-            }
+        let message = Self::parse_partial(bytes)?;
+        match message.cut_short {
+            Some(e) => Err(e),
+            None => Ok(message),
         }
-        Ok(DnsMessage {
+    }
+
+    /// [`DnsMessage::parse`], keeping a message whose entries end early (a reply cut by
+    /// the snap length, a malformed OPT record): its header and the whole entries before
+    /// the fault, as tshark shows them, with the fault in [`DnsMessage::cut_short`]. Fails
+    /// only when the header itself is cut short.
+    #[inline(always)]
+    pub fn parse_partial(bytes: &'a [u8]) -> Result<Self, DnsError> {
+        let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
+        let mut message = DnsMessage {
             bytes,
             header,
-            extended_rcode,
-            recorded,
-            fixed_at,
-        })
+            extended_rcode: 0,
+            recorded: 0,
+            fixed_at: [0; RECORDED_ENTRIES],
+            counts: [0; 4],
+            cut_short: None,
+        };
+        let mut suffixes = name::SuffixCache::default();
+        let mut offset = HEADER_LEN;
+        for (i, (section, count)) in SECTIONS.into_iter().zip(header.counts()).enumerate() {
+            for _ in 0..count {
+                match message.check_entry(section, offset, &mut suffixes) {
+                    Ok(next) => offset = next,
+                    Err(e) => {
+                        message.cut_short = Some(e);
+                        return Ok(message);
+                    }
+                }
+                message.counts[i] += 1;
+            }
+        }
+        Ok(message)
+    }
+
+    /// Checks the entry of `section` at `offset` (and records where its fixed fields
+    /// lie); returns the offset after it.
+    #[inline(always)]
+    fn check_entry(
+        &mut self,
+        section: Section,
+        offset: usize,
+        suffixes: &mut name::SuffixCache,
+    ) -> Result<usize, DnsError> {
+        let bytes = self.bytes;
+        let fixed = name::check(bytes, offset, suffixes).map_err(DnsError::Name)?;
+        let next = if section == Section::Question {
+            if fixed + 4 > bytes.len() {
+                return Err(DnsError::TruncatedRecord);
+            }
+            fixed + 4
+        } else {
+            let (fields, rdata) = record_fields(bytes, fixed)?;
+            let rtype = RecordType(fields.rtype.get());
+            rdata::parse(bytes, rtype, rdata.clone(), Some(suffixes))?;
+            if section == Section::Additional && rtype == RecordType::OPT {
+                self.extended_rcode = (fields.ttl.get() >> 24) as u8;
+            }
+            rdata.end
+        };
+        if let (Some(slot), Ok(at)) = (
+            self.fixed_at.get_mut(usize::from(self.recorded)),
+            u16::try_from(fixed),
+        ) {
+            *slot = at;
+            self.recorded += 1;
+        }
+        Ok(next)
+    }
+
+    /// Why the message ends before the entries its header announces (only a message of
+    /// [`DnsMessage::parse_partial`] can).
+    pub fn cut_short(&self) -> Option<DnsError> {
+        self.cut_short
     }
 
     /// Query identifier.
@@ -311,7 +357,7 @@ impl<'a> DnsMessage<'a> {
             offset: HEADER_LEN,
             index: 0,
             section: 0,
-            remaining: self.header.counts(),
+            remaining: self.counts,
         }
     }
 
@@ -571,5 +617,42 @@ mod tests {
         let mut m = response_with_answers(20);
         m.truncate(m.len() - 1);
         assert_eq!(DnsMessage::parse(&m).err(), Some(DnsError::RdataTooLong));
+    }
+
+    #[test]
+    fn a_message_cut_short_keeps_its_whole_entries() {
+        // A snapped reply: 20 answers announced, the last one's RDATA cut off.
+        let mut m = response_with_answers(20);
+        m.truncate(m.len() - 1);
+        let message = DnsMessage::parse_partial(&m).expect("the header is whole");
+        assert_eq!(message.cut_short(), Some(DnsError::RdataTooLong));
+        assert_eq!(message.an_count(), 20, "the header says what it says");
+        let answers = message
+            .entries()
+            .filter(|e| matches!(e, Entry::Record(Section::Answer, _)))
+            .count();
+        assert_eq!((message.entries().count(), answers), (20, 19));
+        // A malformed OPT record in the additional section: question and answer stay.
+        let mut m = alloc::vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 1];
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 7, 0, 4, 10, 0, 0, 1]);
+        // OPT with an option whose length runs past its RDATA.
+        m.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 5, 0, 10, 0, 9, 1]);
+        assert!(DnsMessage::parse(&m).is_err());
+        let message = DnsMessage::parse_partial(&m).unwrap();
+        assert_eq!(
+            message.cut_short(),
+            Some(DnsError::BadRdata(RecordType::OPT))
+        );
+        let kinds: Vec<Option<Section>> = message
+            .entries()
+            .map(|e| match e {
+                Entry::Question(_) => None,
+                Entry::Record(section, _) => Some(section),
+            })
+            .collect();
+        assert_eq!(kinds, [None, Some(Section::Answer)]);
+        // Only a cut header is an error.
+        assert!(DnsMessage::parse_partial(&m[..11]).is_err());
     }
 }
