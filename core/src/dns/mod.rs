@@ -208,11 +208,35 @@ impl<'a> DnsMessage<'a> {
     /// an error here; [`DnsMessage::parse_partial`] keeps what comes before the fault.
     #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DnsError> {
-        let message = Self::parse_partial(bytes)?;
-        match message.cut_short {
-            Some(e) => Err(e),
-            None => Ok(message),
+        let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
+        let mut fixed_at = [0; RECORDED_ENTRIES];
+        let mut recorded = 0;
+        let mut extended_rcode = 0;
+        let mut suffixes = name::SuffixCache::default();
+        let mut offset = HEADER_LEN;
+        for (section, count) in SECTIONS.into_iter().zip(header.counts()) {
+            for _ in 0..count {
+                let (fixed, next) =
+                    check_entry(bytes, section, offset, &mut suffixes, &mut extended_rcode)?;
+                if let (Some(slot), Ok(at)) = (
+                    fixed_at.get_mut(usize::from(recorded)),
+                    u16::try_from(fixed),
+                ) {
+                    *slot = at;
+                    recorded += 1;
+                }
+                offset = next;
+            }
         }
+        Ok(DnsMessage {
+            bytes,
+            header,
+            extended_rcode,
+            recorded,
+            fixed_at,
+            counts: header.counts(),
+            cut_short: None,
+        })
     }
 
     /// [`DnsMessage::parse`], keeping a message whose entries end early (a reply cut by
@@ -221,7 +245,21 @@ impl<'a> DnsMessage<'a> {
     /// only when the header itself is cut short.
     #[inline(always)]
     pub fn parse_partial(bytes: &'a [u8]) -> Result<Self, DnsError> {
-        let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
+        match Self::parse(bytes) {
+            Err(DnsError::Truncated(header)) => Err(DnsError::Truncated(header)),
+            Err(_) => {
+                let (header, _) = header_prefix::<DnsHeader>(bytes).map_err(DnsError::Truncated)?;
+                Ok(Self::cut_short_at_fault(bytes, header))
+            }
+            whole => whole,
+        }
+    }
+
+    /// The message of `bytes` whose entries end at a fault: walked again (out of the
+    /// whole messages' way) up to it, counting the whole entries of each section.
+    #[cold]
+    #[inline(never)]
+    fn cut_short_at_fault(bytes: &'a [u8], header: &'a DnsHeader) -> Self {
         let mut message = DnsMessage {
             bytes,
             header,
@@ -235,52 +273,32 @@ impl<'a> DnsMessage<'a> {
         let mut offset = HEADER_LEN;
         for (i, (section, count)) in SECTIONS.into_iter().zip(header.counts()).enumerate() {
             for _ in 0..count {
-                match message.check_entry(section, offset, &mut suffixes) {
-                    Ok(next) => offset = next,
+                let entry = check_entry(
+                    bytes,
+                    section,
+                    offset,
+                    &mut suffixes,
+                    &mut message.extended_rcode,
+                );
+                let (fixed, next) = match entry {
+                    Ok(entry) => entry,
                     Err(e) => {
                         message.cut_short = Some(e);
-                        return Ok(message);
+                        return message;
                     }
+                };
+                if let (Some(slot), Ok(at)) = (
+                    message.fixed_at.get_mut(usize::from(message.recorded)),
+                    u16::try_from(fixed),
+                ) {
+                    *slot = at;
+                    message.recorded += 1;
                 }
                 message.counts[i] += 1;
+                offset = next;
             }
         }
-        Ok(message)
-    }
-
-    /// Checks the entry of `section` at `offset` (and records where its fixed fields
-    /// lie); returns the offset after it.
-    #[inline(always)]
-    fn check_entry(
-        &mut self,
-        section: Section,
-        offset: usize,
-        suffixes: &mut name::SuffixCache,
-    ) -> Result<usize, DnsError> {
-        let bytes = self.bytes;
-        let fixed = name::check(bytes, offset, suffixes).map_err(DnsError::Name)?;
-        let next = if section == Section::Question {
-            if fixed + 4 > bytes.len() {
-                return Err(DnsError::TruncatedRecord);
-            }
-            fixed + 4
-        } else {
-            let (fields, rdata) = record_fields(bytes, fixed)?;
-            let rtype = RecordType(fields.rtype.get());
-            rdata::parse(bytes, rtype, rdata.clone(), Some(suffixes))?;
-            if section == Section::Additional && rtype == RecordType::OPT {
-                self.extended_rcode = (fields.ttl.get() >> 24) as u8;
-            }
-            rdata.end
-        };
-        if let (Some(slot), Ok(at)) = (
-            self.fixed_at.get_mut(usize::from(self.recorded)),
-            u16::try_from(fixed),
-        ) {
-            *slot = at;
-            self.recorded += 1;
-        }
-        Ok(next)
+        message
     }
 
     /// Why the message ends before the entries its header announces (only a message of
@@ -371,6 +389,33 @@ impl<'a> DnsMessage<'a> {
             _ => None,
         }
     }
+}
+
+/// Checks the entry of `section` at `offset` of `message` (an OPT record's extended
+/// response code goes to `extended_rcode`); returns where its fixed fields start and the
+/// offset after it.
+#[inline(always)]
+fn check_entry(
+    message: &[u8],
+    section: Section,
+    offset: usize,
+    suffixes: &mut name::SuffixCache,
+    extended_rcode: &mut u8,
+) -> Result<(usize, usize), DnsError> {
+    let fixed = name::check(message, offset, suffixes).map_err(DnsError::Name)?;
+    if section == Section::Question {
+        if fixed + 4 > message.len() {
+            return Err(DnsError::TruncatedRecord);
+        }
+        return Ok((fixed, fixed + 4));
+    }
+    let (fields, rdata) = record_fields(message, fixed)?;
+    let rtype = RecordType(fields.rtype.get());
+    rdata::parse(message, rtype, rdata.clone(), Some(suffixes))?;
+    if section == Section::Additional && rtype == RecordType::OPT {
+        *extended_rcode = (fields.ttl.get() >> 24) as u8;
+    }
+    Ok((fixed, rdata.end))
 }
 
 /// A record's fixed fields at `fixed`, and where its RDATA lies; checks that they and the
