@@ -26,10 +26,6 @@ use netcore_core::{icmp, icmpv6};
 /// differ, and why. Each must still differ: when netcore learns one, move it up a folder.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "ipv6-srh-ipproto-ether.pcap",
-        "SRv6 carrying Ethernet (next header 143) is not followed",
-    ),
-    (
         "ipv6_39_byte_header.pcap",
         "an IPv6 header cut short: tshark shows the source, netcore counts a decode error",
     ),
@@ -38,16 +34,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "tshark also dissects the packet quoted inside an ICMP error; netcore, like Tracee, does not",
     ),
     (
-        "nsh-over-vxlan-gpe.pcap",
-        "VXLAN-GPE (UDP 4790) and NSH are not followed",
-    ),
-    (
         "various_gre.pcap",
         "GRE keepalives and GRE payload types other than IP, Ethernet and ERSPAN are not followed",
-    ),
-    (
-        "wccp_redirect_gre.pcap",
-        "GRE protocol 0x883e (WCCP redirect) is not followed",
     ),
 ];
 

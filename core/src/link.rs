@@ -451,7 +451,7 @@ pub(crate) fn strip_mpls(mut payload: &[u8]) -> Result<(u16, &[u8]), LinkError> 
 /// Strips a Network Service Header (RFC 8300: its length, in 4-byte words, in the low 6
 /// bits of its second byte; the next protocol in its fourth): IPv4, IPv6 and MPLS are
 /// carried on, an Ethernet frame gives its own EtherType; the rest is not IP.
-fn strip_nsh(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
+pub(crate) fn strip_nsh(payload: &[u8]) -> Result<(u16, &[u8]), LinkError> {
     let (base, _) = header_prefix::<[u8; 4]>(payload).map_err(LinkError::Truncated)?;
     let len = usize::from(base[1] & 0x3f) * 4;
     let rest = payload

@@ -6,19 +6,25 @@
 //! | encapsulation | carried in | inner framing |
 //! |---|---|---|
 //! | VXLAN (RFC 7348) | UDP port 4789 | Ethernet |
+//! | VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe) | UDP port 4790 | IPv4, IPv6, Ethernet, NSH or MPLS by its next protocol |
 //! | Geneve (RFC 8926) | UDP port 6081 | Ethernet, or IP by its protocol type |
-//! | GRE (RFC 2784/2890) | IP protocol 47 | IPv4, IPv6, Ethernet (transparent bridging) |
+//! | GRE (RFC 2784/2890) | IP protocol 47 | IPv4, IPv6, Ethernet (transparent bridging), IPv4 after a WCCP redirect header (0x883E) |
 //! | ERSPAN types I, II, III | GRE 0x88BE / 0x22EB | Ethernet |
 //! | IP-in-IP, IPv6-in-IP (RFC 2003/4213) | IP protocol 4 / 41 | IPv4 / IPv6 |
+//! | Ethernet in IP (SRv6's L2 services, RFC 8986) | IP protocol 143 | Ethernet |
 //! | Teredo (RFC 4380) | UDP port 3544 | IPv6 (after any indicators) |
 //! | MPLS over UDP (RFC 7510) | UDP port 6635 | an MPLS label stack, then IPv4 or IPv6 |
 
 use crate::ipv6;
-use crate::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkType, strip_mpls};
+use crate::link::{
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, LinkType, strip_mpls, strip_nsh,
+};
 use crate::packet::{Decoded, Network, Transport};
 
 /// UDP port of VXLAN.
 pub const VXLAN_PORT: u16 = 4789;
+/// UDP port of VXLAN-GPE.
+pub const VXLAN_GPE_PORT: u16 = 4790;
 /// UDP port of Geneve.
 pub const GENEVE_PORT: u16 = 6081;
 /// UDP port of Teredo.
@@ -31,23 +37,29 @@ pub const GRE: u8 = 47;
 pub const IPIP: u8 = 4;
 /// IP protocol number of IPv6 encapsulated in IP.
 pub const IPV6_IN_IP: u8 = 41;
+/// IP protocol number of Ethernet encapsulated in IP (SRv6's L2 services).
+pub const ETHERNET_IN_IP: u8 = 143;
 /// EtherType (GRE protocol type) of transparent Ethernet bridging.
 const TRANSPARENT_ETHERNET: u16 = 0x6558;
 /// GRE protocol type of ERSPAN types I and II.
 const ERSPAN_II: u16 = 0x88be;
 /// GRE protocol type of ERSPAN type III.
 const ERSPAN_III: u16 = 0x22eb;
+/// GRE protocol type of a WCCP redirect.
+const WCCP: u16 = 0x883e;
 
 /// How the inner packet was carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encapsulation {
     /// VXLAN over UDP.
     Vxlan,
+    /// VXLAN-GPE over UDP.
+    VxlanGpe,
     /// Geneve over UDP.
     Geneve,
     /// GRE (ERSPAN included).
     Gre,
-    /// IPv4 or IPv6 directly in IP.
+    /// IPv4, IPv6 or Ethernet directly in IP.
     IpInIp,
     /// Teredo: IPv6 over UDP.
     Teredo,
@@ -74,6 +86,8 @@ pub fn inner<'a>(decoded: &Decoded<'a>) -> Option<Inner<'a>> {
         let payload = udp.payload();
         return if ports.1 == VXLAN_PORT {
             vxlan(payload)
+        } else if ports.1 == VXLAN_GPE_PORT {
+            vxlan_gpe(payload)
         } else if ports.1 == GENEVE_PORT {
             geneve(payload)
         } else if ports.0 == TEREDO_PORT || ports.1 == TEREDO_PORT {
@@ -105,6 +119,7 @@ pub fn inner<'a>(decoded: &Decoded<'a>) -> Option<Inner<'a>> {
     match protocol {
         IPIP => ip_in_ip(LinkType::Ipv4),
         IPV6_IN_IP => ip_in_ip(LinkType::Ipv6),
+        ETHERNET_IN_IP => ip_in_ip(LinkType::Ethernet),
         GRE => gre(payload),
         _ => None,
     }
@@ -128,15 +143,40 @@ fn by_ethertype(ethertype: u16) -> Option<LinkType> {
     }
 }
 
+/// The IP packet behind `ethertype`'s header, an MPLS label stack stripped first.
+fn ip_packet(encapsulation: Encapsulation, ethertype: u16, packet: &[u8]) -> Option<Inner<'_>> {
+    let (ethertype, packet) = match ethertype {
+        ETHERTYPE_MPLS => strip_mpls(packet).ok()?,
+        _ => (ethertype, packet),
+    };
+    match ethertype {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => carried(encapsulation, by_ethertype(ethertype)?, packet),
+        _ => None,
+    }
+}
+
 /// MPLS over UDP: a label stack (at most the link layer's bound), then the IP packet its
 /// version nibble names.
 fn mpls_over_udp(payload: &[u8]) -> Option<Inner<'_>> {
-    let (ethertype, packet) = strip_mpls(payload).ok()?;
-    let link_type = match ethertype {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => by_ethertype(ethertype)?,
-        _ => return None,
-    };
-    carried(Encapsulation::MplsOverUdp, link_type, packet)
+    ip_packet(Encapsulation::MplsOverUdp, ETHERTYPE_MPLS, payload)
+}
+
+/// VXLAN-GPE: an 8-byte header whose next protocol (byte 3, valid with the P flag; without
+/// it the frame is Ethernet, as in VXLAN) names IPv4, IPv6, Ethernet, an NSH or MPLS.
+fn vxlan_gpe(payload: &[u8]) -> Option<Inner<'_>> {
+    let (header, rest) = payload.split_at_checked(8)?;
+    let gpe = Encapsulation::VxlanGpe;
+    match (header[0] & 0x04 != 0, header[3]) {
+        (false, _) | (true, 3) => carried(gpe, LinkType::Ethernet, rest),
+        (true, 1) => carried(gpe, LinkType::Ipv4, rest),
+        (true, 2) => carried(gpe, LinkType::Ipv6, rest),
+        (true, 4) => {
+            let (ethertype, packet) = strip_nsh(rest).ok()?;
+            ip_packet(gpe, ethertype, packet)
+        }
+        (true, 5) => ip_packet(gpe, ETHERTYPE_MPLS, rest),
+        _ => None,
+    }
 }
 
 /// VXLAN: an 8-byte header whose I flag says the VNI is valid, then Ethernet.
@@ -182,6 +222,11 @@ fn gre(payload: &[u8]) -> Option<Inner<'_>> {
             let o_flag = rest.get(11)? & 0x01 != 0;
             ethernet(if o_flag { 20 } else { 12 })
         }
+        // WCCP v2 puts a 4-byte redirect header before the IPv4 packet; v1 none.
+        WCCP => match rest.first()? >> 4 {
+            4 => carried(Encapsulation::Gre, LinkType::Ipv4, rest),
+            _ => carried(Encapsulation::Gre, LinkType::Ipv4, rest.get(4..)?),
+        },
         other => carried(Encapsulation::Gre, by_ethertype(other)?, rest),
     }
 }
@@ -368,5 +413,72 @@ mod tests {
         );
         let plain = decode(LinkType::Ipv4, &inner_ip);
         assert!(inner(&plain).is_none(), "protocol 59 carries nothing");
+        // Ethernet in IPv6 (protocol 143), as SRv6's L2 services carry it.
+        let mut ipv6 = vec![0x60, 0, 0, 0, 0, ETHERNET.len() as u8, ETHERNET_IN_IP, 64];
+        ipv6.extend([0; 32]);
+        ipv6.extend(ETHERNET);
+        let decoded = decode(LinkType::Ipv6, &ipv6);
+        assert_inner(
+            inner(&decoded),
+            Encapsulation::IpInIp,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+    }
+
+    #[test]
+    fn vxlan_gpe_follows_its_next_protocol() {
+        let ip = [0x45, 0, 0, 20];
+        let gpe = |flags: u8, next: u8, rest: &[u8]| {
+            [&[flags, 0, 0, next, 0, 0, 0x2a, 0][..], rest].concat()
+        };
+        let ipv4 = gpe(0x0c, 1, &ip);
+        assert_inner(
+            vxlan_gpe(&ipv4),
+            Encapsulation::VxlanGpe,
+            LinkType::Ipv4,
+            &ip,
+        );
+        // Without the P flag the next protocol is not read: Ethernet, as in VXLAN.
+        let bare = gpe(0x08, 1, &ETHERNET);
+        assert_inner(
+            vxlan_gpe(&bare),
+            Encapsulation::VxlanGpe,
+            LinkType::Ethernet,
+            &ETHERNET,
+        );
+        // An NSH (length 2 words = 8 bytes, next protocol IPv4) before the packet.
+        let nsh = [&[0x0f, 0x02, 0x01, 0x01, 0, 0, 0x01, 0xff][..], &ip].concat();
+        let over_nsh = gpe(0x0c, 4, &nsh);
+        assert_inner(
+            vxlan_gpe(&over_nsh),
+            Encapsulation::VxlanGpe,
+            LinkType::Ipv4,
+            &ip,
+        );
+        // One MPLS label (bottom of stack), then IPv4.
+        let mpls = [&[0, 0x01, 0x01, 0x40][..], &ip].concat();
+        assert_inner(
+            vxlan_gpe(&gpe(0x0c, 5, &mpls)),
+            Encapsulation::VxlanGpe,
+            LinkType::Ipv4,
+            &ip,
+        );
+        assert!(
+            vxlan_gpe(&gpe(0x0c, 9, &ip)).is_none(),
+            "an unknown next protocol"
+        );
+        assert!(vxlan_gpe(&ipv4[..7]).is_none(), "a short header");
+    }
+
+    #[test]
+    fn gre_carries_wccp_redirects() {
+        let ip = [0x45, 0, 0, 20];
+        // WCCP v2: a 4-byte redirect header first.
+        let v2 = [&[0, 0, 0x88, 0x3e, 0x02, 0, 0, 0][..], &ip].concat();
+        assert_inner(gre(&v2), Encapsulation::Gre, LinkType::Ipv4, &ip);
+        // WCCP v1: the packet at once.
+        let v1 = [&[0, 0, 0x88, 0x3e][..], &ip].concat();
+        assert_inner(gre(&v1), Encapsulation::Gre, LinkType::Ipv4, &ip);
     }
 }
