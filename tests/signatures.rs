@@ -456,18 +456,24 @@ fn events_selects_findings_by_their_event_name() {
     );
 }
 
-#[test]
-fn a_rego_signature_failing_at_run_time_is_disabled() {
-    let dir = common::root().join("tests/data/rego-failing");
+/// netcore with the Rego signatures of `tests/data/DIR` over four rounds of the uol.com.br
+/// answers (16 DNS events).
+fn rego_over_answers(dir: &str) -> std::process::Output {
+    let signatures = common::root().join("tests/data").join(dir);
     let packets: Vec<Vec<u8>> = (0..4).flat_map(uol_answers).collect();
-    let path = capture("sig-failing.pcap", 1_700_000_000, packets);
-    let out = netcore(&[
+    let path = capture(&format!("sig-{dir}.pcap"), 1_700_000_000, packets);
+    netcore(&[
         "--json",
         "--signatures",
-        dir.to_str().unwrap(),
+        signatures.to_str().unwrap(),
         "-r",
         path.to_str().unwrap(),
-    ]);
+    ])
+}
+
+#[test]
+fn a_rego_signature_failing_at_run_time_is_disabled() {
+    let out = rego_over_answers("rego-failing");
     assert!(
         out.status.success(),
         "a failing signature never stops netcore"
@@ -494,16 +500,7 @@ fn a_rego_signature_failing_at_run_time_is_disabled() {
 fn hostile_rego_signatures_are_stopped_by_a_limit_and_the_run_goes_on() {
     // One signature builds a 50-million-element set on every DNS event, one walks 25
     // million pairs; a third fires on every DNS event.
-    let dir = common::root().join("tests/data/rego-hostile");
-    let packets: Vec<Vec<u8>> = (0..4).flat_map(uol_answers).collect();
-    let path = capture("sig-hostile.pcap", 1_700_000_000, packets);
-    let out = netcore(&[
-        "--json",
-        "--signatures",
-        dir.to_str().unwrap(),
-        "-r",
-        path.to_str().unwrap(),
-    ]);
+    let out = rego_over_answers("rego-hostile");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stderr}");
     for (id, limit) in [

@@ -186,32 +186,14 @@ fn after_start_up_every_thread_keeps_only_sys_ptrace_under_seccomp_and_owners_st
     }
     // A connection made after the drop, from a process of another user: its owner comes
     // whole (the namespaces come from /proc, which CAP_SYS_PTRACE still reads).
-    let mut server = net
-        .command(&net.a, None, &["nc", "-l", &net.server, "7411"])
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(300));
-    let mut client = net
-        .command(
-            &net.b,
-            None,
-            &[
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "nc",
-                "-N",
-                &net.server,
-                "7411",
-            ],
-        )
-        .stdin(stdin_with(b"after the drop\n"))
-        .spawn()
-        .unwrap();
-    let client_pid = client.id();
-    wait_ok(&mut client, "nc client as nobody");
-    let _ = server.wait();
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let (client_pid, _) =
+        tcp_exchange_run_by(&net, &nobody, None, "7411", None, b"after the drop\n");
     let events = netcore.events_for(&net.server, Duration::from_secs(10), |events| {
         named(events, "net_packet_tcp").any(|e| e["hostProcessId"] == client_pid)
     });

@@ -304,6 +304,19 @@ fn tcp_exchange_from(
     cgroup: Option<&Path>,
     payload: &[u8],
 ) -> (u32, u32) {
+    tcp_exchange_run_by(net, &[], source_port, port, cgroup, payload)
+}
+
+/// [`tcp_exchange_from`] with the client run by `runner` (a command and its arguments
+/// before `nc`'s, e.g. `setpriv` to change its user; none: `nc` itself).
+fn tcp_exchange_run_by(
+    net: &TestNet,
+    runner: &[&str],
+    source_port: Option<u16>,
+    port: &str,
+    cgroup: Option<&Path>,
+    payload: &[u8],
+) -> (u32, u32) {
     let mut server = net
         .command(&net.a, None, &["nc", "-l", &net.server, port])
         .spawn()
@@ -318,7 +331,7 @@ fn tcp_exchange_from(
         .command(
             &net.b,
             cgroup,
-            &[&["nc", "-N"], &source[..], &[&net.server, port]].concat(),
+            &[runner, &["nc", "-N"], &source[..], &[&net.server, port]].concat(),
         )
         .stdin(stdin_with(payload))
         .spawn()
