@@ -1,6 +1,8 @@
 //! The drivers, and the one room that makes decoding threads. [`start`] turns a
-//! [`Plan`] into a running topology: the outputs and packet taps (the sinks behind the
-//! pipeline's ports), the pipelines and their threads, and the mode's driver — file mode
+//! [`Plan`] into a running topology: the source opened (a live mode's programs attached)
+//! while the process still holds its privileges, then [`privileges`] and [`seccomp`]
+//! before any thread, the outputs and packet taps (the sinks behind the pipeline's
+//! ports), the pipelines and their threads, and the mode's driver — file mode
 //! ([`file`]), host and AF_XDP mode ([`live`]). Decoding threads beyond the source's own
 //! are made here only: [`sharded`] when one thread reads the source and shares its frames
 //! out by flow, [`source_threads`] when the source itself is split by flow (host mode's
@@ -37,9 +39,9 @@ use thread::Builder;
 /// How long events may wait in the output buffer of a live run.
 const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
-/// Runs `plan`: starts its sinks (a sink that cannot start is refused with exit code 2,
-/// naming its flag), builds its pipelines on the threads they run on, and drives the mode
-/// to its end.
+/// Runs `plan`: opens its source and gives up what the run no longer needs, starts its
+/// sinks (a sink that cannot start is refused with exit code 2, naming its flag), builds
+/// its pipelines on the threads they run on, and drives the mode to its end.
 pub fn start(plan: Plan) -> ExitCode {
     // The source first: a live mode's programs, maps and sockets need privileges that
     // are given up before the first thread starts (privileges.rs).
