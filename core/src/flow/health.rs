@@ -196,6 +196,8 @@ fn mark(fwd: &mut Sender, rev: &Sender, s: &Segment, out_of_order_after: u64) ->
         if fast {
             marks.retransmission = true;
         } else if not_advanced
+            // Only a segment with payload is out of order; a SYN or FIN sent again is not.
+            && s.len > 0
             && s.time_ns.wrapping_sub(fwd.next_seq_ns) < out_of_order_after
             && fwd.next_seq != s.seq.wrapping_add(s.len)
         {
@@ -286,6 +288,23 @@ mod tests {
             (20 * MS, ".r..")
         );
         assert_eq!(health.counts(O).retransmits, 1);
+    }
+
+    #[test]
+    fn a_syn_ack_sent_again_within_the_rtt_is_a_retransmission() {
+        // As a live test caught it: the client's SYN sent again, both SYN+ACKs arriving
+        // 38 µs apart, inside the 78 µs RTT (here 15 ms, inside 20). Without payload,
+        // never out of order.
+        let (health, letters) = marks(&[
+            (O, 100, 0, 0, SYN, 1000, 0),
+            (O, 100, 0, 0, SYN, 1000, 1000),
+            (R, 500, 101, 0, SYN | ACK, 1000, 1010),
+            (O, 101, 501, 0, ACK, 1000, 1020),
+            (R, 500, 101, 0, SYN | ACK, 1000, 1025),
+        ]);
+        assert_eq!(letters, ".r..r");
+        assert_eq!(health.counts(R).retransmits, 1);
+        assert_eq!(health.counts(R).out_of_order, 0);
     }
 
     #[test]
