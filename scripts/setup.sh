@@ -53,6 +53,14 @@ if ! bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
         cargo +"$USERSPACE_TOOLCHAIN" install bpf-linker --version "$BPF_LINKER_VERSION" \
         --no-default-features --features llvm-22 --locked --quiet
 fi
+# tests/outputs/otlp.rs: the independent OTLP receiver (tests/data/otlp/receiver.py),
+# grpcio and OpenTelemetry's own Python bindings from PyPI. ~5 s.
+if [ "$tests" = yes ] && ! python3 -c "import grpc, opentelemetry.proto" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        grpcio==1.85.4 opentelemetry-proto==1.45.2 ||
+        python3 -m pip install --quiet --break-system-packages \
+            grpcio==1.85.4 opentelemetry-proto==1.45.2
+fi
 # tests/outputs.rs: tansu, a Kafka-protocol broker (Debian has none), with its SQLite
 # storage so a restarted broker keeps its topics. ~9 minutes to build on 2 cores.
 tansu_root=/opt/tansu-0.6.0-libsql

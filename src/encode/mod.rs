@@ -1,8 +1,10 @@
 //! Encoders: pure formatters from decided events ([`PacketEvents`]) to bytes. Tracee
 //! JSON in either schema (`netcore_core::json`), one tcpdump-like line per packet
-//! ([`packet_line`], the default), or one line per event ([`event_lines`]).
+//! ([`packet_line`], the default), one line per event ([`event_lines`]), or one OTLP log
+//! record per event ([`otlp`]).
 
 pub mod event_lines;
+pub mod otlp;
 pub mod packet_line;
 
 use std::ops::Range;
@@ -87,6 +89,9 @@ pub enum Format {
     PacketLines,
     /// One readable line per event (`--text-events`).
     EventLines,
+    /// One OTLP `LogRecord` per event, its body the event in Tracee JSON (this schema and
+    /// Community ID seed): binary records, not lines ([`otlp`]).
+    Otlp(&'static Schema, Option<u16>),
 }
 
 impl Format {
@@ -98,13 +103,22 @@ impl Format {
             }
             Format::PacketLines => Box::new(packet_line::PacketLineEncoder::new()),
             Format::EventLines => Box::new(event_lines::EventLineEncoder),
+            Format::Otlp(schema, community_id) => Box::new(otlp::OtlpEncoder::new(
+                json::Encoder::new(schema).with_community_id(community_id),
+                community_id,
+            )),
         }
+    }
+
+    /// Whether the format writes lines (each ending in `\n`), not binary records.
+    pub fn writes_lines(self) -> bool {
+        !matches!(self, Format::Otlp(..))
     }
 }
 
 /// Encoded events of one format, on their way to the outputs that use that format: whole
-/// lines (one event, or one packet in the text format, a line), and the partition key of
-/// each run of lines (a hash of the flow they belong to, see
+/// lines (one event, or one packet in the text format, a line; or, for OTLP, one binary
+/// record an event, called lines here too), and the partition key of each run of lines (a hash of the flow they belong to, see
 /// [`netcore_core::flow::partition_key`]).
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -191,11 +205,6 @@ impl Batch {
 
     /// How many lines the batch holds.
     pub fn len(&self) -> usize {
-        debug_assert_eq!(
-            self.lines,
-            self.bytes.iter().filter(|&&b| b == b'\n').count(),
-            "a batch's line count differs from its lines"
-        );
         self.lines
     }
 
@@ -397,11 +406,23 @@ impl Encoders {
 
     /// Encodes the events of one packet in every format; returns how many.
     pub fn encode(&mut self, events: &PacketEvents<'_, '_>) -> usize {
-        let mut counts = self.formats.iter_mut().map(|(encoder, batch)| {
-            let events = encoder.encode(events, &mut batch.bytes);
-            batch.lines += encoder.lines(events);
-            events
-        });
+        let kinds = &self.kinds;
+        let mut counts = self
+            .formats
+            .iter_mut()
+            .zip(kinds)
+            .map(|((encoder, batch), kind)| {
+                let start = batch.bytes.len();
+                let events = encoder.encode(events, &mut batch.bytes);
+                batch.lines += encoder.lines(events);
+                debug_assert!(
+                    !kind.writes_lines()
+                        || batch.bytes[start..].iter().filter(|&&b| b == b'\n').count()
+                            == encoder.lines(events),
+                    "{kind:?}: the lines written differ from those counted"
+                );
+                events
+            });
         let first = counts.next().unwrap_or(0);
         counts.for_each(drop);
         first

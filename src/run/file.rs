@@ -25,7 +25,7 @@ pub fn run(path: &Path, mut pipelines: Pipelines) -> ExitCode {
             ControlFlow::Continue(())
         }
     });
-    let ending = pipelines.close(last_ns);
+    let ending = pipelines.close(last_ns, true);
     match write_error.map_or(ending.written, Err) {
         Ok(()) => {}
         // A closed pipe (`netcore … | head`) is the reader's choice, not a failure.

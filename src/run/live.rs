@@ -17,6 +17,9 @@ use anyhow::{Context, Result};
 use netcore_core::abi::OwnerHandoff;
 
 use super::FLUSH_EVERY;
+
+/// How often OTLP outputs get the counters as metrics without `--stats`.
+const OTLP_METRICS_EVERY: Duration = Duration::from_secs(10);
 use super::budget::CpuBudget;
 use super::pipelines::Pipelines;
 use super::source_threads::SourceThreads;
@@ -398,6 +401,8 @@ struct Live<S> {
     print_stats: bool,
     /// `--metrics`: the page, rendered at each tick.
     metrics: Option<Metrics>,
+    /// When the counters last went to the OTLP outputs.
+    last_otlp_metrics: Instant,
     /// When the last statistics line was printed, and the packet count then.
     last_stats: (Instant, u64),
     /// Whether the reader of our output went away (`netcore --json | head`).
@@ -460,23 +465,32 @@ impl<S: LiveSource> FrameHandler for Live<S> {
                     *last = Instant::now();
                     kernel_flows.remove_stale();
                 }
-                if self.metrics.is_none() && !self.print_stats {
+                // OTLP outputs take the counters each --stats interval, else every
+                // OTLP_METRICS_EVERY.
+                let otlp_due = self.pipelines.want_metrics()
+                    && (self.print_stats || self.last_otlp_metrics.elapsed() >= OTLP_METRICS_EVERY);
+                if self.metrics.is_none() && !self.print_stats && !otlp_due {
                     return Ok(());
                 }
-                // Read once for both the metrics and the stats line.
+                // Read once for the metrics, OTLP and the stats line.
                 let kernel = self.kernel_counters();
                 let costs = self.programs.costs();
                 let outputs = self.pipelines.outputs_now();
                 let (summary, unowned) = self.counts();
+                let sources = metrics::Sources {
+                    summary: &summary,
+                    kernel: Some(&kernel),
+                    kernel_costs: costs.as_deref().unwrap_or_default(),
+                    unowned,
+                    outputs: &outputs,
+                    source_drops: &source_stats.drops(),
+                };
                 if let Some(metrics) = &self.metrics {
-                    metrics.publish(metrics::render(&metrics::Sources {
-                        summary: &summary,
-                        kernel: &kernel,
-                        kernel_costs: costs.as_deref().unwrap_or_default(),
-                        unowned,
-                        outputs: &outputs,
-                        source_drops: &source_stats.drops(),
-                    }));
+                    metrics.publish(metrics::render(&sources));
+                }
+                if otlp_due {
+                    self.last_otlp_metrics = Instant::now();
+                    self.pipelines.publish_metrics(&sources);
                 }
                 if self.print_stats {
                     let counts = (&summary, unowned);
@@ -516,6 +530,7 @@ impl<S: LiveSource> Live<S> {
             programs,
             print_stats,
             metrics,
+            last_otlp_metrics: Instant::now(),
             last_stats: (Instant::now(), 0),
             reader_closed: false,
             last_flush: Instant::now(),
@@ -590,7 +605,7 @@ impl<S: LiveSource> Live<S> {
         drop(programs); // Detach before the summary: capture is over.
         // The other threads hand over their last batches before the outputs close.
         let ends = more.map(SourceThreads::stop).unwrap_or_default();
-        let mut ending = pipelines.close(wall_clock_ns());
+        let mut ending = pipelines.close(wall_clock_ns(), false);
         let mut per_thread = vec![ending.summary.packets];
         let mut sources = Vec::new();
         for end in ends {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::sharded::Sharded;
 use super::thread::{Builder, Ending, ThreadEnd};
 use crate::pipeline::{PacketCount, Pipeline, Summary};
-use crate::sink::{OutputQueues, OutputReport, Outputs};
+use crate::sink::{OutputQueues, OutputReport, Outputs, metrics};
 use crate::source::Frame;
 
 /// The pipelines of a run on the source's thread, and the run's outputs.
@@ -140,6 +140,16 @@ impl Pipelines {
         self.outputs.report()
     }
 
+    /// Whether an output takes the run's counters (OTLP).
+    pub fn want_metrics(&self) -> bool {
+        self.outputs.want_metrics()
+    }
+
+    /// Hands the run's counters to the outputs that take them.
+    pub fn publish_metrics(&self, sources: &metrics::Sources<'_>) {
+        self.outputs.publish_metrics(sources);
+    }
+
     /// SIGHUP: signatures read their configuration again, file outputs reopen.
     pub fn hang_up(&mut self) {
         if let Decoding::One(pipeline) = &mut self.decoding {
@@ -152,7 +162,9 @@ impl Pipelines {
     /// Ends the run as of `now_ns` (flow records, the last packet's time in file mode):
     /// writes everything out, waits for the outputs (bounded), and says what happened.
     /// The pipelines of other threads must have handed over their last events by then.
-    pub fn close(self, now_ns: u64) -> Ending {
+    /// With `final_metrics` (file mode: these pipelines counted everything, and there
+    /// are no kernel counters), the outputs that take the counters get the final ones.
+    pub fn close(self, now_ns: u64, final_metrics: bool) -> Ending {
         let mut ending = match self.decoding {
             Decoding::One(mut pipeline) => {
                 let (end, tapped) = ThreadEnd::of(&mut pipeline, now_ns);
@@ -162,6 +174,16 @@ impl Pipelines {
             }
             Decoding::Sharded(sharded) => sharded.close(),
         };
+        if final_metrics {
+            self.outputs.publish_metrics(&metrics::Sources {
+                summary: &ending.summary,
+                kernel: None,
+                kernel_costs: &[],
+                unowned: ending.unowned,
+                outputs: &self.outputs.report(),
+                source_drops: &[],
+            });
+        }
         let (report, closed) = self.outputs.close();
         ending.outputs = report;
         ending.written = std::mem::replace(&mut ending.written, Ok(())).and(closed);

@@ -95,8 +95,9 @@ fn answer(mut stream: TcpStream, page: &Mutex<String>) -> io::Result<()> {
 pub struct Sources<'a> {
     /// The pipeline's counts.
     pub summary: &'a Summary,
-    /// The kernel programs' counters.
-    pub kernel: &'a KernelCounters,
+    /// The kernel programs' counters; None when there are none to report (file mode, or
+    /// the final export of a run, whose kernel counters were read before its end).
+    pub kernel: Option<&'a KernelCounters>,
     /// Their kernel time by role, when timed (`--stats`).
     pub kernel_costs: &'a [ProgramCost],
     /// Frames without a known owning task.
@@ -107,25 +108,48 @@ pub struct Sources<'a> {
     pub source_drops: &'a [(&'static str, u64)],
 }
 
+/// What a metric family is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only grows (from the start of the run).
+    Counter,
+    /// A value now.
+    Gauge,
+}
+
+/// Where the counters are written: Prometheus' text page, or an OTLP metrics request.
+pub trait Exposition {
+    /// Starts family `name`.
+    fn family(&mut self, name: &str, kind: Kind, help: &str);
+    /// One sample of the family just started.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64);
+}
+
 /// The page: every counter of `sources` in Prometheus' text format.
 pub fn render(sources: &Sources<'_>) -> String {
-    let s = sources.summary;
     let mut page = Page(String::with_capacity(4096));
+    expose(sources, &mut page);
+    page.0
+}
+
+/// Writes every counter of `sources` to `page`: the one list of the run's metrics.
+pub fn expose(sources: &Sources<'_>, page: &mut impl Exposition) {
+    let s = sources.summary;
     page.family(
         "netcore_packets_total",
-        "counter",
+        Kind::Counter,
         "Frames read from the source.",
     );
     page.sample("netcore_packets_total", &[], s.packets);
     page.family(
         "netcore_bytes_total",
-        "counter",
+        Kind::Counter,
         "Bytes of the frames read, as on the wire.",
     );
     page.sample("netcore_bytes_total", &[], s.bytes);
     page.family(
         "netcore_events_total",
-        "counter",
+        Kind::Counter,
         "Events written, by event.",
     );
     for (kind, n) in EventKind::ALL.iter().zip(s.packet_events) {
@@ -136,7 +160,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_findings_total",
-        "counter",
+        Kind::Counter,
         "Signature findings, by signature.",
     );
     for (signature, n) in &s.findings {
@@ -144,7 +168,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_decode_errors_total",
-        "counter",
+        Kind::Counter,
         "Decode errors, by kind.",
     );
     for (kind, n) in &s.errors {
@@ -152,7 +176,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_packets_skipped_total",
-        "counter",
+        Kind::Counter,
         "Frames that gave no event before decoding or as not IP, by reason.",
     );
     for (reason, n) in [
@@ -165,22 +189,27 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_unowned_packets_total",
-        "counter",
+        Kind::Counter,
         "Frames without a known owning task.",
     );
     page.sample("netcore_unowned_packets_total", &[], sources.unowned);
     page.family(
         "netcore_dropped_total",
-        "counter",
+        Kind::Counter,
         "What was lost, by stage.",
     );
-    let k = sources.kernel;
     let t = &s.dns_tcp;
+    if let Some(k) = sources.kernel {
+        for (stage, n) in [
+            ("ring_buffer", k.ring_full),
+            ("ring_buffer_dns_copies", k.copies_lost),
+            ("xdp_no_metadata", k.xdp_no_metadata),
+            ("kernel_flows_stale", k.flows_stale),
+        ] {
+            page.sample("netcore_dropped_total", &[("stage", stage)], n);
+        }
+    }
     for (stage, n) in [
-        ("ring_buffer", k.ring_full),
-        ("ring_buffer_dns_copies", k.copies_lost),
-        ("xdp_no_metadata", k.xdp_no_metadata),
-        ("kernel_flows_stale", k.flows_stale),
         ("flow_table", s.flows.untracked),
         ("dns_names", s.flows.names_evicted),
         ("dns_transactions", s.flows.transactions.untracked),
@@ -206,48 +235,16 @@ pub fn render(sources: &Sources<'_>) -> String {
     );
     page.family(
         "netcore_evidence_files_total",
-        "counter",
+        Kind::Counter,
         "Evidence files written.",
     );
     page.sample("netcore_evidence_files_total", &[], evidence.files);
-    page.family(
-        "netcore_kernel_packets_total",
-        "counter",
-        "Packets the kernel programs saw, by outcome.",
-    );
-    for (outcome, n) in [
-        ("captured", k.captured),
-        ("filtered", k.filtered),
-        ("counted_in_kernel_flows", k.flow_counted),
-        ("flow_table_full", k.flow_table_full),
-        ("shed", k.shed),
-    ] {
-        page.sample("netcore_kernel_packets_total", &[("outcome", outcome)], n);
-    }
-    page.family(
-        "netcore_sample_every",
-        "gauge",
-        "--cpu-budget: packet events are written for one packet in this many (1: all).",
-    );
-    page.sample(
-        "netcore_sample_every",
-        &[],
-        u64::from(k.shedding.sample_every.max(1)),
-    );
-    page.family(
-        "netcore_shedding_changes_total",
-        "counter",
-        "--cpu-budget: times shedding started and ended.",
-    );
-    for (change, n) in [
-        ("shed", k.shedding.sheds),
-        ("recovered", k.shedding.recoveries),
-    ] {
-        page.sample("netcore_shedding_changes_total", &[("change", change)], n);
+    if let Some(k) = sources.kernel {
+        kernel_counters(k, page);
     }
     page.family(
         "netcore_kernel_program_runs_total",
-        "counter",
+        Kind::Counter,
         "Runs of netcore's eBPF programs, by role (with --stats).",
     );
     for cost in sources.kernel_costs {
@@ -256,7 +253,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_kernel_program_nanoseconds_total",
-        "counter",
+        Kind::Counter,
         "Kernel time in netcore's eBPF programs, by role (with --stats).",
     );
     for cost in sources.kernel_costs {
@@ -267,11 +264,11 @@ pub fn render(sources: &Sources<'_>) -> String {
             cost.run_time_ns,
         );
     }
-    page.family("netcore_flows_total", "counter", "Flows tracked.");
+    page.family("netcore_flows_total", Kind::Counter, "Flows tracked.");
     page.sample("netcore_flows_total", &[], s.flows.created);
     page.family(
         "netcore_output_events_total",
-        "counter",
+        Kind::Counter,
         "Events per output, by outcome.",
     );
     for (name, c) in sources.outputs.iter() {
@@ -286,7 +283,7 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_output_queue_batches",
-        "gauge",
+        Kind::Gauge,
         "Batches waiting in each output's queue.",
     );
     for (name, c) in sources.outputs.iter() {
@@ -299,21 +296,63 @@ pub fn render(sources: &Sources<'_>) -> String {
     }
     page.family(
         "netcore_output_up",
-        "gauge",
+        Kind::Gauge,
         "Whether each output's destination is reachable.",
     );
     for (name, c) in sources.outputs.iter() {
         let up = u64::from(c.connected.load(Relaxed));
         page.sample("netcore_output_up", &[("output", name)], up);
     }
-    page.0
+}
+
+/// The kernel programs' counters.
+fn kernel_counters(k: &KernelCounters, page: &mut impl Exposition) {
+    page.family(
+        "netcore_kernel_packets_total",
+        Kind::Counter,
+        "Packets the kernel programs saw, by outcome.",
+    );
+    for (outcome, n) in [
+        ("captured", k.captured),
+        ("filtered", k.filtered),
+        ("counted_in_kernel_flows", k.flow_counted),
+        ("flow_table_full", k.flow_table_full),
+        ("shed", k.shed),
+    ] {
+        page.sample("netcore_kernel_packets_total", &[("outcome", outcome)], n);
+    }
+    page.family(
+        "netcore_sample_every",
+        Kind::Gauge,
+        "--cpu-budget: packet events are written for one packet in this many (1: all).",
+    );
+    page.sample(
+        "netcore_sample_every",
+        &[],
+        u64::from(k.shedding.sample_every.max(1)),
+    );
+    page.family(
+        "netcore_shedding_changes_total",
+        Kind::Counter,
+        "--cpu-budget: times shedding started and ended.",
+    );
+    for (change, n) in [
+        ("shed", k.shedding.sheds),
+        ("recovered", k.shedding.recoveries),
+    ] {
+        page.sample("netcore_shedding_changes_total", &[("change", change)], n);
+    }
 }
 
 /// A page being written.
 struct Page(String);
 
-impl Page {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+impl Exposition for Page {
+    fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
         let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
 
@@ -356,7 +395,7 @@ mod tests {
         let outputs = OutputReport(vec![(spec, counters)]);
         let page = render(&Sources {
             summary: &summary,
-            kernel: &KernelCounters::default(),
+            kernel: Some(&KernelCounters::default()),
             kernel_costs: &[],
             unowned: 1,
             outputs: &outputs,

@@ -10,6 +10,7 @@ mod file;
 mod kafka;
 pub mod metrics;
 mod nats;
+pub mod otlp;
 
 use std::fmt;
 use std::io;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::encode::otlp::Envelope;
 use crate::encode::{Format, Lines};
 use crate::pipeline::EventOutput;
 
@@ -54,6 +56,8 @@ pub enum Target {
         /// The subject.
         subject: String,
     },
+    /// An OTLP receiver: one log record per event, and the counters as metrics.
+    Otlp(otlp::Endpoint),
 }
 
 /// What `--output` names: a target, and the format written to it.
@@ -80,8 +84,9 @@ pub enum FormatName {
 }
 
 /// The output URL forms, for messages.
-const OUTPUT_FORMS: &str = "stdout, file:PATH, kafka://HOST:PORT[,HOST:PORT…]/TOPIC or \
-                            nats://HOST:PORT/SUBJECT, each optionally ?format=json|text|text-events";
+const OUTPUT_FORMS: &str = "stdout, file:PATH, kafka://HOST:PORT[,HOST:PORT…]/TOPIC, \
+                            nats://HOST:PORT/SUBJECT, each optionally ?format=json|text|text-events, \
+                            or otlp://HOST:PORT, otlp+http(s)://HOST:PORT[/PREFIX], otlp";
 
 impl std::str::FromStr for OutputSpec {
     type Err = String;
@@ -152,6 +157,14 @@ impl std::str::FromStr for OutputSpec {
                 return Err("nats://: one server (HOST:PORT)".into());
             }
             Target::Nats { server, subject }
+        } else if base == "otlp" || base.starts_with("otlp://") || base.starts_with("otlp+") {
+            if format.is_some_and(|f| f != FormatName::Json) {
+                return Err("otlp: the records' bodies are JSON (format=json only)".into());
+            }
+            let options = std::mem::take(&mut options);
+            Target::Otlp(otlp::Endpoint::parse(base, &options, |name| {
+                std::env::var(name).ok()
+            })?)
         } else {
             return Err(format!("unknown output; expected {OUTPUT_FORMS}"));
         };
@@ -159,11 +172,33 @@ impl std::str::FromStr for OutputSpec {
             return Err(format!("unknown option `{key}`"));
         }
         Ok(OutputSpec {
-            name: text.to_owned(),
+            name: redacted(text),
             target,
             format,
         })
     }
+}
+
+/// `text` with the values of its `headers=` option (credentials, often) replaced by
+/// `***`: what names the output in messages and metrics.
+fn redacted(text: &str) -> String {
+    let Some((base, query)) = text.split_once('?') else {
+        return text.to_owned();
+    };
+    let options: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("headers", list)) => {
+                let names: Vec<String> = list
+                    .split(',')
+                    .map(|h| format!("{}=***", h.split('=').next().unwrap_or("")))
+                    .collect();
+                format!("headers={}", names.join(","))
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", options.join("&"))
 }
 
 /// `HOST:PORT[,HOST:PORT]/NAME` → (the servers, the name); every server needs a port.
@@ -253,6 +288,12 @@ struct Running {
 pub struct Outputs {
     queues: OutputQueues,
     running: Vec<Running>,
+    /// Where each OTLP output takes the counters.
+    metrics_slots: Vec<Arc<otlp::MetricsSlot>>,
+    /// The OTLP resource and scope.
+    envelope: Envelope,
+    /// When the outputs started (the counters' start), ns since the Unix epoch.
+    started_ns: u64,
 }
 
 /// The outputs' queues without their threads: what each decoding thread hands its batches
@@ -284,6 +325,8 @@ impl Outputs {
     ) -> io::Result<Self> {
         let mut running = Vec::new();
         let mut queues = Vec::new();
+        let mut metrics_slots = Vec::new();
+        let envelope = Envelope::new(&host_name());
         for (spec, format) in specs {
             let (sender, queue) = mpsc::channel(queue_batches.max(1));
             let counters = Arc::new(OutputCounters::default());
@@ -316,6 +359,18 @@ impl Outputs {
                     queue,
                     counters.clone(),
                 ),
+                Target::Otlp(endpoint) => {
+                    let slot = Arc::new(otlp::MetricsSlot::default());
+                    metrics_slots.push(slot.clone());
+                    otlp::start(
+                        spec.name.clone(),
+                        endpoint.clone(),
+                        envelope.clone(),
+                        slot,
+                        queue,
+                        counters.clone(),
+                    )
+                }
             }
             .map_err(|e| io::Error::new(e.kind(), format!("--output {}: {e}", spec.name)))?;
             queues.push(OutputQueue {
@@ -332,7 +387,27 @@ impl Outputs {
         Ok(Outputs {
             queues: OutputQueues { queues, policy },
             running,
+            metrics_slots,
+            envelope,
+            started_ns: wall_clock_ns(),
         })
+    }
+
+    /// Whether an output takes the run's counters (OTLP).
+    pub fn want_metrics(&self) -> bool {
+        !self.metrics_slots.is_empty()
+    }
+
+    /// Hands the counters of `sources` to the outputs that take them, as of now.
+    pub fn publish_metrics(&self, sources: &metrics::Sources<'_>) {
+        if self.metrics_slots.is_empty() {
+            return;
+        }
+        let request =
+            otlp::metrics::request(sources, &self.envelope, self.started_ns, wall_clock_ns());
+        for slot in &self.metrics_slots {
+            slot.publish(request.clone());
+        }
     }
 
     /// The queues, for each decoding thread to hand its batches to.
@@ -408,6 +483,20 @@ impl EventOutput for OutputQueues {
     }
 }
 
+/// Now, ns since the Unix epoch.
+fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// This host's name (the OTLP resource's `host.name`).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// What became of each output's events, for the summary, `--stats` and the metrics.
 #[derive(Default)]
 pub struct OutputReport(Vec<(OutputSpec, Arc<OutputCounters>)>);
@@ -458,6 +547,11 @@ pub fn formats(
     let mut outputs = vec![];
     for spec in specs {
         let format = match (spec.format, &spec.target) {
+            // JSON bodies in OTLP records (the only format parsing lets through).
+            (_, Target::Otlp(_)) => match json {
+                Format::Json(schema, community_id) => Format::Otlp(schema, community_id),
+                other => other,
+            },
             (Some(FormatName::Json), _) => json,
             (Some(FormatName::Text), _) => Format::PacketLines,
             (Some(FormatName::TextEvents), _) => Format::EventLines,

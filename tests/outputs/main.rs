@@ -5,8 +5,12 @@
 //! broker mid-run and restart it: netcore must survive, count what it lost, and deliver
 //! again.
 //!
+//! OTLP ([`otlp`]) goes to receivers the tests start too: Python's grpcio with the
+//! `opentelemetry-proto` package, and receivers of this crate's own from
+//! `opentelemetry-proto`'s generated types.
+//!
 //! Without a broker installed the broker tests skip loudly; under `CI=true` they fail
-//! (scripts/setup.sh installs both).
+//! (scripts/setup.sh installs them).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -16,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../common/mod.rs"]
 mod common;
+mod otlp;
 use common::live::{Netcore, root_or_skip};
 use common::{netcore, root};
 
@@ -142,6 +148,22 @@ fn bad_outputs_are_refused_with_the_problem_named() {
             "file:/nonexistent-dir/events.json: No such file",
         ),
         ("syslog://x", "unknown output"),
+        ("otlp://", "expected HOST[:PORT]"),
+        ("otlp://collector:70000", "the port is no number"),
+        (
+            "otlp+http://c:4318?compression=brotli",
+            "compression=brotli",
+        ),
+        (
+            "otlp://c:4317?ca=/nonexistent/ca.pem",
+            "ca=/nonexistent/ca.pem",
+        ),
+        (
+            "otlp://c:4317?headers=x-token",
+            "header `x-token`: expected NAME=VALUE",
+        ),
+        ("otlp://c:4317?format=text", "format=json only"),
+        ("otlp://c:4317?timeout=5", "unknown option `timeout`"),
         (
             "stdout?format=yaml",
             "format=yaml: expected json, text or text-events",
@@ -622,7 +644,7 @@ fn send_datagrams(receiver: &UdpSocket, count: usize) {
 /// What the summary line says of output `name`: (delivered, dropped, lost).
 fn output_counts(summary: &str, name: &str) -> (u64, u64, u64) {
     let at = summary
-        .find(&format!("{name}: "))
+        .rfind(&format!("{name}: "))
         .unwrap_or_else(|| panic!("{name} in {summary}"));
     let numbers: Vec<u64> = summary[at + name.len() + 2..]
         .split(' ')

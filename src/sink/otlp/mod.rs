@@ -1,0 +1,219 @@
+//! OTLP out (`--output otlp://…`, `otlp+http://…`, `otlp`): each batch of log records
+//! (one per event, [`crate::encode::otlp`]) becomes one export request, sent by a thread
+//! of its own on a runtime of its own. A request that fails in a way worth retrying
+//! (the receiver away or overloaded) is sent again with backoff (100 ms doubling to 5 s,
+//! or the receiver's `Retry-After`) until [`DELIVERY_TIMEOUT`], then its events are
+//! counted lost; meanwhile the queue behind it fills (bounded) and the policy drops or
+//! blocks. Records a receiver rejects (partial success) are counted lost, and its message
+//! named once. The run's counters travel too, as OTLP metrics ([`MetricsSlot`]).
+
+mod endpoint;
+pub mod metrics;
+mod transport;
+
+use std::io;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+pub use endpoint::Endpoint;
+use transport::{Client, Failure, Signal};
+
+use super::{DELIVERY_TIMEOUT, OutputCounters, Queue};
+use crate::encode::otlp::Envelope;
+
+/// The latest metrics request for an OTLP output to send (each replaces the one before
+/// it when that was not sent yet: metrics are cumulative, the newest says it all).
+#[derive(Default)]
+pub struct MetricsSlot {
+    latest: Mutex<Option<Bytes>>,
+    ready: Notify,
+}
+
+impl MetricsSlot {
+    /// Hands `request` (an `ExportMetricsServiceRequest`) to the output.
+    pub fn publish(&self, request: Vec<u8>) {
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = Some(request.into());
+        }
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> Option<Bytes> {
+        self.latest.lock().ok()?.take()
+    }
+}
+
+/// Starts the output's thread.
+pub(super) fn start(
+    name: String,
+    endpoint: Endpoint,
+    envelope: Envelope,
+    metrics: Arc<MetricsSlot>,
+    queue: Queue,
+    counters: Arc<OutputCounters>,
+) -> io::Result<JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("netcore-otlp".into())
+        .spawn(move || {
+            let output = Output {
+                name,
+                counters,
+                refused: None,
+                away: false,
+            };
+            runtime.block_on(output.run(endpoint, envelope, metrics, queue))
+        })
+}
+
+/// One OTLP output's state.
+struct Output {
+    name: String,
+    counters: Arc<OutputCounters>,
+    /// The last reason the receiver gave for refusing (said once each).
+    refused: Option<String>,
+    /// Whether the receiver is unreachable now (said once an outage).
+    away: bool,
+}
+
+impl Output {
+    async fn run(
+        mut self,
+        endpoint: Endpoint,
+        envelope: Envelope,
+        metrics: Arc<MetricsSlot>,
+        mut queue: Queue,
+    ) {
+        let mut client = match Client::new(&endpoint) {
+            Ok(client) => client,
+            Err(e) => {
+                note!(
+                    "netcore: output {}: {e}; its events are lost (counted)",
+                    self.name
+                );
+                while let Some(batch) = queue.recv().await {
+                    self.counters.queued.fetch_sub(1, Relaxed);
+                    OutputCounters::add(&self.counters.failed, batch.len());
+                }
+                return;
+            }
+        };
+        self.counters.connected.store(true, Relaxed);
+        loop {
+            let batch = tokio::select! {
+                batch = queue.recv() => batch,
+                () = metrics.ready.notified() => {
+                    if let Some(request) = metrics.take() {
+                        self.send_metrics(&mut client, request).await;
+                    }
+                    continue;
+                }
+            };
+            let Some(batch) = batch else { break };
+            self.counters.queued.fetch_sub(1, Relaxed);
+            let events = batch.len();
+            if self.counters.drain_expired() {
+                OutputCounters::add(&self.counters.failed, events);
+                continue;
+            }
+            let request = envelope.logs_request(batch.pieces(), batch.bytes_len());
+            drop(batch);
+            self.send_logs(&mut client, request.into(), events).await;
+        }
+        // The final counters, when they are there.
+        if let Some(request) = metrics.take() {
+            self.send_metrics(&mut client, request).await;
+        }
+    }
+
+    /// Delivers one request of `events` log records, retrying while that is worth it.
+    async fn send_logs(&mut self, client: &mut Client, request: Bytes, events: usize) {
+        let counters = self.counters.clone();
+        match self.deliver(client, Signal::Logs, request).await {
+            Some(rejected) => {
+                let rejected = (rejected as usize).min(events);
+                OutputCounters::add(&counters.delivered, events - rejected);
+                OutputCounters::add(&counters.failed, rejected);
+            }
+            None => OutputCounters::add(&counters.failed, events),
+        }
+    }
+
+    /// Sends the counters; they are not events, so nothing is counted of them (a request
+    /// that fails is replaced by the next second's).
+    async fn send_metrics(&mut self, client: &mut Client, request: Bytes) {
+        let _ = self.deliver(client, Signal::Metrics, request).await;
+    }
+
+    /// Sends `request` until it is answered, refused, or [`DELIVERY_TIMEOUT`] (or the end
+    /// of the drain) passes; the records the receiver rejected when answered.
+    async fn deliver(
+        &mut self,
+        client: &mut Client,
+        signal: Signal,
+        request: Bytes,
+    ) -> Option<u64> {
+        let deadline = self.counters.deadline(Instant::now() + DELIVERY_TIMEOUT);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match client.export(signal, request.clone()).await {
+                Ok((rejected, message)) => {
+                    self.back();
+                    if rejected > 0 || !message.is_empty() {
+                        self.say_refused(format!(
+                            "the receiver rejected {rejected} records: {message}"
+                        ));
+                    }
+                    return Some(rejected);
+                }
+                Err(Failure::Refused(why)) => {
+                    self.back();
+                    self.say_refused(why);
+                    return None;
+                }
+                Err(Failure::Retry { why, after }) => {
+                    if !std::mem::replace(&mut self.away, true) {
+                        self.counters.connected.store(false, Relaxed);
+                        note!(
+                            "netcore: output {}: {why}; trying again, events held (bounded) meanwhile",
+                            self.name
+                        );
+                    }
+                    let wait = after.unwrap_or(backoff);
+                    let deadline = self.counters.deadline(deadline);
+                    if Instant::now() + wait >= deadline {
+                        return None;
+                    }
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// The receiver answered: says so when it was away.
+    fn back(&mut self) {
+        if std::mem::replace(&mut self.away, false) {
+            self.counters.connected.store(true, Relaxed);
+            note!("netcore: output {}: the receiver answers again", self.name);
+        }
+    }
+
+    /// Names a refusal, once for each different reason in a row.
+    fn say_refused(&mut self, why: String) {
+        if self.refused.as_ref() != Some(&why) {
+            note!(
+                "netcore: output {}: {why}; those events are lost (counted)",
+                self.name
+            );
+            self.refused = Some(why);
+        }
+    }
+}
