@@ -143,6 +143,8 @@ pub struct Cli {
     /// Where the events go, repeatable: stdout, file:PATH[?max-size=MB&max-files=N],
     /// kafka://HOST:PORT[,…]/TOPIC[?librdkafka.setting=VALUE…], nats://HOST:PORT/SUBJECT;
     /// each takes ?format=json|text|text-events (default JSON; stdout follows --json).
+    /// OpenTelemetry: otlp://HOST[:PORT] (gRPC), otlp+http(s)://HOST[:PORT][/PREFIX], or
+    /// otlp (OTEL_EXPORTER_OTLP_*), with ?compression=gzip&ca=FILE&headers=NAME=VALUE,….
     /// Default: stdout. See docs/outputs.md.
     #[arg(long, value_name = "URL")]
     pub output: Vec<crate::sink::OutputSpec>,

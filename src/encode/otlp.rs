@@ -11,6 +11,7 @@
 //! types decode them in the tests); the envelopes, built once a batch, use the types.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use netcore_core::finding::{FindingEvent, FindingValue};
 use netcore_core::flow::community_id::community_id;
@@ -155,12 +156,21 @@ fn split_image(image: &str) -> (&str, &str) {
 /// The attributes of one or more records being written: framed `KeyValue`s (field 6 of
 /// `LogRecord`), in a buffer reused from record to record.
 #[derive(Default)]
-struct Attributes(Vec<u8>);
+struct Attributes {
+    attributes: Vec<u8>,
+    /// Room to write an address in.
+    address: Vec<u8>,
+}
 
 impl Attributes {
     /// Appends attribute `key` = `value`, unless the value is empty.
     fn push(&mut self, key: &str, value: &Value<'_>) {
-        push_attribute(&mut self.0, key, value);
+        push_attribute(&mut self.attributes, key, value);
+    }
+
+    /// Forgets the attributes written.
+    fn clear(&mut self) {
+        self.attributes.clear();
     }
 
     /// The owner's attributes, when it is known.
@@ -175,55 +185,37 @@ impl Attributes {
 
     /// The endpoints: `source.address`, `source.port`, `destination.address`,
     /// `destination.port` (no ports for ICMP), `network.transport` (`tcp`, `udp`,
-    /// `icmp`; none for other protocols), `network.type` (`ipv4`, `ipv6`).
-    fn endpoints(
-        &mut self,
-        protocol: u8,
-        src: (std::net::IpAddr, u16),
-        dst: (std::net::IpAddr, u16),
-    ) {
-        let mut address = [0u8; 64];
+    /// `icmp`; none for other protocols), `network.type` (`ipv4`, `ipv6`). Addresses are
+    /// written as the JSON writes them (Go's forms).
+    fn endpoints(&mut self, protocol: u8, src: (IpAddr, u16), dst: (IpAddr, u16)) {
+        let ports = matches!(protocol, ip::TCP | ip::UDP);
+        for ((address, port), (address_key, port_key)) in [
+            (src, ("source.address", "source.port")),
+            (dst, ("destination.address", "destination.port")),
+        ] {
+            self.address.clear();
+            json::push_ip(&mut self.address, address);
+            // Without its quotes; the JSON writer's digits and colons are UTF-8.
+            let text = self
+                .address
+                .get(1..self.address.len() - 1)
+                .unwrap_or_default();
+            let text = std::str::from_utf8(text).unwrap_or_default();
+            push_attribute(&mut self.attributes, address_key, &borrowed(text));
+            if ports {
+                push_attribute(&mut self.attributes, port_key, &Value::Int(port.into()));
+            }
+        }
         let transport = match protocol {
             ip::TCP => "tcp",
             ip::UDP => "udp",
             ip::ICMP | ip::ICMPV6 => "icmp",
             _ => "",
         };
-        let ports = matches!(protocol, ip::TCP | ip::UDP);
-        for (prefix, (addr, port)) in [("source", src), ("destination", dst)] {
-            let text = format_address(addr, &mut address);
-            self.push(
-                if prefix == "source" {
-                    "source.address"
-                } else {
-                    "destination.address"
-                },
-                &borrowed(text),
-            );
-            if ports {
-                self.push(
-                    if prefix == "source" {
-                        "source.port"
-                    } else {
-                        "destination.port"
-                    },
-                    &Value::Int(port.into()),
-                );
-            }
-        }
         self.push("network.transport", &borrowed(transport));
         let network = if src.0.is_ipv4() { "ipv4" } else { "ipv6" };
         self.push("network.type", &borrowed(network));
     }
-}
-
-/// `addr` as text, in `room`.
-fn format_address(addr: std::net::IpAddr, room: &mut [u8; 64]) -> &str {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut room[..]);
-    let _ = write!(cursor, "{addr}");
-    let end = cursor.position() as usize;
-    std::str::from_utf8(&room[..end]).unwrap_or("")
 }
 
 /// The sizes of attribute `key` = `value`: its `KeyValue` and the `AnyValue` in it.
@@ -362,7 +354,7 @@ impl Encoder for OtlpEncoder {
         self.lines.clear();
         let count = self.json.encode(events, &mut self.lines);
         let attributes = &mut self.attributes;
-        attributes.0.clear();
+        attributes.clear();
         attributes.owner(events.ctx);
         let packet = events.packet;
         if let Some(network) = packet.network {
@@ -393,19 +385,18 @@ impl Encoder for OtlpEncoder {
             Direction::Unknown => "",
         };
         attributes.push("network.io.direction", &borrowed(direction));
-        for (line, kind) in self
-            .lines
-            .split_inclusive(|&b| b == b'\n')
-            .zip(events.kinds())
-        {
-            let body = line.strip_suffix(b"\n").unwrap_or(line);
+        // Each event's line: the JSON writer ends each with its one newline.
+        let ends = memchr::memchr_iter(b'\n', &self.lines);
+        let starts = std::iter::once(0).chain(ends.clone().map(|end| end + 1));
+        for ((start, end), kind) in starts.zip(ends).zip(events.kinds()) {
+            let body = &self.lines[start..end];
             write_record(
                 out,
                 events.ctx.timestamp,
                 Severity::INFO,
                 kind.name(),
                 body,
-                &attributes.0,
+                &attributes.attributes,
             );
         }
         count
@@ -423,7 +414,7 @@ impl Encoder for OtlpEncoder {
         self.json
             .encode_flow(kind, flow, ctx, responder, &mut self.lines);
         let attributes = &mut self.attributes;
-        attributes.0.clear();
+        attributes.clear();
         attributes.owner(ctx);
         attributes.endpoints(flow.protocol, flow.orig, flow.resp);
         attributes.push("netcore.community_id", &borrowed(flow.community_id));
@@ -436,7 +427,7 @@ impl Encoder for OtlpEncoder {
             Severity::INFO,
             kind.name(),
             body,
-            &attributes.0,
+            &attributes.attributes,
         );
     }
 
@@ -457,7 +448,7 @@ impl Encoder for OtlpEncoder {
             })
             .unwrap_or(0);
         let attributes = &mut self.attributes;
-        attributes.0.clear();
+        attributes.clear();
         attributes.owner(ctx);
         attributes.push("netcore.signature.id", &borrowed(finding.event_id));
         attributes.push("netcore.finding.severity", &Value::Int(severity));
@@ -470,7 +461,7 @@ impl Encoder for OtlpEncoder {
             severity,
             finding.event_name,
             body,
-            &attributes.0,
+            &attributes.attributes,
         );
     }
 }
@@ -526,26 +517,32 @@ impl Envelope {
         &self.scope
     }
 
-    /// An `ExportLogsServiceRequest` of the records in `pieces` (a batch of this format,
-    /// `len` bytes in all): one `ResourceLogs` of one `ScopeLogs`.
-    pub fn logs_request<'p>(&self, pieces: impl Iterator<Item = &'p [u8]>, len: usize) -> Vec<u8> {
+    /// Writes into `out` (emptied first) an `ExportLogsServiceRequest` of the records in
+    /// `pieces` (batches of this format, `len` bytes in all): one `ResourceLogs` of one
+    /// `ScopeLogs`.
+    pub fn logs_request<'p>(
+        &self,
+        pieces: impl Iterator<Item = &'p [u8]>,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) {
         // ScopeLogs { scope = 1, log_records = 2 (the pieces) }
         let scope_logs = len_field_size(1, self.scope_bytes.len()) + len;
         // ResourceLogs { resource = 1, scope_logs = 2 }
         let resource_logs =
             len_field_size(1, self.resource_bytes.len()) + len_field_size(2, scope_logs);
         // ExportLogsServiceRequest { resource_logs = 1 }
-        let mut out = Vec::with_capacity(len_field_size(1, resource_logs));
-        len_header(&mut out, 1, resource_logs);
-        len_header(&mut out, 1, self.resource_bytes.len());
+        out.clear();
+        out.reserve(len_field_size(1, resource_logs));
+        len_header(out, 1, resource_logs);
+        len_header(out, 1, self.resource_bytes.len());
         out.extend_from_slice(&self.resource_bytes);
-        len_header(&mut out, 2, scope_logs);
-        len_header(&mut out, 1, self.scope_bytes.len());
+        len_header(out, 2, scope_logs);
+        len_header(out, 1, self.scope_bytes.len());
         out.extend_from_slice(&self.scope_bytes);
         for piece in pieces {
             out.extend_from_slice(piece);
         }
-        out
     }
 }
 
@@ -597,7 +594,7 @@ mod tests {
             Severity::INFO,
             "net_packet_tcp",
             body,
-            &attributes.0,
+            &attributes.attributes,
         );
         write_record(
             &mut out,

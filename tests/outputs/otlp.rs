@@ -57,10 +57,16 @@ fn python_receiver_available(test: &str) -> bool {
 /// The Python receiver on a free port (`transport` `grpc` or `http`, HTTP under
 /// `prefix`), appending what it gets to `records` (so that a restart keeps the earlier).
 fn python_receiver(transport: &str, prefix: &str, records: &Path) -> Broker {
+    python_receiver_with(transport, prefix, records, &[])
+}
+
+/// [`python_receiver`] with more of its options (`--tls CERT KEY`, `--unavailable N`).
+fn python_receiver_with(transport: &str, prefix: &str, records: &Path, options: &[&str]) -> Broker {
     let port = free_port();
     let script = root().join("tests/data/otlp/receiver.py");
     let (transport, prefix, records) =
         (transport.to_owned(), prefix.to_owned(), records.to_owned());
+    let options: Vec<String> = options.iter().map(|o| o.to_string()).collect();
     Broker::start(port, move || {
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -70,6 +76,7 @@ fn python_receiver(transport: &str, prefix: &str, records: &Path) -> Broker {
         Command::new("python3")
             .arg(&script)
             .args([&transport, &port.to_string(), &prefix])
+            .args(&options)
             .stdout(out)
             .stderr(Stdio::null())
             .spawn()
@@ -663,6 +670,140 @@ fn rejected_refused_and_unreachable_receivers_are_counted_and_named() {
             "{output}: the failure named: {stderr}"
         );
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A CA and a certificate it signed for localhost and 127.0.0.1, made with openssl in
+/// `dir`: (the CA's PEM, the certificate's, its key's).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=netcore test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+#[test]
+fn tls_with_a_given_ca_and_a_receivers_retry_after() {
+    let test = "tls_with_a_given_ca_and_a_receivers_retry_after";
+    if !python_receiver_available(test) || !installed("openssl", test) {
+        return;
+    }
+    let dir = test_dir(test);
+    let (ca, cert, key) = test_certificates(&dir);
+    let (ca, cert, key) = (
+        ca.to_str().unwrap(),
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+    );
+    let capture = golden("ethernet.pcap");
+    // gRPC over TLS, the server's certificate checked against the CA given.
+    let records = dir.join("grpc.jsonl");
+    let grpc = python_receiver_with("grpc", "", &records, &["--tls", cert, key]);
+    let output = format!("otlp://localhost:{}?ca={ca}", grpc.port);
+    let out = netcore(&["-r", &capture, "--output", &output]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (delivered, dropped, lost) = output_counts(&stderr, &output);
+    assert_eq!((dropped, lost), (0, 0), "{stderr}");
+    assert_eq!(python_records(&records).len() as u64, delivered, "{stderr}");
+    // HTTPS refusing the first two requests with 503 and Retry-After: 1: waited, sent
+    // again, all delivered.
+    let records = dir.join("https.jsonl");
+    let https = python_receiver_with(
+        "http",
+        "",
+        &records,
+        &["--tls", cert, key, "--unavailable", "2"],
+    );
+    let output = format!("otlp+https://127.0.0.1:{}?ca={ca}", https.port);
+    let started = Instant::now();
+    let out = netcore(&["-r", &capture, "--output", &output]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After not waited: {stderr}"
+    );
+    let (delivered, dropped, lost) = output_counts(&stderr, &output);
+    assert_eq!((dropped, lost), (0, 0), "{stderr}");
+    assert_eq!(python_records(&records).len() as u64, delivered, "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("HTTP 503 Service Unavailable; trying again")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("the receiver answers again"), "{stderr}");
+    // The system's roots do not know the test CA: named, every event counted lost.
+    let output = format!("otlp+https://127.0.0.1:{}", https.port);
+    let out = netcore(&["-r", &capture, "--output", &output]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(output_counts(&stderr, &output).0, 0, "{stderr}");
+    assert!(
+        stderr.contains("invalid peer certificate: UnknownIssuer"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -26,6 +26,10 @@ use transport::{Client, Failure, Signal};
 use super::{DELIVERY_TIMEOUT, OutputCounters, Queue};
 use crate::encode::otlp::Envelope;
 
+/// Most bytes of records in one export request: the batches waiting in the queue are
+/// sent together up to this (receivers take 4 MiB by default).
+const REQUEST_BYTES: usize = 1 << 20;
+
 /// The latest metrics request for an OTLP output to send (each replaces the one before
 /// it when that was not sent yet: metrics are cumulative, the newest says it all).
 #[derive(Default)]
@@ -106,8 +110,10 @@ impl Output {
             }
         };
         self.counters.connected.store(true, Relaxed);
+        // The request being built, its memory kept from one request to the next.
+        let mut request = Vec::new();
         loop {
-            let batch = tokio::select! {
+            let first = tokio::select! {
                 batch = queue.recv() => batch,
                 () = metrics.ready.notified() => {
                     if let Some(request) = metrics.take() {
@@ -116,16 +122,33 @@ impl Output {
                     continue;
                 }
             };
-            let Some(batch) = batch else { break };
-            self.counters.queued.fetch_sub(1, Relaxed);
-            let events = batch.len();
+            let Some(first) = first else { break };
+            // What else waits, up to REQUEST_BYTES: one request for them all.
+            let mut batches = vec![first];
+            let mut bytes = batches[0].bytes_len();
+            while bytes < REQUEST_BYTES
+                && let Ok(batch) = queue.try_recv()
+            {
+                bytes += batch.bytes_len();
+                batches.push(batch);
+            }
+            self.counters
+                .queued
+                .fetch_sub(batches.len() as u64, Relaxed);
+            let events = batches.iter().map(|b| b.len()).sum();
             if self.counters.drain_expired() {
                 OutputCounters::add(&self.counters.failed, events);
                 continue;
             }
-            let request = envelope.logs_request(batch.pieces(), batch.bytes_len());
-            drop(batch);
-            self.send_logs(&mut client, request.into(), events).await;
+            let pieces = batches.iter().flat_map(|b| b.pieces());
+            envelope.logs_request(pieces, bytes, &mut request);
+            drop(batches);
+            let sent = Bytes::from(std::mem::take(&mut request));
+            let sent = self.send_logs(&mut client, sent, events).await;
+            // The memory back, unless the client still holds the request.
+            if let Ok(memory) = sent.try_into_mut() {
+                request = memory.into();
+            }
         }
         // The final counters, when they are there.
         if let Some(request) = metrics.take() {
@@ -133,10 +156,11 @@ impl Output {
         }
     }
 
-    /// Delivers one request of `events` log records, retrying while that is worth it.
-    async fn send_logs(&mut self, client: &mut Client, request: Bytes, events: usize) {
+    /// Delivers one request of `events` log records, retrying while that is worth it;
+    /// hands the request back.
+    async fn send_logs(&mut self, client: &mut Client, request: Bytes, events: usize) -> Bytes {
         let counters = self.counters.clone();
-        match self.deliver(client, Signal::Logs, request).await {
+        match self.deliver(client, Signal::Logs, request.clone()).await {
             Some(rejected) => {
                 let rejected = (rejected as usize).min(events);
                 OutputCounters::add(&counters.delivered, events - rejected);
@@ -144,6 +168,7 @@ impl Output {
             }
             None => OutputCounters::add(&counters.failed, events),
         }
+        request
     }
 
     /// Sends the counters; they are not events, so nothing is counted of them (a request

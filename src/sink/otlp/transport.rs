@@ -15,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::{self, Uri};
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
@@ -243,13 +243,7 @@ async fn grpc_export(
 
 /// OTLP/gRPC's retryable codes; the status named with its causes.
 fn grpc_failure(status: &Status) -> Failure {
-    let mut why = format!("{:?}: {}", status.code(), status.message());
-    let mut source = std::error::Error::source(status);
-    while let Some(cause) = source {
-        why.push_str(": ");
-        why.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let why = with_causes(format!("{:?}: {}", status.code(), status.message()), status);
     match status.code() {
         Code::Unavailable
         | Code::Cancelled
@@ -319,13 +313,20 @@ async fn http_export(
     }
 }
 
-/// hyper's error and its cause (`connection refused`, a TLS failure).
+/// hyper's error and its causes (`connection refused`, a TLS failure).
 fn connection_error(error: &hyper_util::client::legacy::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    with_causes(error.to_string(), error)
+}
+
+/// `text` followed by the causes of `error` it does not already say.
+fn with_causes(mut text: String, error: &dyn std::error::Error) -> String {
+    let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text
@@ -359,7 +360,16 @@ impl Encoder for RawCodec {
         dst.put(item);
         Ok(())
     }
+
+    /// Room for a whole request at once (not grown from tonic's 8 KiB, a copy a doubling).
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(REQUEST_ROOM, REQUEST_ROOM)
+    }
 }
+
+/// The most a logs request takes: its records ([`super::REQUEST_BYTES`], plus one batch
+/// over) and envelope.
+const REQUEST_ROOM: usize = super::REQUEST_BYTES + (256 << 10);
 
 impl Decoder for RawCodec {
     type Item = Bytes;

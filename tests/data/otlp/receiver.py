@@ -5,11 +5,16 @@ package from PyPI. Serves OTLP/gRPC (logs and metrics) or OTLP/HTTP protobuf
 ({"time", "severity", "severity_text", "event_name", "body", "attributes", "resource"})
 and per metric data point ({"metric", "value", "attributes"}), flushed at once.
 
-    receiver.py grpc PORT [--gzip-seen FILE]
-    receiver.py http PORT [PREFIX]
+    receiver.py grpc|http PORT [PREFIX] [--tls CERT KEY] [--unavailable N] [--quiet]
+
+--tls serves over TLS with that certificate and key; --unavailable answers the first N
+log requests "come back later" (gRPC UNAVAILABLE; HTTP 503 with Retry-After: 1);
+--quiet prints one line per request, {"records": N}, instead (bench/otlp.py).
 """
+import argparse
 import gzip
 import json
+import ssl
 import sys
 import threading
 from concurrent import futures
@@ -20,6 +25,19 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 
 lock = threading.Lock()
+# Log requests still to refuse (--unavailable).
+refusals = [0]
+# Whether to print counts only (--quiet).
+quiet = [False]
+
+
+def refuse():
+    """Whether to answer this log request "come back later"."""
+    with lock:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            return True
+    return False
 
 
 def value(any_value):
@@ -42,6 +60,9 @@ def emit(line):
 
 
 def logs(request):
+    if quiet[0]:
+        emit({"records": sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)})
+        return
     for resource_logs in request.resource_logs:
         resource = attributes(resource_logs.resource.attributes)
         for scope_logs in resource_logs.scope_logs:
@@ -76,6 +97,8 @@ def metrics(request):
 
 class Logs(logs_service_pb2_grpc.LogsServiceServicer):
     def Export(self, request, context):
+        if refuse():
+            context.abort(grpc.StatusCode.UNAVAILABLE, "come back later")
         logs(request)
         return logs_service_pb2.ExportLogsServiceResponse()
 
@@ -86,17 +109,22 @@ class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
-def serve_grpc(port):
+def serve_grpc(port, tls):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    if tls:
+        cert, key = (open(path, "rb").read() for path in tls)
+        credentials = grpc.ssl_server_credentials([(key, cert)])
+        server.add_secure_port(f"127.0.0.1:{port}", credentials)
+    else:
+        server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     sys.stderr.write(f"receiver: gRPC on {port}\n")
     server.wait_for_termination()
 
 
-def serve_http(port, prefix):
+def serve_http(port, prefix, tls):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -104,6 +132,12 @@ def serve_http(port, prefix):
                 body = gzip.decompress(body)
             if self.headers.get("Content-Type") != "application/x-protobuf":
                 self.send_response(415)
+                self.end_headers()
+                return
+            if self.path == prefix + "/v1/logs" and refuse():
+                self.send_response(503)
+                self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             if self.path == prefix + "/v1/logs":
@@ -131,13 +165,26 @@ def serve_http(port, prefix):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     sys.stderr.write(f"receiver: HTTP on {port}{prefix}\n")
     server.serve_forever()
 
 
 if __name__ == "__main__":
-    transport, port = sys.argv[1], int(sys.argv[2])
-    if transport == "grpc":
-        serve_grpc(port)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("transport", choices=["grpc", "http"])
+    parser.add_argument("port", type=int)
+    parser.add_argument("prefix", nargs="?", default="")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--unavailable", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    refusals[0] = args.unavailable
+    quiet[0] = args.quiet
+    if args.transport == "grpc":
+        serve_grpc(args.port, args.tls)
     else:
-        serve_http(port, sys.argv[3] if len(sys.argv) > 3 else "")
+        serve_http(args.port, args.prefix, args.tls)
