@@ -33,10 +33,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "mpls-traceroute.pcap",
         "tshark also dissects the packet quoted inside an ICMP error; netcore, like Tracee, does not",
     ),
-    (
-        "various_gre.pcap",
-        "GRE keepalives and GRE payload types other than IP, Ethernet and ERSPAN are not followed",
-    ),
 ];
 
 /// One packet's layers, sorted, keyed by its capture time in nanoseconds.

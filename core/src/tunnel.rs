@@ -8,7 +8,7 @@
 //! | VXLAN (RFC 7348) | UDP port 4789 | Ethernet |
 //! | VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe) | UDP port 4790 | IPv4, IPv6, Ethernet, NSH or MPLS by its next protocol |
 //! | Geneve (RFC 8926) | UDP port 6081 | Ethernet, or IP by its protocol type |
-//! | GRE (RFC 2784/2890) | IP protocol 47 | IPv4, IPv6, Ethernet (transparent bridging), IPv4 after a WCCP redirect header (0x883E) |
+//! | GRE (RFC 2784/2890) | IP protocol 47 | IPv4, IPv6, Ethernet (transparent bridging), IPv4 after a WCCP redirect header (0x883E), what a Cisco MetaData header (0x8909, the SGT tag) names |
 //! | ERSPAN types I, II, III | GRE 0x88BE / 0x22EB | Ethernet |
 //! | IP-in-IP, IPv6-in-IP (RFC 2003/4213) | IP protocol 4 / 41 | IPv4 / IPv6 |
 //! | Ethernet in IP (SRv6's L2 services, RFC 8986) | IP protocol 143 | Ethernet |
@@ -47,6 +47,8 @@ const ERSPAN_II: u16 = 0x88be;
 const ERSPAN_III: u16 = 0x22eb;
 /// GRE protocol type of a WCCP redirect.
 const WCCP: u16 = 0x883e;
+/// GRE protocol type of Cisco MetaData (TrustSec's security group tag).
+const CISCO_METADATA: u16 = 0x8909;
 
 /// How the inner packet was carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +229,15 @@ fn gre(payload: &[u8]) -> Option<Inner<'_>> {
             4 => carried(Encapsulation::Gre, LinkType::Ipv4, rest),
             _ => carried(Encapsulation::Gre, LinkType::Ipv4, rest.get(4..)?),
         },
+        // Cisco MetaData: the inner EtherType, version, options length (4-byte words),
+        // then the options (the SGT), as Wireshark's `cmd` dissector reads it.
+        CISCO_METADATA => {
+            let &[t0, t1, _version, words, ..] = rest else {
+                return None;
+            };
+            let link_type = by_ethertype(u16::from_be_bytes([t0, t1]))?;
+            carried(Encapsulation::Gre, link_type, rest.get(4 + 4 * usize::from(words)..)?)
+        }
         other => carried(Encapsulation::Gre, by_ethertype(other)?, rest),
     }
 }
@@ -469,6 +480,22 @@ mod tests {
             "an unknown next protocol"
         );
         assert!(vxlan_gpe(&ipv4[..7]).is_none(), "a short header");
+    }
+
+    #[test]
+    fn gre_carries_cisco_metadata() {
+        let ip = [0x45, 0, 0, 20];
+        // As tcpdump's various_gre.pcap has it: GRE with a key, protocol 0x8909, then
+        // IPv4 (0x0800), version 1, one word of options: type 1 (SGT), SGT 0.
+        let gre_header = [0x20, 0x00, 0x89, 0x09, 0, 0, 0, 0x28];
+        let cmd = [0x08, 0x00, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00];
+        let packet = [&gre_header[..], &cmd, &ip].concat();
+        assert_inner(gre(&packet), Encapsulation::Gre, LinkType::Ipv4, &ip);
+        // Options longer than the packet, or an EtherType it cannot carry: no inner packet.
+        let long = [&gre_header[..], &[0x08, 0x00, 0x01, 0x09, 0, 1, 0, 0]].concat();
+        assert!(gre(&long).is_none());
+        let unknown = [&gre_header[..], &[0x12, 0x34, 0x01, 0x01, 0, 1, 0, 0], &ip].concat();
+        assert!(gre(&unknown).is_none());
     }
 
     #[test]
