@@ -236,7 +236,11 @@ fn gre(payload: &[u8]) -> Option<Inner<'_>> {
                 return None;
             };
             let link_type = by_ethertype(u16::from_be_bytes([t0, t1]))?;
-            carried(Encapsulation::Gre, link_type, rest.get(4 + 4 * usize::from(words)..)?)
+            carried(
+                Encapsulation::Gre,
+                link_type,
+                rest.get(4 + 4 * usize::from(words)..)?,
+            )
         }
         other => carried(Encapsulation::Gre, by_ethertype(other)?, rest),
     }

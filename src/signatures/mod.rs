@@ -11,6 +11,7 @@ mod ioc;
 mod nxdomain_burst;
 mod port_scan;
 mod rego;
+mod yaml;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -115,7 +116,13 @@ fn builtin(name: &str, config: &Config) -> Result<Option<Box<dyn Signature>>, St
     }))
 }
 
-/// The first event id of Rego signatures' findings (built-in ones use 6000–6099).
+/// `text` for the rest of the run: signatures are loaded once and their metadata kept.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// The first event id of Rego signatures' and YAML detectors' findings (built-in ones use
+/// 6000–6099).
 const REGO_FIRST_ID: u32 = 6100;
 
 /// Every built-in signature's name, in id order.
@@ -153,26 +160,35 @@ pub struct Engine {
 
 impl Engine {
     /// The signatures `--signatures LIST` names: built-in ones by name (`builtin`: all of
-    /// them) and directories of Rego signatures.
+    /// them) and directories of Rego signatures and YAML detectors.
     pub fn load(
         list: &[String],
         config: &Config,
         schema: &'static Schema,
     ) -> Result<Engine, String> {
         let mut names: Vec<&str> = Vec::new();
-        let mut rego: Vec<Box<dyn Signature>> = Vec::new();
+        // The Rego signatures and YAML detectors of the directories named.
+        let mut loaded: Vec<Box<dyn Signature>> = Vec::new();
         for name in list.iter().flat_map(|l| l.split(',')).map(str::trim) {
             match name {
                 "builtin" => names.extend(BUILTIN),
                 name if BUILTIN.contains(&name) => names.push(name),
                 dir if Path::new(dir).is_dir() => {
-                    let first_id = REGO_FIRST_ID + rego.len() as u32;
-                    rego.extend(rego::load(Path::new(dir), schema, first_id)?);
+                    let before = loaded.len();
+                    let first_id = REGO_FIRST_ID + loaded.len() as u32;
+                    loaded.extend(rego::load(Path::new(dir), schema, first_id)?);
+                    let first_id = REGO_FIRST_ID + loaded.len() as u32;
+                    loaded.extend(yaml::load(Path::new(dir), schema, first_id)?);
+                    if loaded.len() == before {
+                        return Err(format!(
+                            "{dir}: no .rego signature or .yaml detector (type: detector) in it"
+                        ));
+                    }
                 }
                 unknown => {
                     return Err(format!(
-                        "unknown signature '{unknown}' (not a directory of Rego signatures \
-                         either); built in: {} (or builtin for all)",
+                        "unknown signature '{unknown}' (not a directory of Rego signatures or \
+                         YAML detectors either); built in: {} (or builtin for all)",
                         BUILTIN.join(", ")
                     ));
                 }
@@ -190,7 +206,7 @@ impl Engine {
         for name in names {
             signatures.extend(builtin(name, config)?);
         }
-        signatures.extend(rego);
+        signatures.extend(loaded);
         let selected = signatures
             .iter()
             .fold(EventSet::NONE, |all, s| all.union(s.selected_events()));
