@@ -25,6 +25,7 @@ mod attribution;
 #[path = "../common/mod.rs"]
 mod common;
 mod dns;
+mod e2e_detectors;
 mod flows;
 mod health;
 mod lifecycle;
