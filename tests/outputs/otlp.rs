@@ -924,3 +924,54 @@ fn the_counters_arrive_as_otlp_metrics() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn live_runs_send_their_counters_each_stats_interval() {
+    let test = "live_runs_send_their_counters_each_stats_interval";
+    if !root_or_skip(test) {
+        return;
+    }
+    let (port, received) = rust_grpc_receiver(0);
+    let output = format!("otlp://127.0.0.1:{port}");
+    let netcore = Netcore::start(&[
+        "--events",
+        "net_packet_udp",
+        "--output",
+        &output,
+        "--stats",
+        "1",
+    ]);
+    // Three intervals: three exports, each with the kernel's series.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exports = || {
+        let points = received.points.lock().unwrap();
+        points
+            .iter()
+            .filter(|p| p["metric"] == "netcore_packets_total")
+            .count()
+    };
+    while exports() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, _) = netcore.interrupt();
+    assert!(status.success());
+    let points = received.points.lock().unwrap().clone();
+    assert!(exports() >= 3, "{} exports in 20 s", exports());
+    let kernel: Vec<&Value> = points
+        .iter()
+        .filter(|p| p["metric"] == "netcore_kernel_packets_total")
+        .collect();
+    assert!(!kernel.is_empty(), "no kernel series in a live run");
+    assert!(
+        kernel
+            .iter()
+            .all(|p| p["kind"] == "sum" && p["monotonic"] == true)
+    );
+    // Cumulative: a later export never counts fewer packets.
+    let totals: Vec<u64> = points
+        .iter()
+        .filter(|p| p["metric"] == "netcore_packets_total")
+        .map(|p| p["value"].as_u64().unwrap())
+        .collect();
+    assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+}
