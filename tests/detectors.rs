@@ -9,20 +9,11 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{PcapNg, events_of, ipv4_tcp, netcore, root, temp_file};
+use common::live::arg;
+use common::{events_of, ipv4_tcp, netcore, root, temp_file};
 
 fn detectors() -> String {
     root().join("tests/data/detectors").display().to_string()
-}
-
-fn arg<'e>(event: &'e Value, name: &str) -> &'e Value {
-    event["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == name)
-        .map(|a| &a["value"])
-        .unwrap_or(&Value::Null)
 }
 
 #[test]
@@ -75,7 +66,7 @@ fn a_dns_detector_reads_nested_fields_and_fires_once_per_matching_event() {
 
 /// A pcapng of SYNs from `comm` (pid 4242, pod web) to ports 1000..1000+count, and one
 /// SYN without an owner.
-fn owned_syns(name: &str, comm: &str, count: u16) -> PathBuf {
+fn client_syns(name: &str, comm: &str, count: u16) -> PathBuf {
     let owner = [
         "PID: 4242\nCmd: /usr/bin/x\nArgs: ".to_owned(),
         format!("ThreadId: 4242\nThreadName: {comm}"),
@@ -83,20 +74,7 @@ fn owned_syns(name: &str, comm: &str, count: u16) -> PathBuf {
             .to_owned(),
     ];
     let owner: Vec<&str> = owner.iter().map(String::as_str).collect();
-    let mut file = PcapNg::default();
-    file.section();
-    file.interface(101, Some(9));
-    for port in 0..count {
-        let syn = ipv4_tcp(
-            ([10, 0, 0, 2], 50000),
-            ([10, 0, 0, 9], 1000 + port),
-            1,
-            0x02,
-            b"",
-        );
-        let time = 1_700_000_000_000_000_000 + u64::from(port) * 1_000_000;
-        file.packet_with_comments(0, time, &syn, &owner);
-    }
+    let mut file = common::owned_syns(count, &owner);
     let unowned = ipv4_tcp(([10, 0, 0, 3], 50001), ([10, 0, 0, 9], 2000), 1, 0x02, b"");
     file.packet(0, 1_700_000_001_000_000_000, &unowned);
     temp_file(name, &file.bytes)
@@ -115,7 +93,7 @@ fn owners_lists_and_filters_select_what_a_detector_sees() {
             "client_high_port",
         ])
     };
-    let curl = run(&owned_syns("detector-curl.pcapng", "curl", 12));
+    let curl = run(&client_syns("detector-curl.pcapng", "curl", 12));
     assert_eq!(curl.len(), 12, "{curl:#?}");
     for (i, finding) in curl.iter().enumerate() {
         assert_eq!(arg(finding, "client"), "curl");
@@ -126,7 +104,7 @@ fn owners_lists_and_filters_select_what_a_detector_sees() {
         assert_eq!(finding["metadata"]["Properties"]["Severity"], 1);
     }
     // Another process (out of the scope filter and the list): nothing.
-    assert!(run(&owned_syns("detector-nc.pcapng", "nc", 12)).is_empty());
+    assert!(run(&client_syns("detector-nc.pcapng", "nc", 12)).is_empty());
 }
 
 #[test]

@@ -116,6 +116,9 @@ fn builtin(name: &str, config: &Config) -> Result<Option<Box<dyn Signature>>, St
     }))
 }
 
+/// Run-time errors after which a Rego signature or a YAML detector is disabled.
+const MAX_ERRORS: u32 = 10;
+
 /// `text` for the rest of the run: signatures are loaded once and their metadata kept.
 fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())

@@ -17,10 +17,7 @@ use netcore_core::{EventKind, EventSet, PacketEvents};
 use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{LimitError, Value};
 
-use super::{Data, Finding, Metadata, Signature};
-
-/// Run-time errors after which a signature is disabled.
-const MAX_ERRORS: u32 = 10;
+use super::{Data, Finding, MAX_ERRORS, Metadata, Signature};
 
 /// The longest one signature may take on one event; past it the evaluation is stopped
 /// and the signature disabled.

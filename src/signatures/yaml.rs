@@ -26,10 +26,7 @@ use netcore_core::json::{self, Schema};
 use netcore_core::{EventKind, EventSet, PacketEvents};
 use serde::Deserialize;
 
-use super::{Data, Finding, Metadata, Signature, leak};
-
-/// Run-time errors after which a detector is disabled.
-const MAX_ERRORS: u32 = 10;
+use super::{Data, Finding, MAX_ERRORS, Metadata, Signature, leak};
 
 /// How deep comprehensions (`exists`, `all`, `map`, `filter`, `exists_one`) may nest in
 /// one expression. CEL has no unbounded loop, so an expression's cost is the product of

@@ -483,6 +483,24 @@ impl EventOutput for OutputQueues {
     }
 }
 
+/// Runs the future `task` makes on a Tokio runtime of its own (current-thread: one output
+/// is one thread), on a thread called `name`; the runtime is built here, so that a failure
+/// to build it is the caller's error.
+fn spawn_on_runtime<F>(
+    name: &str,
+    task: impl FnOnce() -> F + Send + 'static,
+) -> io::Result<JoinHandle<()>>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || runtime.block_on(task()))
+}
+
 /// Now, ns since the Unix epoch.
 fn wall_clock_ns() -> u64 {
     std::time::SystemTime::now()

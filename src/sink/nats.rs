@@ -29,12 +29,9 @@ pub(super) fn start(
     queue: Queue,
     counters: Arc<OutputCounters>,
 ) -> io::Result<JoinHandle<()>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("netcore-nats".into())
-        .spawn(move || runtime.block_on(run(name, server, subject, queue, counters)))
+    super::spawn_on_runtime("netcore-nats", move || {
+        run(name, server, subject, queue, counters)
+    })
 }
 
 async fn run(

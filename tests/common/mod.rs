@@ -208,6 +208,28 @@ pub fn ipv4_tcp(
     p
 }
 
+/// A pcapng (raw IP, ns) of `count` TCP SYNs from 10.0.0.2:50000 to ports 1000… of
+/// 10.0.0.9, one a millisecond from 1,700,000,000 s, each with `owner`'s ptcpdump comments
+/// (a port scan by one process).
+#[allow(dead_code)] // as events_of: not every test binary reads owned captures
+pub fn owned_syns(count: u16, owner: &[&str]) -> PcapNg {
+    let mut file = PcapNg::default();
+    file.section();
+    file.interface(101, Some(9));
+    for port in 0..count {
+        let syn = ipv4_tcp(
+            ([10, 0, 0, 2], 50000),
+            ([10, 0, 0, 9], 1000 + port),
+            1,
+            0x02,
+            b"",
+        );
+        let time = 1_700_000_000_000_000_000 + u64::from(port) * 1_000_000;
+        file.packet_with_comments(0, time, &syn, owner);
+    }
+    file
+}
+
 /// A raw-IP capture of `packets`, one per millisecond from `start_sec`.
 pub fn capture(name: &str, start_sec: u32, packets: Vec<Vec<u8>>) -> std::path::PathBuf {
     let timed = (0..).zip(packets).collect();

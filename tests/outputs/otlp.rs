@@ -30,7 +30,7 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use super::*;
-use common::{PcapNg, ipv4_tcp, temp_file};
+use common::{owned_syns, temp_file};
 
 /// Whether python3 with grpcio and opentelemetry-proto is there; skips loudly, and fails
 /// under `CI=true` (scripts/setup.sh installs them).
@@ -349,21 +349,7 @@ const OWNER: [&str; 5] = [
 /// A port scan by an owned process: 30 SYNs to 30 ports of one host, each with its owner
 /// (flows, a `port_scan` finding, packet events with every owner attribute).
 fn owned_port_scan() -> PathBuf {
-    let mut file = PcapNg::default();
-    file.section();
-    file.interface(101, Some(9));
-    for port in 0..30u16 {
-        let syn = ipv4_tcp(
-            ([10, 0, 0, 2], 50000),
-            ([10, 0, 0, 9], 1000 + port),
-            1,
-            0x02,
-            b"",
-        );
-        let time = 1_700_000_000_000_000_000 + u64::from(port) * 1_000_000;
-        file.packet_with_comments(0, time, &syn, &OWNER);
-    }
-    temp_file("otlp-owned-scan.pcapng", &file.bytes)
+    temp_file("otlp-owned-scan.pcapng", &owned_syns(30, &OWNER).bytes)
 }
 
 /// Reads each capture into `output` and a file output; returns, per capture, the file's

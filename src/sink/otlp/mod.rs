@@ -61,20 +61,15 @@ pub(super) fn start(
     queue: Queue,
     counters: Arc<OutputCounters>,
 ) -> io::Result<JoinHandle<()>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("netcore-otlp".into())
-        .spawn(move || {
-            let output = Output {
-                name,
-                counters,
-                refused: None,
-                away: false,
-            };
-            runtime.block_on(output.run(endpoint, envelope, metrics, queue))
-        })
+    super::spawn_on_runtime("netcore-otlp", move || {
+        let output = Output {
+            name,
+            counters,
+            refused: None,
+            away: false,
+        };
+        output.run(endpoint, envelope, metrics, queue)
+    })
 }
 
 /// One OTLP output's state.
