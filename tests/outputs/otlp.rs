@@ -623,6 +623,25 @@ fn rejected_refused_and_unreachable_receivers_are_counted_and_named() {
         assert_eq!(events(&stderr, &output).0, 0, "{stderr}");
         assert!(stderr.contains("HTTP 404"), "{stderr}");
     }
+    // A receiver of logs only: the events delivered, the counters' refusal named once.
+    if python_receiver_available(test) {
+        let records = dir.join("logs-only.jsonl");
+        let receiver = python_receiver_with("http", "", &records, &["--logs-only"]);
+        let output = format!("otlp+http://127.0.0.1:{}", receiver.port);
+        let out = netcore(&["-r", &capture, "--output", &output]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (delivered, lost) = events(&stderr, &output);
+        assert_eq!(
+            (delivered, lost),
+            (python_records(&records).len() as u64, 0),
+            "{stderr}"
+        );
+        assert!(stderr.contains("metrics: HTTP 404"), "{stderr}");
+        assert!(
+            stderr.contains("the counters are not sent there any more"),
+            "{stderr}"
+        );
+    }
     // Nothing listening: retried until the run's end, then counted; the run ends in
     // bounded time (the 10 s drain).
     let closed = free_port();

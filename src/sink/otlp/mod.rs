@@ -65,7 +65,8 @@ pub(super) fn start(
         let output = Output {
             name,
             counters,
-            refused: None,
+            said: None,
+            metrics_refused: false,
             away: false,
         };
         output.run(endpoint, envelope, metrics, queue)
@@ -76,8 +77,10 @@ pub(super) fn start(
 struct Output {
     name: String,
     counters: Arc<OutputCounters>,
-    /// The last reason the receiver gave for refusing (said once each).
-    refused: Option<String>,
+    /// The last refusal or warning said (each said once in a row).
+    said: Option<String>,
+    /// Whether the receiver refused the counters (they are not sent again).
+    metrics_refused: bool,
     /// Whether the receiver is unreachable now (said once an outage).
     away: bool,
 }
@@ -156,47 +159,64 @@ impl Output {
     async fn send_logs(&mut self, client: &mut Client, request: Bytes, events: usize) -> Bytes {
         let counters = self.counters.clone();
         match self.deliver(client, Signal::Logs, request.clone()).await {
-            Some(rejected) => {
+            Ok((rejected, message)) => {
                 let rejected = (rejected as usize).min(events);
                 OutputCounters::add(&counters.delivered, events - rejected);
                 OutputCounters::add(&counters.failed, rejected);
+                if rejected > 0 {
+                    self.say_once(format!(
+                        "the receiver rejected {rejected} records: {message}; they are lost \
+                         (counted)"
+                    ));
+                } else if !message.is_empty() {
+                    self.say_once(format!("the receiver warns: {message}"));
+                }
             }
-            None => OutputCounters::add(&counters.failed, events),
+            Err(why) => {
+                OutputCounters::add(&counters.failed, events);
+                if let Some(why) = why {
+                    self.say_once(format!("{why}; those events are lost (counted)"));
+                }
+            }
         }
         request
     }
 
     /// Sends the counters; they are not events, so nothing is counted of them (a request
-    /// that fails is replaced by the next second's).
+    /// that fails is replaced by the next one). A receiver that refuses them (one that
+    /// takes logs only) is not sent them again.
     async fn send_metrics(&mut self, client: &mut Client, request: Bytes) {
-        let _ = self.deliver(client, Signal::Metrics, request).await;
+        if self.metrics_refused {
+            return;
+        }
+        if let Err(Some(why)) = self.deliver(client, Signal::Metrics, request).await {
+            self.metrics_refused = true;
+            self.say_once(format!(
+                "metrics: {why}; the counters are not sent there any more"
+            ));
+        }
     }
 
-    /// Sends `request` until it is answered, refused, or [`DELIVERY_TIMEOUT`] (or the end
-    /// of the drain) passes; the records the receiver rejected when answered.
+    /// Sends `request` until it is answered (the records rejected, and the receiver's
+    /// message), refused for good (`Err(Some(why))`), or [`DELIVERY_TIMEOUT`] (or the end
+    /// of the drain) passes while the receiver cannot take it (`Err(None)`).
     async fn deliver(
         &mut self,
         client: &mut Client,
         signal: Signal,
         request: Bytes,
-    ) -> Option<u64> {
+    ) -> Result<(u64, String), Option<String>> {
         let deadline = self.counters.deadline(Instant::now() + DELIVERY_TIMEOUT);
         let mut backoff = Duration::from_millis(100);
         loop {
             match client.export(signal, request.clone()).await {
-                Ok((rejected, message)) => {
+                Ok(answer) => {
                     self.back();
-                    if rejected > 0 || !message.is_empty() {
-                        self.say_refused(format!(
-                            "the receiver rejected {rejected} records: {message}"
-                        ));
-                    }
-                    return Some(rejected);
+                    return Ok(answer);
                 }
                 Err(Failure::Refused(why)) => {
                     self.back();
-                    self.say_refused(why);
-                    return None;
+                    return Err(Some(why));
                 }
                 Err(Failure::Retry { why, after }) => {
                     if !std::mem::replace(&mut self.away, true) {
@@ -209,7 +229,7 @@ impl Output {
                     let wait = after.unwrap_or(backoff);
                     let deadline = self.counters.deadline(deadline);
                     if Instant::now() + wait >= deadline {
-                        return None;
+                        return Err(None);
                     }
                     tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -226,14 +246,11 @@ impl Output {
         }
     }
 
-    /// Names a refusal, once for each different reason in a row.
-    fn say_refused(&mut self, why: String) {
-        if self.refused.as_ref() != Some(&why) {
-            note!(
-                "netcore: output {}: {why}; those events are lost (counted)",
-                self.name
-            );
-            self.refused = Some(why);
+    /// Says `what` of the output, unless it was the last thing said that way.
+    fn say_once(&mut self, what: String) {
+        if self.said.as_ref() != Some(&what) {
+            note!("netcore: output {}: {what}", self.name);
+            self.said = Some(what);
         }
     }
 }

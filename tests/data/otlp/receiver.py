@@ -6,10 +6,12 @@ package from PyPI. Serves OTLP/gRPC (logs and metrics) or OTLP/HTTP protobuf
 and per metric data point ({"metric", "value", "attributes"}), flushed at once.
 
     receiver.py grpc|http PORT [PREFIX] [--tls CERT KEY] [--unavailable N] [--quiet]
+                [--logs-only]
 
 --tls serves over TLS with that certificate and key; --unavailable answers the first N
 log requests "come back later" (gRPC UNAVAILABLE; HTTP 503 with Retry-After: 1);
---quiet prints one line per request, {"records": N}, instead (bench/otlp.py).
+--quiet prints one line per request, {"records": N}, instead (bench/otlp.py);
+--logs-only answers metrics 404 over HTTP (as a logs store such as Loki does).
 """
 import argparse
 import gzip
@@ -29,6 +31,8 @@ lock = threading.Lock()
 refusals = [0]
 # Whether to print counts only (--quiet).
 quiet = [False]
+# Whether to refuse metrics (--logs-only).
+logs_only = [False]
 
 
 def refuse():
@@ -145,7 +149,7 @@ def serve_http(port, prefix, tls):
                 request.ParseFromString(body)
                 logs(request)
                 answer = logs_service_pb2.ExportLogsServiceResponse()
-            elif self.path == prefix + "/v1/metrics":
+            elif self.path == prefix + "/v1/metrics" and not logs_only[0]:
                 request = metrics_service_pb2.ExportMetricsServiceRequest()
                 request.ParseFromString(body)
                 metrics(request)
@@ -181,7 +185,9 @@ if __name__ == "__main__":
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--unavailable", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--logs-only", action="store_true")
     args = parser.parse_args()
+    logs_only[0] = args.logs_only
     refusals[0] = args.unavailable
     quiet[0] = args.quiet
     if args.transport == "grpc":
