@@ -1,7 +1,7 @@
 //! OTLP log records (`--output otlp…`): each event one protobuf `LogRecord` of
 //! OpenTelemetry's logs data model, its body the event's Tracee JSON line, its attributes
 //! the event's owner and endpoints under OpenTelemetry's semantic-convention names
-//! ([`OWNER_ATTRIBUTES`] and [`Attributes::endpoints`]; docs/outputs.md has the table).
+//! ([`owner_attributes`] and [`Attributes::endpoints`]; docs/outputs.md has the table).
 //!
 //! A batch of this format holds length-delimited `LogRecord`s, each framed as field 2
 //! (`log_records`) of a `ScopeLogs` message, back to back: the OTLP output wraps a batch
@@ -74,7 +74,7 @@ impl Severity {
 
 /// An attribute's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value<'a> {
+enum Value<'a> {
     /// A string; the attribute is left out when it is empty.
     Text(Cow<'a, str>),
     /// An integer.
@@ -107,7 +107,7 @@ fn borrowed(text: &str) -> Value<'_> {
 /// (Tracee's JSON key in the comments). The one table of the owner's mapping; with
 /// [`Attributes::endpoints`] and [`Attributes::event`], the whole mapping, which
 /// docs/outputs.md shows. Written only when the owner is known (a host pid).
-pub fn owner_attributes<'a>(ctx: &EventContext<'a>) -> [(&'static str, Value<'a>); 16] {
+fn owner_attributes<'a>(ctx: &EventContext<'a>) -> [(&'static str, Value<'a>); 16] {
     let (image, tag) = split_image(ctx.container_image);
     [
         // hostProcessId, hostParentProcessId, hostThreadId

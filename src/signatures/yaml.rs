@@ -168,8 +168,8 @@ pub struct YamlDetector {
     filters: Vec<(EventKind, Filter)>,
     conditions: Vec<(String, Program)>,
     fields: Vec<(String, Program, bool)>,
-    /// The `string_list`s of the directory, for every evaluation.
-    lists: Arc<Vec<(String, Vec<String>)>>,
+    /// The functions and the directory's `string_list`s every evaluation sees.
+    base: Context<'static>,
     json: json::Encoder,
     scratch: Vec<u8>,
     errors: u32,
@@ -203,13 +203,12 @@ pub fn load(
             File::Detector(file) => detectors.push((path, file)),
         }
     }
-    let lists = Arc::new(lists);
     detectors
         .into_iter()
         .enumerate()
         .map(|(i, (path, file))| {
             let event_id = first_id + i as u32;
-            YamlDetector::new(*file, event_id, schema, lists.clone())
+            YamlDetector::new(*file, event_id, schema, &lists)
                 .map(|d| Box::new(d) as Box<dyn super::Signature>)
                 .map_err(|problem| format!("{}: {problem}", path.display()))
         })
@@ -221,7 +220,7 @@ impl YamlDetector {
         file: DetectorFile,
         event_id: u32,
         schema: &'static Schema,
-        lists: Arc<Vec<(String, Vec<String>)>>,
+        lists: &[(String, Vec<String>)],
     ) -> Result<YamlDetector, String> {
         let mut selected = EventSet::NONE;
         let mut filters = Vec::new();
@@ -275,19 +274,21 @@ impl YamlDetector {
             filters,
             conditions,
             fields,
-            lists,
+            base: base_context(lists),
             json: json::Encoder::new(schema),
             scratch: Vec::new(),
             errors: 0,
         })
     }
 
-    /// The CEL variables of event `kind` of `events`.
-    fn context(
+    /// The event `kind` of `events` as CEL sees it: `event`, its arguments (what
+    /// `getEventData` reads), `workload` and `timestamp`, in a scope of their own over the
+    /// detector's functions and lists.
+    fn event_variables(
         &mut self,
         kind: EventKind,
         events: &PacketEvents<'_, '_>,
-    ) -> Option<Context<'static>> {
+    ) -> Option<[(&'static str, serde_json::Value); 4]> {
         self.scratch.clear();
         let alone = PacketEvents {
             events: EventSet::NONE.with(kind),
@@ -301,19 +302,27 @@ impl YamlDetector {
             .flatten()
             .filter_map(|a| Some((a["name"].as_str()?.to_owned(), a["value"].clone())))
             .collect();
-        let mut context = Context::default();
-        context.add_variable("event", &event).ok()?;
-        context.add_variable(DATA, &data).ok()?;
-        context.add_variable("workload", workload(&event)).ok()?;
-        context
-            .add_variable("timestamp", event["timestamp"].as_u64().unwrap_or(0))
-            .ok()?;
-        for (name, values) in self.lists.iter() {
-            context.add_variable(name.as_str(), values.clone()).ok()?;
-        }
-        add_string_helpers(&mut context);
-        Some(context)
+        let workload = workload(&event);
+        let timestamp = event["timestamp"].clone();
+        Some([
+            ("event", event),
+            (DATA, serde_json::Value::Object(data)),
+            ("workload", workload),
+            ("timestamp", timestamp),
+        ])
     }
+}
+
+/// The context every evaluation of a directory's detectors starts from: Tracee's string
+/// helpers and the directory's lists.
+fn base_context(lists: &[(String, Vec<String>)]) -> Context<'static> {
+    let mut context = Context::default();
+    add_string_helpers(&mut context);
+    for (name, values) in lists {
+        // A list of strings always converts.
+        let _ = context.add_variable(name.as_str(), values.clone());
+    }
+    context
 }
 
 /// The variable `getEventData`/`hasData` read: the event's arguments by name.
@@ -545,12 +554,18 @@ impl Signature for YamlDetector {
         if !passes {
             return None;
         }
-        let Some(context) = self.context(kind, events) else {
+        let Some(variables) = self.event_variables(kind, events) else {
             self.errors += 1;
             return None;
         };
+        let mut context = self.base.new_inner_scope();
+        for (name, value) in &variables {
+            // JSON values always convert.
+            let _ = context.add_variable(*name, value);
+        }
         let started = std::time::Instant::now();
         let verdict = self.evaluate(&context);
+        drop(context);
         if started.elapsed() > TIME_LIMIT {
             self.errors = MAX_ERRORS;
             eprintln!(
@@ -559,17 +574,30 @@ impl Signature for YamlDetector {
                 started.elapsed()
             );
         }
-        verdict
+        match verdict {
+            Ok(finding) => finding,
+            Err(e) => {
+                self.errors += 1;
+                if self.errors == MAX_ERRORS {
+                    eprintln!(
+                        "netcore: detector {} disabled after {MAX_ERRORS} errors; the last: {e}",
+                        self.metadata.id
+                    );
+                }
+                None
+            }
+        }
     }
 }
 
 impl YamlDetector {
-    /// The conditions on `context`, and the finding when they all hold.
-    fn evaluate(&mut self, context: &Context<'_>) -> Option<Finding> {
+    /// The conditions on `context`, and the finding when they all hold; an output field
+    /// (not optional) that does not evaluate is an error.
+    fn evaluate(&self, context: &Context<'_>) -> Result<Option<Finding>, String> {
         for (_, condition) in &self.conditions {
             // An error is false, as in Tracee.
             if condition.execute(context) != Ok(Value::Bool(true)) {
-                return None;
+                return Ok(None);
             }
         }
         let mut finding = Finding::default();
@@ -577,20 +605,10 @@ impl YamlDetector {
             match program.execute(context) {
                 Ok(value) => finding.data.push((name.clone().into(), data_of(&value))),
                 Err(_) if *optional => {}
-                Err(e) => {
-                    self.errors += 1;
-                    if self.errors == MAX_ERRORS {
-                        eprintln!(
-                            "netcore: detector {} disabled after {MAX_ERRORS} errors; the last: \
-                             output field {name}: {e}",
-                            self.metadata.id
-                        );
-                    }
-                    return None;
-                }
+                Err(e) => return Err(format!("output field {name}: {e}")),
             }
         }
-        Some(finding)
+        Ok(Some(finding))
     }
 }
 
