@@ -170,6 +170,8 @@ pub struct YamlDetector {
     fields: Vec<(String, Program, bool)>,
     /// The functions and the directory's `string_list`s every evaluation sees.
     base: Context<'static>,
+    /// What its expressions read of an event.
+    reads: Reads,
     json: json::Encoder,
     scratch: Vec<u8>,
     errors: u32,
@@ -241,7 +243,8 @@ impl YamlDetector {
             let filter = Filter::parse(&expressions).map_err(|e| format!("filter {e}"))?;
             filters.push((kind, filter));
         }
-        let compile = |what: &str, text: &str| {
+        let mut reads = Reads::default();
+        let mut compile = |what: &str, text: &str| {
             let depth = comprehension_depth(text);
             if depth > MAX_NESTED_COMPREHENSIONS {
                 return Err(format!(
@@ -249,7 +252,8 @@ impl YamlDetector {
                      {MAX_NESTED_COMPREHENSIONS}: the cost grows with the power of the depth)"
                 ));
             }
-            Program::compile(&rewrite_helpers(text)).map_err(|e| format!("{what} `{text}`: {e}"))
+            Program::compile(&rewrite_helpers(text, &mut reads))
+                .map_err(|e| format!("{what} `{text}`: {e}"))
         };
         let conditions = file
             .conditions
@@ -269,6 +273,7 @@ impl YamlDetector {
             })
             .collect::<Result<_, String>>()?;
         Ok(YamlDetector {
+            reads,
             metadata: metadata_of(&file, event_id),
             selected,
             filters,
@@ -281,35 +286,45 @@ impl YamlDetector {
         })
     }
 
-    /// The event `kind` of `events` as CEL sees it: `event`, its arguments (what
-    /// `getEventData` reads), `workload` and `timestamp`, in a scope of their own over the
-    /// detector's functions and lists.
+    /// The event `kind` of `events` as CEL sees it — `event`, its arguments (what
+    /// `getEventData` reads), `workload`, `timestamp` — as far as the expressions read them.
     fn event_variables(
         &mut self,
         kind: EventKind,
         events: &PacketEvents<'_, '_>,
-    ) -> Option<[(&'static str, serde_json::Value); 4]> {
+    ) -> Option<Vec<(&'static str, serde_json::Value)>> {
         self.scratch.clear();
         let alone = PacketEvents {
             events: EventSet::NONE.with(kind),
             ..*events
         };
         self.json.encode(&alone, &mut self.scratch);
-        let event: serde_json::Value = serde_json::from_slice(&self.scratch).ok()?;
+        let mut event: serde_json::Value = serde_json::from_slice(&self.scratch).ok()?;
+        let wanted = |name: &str| {
+            self.reads
+                .args
+                .as_ref()
+                .is_none_or(|args| args.contains(name))
+        };
         let data: serde_json::Map<String, serde_json::Value> = event["args"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|a| Some((a["name"].as_str()?.to_owned(), a["value"].clone())))
+            .filter_map(|a| a["name"].as_str().map(|name| (name, a)))
+            .filter(|(name, _)| wanted(name))
+            .map(|(name, a)| (name.to_owned(), a["value"].clone()))
             .collect();
-        let workload = workload(&event);
-        let timestamp = event["timestamp"].clone();
-        Some([
-            ("event", event),
+        let mut variables = vec![
             (DATA, serde_json::Value::Object(data)),
-            ("workload", workload),
-            ("timestamp", timestamp),
-        ])
+            ("timestamp", event["timestamp"].clone()),
+        ];
+        if self.reads.workload {
+            variables.push(("workload", workload(&event)));
+        }
+        if self.reads.event {
+            variables.push(("event", event.take()));
+        }
+        Some(variables)
     }
 }
 
@@ -330,7 +345,8 @@ const DATA: &str = "__netcore_event_data";
 
 /// `getEventData("x")` → `DATA["x"]`, `hasData("x")` → `("x" in DATA)`: Tracee's macros,
 /// as text (the argument must be a string literal, as Tracee's checker also requires).
-fn rewrite_helpers(expression: &str) -> String {
+/// Notes in `reads` the arguments named.
+fn rewrite_helpers(expression: &str, reads: &mut Reads) -> String {
     let mut out = String::with_capacity(expression.len());
     let mut rest = expression;
     while let Some(at) = rest
@@ -351,6 +367,18 @@ fn rewrite_helpers(expression: &str) -> String {
             return out;
         };
         let argument = call[open..open + close].trim();
+        let literal = argument
+            .strip_prefix('"')
+            .and_then(|a| a.strip_suffix('"'))
+            .or_else(|| argument.strip_prefix('\'')?.strip_suffix('\''));
+        match (literal, &mut reads.args) {
+            (Some(name), Some(names)) => {
+                names.insert(name.to_owned());
+            }
+            // Not a literal: every argument may be read.
+            (None, _) => reads.args = None,
+            (Some(_), None) => {}
+        }
         match name {
             "get" => out.push_str(&format!("{DATA}[{argument}]")),
             _ => out.push_str(&format!("({argument} in {DATA})")),
@@ -358,7 +386,41 @@ fn rewrite_helpers(expression: &str) -> String {
         rest = &call[open + close + 1..];
     }
     out.push_str(rest);
+    reads.event |= names_identifier(expression, "event");
+    reads.workload |= names_identifier(expression, "workload");
     out
+}
+
+/// Whether `expression` has `identifier` as a word of its own.
+fn names_identifier(expression: &str, identifier: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    expression.match_indices(identifier).any(|(at, _)| {
+        let before = expression[..at].chars().next_back();
+        let after = expression[at + identifier.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
+/// What a detector's expressions read of an event: only that is handed to CEL (each value
+/// handed over is converted whole, a DNS message's records and all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reads {
+    /// The arguments named; None when one is named by more than a literal (all, then).
+    args: Option<std::collections::BTreeSet<String>>,
+    /// Whether `event` is read.
+    event: bool,
+    /// Whether `workload` is read.
+    workload: bool,
+}
+
+impl Default for Reads {
+    fn default() -> Self {
+        Reads {
+            args: Some(Default::default()),
+            event: false,
+            workload: false,
+        }
+    }
 }
 
 /// How deep CEL's comprehension macros nest in `expression` (by its parentheses).
@@ -618,11 +680,22 @@ mod tests {
 
     #[test]
     fn tracees_macros_become_reads_of_the_events_arguments() {
+        let mut reads = Reads::default();
+        let text = r#"getEventData("dst_port") == 53u && hasData('proto_dns') && event.x"#;
         assert_eq!(
-            rewrite_helpers(r#"getEventData("dst_port") == 53u && hasData('proto_dns')"#),
-            format!(r#"{DATA}["dst_port"] == 53u && ('proto_dns' in {DATA})"#)
+            rewrite_helpers(text, &mut reads),
+            format!(r#"{DATA}["dst_port"] == 53u && ('proto_dns' in {DATA}) && event.x"#)
         );
-        assert_eq!(rewrite_helpers("size(x) > 1"), "size(x) > 1");
+        let names = ["dst_port", "proto_dns"].map(String::from);
+        assert_eq!(reads.args, Some(names.into_iter().collect()));
+        assert!(reads.event && !reads.workload);
+        let mut reads = Reads::default();
+        assert_eq!(rewrite_helpers("size(x) > 1", &mut reads), "size(x) > 1");
+        assert_eq!(reads, Reads::default());
+        // A name that is no literal: every argument is handed over.
+        rewrite_helpers("getEventData(names[0]) == 1 && workload.k8s", &mut reads);
+        assert!(reads.args.is_none() && reads.workload);
+        assert!(!names_identifier("getEventData(1) && eventually", "event"));
     }
 
     #[test]
