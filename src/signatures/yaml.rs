@@ -166,7 +166,7 @@ pub struct YamlDetector {
     selected: EventSet,
     /// Per selected event: the filters its requirement names.
     filters: Vec<(EventKind, Filter)>,
-    conditions: Vec<(String, Program)>,
+    conditions: Vec<Program>,
     fields: Vec<(String, Program, bool)>,
     /// The functions and the directory's `string_list`s every evaluation sees.
     base: Context<'static>,
@@ -258,7 +258,7 @@ impl YamlDetector {
         let conditions = file
             .conditions
             .iter()
-            .map(|c| Ok((c.clone(), compile("condition", c)?)))
+            .map(|c| compile("condition", c))
             .collect::<Result<_, String>>()?;
         let fields = file
             .output
@@ -656,7 +656,7 @@ impl YamlDetector {
     /// The conditions on `context`, and the finding when they all hold; an output field
     /// (not optional) that does not evaluate is an error.
     fn evaluate(&self, context: &Context<'_>) -> Result<Option<Finding>, String> {
-        for (_, condition) in &self.conditions {
+        for condition in &self.conditions {
             // An error is false, as in Tracee.
             if condition.execute(context) != Ok(Value::Bool(true)) {
                 return Ok(None);
